@@ -1,0 +1,140 @@
+"""Facts (past tense) that drive the state machine, and commands (imperative) it returns.
+
+One small frozen dataclass each. Times are audio seconds since the microphone opened, so a run
+over a file is deterministic.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from drivers.leds import LedPattern
+
+# ---- facts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WakeWordDetected:
+    at_seconds: float  # audio time when the phrase ended
+    engine: str
+
+
+@dataclass(frozen=True)
+class ButtonPressed:
+    name: str = "main"
+
+
+@dataclass(frozen=True)
+class ButtonHeld:
+    name: str = "main"
+
+
+@dataclass(frozen=True)
+class Heard:
+    text: str
+    in_grammar: bool  # False: the recogniser's best guess outside its command grammar
+    speech_ended_at_seconds: float  # audio time the endpointer decided speech had ended
+    # wall-clock measurements for reports (ms, e.g. "asr"); not part of the decision
+    timings_ms: Mapping[str, float] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class NothingHeard:
+    reason: str  # "no speech" | "empty transcript"
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    """The first audio of a reply reached the speaker queue."""
+
+
+@dataclass(frozen=True)
+class ReplyFinished:
+    """The reply has been played in full (or there was nothing to say)."""
+
+
+@dataclass(frozen=True)
+class TimerFinished:
+    name: str
+    duration_seconds: float
+
+
+@dataclass(frozen=True)
+class MuteToggled:
+    """The microphone privacy switch was flipped."""
+
+
+@dataclass(frozen=True)
+class ConnectivityChanged:
+    online: bool
+
+
+@dataclass(frozen=True)
+class StageFailed:
+    stage: str  # "mic", "speaker", ...
+    message: str
+
+
+@dataclass(frozen=True)
+class StageRecovered:
+    stage: str
+
+
+Event = (
+    WakeWordDetected
+    | ButtonPressed
+    | ButtonHeld
+    | Heard
+    | NothingHeard
+    | ReplyStarted
+    | ReplyFinished
+    | TimerFinished
+    | MuteToggled
+    | ConnectivityChanged
+    | StageFailed
+    | StageRecovered
+)
+
+# ---- commands ---------------------------------------------------------------------------
+
+
+class ListenMode(enum.Enum):
+    WAKE = "wake"  # idle: only the wake word is armed
+    UTTERANCE = "utterance"  # recording and recognising one utterance
+    OFF = "off"  # thinking, speaking or muted: the wake word is not armed (no self-wake)
+
+
+@dataclass(frozen=True)
+class Listen:
+    mode: ListenMode
+    after_wake: bool = False  # the user is mid-sentence: take the pre-roll, speech has started
+
+
+@dataclass(frozen=True)
+class ShowLed:
+    pattern: LedPattern
+
+
+@dataclass(frozen=True)
+class PlayEarcon:
+    name: str
+
+
+@dataclass(frozen=True)
+class Respond:
+    heard: Heard
+
+
+@dataclass(frozen=True)
+class Announce:
+    text: str
+
+
+@dataclass(frozen=True)
+class StopSpeaking:
+    """Barge-in: cut the reply off and cancel any work still producing it."""
+
+
+Command = Listen | ShowLed | PlayEarcon | Respond | Announce | StopSpeaking

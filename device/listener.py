@@ -1,0 +1,152 @@
+"""The listening half of the voice loop: microphone chunks in, facts out.
+
+Chunks of any size are cut into 30 ms frames (a carried remainder keeps the cut identical for
+every chunk size), so the wake word, the endpointer and the recogniser see the same frames and
+make the same decisions whether the microphone delivers 10 ms or 100 ms at a time.
+
+    listener = Listener(wake, recognizer, EndpointSettings(), preroll_seconds=0.5)
+    for chunk in mic_chunks:
+        for event in listener.process(chunk):
+            ...  # WakeWordDetected, Heard, NothingHeard
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from dataclasses import dataclass, field
+
+from device.asr import Recognizer
+from device.events import Event, Heard, ListenMode, NothingHeard, WakeWordDetected
+from device.vad import FRAME_MS, Endpoint, Endpointer, EndpointSettings
+from device.wake import WakeWordDetector
+from drivers.audio_format import RATE, SAMPLE_WIDTH
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES = RATE * FRAME_MS // 1000 * SAMPLE_WIDTH
+
+
+@dataclass
+class StageCpu:
+    """CPU seconds spent per stage, and audio seconds seen, for ``zeropin bench``."""
+
+    wake: float = 0.0
+    vad: float = 0.0
+    asr: float = 0.0
+    audio_seconds: float = 0.0
+    asr_audio_seconds: float = 0.0  # audio the recogniser was fed
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Listener:
+    """Pre-roll ring buffer, wake word, endpointer and recogniser, driven by ``mode``."""
+
+    def __init__(
+        self,
+        wake: WakeWordDetector,
+        recognizer: Recognizer,
+        endpoint: EndpointSettings,
+        preroll_seconds: float = 0.5,
+        refractory_seconds: float = 2.0,
+    ) -> None:
+        self.wake = wake
+        self.recognizer = recognizer
+        self.endpointer = Endpointer(endpoint)
+        self.refractory_seconds = refractory_seconds
+        self.cpu = StageCpu()
+        self.mode = ListenMode.WAKE
+        self._carry = b""
+        self._frames = 0  # frames seen since the microphone opened: the audio clock
+        self._preroll: collections.deque[bytes] = collections.deque(
+            maxlen=max(1, int(preroll_seconds * 1000 / FRAME_MS))
+        )
+        self._last_wake_frame = -(10**9)
+        self._spoke = False
+
+    @property
+    def seconds(self) -> float:
+        """Audio time: seconds of audio processed since the microphone opened."""
+        return self._frames * FRAME_MS / 1000
+
+    def set_mode(self, mode: ListenMode) -> None:
+        """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio."""
+        if mode is self.mode:
+            return
+        if mode is ListenMode.WAKE:
+            self.wake.reset()
+        elif mode is ListenMode.UTTERANCE:
+            self.endpointer.begin()
+            self._spoke = False
+            started = time.thread_time()
+            self.recognizer.start()
+            for frame in self._preroll:
+                self.recognizer.feed(frame)
+            self.cpu.asr += time.thread_time() - started
+            self.cpu.asr_audio_seconds += len(self._preroll) * FRAME_MS / 1000
+        self.mode = mode
+
+    def process(self, chunk: bytes) -> list[Event]:
+        """Feed a microphone chunk of any length; returns the facts it produced."""
+        data = self._carry + chunk
+        usable = len(data) - len(data) % FRAME_BYTES
+        self._carry = data[usable:]
+        events: list[Event] = []
+        for offset in range(0, usable, FRAME_BYTES):
+            event = self._process_frame(data[offset : offset + FRAME_BYTES])
+            if event is not None:
+                events.append(event)
+        self.cpu.audio_seconds += len(chunk) / (RATE * SAMPLE_WIDTH)
+        return events
+
+    def _process_frame(self, frame: bytes) -> Event | None:
+        self._frames += 1
+        event: Event | None = None
+        if self.mode is ListenMode.WAKE:
+            event = self._spot_wake_word(frame)
+        elif self.mode is ListenMode.UTTERANCE:
+            event = self._follow_utterance(frame)
+        self._preroll.append(frame)
+        return event
+
+    def _spot_wake_word(self, frame: bytes) -> Event | None:
+        started = time.thread_time()
+        detected = self.wake.process(frame)
+        self.cpu.wake += time.thread_time() - started
+        refractory_frames = self.refractory_seconds * 1000 / FRAME_MS
+        if not detected or self._frames - self._last_wake_frame < refractory_frames:
+            return None
+        self._last_wake_frame = self._frames
+        log.debug("wake word at %.2f s", self.seconds)
+        return WakeWordDetected(self.seconds, self.wake.name)
+
+    def _follow_utterance(self, frame: bytes) -> Event | None:
+        started = time.thread_time()
+        endpoint = self.endpointer.process(frame)
+        vad_done = time.thread_time()
+        self.cpu.vad += vad_done - started
+        if endpoint is Endpoint.NO_SPEECH:
+            self.mode = ListenMode.OFF
+            self.recognizer.finish()
+            return NothingHeard("no speech")
+        self.recognizer.feed(frame)
+        self.cpu.asr += time.thread_time() - vad_done
+        self.cpu.asr_audio_seconds += FRAME_MS / 1000
+        if endpoint is Endpoint.SPEECH_STARTED:
+            self._spoke = True
+        if endpoint not in (Endpoint.SPEECH_ENDED, Endpoint.TOO_LONG):
+            return None
+        return self._finish_utterance()
+
+    def _finish_utterance(self) -> Event:
+        self.mode = ListenMode.OFF
+        wall, cpu = time.perf_counter(), time.thread_time()
+        transcript = self.recognizer.finish()
+        self.cpu.asr += time.thread_time() - cpu
+        asr_ms = (time.perf_counter() - wall) * 1000
+        text = transcript.text.strip()
+        if not text:
+            return NothingHeard("empty transcript")
+        log.debug("heard %r (in grammar: %s)", text, transcript.in_grammar)
+        return Heard(text, transcript.in_grammar, self.seconds, {"asr_final": asr_ms})

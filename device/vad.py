@@ -1,0 +1,72 @@
+"""Voice activity endpointing with webrtcvad: when did the user start, and stop, speaking.
+
+Counted in audio time (frames), never wall-clock time, so tests run faster than real time and
+give the same answer every run.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+FRAME_MS = 30  # webrtcvad accepts 10, 20 or 30 ms frames; the listener uses 30 throughout
+
+
+class Endpoint(enum.Enum):
+    NONE = "none"
+    SPEECH_STARTED = "speech_started"
+    SPEECH_ENDED = "speech_ended"
+    TOO_LONG = "too_long"  # max utterance length reached: treat as ended
+    NO_SPEECH = "no_speech"  # nothing said within the timeout
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    aggressiveness: int = 2  # 0 (keeps most audio) .. 3 (drops most non-speech)
+    start_frames: int = 3  # voiced frames in a row that count as the start of speech
+    trailing_silence_seconds: float = 0.6
+    max_utterance_seconds: float = 10.0
+    no_speech_timeout_seconds: float = 5.0
+
+
+class Endpointer:
+    """Feed 30 ms frames of one utterance; ``process`` says when speech started and ended."""
+
+    def __init__(self, settings: EndpointSettings) -> None:
+        import webrtcvad
+
+        self.settings = settings
+        self._vad = webrtcvad.Vad(settings.aggressiveness)
+        self._frames = 0
+        self._voiced_run = 0
+        self._silent_run = 0
+        self.in_speech = False
+
+    def begin(self, already_speaking: bool = False) -> None:
+        """Start a new utterance; ``already_speaking`` after a wake word said mid-sentence."""
+        self._frames = self._voiced_run = self._silent_run = 0
+        self.in_speech = already_speaking
+
+    def is_speech(self, frame: bytes) -> bool:
+        return bool(self._vad.is_speech(frame, 16000))
+
+    def process(self, frame: bytes) -> Endpoint:
+        s = self.settings
+        self._frames += 1
+        elapsed = self._frames * FRAME_MS / 1000
+        voiced = self.is_speech(frame)
+        if not self.in_speech:
+            self._voiced_run = self._voiced_run + 1 if voiced else 0
+            if self._voiced_run >= s.start_frames:
+                self.in_speech = True
+                self._silent_run = 0
+                return Endpoint.SPEECH_STARTED
+            if elapsed >= s.no_speech_timeout_seconds:
+                return Endpoint.NO_SPEECH
+            return Endpoint.NONE
+        self._silent_run = 0 if voiced else self._silent_run + 1
+        if self._silent_run * FRAME_MS / 1000 >= s.trailing_silence_seconds:
+            return Endpoint.SPEECH_ENDED
+        if elapsed >= s.max_utterance_seconds:
+            return Endpoint.TOO_LONG
+        return Endpoint.NONE

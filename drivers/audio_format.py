@@ -1,0 +1,78 @@
+"""The one audio format on ZeroPin's bus, and conversion into it.
+
+Every stage (wake word, VAD, ASR, TTS, speaker) exchanges 16 kHz, 16-bit signed little-endian,
+mono PCM as ``bytes``. Files in any other rate or channel count are converted on the way in.
+"""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000  # Hertz
+SAMPLE_WIDTH = 2  # bytes per sample (s16le)
+CHANNELS = 1
+BYTES_PER_SECOND = RATE * SAMPLE_WIDTH * CHANNELS
+
+
+def seconds_of(pcm: bytes) -> float:
+    """Duration in seconds of bus-format PCM."""
+    return len(pcm) / BYTES_PER_SECOND
+
+
+def frames_for(seconds: float) -> int:
+    """Number of samples in ``seconds`` of bus-format audio."""
+    return int(round(seconds * RATE))
+
+
+def to_bus_format(samples: np.ndarray, rate: int) -> bytes:
+    """Convert int16 samples shaped (n,) or (n, channels) at ``rate`` Hz to bus-format PCM.
+
+    Channels are averaged to mono; the rate is converted with libsoxr (high quality, fast on ARM).
+    """
+    if samples.ndim == 2:
+        samples = samples.astype(np.float32).mean(axis=1)
+    floats = samples.astype(np.float32) / 32768.0
+    if rate != RATE:
+        import soxr  # imported here: only file input at another rate needs it
+
+        floats = soxr.resample(floats, rate, RATE)
+    return (np.clip(floats, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes()
+
+
+def read_wav(path: str | Path) -> bytes:
+    """Read a PCM WAV file of any rate and channel count as bus-format PCM.
+
+    Raises ``ValueError`` naming the file when it is not 8/16/32-bit integer PCM WAV.
+    """
+    path = Path(path)
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
+            raw = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise ValueError(f"{path}: not a PCM WAV file ({exc})") from exc
+    if width == 2:
+        samples = np.frombuffer(raw, dtype="<i2")
+    elif width == 1:  # unsigned 8-bit
+        samples = ((np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(
+            np.int16
+        )
+    elif width == 4:
+        samples = (np.frombuffer(raw, dtype="<i4") >> 16).astype(np.int16)
+    else:
+        raise ValueError(f"{path}: {8 * width}-bit WAV is not supported (use 16-bit PCM)")
+    if channels > 1:
+        samples = samples.reshape(-1, channels)
+    return to_bus_format(samples, rate)
+
+
+def write_wav(path: str | Path, pcm: bytes) -> None:
+    """Write bus-format PCM to a WAV file."""
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(CHANNELS)
+        wav.setsampwidth(SAMPLE_WIDTH)
+        wav.setframerate(RATE)
+        wav.writeframes(pcm)

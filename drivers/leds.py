@@ -1,0 +1,331 @@
+"""Status lights that show what the device is doing, and the privacy light that gates uploads.
+
+Every pattern has one rhythm on every light, so a one-colour build and an RGB build read alike:
+
+=========  ==================================  ===================  ============================
+pattern    rhythm                              SingleLed            RgbLed
+=========  ==================================  ===================  ============================
+OFF        steady                              off                  off
+IDLE       steady                              5 % glow             dim white
+LISTENING  steady                              full                 blue
+THINKING   fast blink (0.1 s on, 0.1 s off)    full                 cyan
+SPEAKING   pulse (0.5 s up, 0.5 s down)        full                 green
+ERROR      3 fast blinks, 0.6 s pause, repeat  full                 red
+MUTED      steady                              off                  amber
+OFFLINE    slow blink (0.2 s on, 1.8 s off)    full                 dim red
+=========  ==================================  ===================  ============================
+
+An animated pattern runs on a gpiozero background thread until the next ``show()``.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self
+
+from drivers.buttons import gpio_error
+from drivers.errors import DriverError
+
+logger = logging.getLogger(__name__)
+
+Colour = tuple[float, float, float]  # red, green, blue, each 0..1
+
+
+class LedPattern(enum.StrEnum):
+    """What a status light can show."""
+
+    OFF = "off"
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    ERROR = "error"
+    MUTED = "muted"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class _Look:
+    rhythm: Literal["steady", "blink", "pulse", "burst"]
+    level: float  # SingleLed brightness, 0..1
+    colour: Colour  # RgbLed colour
+    on_seconds: float = 0.0  # blink on time, pulse fade-in time, burst step
+    off_seconds: float = 0.0  # blink off time, pulse fade-out time
+
+
+LOOKS: dict[LedPattern, _Look] = {
+    LedPattern.OFF: _Look("steady", 0.0, (0.0, 0.0, 0.0)),
+    LedPattern.IDLE: _Look("steady", 0.05, (0.05, 0.05, 0.05)),
+    LedPattern.LISTENING: _Look("steady", 1.0, (0.0, 0.0, 1.0)),
+    LedPattern.THINKING: _Look("blink", 1.0, (0.0, 1.0, 1.0), 0.1, 0.1),
+    LedPattern.SPEAKING: _Look("pulse", 1.0, (0.0, 1.0, 0.0), 0.5, 0.5),
+    LedPattern.ERROR: _Look("burst", 1.0, (1.0, 0.0, 0.0), 0.1),
+    LedPattern.MUTED: _Look("steady", 0.0, (1.0, 0.4, 0.0)),
+    LedPattern.OFFLINE: _Look("blink", 1.0, (0.2, 0.0, 0.0), 0.2, 1.8),
+}
+BURST_STEPS = 12  # of on_seconds each: on/off three times, then six steps dark
+
+
+def _burst(on: Any, off: Any) -> Iterator[Any]:
+    """Values for gpiozero's ``source``: three blinks then a pause, for ever."""
+    return itertools.cycle([on, off] * 3 + [off] * (BURST_STEPS - 6))
+
+
+class StatusLight(Protocol):
+    """What the voice loop shows its state on."""
+
+    pattern: LedPattern  # what is showing now
+
+    def show(self, pattern: LedPattern) -> None: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+class _Light:
+    """Bookkeeping shared by the status lights; subclasses drive the hardware in ``_apply``."""
+
+    def __init__(self, on_change: Callable[[LedPattern], None] | None) -> None:
+        self.pattern = LedPattern.OFF
+        self.on_change = on_change
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def show(self, pattern: LedPattern) -> None:
+        """Show ``pattern`` (replacing any animation), then call ``on_change`` with it."""
+        pattern = LedPattern(pattern)
+        with self._lock:
+            if self._closed:
+                raise DriverError(f"{type(self).__name__} is closed")
+            self._apply(LOOKS[pattern])
+            self.pattern = pattern
+        if self.on_change is not None:
+            self.on_change(pattern)
+
+    def close(self) -> None:
+        """Turn the light off and release its pins; safe to call twice."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._release()
+
+    def _apply(self, look: _Look) -> None:
+        pass
+
+    def _release(self) -> None:
+        pass
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SingleLed(_Light):
+    """One LED, dimmed by PWM, showing each pattern as a brightness rhythm (table above).
+
+    Wiring: GPIO 12 (physical pin 32) through a 330 ohm resistor to the LED's anode (long leg),
+    cathode to GND. Example::
+
+        from drivers.leds import LedPattern, SingleLed
+
+        with SingleLed(12) as light:
+            light.show(LedPattern.THINKING)
+    """
+
+    def __init__(
+        self,
+        pin: int,
+        *,
+        pin_factory: Any = None,
+        on_change: Callable[[LedPattern], None] | None = None,
+    ) -> None:
+        from gpiozero import PWMLED, GPIOZeroError
+
+        super().__init__(on_change)
+        try:
+            self._led: Any = PWMLED(pin, pin_factory=pin_factory)
+        except (GPIOZeroError, OSError) as exc:
+            raise gpio_error("status LED", pin, exc) from exc
+
+    def _apply(self, look: _Look) -> None:
+        led = self._led
+        led.source = None  # stop a burst
+        if look.rhythm == "steady":
+            led.value = look.level
+        elif look.rhythm == "blink":
+            led.blink(on_time=look.on_seconds, off_time=look.off_seconds)
+        elif look.rhythm == "pulse":
+            led.pulse(fade_in_time=look.on_seconds, fade_out_time=look.off_seconds)
+        else:
+            led.source_delay = look.on_seconds
+            led.source = _burst(look.level, 0.0)
+
+    def _release(self) -> None:
+        self._led.source = None
+        self._led.off()
+        self._led.close()
+
+
+class RgbLed(_Light):
+    """An RGB LED, dimmed by PWM, showing each pattern as a colour and a rhythm (table above).
+
+    Wiring (common cathode): GPIO 5, 6 and 13 each through a 330 ohm resistor to the red, green
+    and blue legs, the common leg to GND. A common-anode LED has its common leg on 3.3 V and
+    needs ``active_high=False``. Example::
+
+        from drivers.leds import LedPattern, RgbLed
+
+        with RgbLed(5, 6, 13) as light:
+            light.show(LedPattern.LISTENING)    # blue
+    """
+
+    def __init__(
+        self,
+        red: int,
+        green: int,
+        blue: int,
+        *,
+        active_high: bool = True,
+        pin_factory: Any = None,
+        on_change: Callable[[LedPattern], None] | None = None,
+    ) -> None:
+        from gpiozero import RGBLED, GPIOZeroError
+
+        super().__init__(on_change)
+        try:
+            self._led: Any = RGBLED(
+                red, green, blue, active_high=active_high, pwm=True, pin_factory=pin_factory
+            )
+        except (GPIOZeroError, OSError) as exc:
+            raise gpio_error("RGB status LED", (red, green, blue), exc) from exc
+
+    def _apply(self, look: _Look) -> None:
+        led = self._led
+        led.source = None  # stop a burst
+        if look.rhythm == "steady":
+            led.value = look.colour
+        elif look.rhythm == "blink":
+            led.blink(on_time=look.on_seconds, off_time=look.off_seconds, on_color=look.colour)
+        elif look.rhythm == "pulse":
+            led.pulse(
+                fade_in_time=look.on_seconds, fade_out_time=look.off_seconds, on_color=look.colour
+            )
+        else:
+            led.source_delay = look.on_seconds
+            led.source = _burst(look.colour, (0.0, 0.0, 0.0))
+
+    def _release(self) -> None:
+        self._led.source = None
+        self._led.off()
+        self._led.close()
+
+
+class NoLed(_Light):
+    """For builds without a status light: remembers the pattern and calls ``on_change``.
+
+    Example::
+
+        from drivers.leds import LedPattern, NoLed
+
+        light = NoLed(on_change=lambda pattern: print("LED:", pattern.value))
+        light.show(LedPattern.IDLE)             # prints "LED: idle"
+    """
+
+    def __init__(self, *, on_change: Callable[[LedPattern], None] | None = None) -> None:
+        super().__init__(on_change)
+
+
+class PrivacyLed:
+    """The light that is lit whenever audio or images may leave the device.
+
+    The cloud egress gate turns it on before an upload and refuses to upload when it raises
+    DriverError or ``is_lit`` reads False. ``on_change`` is called with the new ``is_lit``.
+    Wiring: GPIO 16 (physical pin 36) through a 330 ohm resistor to a red LED's anode, cathode
+    to GND. Example::
+
+        from drivers.leds import PrivacyLed
+
+        with PrivacyLed(16) as privacy:
+            privacy.on()
+            assert privacy.is_lit
+    """
+
+    def __init__(
+        self,
+        pin: int,
+        *,
+        pin_factory: Any = None,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        from gpiozero import LED, GPIOZeroError
+
+        self.pin = pin
+        self.on_change = on_change
+        self._errors: tuple[type[Exception], ...] = (GPIOZeroError, OSError)
+        try:
+            self._led: Any = LED(pin, pin_factory=pin_factory)
+        except self._errors as exc:
+            raise gpio_error("privacy LED", pin, exc) from exc
+        self._closed = False
+
+    @property
+    def is_lit(self) -> bool:
+        """Whether the pin is driving the LED now (False once closed)."""
+        return not self._closed and bool(self._led.is_lit)
+
+    def on(self) -> None:
+        """Light it; DriverError when that is impossible."""
+        self._set(True)
+
+    def off(self) -> None:
+        """Put it out; DriverError when that is impossible."""
+        self._set(False)
+
+    def close(self) -> None:
+        """Put it out and release the pin; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._led.off()
+            self._led.close()
+
+    def _set(self, lit: bool) -> None:
+        if self._closed:
+            raise DriverError(f"the privacy LED on pin {self.pin} is closed")
+        try:
+            self._led.value = lit
+        except self._errors as exc:
+            raise gpio_error("privacy LED", self.pin, exc) from exc
+        if self.on_change is not None:
+            self.on_change(self.is_lit)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

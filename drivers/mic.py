@@ -1,0 +1,328 @@
+"""Microphones: a live one through PortAudio, and audio files that stand in for one.
+
+Both deliver bus-format PCM (16 kHz s16le mono, see ``drivers.audio_format``) in fixed chunks of
+``chunk_frames`` samples, so the wake word, VAD and ASR never see another format or chunk size.
+The PortAudio helpers here (device lookup, resampling) are shared with ``drivers.speaker``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
+
+import numpy as np
+
+from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH, read_wav
+from drivers.errors import DriverError
+
+if TYPE_CHECKING:
+    import pyaudio
+
+logger = logging.getLogger(__name__)
+
+Direction = Literal["input", "output"]
+
+
+class Microphone(Protocol):
+    """What the voice loop reads audio from."""
+
+    chunk_frames: int  # samples per read()
+    realtime: bool  # True when read() is paced by a clock, False when a file is read flat out
+
+    def read(self) -> bytes:
+        """Return exactly ``chunk_frames * 2`` bytes of bus PCM; a file returns b"" at its end."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def open_pyaudio() -> pyaudio.PyAudio:
+    """Initialise PortAudio, turning a missing PyAudio into a DriverError that says what to do."""
+    try:
+        import pyaudio
+    except ImportError as exc:
+        raise DriverError(
+            "PyAudio is not installed: `sudo apt install portaudio19-dev` then "
+            "`pip install pyaudio==0.2.14` in the venv"
+        ) from exc
+    try:
+        return pyaudio.PyAudio()
+    except OSError as exc:
+        raise DriverError(f"PortAudio failed to start ({exc}); check `aplay -L`") from exc
+
+
+def find_pyaudio_device(pa: pyaudio.PyAudio, device: str, direction: Direction) -> tuple[int, str]:
+    """Return (index, name) of the PortAudio ``direction`` device named by ``device``.
+
+    "" means PortAudio's default; otherwise ``device`` is a case-insensitive part of a device name
+    (an exact name wins over a partial one). Raises DriverError listing what PortAudio sees.
+    """
+    channels_key = "maxInputChannels" if direction == "input" else "maxOutputChannels"
+    available: list[tuple[int, str]] = []
+    for index in range(pa.get_device_count()):
+        info = pa.get_device_info_by_index(index)
+        if int(info[channels_key]) > 0:
+            available.append((index, str(info["name"])))
+    tool = "arecord -L" if direction == "input" else "aplay -L"
+    if not available:
+        raise DriverError(
+            f"no audio {direction} device: PortAudio sees none. Check `{tool}`, that the sound "
+            "card or USB device is attached, and that this user is in the 'audio' group"
+        )
+    names = ", ".join(repr(name) for _, name in available)
+    if not device:
+        try:
+            info = (
+                pa.get_default_input_device_info()
+                if direction == "input"
+                else pa.get_default_output_device_info()
+            )
+        except OSError as exc:
+            raise DriverError(
+                f"no default audio {direction} device; PortAudio sees {direction}s: {names}. "
+                "Set the device to part of one of these names"
+            ) from exc
+        return int(info["index"]), str(info["name"])
+    wanted = device.casefold()
+    exact = [entry for entry in available if entry[1].casefold() == wanted]
+    partial = [entry for entry in available if wanted in entry[1].casefold()]
+    matches = exact or partial
+    if not matches:
+        raise DriverError(
+            f"no audio {direction} device matching {device!r}; PortAudio sees {direction}s: "
+            f'{names}. Use part of one of these names, or "" for the default (see `{tool}`)'
+        )
+    if len(matches) > 1:
+        logger.info(
+            "%d %s devices match %r; using %r", len(matches), direction, device, matches[0][1]
+        )
+    return matches[0]
+
+
+def pyaudio_rate(pa: pyaudio.PyAudio, index: int, name: str, direction: Direction) -> int:
+    """The bus rate when the device takes it for mono int16, else the device's default rate."""
+    import pyaudio
+
+    spec = {
+        f"{direction}_device": index,
+        f"{direction}_channels": 1,
+        f"{direction}_format": pyaudio.paInt16,
+    }
+    try:
+        if pa.is_format_supported(RATE, **spec):
+            return RATE
+    except ValueError:
+        pass  # PyAudio reports "unsupported" by raising
+    rate = int(pa.get_device_info_by_index(index)["defaultSampleRate"])
+    logger.warning(
+        "audio %s %r refuses %d Hz mono; using %d Hz and resampling", direction, name, RATE, rate
+    )
+    return rate
+
+
+class PcmResampler:
+    """Streaming s16le mono rate conversion (libsoxr) that keeps its state between chunks."""
+
+    def __init__(self, in_rate: int, out_rate: int) -> None:
+        import soxr
+
+        self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16")
+
+    def convert(self, pcm: bytes, last: bool = False) -> bytes:
+        """Convert ``pcm``; output lags input a little until ``last=True`` flushes the rest."""
+        samples = np.frombuffer(pcm, dtype="<i2")
+        return self._stream.resample_chunk(samples, last=last).astype("<i2").tobytes()
+
+
+class PyAudioMicrophone:
+    """A live microphone through PortAudio (ALSA on the Pi), read as 16 kHz mono chunks.
+
+    Wiring: a USB microphone, or an I2S MEMS microphone (e.g. INMP441: SCK to GPIO 18, WS to
+    GPIO 19, SD to GPIO 20, L/R to GND) with its overlay in ``/boot/firmware/config.txt``. A device
+    that refuses 16 kHz mono is opened at its default rate and resampled; for a stereo-only card
+    name an ALSA ``plug`` pcm instead. Example::
+
+        from drivers.mic import PyAudioMicrophone
+
+        with PyAudioMicrophone("usb") as mic:   # "" = the default input
+            chunk = mic.read()                  # 0.1 s: 3200 bytes of bus PCM
+    """
+
+    realtime: bool = True
+
+    def __init__(self, device: str = "", chunk_frames: int = 1600) -> None:
+        if chunk_frames <= 0:
+            raise ValueError(f"chunk_frames must be positive, not {chunk_frames}")
+        import pyaudio
+
+        self.chunk_frames = chunk_frames
+        self._lock = threading.Lock()  # read() and close() may run on different threads
+        self._pending = bytearray()
+        self._pa: pyaudio.PyAudio | None = open_pyaudio()
+        try:
+            index, self.device_name = find_pyaudio_device(self._pa, device, "input")
+            rate = pyaudio_rate(self._pa, index, self.device_name, "input")
+            self._resampler = None if rate == RATE else PcmResampler(rate, RATE)
+            self._device_frames = -(-chunk_frames * rate // RATE)  # ceiling: one read feeds a chunk
+            try:
+                self._stream: Any = self._pa.open(
+                    format=pyaudio.paInt16,
+                    channels=1,
+                    rate=rate,
+                    input=True,
+                    input_device_index=index,
+                    frames_per_buffer=self._device_frames,
+                )
+            except (OSError, ValueError) as exc:
+                raise DriverError(
+                    f"cannot open audio input {self.device_name!r} at {rate} Hz mono 16-bit "
+                    f"({exc}); is another program using it? (`fuser -v /dev/snd/*`)"
+                ) from exc
+        except BaseException:
+            self._pa.terminate()
+            self._pa = None
+            raise
+        logger.info("microphone %r open at %d Hz", self.device_name, rate)
+
+    def read(self) -> bytes:
+        """Block until the next chunk is recorded; return ``chunk_frames * 2`` bytes."""
+        want = self.chunk_frames * SAMPLE_WIDTH
+        with self._lock:
+            if self._pa is None:
+                raise DriverError("the microphone is closed")
+            try:
+                if self._resampler is None:
+                    return bytes(self._stream.read(self.chunk_frames, exception_on_overflow=False))
+                while len(self._pending) < want:
+                    raw = self._stream.read(self._device_frames, exception_on_overflow=False)
+                    self._pending += self._resampler.convert(raw)
+            except OSError as exc:
+                raise DriverError(
+                    f"reading audio input {self.device_name!r} failed ({exc}); was it unplugged?"
+                ) from exc
+            chunk = bytes(self._pending[:want])
+            del self._pending[:want]
+            return chunk
+
+    def close(self) -> None:
+        """Stop and release the device; safe to call twice."""
+        with self._lock:
+            if self._pa is None:
+                return
+            try:
+                self._stream.stop_stream()
+                self._stream.close()
+            except OSError as exc:
+                logger.warning("closing audio input %r: %s", self.device_name, exc)
+            self._pa.terminate()
+            self._pa = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class FileMicrophone:
+    """An audio file played into the voice loop as if it were a microphone.
+
+    ``.wav`` files of any rate and channel count are converted to the bus format; ``.raw`` and
+    ``.pcm`` files are taken as 16 kHz s16le mono already. With ``realtime=True`` each chunk is
+    returned when it would have finished recording, so the file behaves like a live microphone.
+    Example::
+
+        from drivers.mic import FileMicrophone
+
+        with FileMicrophone("tests/data/hello.wav") as mic:
+            while chunk := mic.read():          # b"" at the end of the file
+                ...
+    """
+
+    def __init__(self, path: str | Path, chunk_frames: int = 1600, realtime: bool = False) -> None:
+        if chunk_frames <= 0:
+            raise ValueError(f"chunk_frames must be positive, not {chunk_frames}")
+        self.path = Path(path)
+        self.chunk_frames = chunk_frames
+        self.realtime = realtime
+        self._pcm = _load_audio(self.path)
+        self._offset = 0  # bytes of self._pcm returned so far
+        self._started: float | None = None  # time.monotonic() of the first read
+        self._closed = False
+
+    @property
+    def position_seconds(self) -> float:
+        """Seconds of the file's audio read so far (zero padding not counted)."""
+        return min(self._offset, len(self._pcm)) / BYTES_PER_SECOND
+
+    def read(self) -> bytes:
+        """Return the next chunk, zero-padding the last one; b"" once the file is used up."""
+        if self._closed:
+            raise DriverError(f"the file microphone for {self.path} is closed")
+        if self._offset >= len(self._pcm):
+            return b""
+        want = self.chunk_frames * SAMPLE_WIDTH
+        chunk = self._pcm[self._offset : self._offset + want]
+        self._offset += want
+        if self.realtime:
+            now = time.monotonic()
+            if self._started is None:
+                self._started = now
+            delay = self._started + self._offset / BYTES_PER_SECOND - now
+            if delay > 0:
+                time.sleep(delay)
+        return chunk.ljust(want, b"\x00")
+
+    def close(self) -> None:
+        """Forget the file; safe to call twice."""
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _load_audio(path: Path) -> bytes:
+    """The whole file as bus PCM, or a DriverError naming the file and what would work."""
+    try:
+        if path.suffix.lower() in (".raw", ".pcm"):
+            pcm = path.read_bytes()
+            if len(pcm) % SAMPLE_WIDTH:
+                logger.warning("%s: odd length, dropping the last byte", path)
+                pcm = pcm[:-1]
+            return pcm
+        return read_wav(path)
+    except FileNotFoundError as exc:
+        raise DriverError(f"audio file not found: {path}") from exc
+    except ValueError as exc:
+        raise DriverError(
+            f"cannot use {path} as a microphone: {exc}. Give a PCM .wav, or a .raw/.pcm file "
+            "of 16 kHz 16-bit mono"
+        ) from exc
+    except OSError as exc:
+        raise DriverError(f"cannot read audio file {path}: {exc}") from exc
