@@ -90,6 +90,15 @@ class PocketsphinxRecognizer:
             return Transcript(hyp.hypstr, True, self.name)
         return Transcript(self._decode_with_language_model(), False, self.name)
 
+    @property
+    def cmn(self) -> str:
+        return str(self._decoder.get_cmn(False))
+
+    @cmn.setter
+    def cmn(self, value: str) -> None:
+        """Start from the wake detector's adapted normalisation, not the generic default."""
+        self._decoder.set_cmn(value)
+
     def _decode_with_language_model(self) -> str:
         decoder = self._decoder
         decoder.activate_search("_default")

@@ -52,7 +52,7 @@ class AudioConfig:
 class WakeConfig:
     engine: str = "pocketsphinx"
     phrase: str = "hey zero"
-    threshold: float = 1e-20  # detection score needed to fire; scale depends on the engine
+    threshold: float = 1e-40  # detection score needed to fire; scale depends on the engine
     model: str = ""  # model file path (tflite engine)
     refractory_seconds: float = 2.0  # detections this soon after one are ignored
     trigger_level: int = 1  # consecutive chunks above threshold needed to fire

@@ -80,12 +80,20 @@ class Listener:
             self.endpointer.begin()
             self._spoke = False
             started = time.thread_time()
+            self._share_acoustic_normalisation()
             self.recognizer.start()
             for frame in self._preroll:
                 self.recognizer.feed(frame)
             self.cpu.asr += time.thread_time() - started
             self.cpu.asr_audio_seconds += len(self._preroll) * FRAME_MS / 1000
         self.mode = mode
+
+    def _share_acoustic_normalisation(self) -> None:
+        """pocketsphinx adapts its cepstral mean to the microphone over a few seconds of speech.
+        The wake detector hears everything while idle, so the recogniser starts from its state
+        instead of a generic default (which cost the first utterance after start-up)."""
+        if hasattr(self.wake, "cmn") and hasattr(self.recognizer, "cmn"):
+            self.recognizer.cmn = self.wake.cmn
 
     def process(self, chunk: bytes) -> list[Event]:
         """Feed a microphone chunk of any length; returns the facts it produced."""

@@ -64,6 +64,15 @@ class PocketsphinxKeyphraseDetector:
         self._decoder.end_utt()
         self._decoder.start_utt()
 
+    @property
+    def cmn(self) -> str:
+        """Cepstral mean normalisation, adapted to this microphone from all audio heard idle."""
+        return str(self._decoder.get_cmn(False))
+
+    @cmn.setter
+    def cmn(self, value: str) -> None:
+        self._decoder.set_cmn(value)
+
 
 class VoskGrammarDetector:
     """Wake phrase spotting with a Vosk model restricted to the phrase and "[unk]".

@@ -47,7 +47,7 @@ def test_defaults_load_without_files_or_environment() -> None:
     cfg, sources = load_config_with_sources(paths=[], env={})
     assert cfg == Config()
     assert cfg.tts.rate_wpm == 165
-    assert cfg.wake.threshold == 1e-20
+    assert cfg.wake.threshold == 1e-40
     assert cfg.vad.aggressiveness == 2
     assert set(sources.values()) == {"default"}
     assert "led.privacy_pin" in sources

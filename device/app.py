@@ -1,0 +1,154 @@
+"""The composition root: the one place that turns configuration into concrete parts.
+
+Everything else receives its collaborators; only this module names backends.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from device.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
+from device.brain import OfflineBrain
+from device.config import Config, resolved_state_dir, resolved_vosk_model
+from device.errors import ConfigError, ModelError
+from device.intents import jsgf_grammar, parse
+from device.listener import Listener
+from device.notes import Database, NoteStore
+from device.router import Router
+from device.runtime import Runtime
+from device.skills import Skills, Volume
+from device.timers import Timers
+from device.tts import EspeakSynthesizer
+from device.vad import EndpointSettings
+from device.wake import PocketsphinxKeyphraseDetector, VoskGrammarDetector, WakeWordDetector
+from drivers.camera import Camera
+from drivers.leds import LedPattern, NoLed, RgbLed, SingleLed, StatusLight
+from drivers.mic import Microphone
+from drivers.power import Battery
+from drivers.speaker import Speaker
+
+log = logging.getLogger(__name__)
+
+
+def build_wake(cfg: Config) -> WakeWordDetector:
+    engine = cfg.wake.engine
+    if engine == "pocketsphinx":
+        return PocketsphinxKeyphraseDetector(cfg.wake.phrase, cfg.wake.threshold)
+    if engine == "vosk":
+        return VoskGrammarDetector(cfg.wake.phrase, resolved_vosk_model(cfg))
+    raise ConfigError(f"[wake] engine: {engine!r} is not available yet (use pocketsphinx or vosk)")
+
+
+def build_recognizer(cfg: Config) -> Recognizer:
+    """Vosk when its model is present (or asked for); else pocketsphinx with the command grammar."""
+    engine = cfg.asr.engine
+    model = resolved_vosk_model(cfg)
+    if engine == "vosk" or (engine == "auto" and model.exists()):
+        return VoskRecognizer(model)
+    if engine == "auto":
+        log.warning(
+            "no Vosk model at %s: recognising with pocketsphinx and the command grammar "
+            "(zeropin models fetch vosk-small-en-us for free text)",
+            model,
+        )
+    return PocketsphinxRecognizer(jsgf_grammar(cfg.wake.phrase), lambda t: parse(t) is not None)
+
+
+def build_listener(cfg: Config) -> Listener:
+    v = cfg.vad
+    endpoint = EndpointSettings(
+        aggressiveness=v.aggressiveness,
+        trailing_silence_seconds=v.trailing_silence_seconds,
+        max_utterance_seconds=v.max_utterance_seconds,
+        no_speech_timeout_seconds=v.no_speech_timeout_seconds,
+    )
+    return Listener(
+        build_wake(cfg),
+        build_recognizer(cfg),
+        endpoint,
+        preroll_seconds=v.preroll_seconds,
+        refractory_seconds=cfg.wake.refractory_seconds,
+    )
+
+
+def build_synthesizer(cfg: Config) -> EspeakSynthesizer:
+    # Full level here: the volume skill scales everything the speaker plays, earcons included.
+    return EspeakSynthesizer(cfg.tts.voice, cfg.tts.rate_wpm, cfg.tts.pitch, volume_percent=100)
+
+
+def build_light(cfg: Config, pin_factory: Any = None, on_change: Any = None) -> StatusLight:
+    led = cfg.led
+    if led.kind == "single":
+        return SingleLed(led.pin, pin_factory=pin_factory, on_change=on_change)
+    if led.kind == "rgb":
+        return RgbLed(
+            led.red_pin, led.green_pin, led.blue_pin, pin_factory=pin_factory, on_change=on_change
+        )
+    return NoLed(on_change=on_change)
+
+
+def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]:
+    """(database file, photos folder) under the state directory, created if missing."""
+    root = state_dir or resolved_state_dir(cfg)
+    try:
+        (root / "photos").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"[device] state_dir: cannot create {root}: {exc.strerror}") from exc
+    return root / "zeropin.db", root / "photos"
+
+
+def assemble(
+    cfg: Config,
+    *,
+    mic: Microphone,
+    speaker: Speaker,
+    light: StatusLight,
+    camera: Camera | None,
+    state_dir: Path,
+    lockstep: bool,
+    **hooks: Any,
+) -> tuple[Runtime, Database]:
+    """A runtime wired from ``cfg`` and the given drivers; close the database after the run."""
+    db_path, photos = state_paths(cfg, state_dir)
+    database = Database(db_path)
+    listener = build_listener(cfg)
+    timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
+    volume = Volume(percent=cfg.tts.volume_percent)
+    skills = Skills(
+        timers,
+        NoteStore(database),
+        volume,
+        camera=camera,
+        photos_dir=photos,
+        state_dir=state_dir,
+        battery=Battery(),
+        max_notes_read=cfg.notes.max_notes_read,
+    )
+    runtime = Runtime(
+        mic=mic,
+        listener=listener,
+        router=Router(skills, OfflineBrain()),
+        synthesizer=build_synthesizer(cfg),
+        speaker=speaker,
+        light=light,
+        timers=timers,
+        volume=volume,
+        lockstep=lockstep,
+        **hooks,
+    )
+    return runtime, database
+
+
+__all__ = [
+    "build_wake",
+    "build_recognizer",
+    "build_listener",
+    "build_synthesizer",
+    "build_light",
+    "state_paths",
+    "assemble",
+    "LedPattern",
+    "ModelError",
+]

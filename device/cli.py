@@ -1,0 +1,169 @@
+"""``zeropin``: the command line. Logging is configured here and nowhere else."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from device import __version__
+from device.errors import ZeroPinError
+
+log = logging.getLogger("zeropin")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ZeroPinError as exc:  # a clear one-line message, no traceback
+        print(f"zeropin: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zeropin", description="ZeroPin AI wearable daemon")
+    parser.add_argument("--version", action="version", version=f"zeropin {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--config",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="read this TOML file instead of the default locations (repeatable)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one setting (repeatable)",
+    )
+    sub = parser.add_subparsers()
+
+    demo = sub.add_parser("demo", help="scripted conversation through the real pipeline, offline")
+    demo.add_argument("--json", action="store_true", help="one JSON object per utterance")
+    demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for WAV files")
+    demo.set_defaults(func=_demo)
+
+    run = sub.add_parser("run", help="run the voice loop")
+    run.add_argument("--sim", action="store_true", help="simulator: no GPIO, Enter is the button")
+    run.add_argument("--mic", type=Path, help="a WAV or raw 16 kHz file instead of a microphone")
+    run.add_argument(
+        "--speaker-file",
+        type=Path,
+        metavar="DIR",
+        help="write replies as WAV files into DIR instead of playing them",
+    )
+    run.add_argument("--camera-folder", type=Path, help="images that stand in for the camera")
+    run.set_defaults(func=_run)
+
+    config = sub.add_parser("config", help="configuration")
+    config_sub = config.add_subparsers()
+    show = config_sub.add_parser("show", help="print the merged configuration, secrets masked")
+    show.set_defaults(func=_config_show)
+
+    models = sub.add_parser("models", help="speech models")
+    models_sub = models.add_subparsers()
+    fetch = models_sub.add_parser("fetch", help="download and verify a model from the manifest")
+    fetch.add_argument("name")
+    fetch.set_defaults(func=_models_fetch)
+    listing = models_sub.add_parser("list", help="the models in the manifest and where they go")
+    listing.set_defaults(func=_models_list)
+
+    bench = sub.add_parser("bench", help="measure CPU per audio second and latency")
+    bench.add_argument("--json", action="store_true", help="one flat JSON object")
+    bench.add_argument("--runs", type=int, default=3, help="runs to take the median of")
+    bench.set_defaults(func=_bench)
+    return parser
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
+    from device.config import load_config_with_sources
+
+    return load_config_with_sources(paths=args.config, overrides=args.set)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from device.demo import print_reports, run_demo
+
+    cfg, _ = _load(args)
+    reports = run_demo(cfg, args.out)
+    print_reports(reports, args.out, args.json)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from device.simulator import run_interactive
+
+    cfg, _ = _load(args)
+    return run_interactive(
+        cfg,
+        sim=args.sim,
+        mic_file=args.mic,
+        speaker_dir=args.speaker_file,
+        camera_folder=args.camera_folder,
+    )
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    from device.config import render_config
+
+    cfg, sources = _load(args)
+    print(render_config(cfg, sources), end="")
+    return 0
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    from device.config import resolved_state_dir
+    from device.errors import ModelError
+    from device.models import fetch, load_manifest
+
+    cfg, _ = _load(args)
+    specs = load_manifest()
+    if args.name not in specs:
+        raise ModelError(f"no model {args.name!r} in the manifest (known: {', '.join(specs)})")
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{done / 1e6:6.1f} / {total / 1e6:.1f} MB", end="", file=sys.stderr)
+
+    path = fetch(specs[args.name], resolved_state_dir(cfg) / "models", progress=progress)
+    print(f"\n{args.name}: {path}")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from device.config import resolved_state_dir
+    from device.models import load_manifest, verify
+
+    cfg, _ = _load(args)
+    root = resolved_state_dir(cfg) / "models"
+    for name, spec in load_manifest().items():
+        path = root / spec.unpacks_to
+        state = "installed" if verify(spec, path) else "missing"
+        print(f"{name:22} {state:9} {path}  ({spec.size_bytes / 1e6:.0f} MB, {spec.licence})")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from device.bench import print_bench, run_bench
+
+    cfg, _ = _load(args)
+    print_bench(run_bench(cfg, runs=args.runs), as_json=args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

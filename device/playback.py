@@ -1,0 +1,122 @@
+"""The speaking half of the voice loop: a queue of replies in front of the speaker.
+
+Replies are queued as ``begin``, audio, ``end`` items. A realtime speaker (PyAudio) is fed by
+``run_realtime`` as fast as it accepts audio. A file speaker has no clock of its own, so the
+microphone paces it: ``advance(n)`` plays as much reply audio as the microphone just delivered,
+which makes a reply take the same audio time in a simulation as on the device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from drivers.speaker import Speaker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Item:
+    kind: str  # "begin" | "audio" | "end"
+    reply_id: int
+    data: bytes = b""
+    label: str = ""
+
+
+class Playback:
+    """Queues reply audio, applies the volume, and reports when each reply has been played."""
+
+    def __init__(
+        self,
+        speaker: Speaker,
+        gain: Callable[[], float],
+        on_finished: Callable[[int], None],
+    ) -> None:
+        self.speaker = speaker
+        self._gain = gain
+        self._on_finished = on_finished
+        self._queue: collections.deque[_Item] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._next_id = 0
+        self._open: int | None = None  # reply whose begin() reached the speaker
+
+    def new_reply(self, label: str) -> int:
+        self._next_id += 1
+        self._put(_Item("begin", self._next_id, label=label))
+        return self._next_id
+
+    def add_audio(self, reply_id: int, pcm: bytes) -> None:
+        self._put(_Item("audio", reply_id, pcm))
+
+    def end_reply(self, reply_id: int) -> None:
+        self._put(_Item("end", reply_id))
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queue) or self._open is not None
+
+    def abort(self) -> None:
+        """Barge-in: drop everything queued and stop the speaker now."""
+        self._queue.clear()
+        if self._open is not None:
+            self.speaker.abort()
+            self._open = None
+
+    def advance(self, nbytes: int) -> None:
+        """Play up to ``nbytes`` of queued audio (microphone-paced speakers)."""
+        while self._queue and (nbytes > 0 or self._queue[0].kind != "audio"):
+            item = self._queue[0]
+            if item.kind == "audio" and len(item.data) > nbytes:
+                self._queue[0] = _Item("audio", item.reply_id, item.data[nbytes:])
+                self._play(item.data[:nbytes])
+                return
+            self._queue.popleft()
+            self._handle(item)
+            if item.kind == "audio":
+                nbytes -= len(item.data)
+
+    async def run_realtime(self) -> None:
+        """Feed a realtime speaker until cancelled."""
+        while True:
+            while not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            item = self._queue.popleft()
+            if item.kind == "audio":
+                await asyncio.to_thread(self._play, item.data)
+            elif item.kind == "end":
+                await asyncio.to_thread(self.speaker.end)
+                self._finish(item.reply_id)
+            else:
+                self._handle(item)
+
+    def _put(self, item: _Item) -> None:
+        self._queue.append(item)
+        self._wakeup.set()
+
+    def _handle(self, item: _Item) -> None:
+        if item.kind == "begin":
+            self.speaker.begin(item.label)
+            self._open = item.reply_id
+        elif item.kind == "audio":
+            self._play(item.data)
+        else:
+            self.speaker.end()
+            self._finish(item.reply_id)
+
+    def _finish(self, reply_id: int) -> None:
+        self._open = None
+        self._on_finished(reply_id)
+
+    def _play(self, pcm: bytes) -> None:
+        gain = self._gain()
+        if gain != 1.0:
+            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * gain
+            pcm = samples.astype("<i2").tobytes()
+        self.speaker.play(pcm)

@@ -1,0 +1,274 @@
+"""The voice loop at run time: microphone, listener, state machine, replies, speaker.
+
+One asyncio task reads the microphone and feeds the listener; facts from it, the buttons and the
+timers go through ``states.transition``; this module carries out the commands. Replies are
+produced by a task per turn (recognised text -> skill or brain -> sentences -> speech).
+
+In ``lockstep`` mode (file microphone, file speaker) the microphone task waits for each turn's
+work before reading on and paces the speaker itself, so a run is deterministic in audio time and
+much faster than real time. With a live microphone nothing waits: the microphone is the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from device import earcons
+from device.events import (
+    Announce,
+    ButtonPressed,
+    Command,
+    Event,
+    Heard,
+    Listen,
+    PlayEarcon,
+    ReplyFinished,
+    ReplyStarted,
+    Respond,
+    ShowLed,
+    StageFailed,
+    StopSpeaking,
+    TimerFinished,
+    WakeWordDetected,
+)
+from device.listener import Listener
+from device.playback import Playback
+from device.router import Router
+from device.sentences import SentenceSplitter
+from device.skills import Volume
+from device.states import State, transition
+from device.timers import Timers
+from device.tts import Synthesizer, speakable
+from drivers.errors import DriverError
+from drivers.leds import LedPattern, StatusLight
+from drivers.mic import Microphone
+from drivers.speaker import Speaker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TurnReport:
+    """One question and answer, for the demo and the bench."""
+
+    trigger: str  # "wake" | "button"
+    heard: str
+    in_grammar: bool
+    intent: str  # an intent name, or "brain"
+    said: str = ""
+    at_seconds: float = 0.0  # audio time the speech ended
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    reply_id: int | None = None
+    reply_wav: str = ""  # set by the demo when the speaker writes files
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        mic: Microphone,
+        listener: Listener,
+        router: Router,
+        synthesizer: Synthesizer,
+        speaker: Speaker,
+        light: StatusLight,
+        timers: Timers,
+        volume: Volume,
+        lockstep: bool,
+        on_turn: Callable[[TurnReport], None] | None = None,
+        on_state: Callable[[State], None] | None = None,
+        on_chunk: Callable[[float], None] | None = None,
+    ) -> None:
+        self.mic = mic
+        self.listener = listener
+        self.router = router
+        self.synthesizer = synthesizer
+        self.light = light
+        self.timers = timers
+        self.lockstep = lockstep
+        self.on_turn = on_turn
+        self.on_state = on_state
+        self.on_chunk = on_chunk
+        self.state = State.IDLE
+        self.playback = Playback(speaker, lambda: volume.gain, self._reply_played)
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._work: asyncio.Task[None] | None = None  # the reply being produced
+        self._reply_id: int | None = None  # the reply the state machine is waiting for
+        self._trigger = "wake"
+
+    # ---- input from other threads (buttons) -----------------------------------------------
+    def post(self, event: Event) -> None:
+        """Queue an event from any thread (gpiozero calls button handlers on its own)."""
+        if self._loop is None:
+            raise RuntimeError("post() before run()")
+        self._loop.call_soon_threadsafe(self._events.put_nowait, event)
+
+    # ---- main loop -------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Listen and answer until the microphone ends (files) or the task is cancelled."""
+        self._loop = asyncio.get_running_loop()
+        self.light.show(LedPattern.IDLE)
+        player = None if self.lockstep else asyncio.create_task(self.playback.run_realtime())
+        try:
+            await self._listen_until_end()
+            await self._drain()
+        finally:
+            if player is not None:
+                player.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await player
+            if self._work is not None:
+                self._work.cancel()
+
+    async def _listen_until_end(self) -> None:
+        while True:
+            try:
+                chunk = (
+                    await asyncio.to_thread(self.mic.read) if self.mic.realtime else self.mic.read()
+                )
+            except DriverError as exc:
+                log.error("microphone failed: %s", exc)
+                self._dispatch(StageFailed("mic", str(exc)))
+                return
+            if not chunk:
+                return
+            await self._step(chunk)
+
+    async def _step(self, chunk: bytes) -> None:
+        for event in self.listener.process(chunk):
+            self._dispatch(event)
+        for timer in self.timers.pop_due():
+            self._dispatch(TimerFinished(timer.name, timer.duration_seconds))
+        if self.on_chunk is not None:
+            self.on_chunk(self.listener.seconds)
+        await asyncio.sleep(0)  # let button handlers' call_soon_threadsafe land
+        while not self._events.empty():
+            self._dispatch(self._events.get_nowait())
+        if self.lockstep:
+            if self._work is not None:
+                await asyncio.wait({self._work})  # never raises: failures are logged by _respond
+            self.playback.advance(len(chunk))
+
+    async def _drain(self) -> None:
+        """After the microphone ends, let the last reply finish (file runs)."""
+        if self._work is not None:
+            await asyncio.wait({self._work})
+        if self.lockstep:
+            self.playback.advance(10**12)
+        else:
+            while self.playback.busy:
+                await asyncio.sleep(0.05)
+
+    # ---- the state machine and its commands ------------------------------------------------
+    def _dispatch(self, event: Event) -> None:
+        if isinstance(event, WakeWordDetected):
+            self._trigger = "wake"
+        elif isinstance(event, ButtonPressed):
+            self._trigger = "button"
+        state, commands = transition(self.state, event)
+        if state is not self.state:
+            log.info("%s -> %s on %s", self.state, state, type(event).__name__)
+            self.state = state
+            if self.on_state is not None:
+                self.on_state(state)
+        for command in commands:
+            self._execute(command)
+
+    def _execute(self, command: Command) -> None:
+        if isinstance(command, Listen):
+            self.listener.set_mode(command.mode)
+        elif isinstance(command, ShowLed):
+            self.light.show(command.pattern)
+        elif isinstance(command, PlayEarcon):
+            reply = self.playback.new_reply(f"earcon {command.name}")
+            self.playback.add_audio(reply, earcons.earcon(command.name))
+            self.playback.end_reply(reply)
+        elif isinstance(command, Respond):
+            self._work = asyncio.create_task(self._respond(command.heard))
+        elif isinstance(command, Announce):
+            self._work = asyncio.create_task(self._speak_announcement(command.text))
+        elif isinstance(command, StopSpeaking):
+            if self._work is not None:
+                self._work.cancel()
+            self._reply_id = None
+            self.playback.abort()
+
+    def _reply_played(self, reply_id: int) -> None:
+        if reply_id == self._reply_id:
+            self._reply_id = None
+            self._dispatch(ReplyFinished())
+
+    # ---- producing replies -----------------------------------------------------------------
+    async def _respond(self, heard: Heard) -> None:
+        try:
+            await self._answer(heard)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failing skill, brain or TTS must not stop the loop
+            log.exception("answering %r failed", heard.text)
+            reply_id = self.playback.new_reply("error")
+            self._reply_id = reply_id
+            self.playback.add_audio(reply_id, earcons.earcon("error"))
+            self.playback.end_reply(reply_id)
+
+    async def _answer(self, heard: Heard) -> None:
+        heard_at = time.perf_counter()
+        report = TurnReport(
+            self._trigger,
+            heard.text,
+            heard.in_grammar,
+            "",
+            at_seconds=heard.speech_ended_at_seconds,
+        )
+        report.timings_ms.update(heard.timings_ms)
+        intent, fragments = await asyncio.to_thread(self.router.route, heard.text)
+        report.intent = intent
+        report.timings_ms["intent"] = (time.perf_counter() - heard_at) * 1000
+        said = await self._speak(heard.text, fragments, report, heard_at)
+        report.said = said
+        if self.on_turn is not None:
+            self.on_turn(report)
+
+    async def _speak_announcement(self, text: str) -> None:
+        await self._speak(text, iter([text]), None, time.perf_counter())
+
+    async def _speak(
+        self, label: str, fragments: Iterator[str], report: TurnReport | None, started: float
+    ) -> str:
+        """Split into sentences as fragments arrive, synthesise each, queue it; return the text."""
+        splitter = SentenceSplitter()
+        reply_id = self.playback.new_reply(label)
+        self._reply_id = reply_id
+        if report is not None:
+            report.reply_id = reply_id
+        said: list[str] = []
+        iterator = iter(fragments)
+        while True:
+            fragment = await asyncio.to_thread(next, iterator, None)
+            sentences = splitter.flush() if fragment is None else splitter.feed(fragment)
+            for sentence in sentences:
+                text = speakable(sentence)
+                if not text:
+                    continue
+                tts_started = time.perf_counter()
+                pcm = await asyncio.to_thread(self.synthesizer.synthesize, text)
+                if not said:
+                    self._dispatch(ReplyStarted())
+                    if report is not None:
+                        now = time.perf_counter()
+                        report.timings_ms["tts_first"] = (now - tts_started) * 1000
+                        report.timings_ms["end_of_speech_to_first_audio"] = (
+                            report.timings_ms.get("asr_final", 0.0) + (now - started) * 1000
+                        )
+                said.append(text)
+                self.playback.add_audio(reply_id, pcm)
+            if fragment is None:
+                break
+        self.playback.end_reply(reply_id)
+        return " ".join(said)
