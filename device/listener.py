@@ -96,17 +96,23 @@ class Listener:
             self.recognizer.cmn = self.wake.cmn
 
     def process(self, chunk: bytes) -> list[Event]:
-        """Feed a microphone chunk of any length; returns the facts it produced."""
-        data = self._carry + chunk
-        usable = len(data) - len(data) % FRAME_BYTES
-        self._carry = data[usable:]
-        events: list[Event] = []
-        for offset in range(0, usable, FRAME_BYTES):
-            event = self._process_frame(data[offset : offset + FRAME_BYTES])
-            if event is not None:
-                events.append(event)
+        """Feed a microphone chunk of any length; returns the fact it produced, if any.
+
+        Processing stops at the first fact and keeps the rest of the chunk: call ``process(b"")``
+        after reacting to it (e.g. switching mode), until it returns nothing. The frame after a
+        wake word then goes to the recogniser whatever the chunk size.
+        """
         self.cpu.audio_seconds += len(chunk) / (RATE * SAMPLE_WIDTH)
-        return events
+        data = self._carry + chunk
+        offset = 0
+        while len(data) - offset >= FRAME_BYTES:
+            event = self._process_frame(data[offset : offset + FRAME_BYTES])
+            offset += FRAME_BYTES
+            if event is not None:
+                self._carry = data[offset:]
+                return [event]
+        self._carry = data[offset:]
+        return []
 
     def _process_frame(self, frame: bytes) -> Event | None:
         self._frames += 1

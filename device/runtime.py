@@ -141,8 +141,11 @@ class Runtime:
             await self._step(chunk)
 
     async def _step(self, chunk: bytes) -> None:
-        for event in self.listener.process(chunk):
-            self._dispatch(event)
+        events = self.listener.process(chunk)
+        while events:
+            for event in events:
+                self._dispatch(event)
+            events = self.listener.process(b"")
         for timer in self.timers.pop_due():
             self._dispatch(TimerFinished(timer.name, timer.duration_seconds))
         if self.on_chunk is not None:

@@ -129,12 +129,10 @@ def _start_listening(after_wake: bool) -> tuple[State, list[Command]]:
 
 
 def _timer_finished(state: State, event: TimerFinished) -> tuple[State, list[Command]]:
-    text = f"Your {say_duration(event.duration_seconds)} timer is done."
-    if event.name and not event.name[0].isdigit():
-        text = f"Your {event.name} timer is done."
-    commands: list[Command] = [PlayEarcon("timer"), Announce(text)]
+    name = event.name
+    if not name or name[0].isdigit():
+        name = say_duration(event.duration_seconds, attributive=True)
+    commands: list[Command] = [PlayEarcon("timer"), Announce(f"Your {name} timer is done.")]
     if state in RESTING:
         return State.SPEAKING, [Listen(ListenMode.OFF), ShowLed(LedPattern.SPEAKING), *commands]
-    if state is State.MUTED:  # the mic is off, the speaker is not: still ring
-        return state, commands
-    return state, commands
+    return state, commands  # busy or muted: ring and say it after the current reply

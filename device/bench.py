@@ -1,0 +1,124 @@
+"""``zeropin bench``: CPU per audio second for each listening stage, and reply latency.
+
+All audio is synthesised here (espeak-ng), so the figures can be compared between machines.
+Each figure is the median of ``runs`` runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device.app import build_recognizer, build_wake
+from device.config import Config
+from device.demo import SCENARIO, USER_VOICE, run_demo
+from device.listener import FRAME_BYTES
+from device.tts import EspeakSynthesizer
+from device.vad import Endpointer, EndpointSettings
+
+SENTENCES = (
+    "hey zero, what time is it",
+    "the meeting moved to thursday afternoon",
+    "hey zero, set a timer for ten seconds",
+    "could you pass me the salt please",
+)
+
+
+def _corpus(seconds_of_silence: float = 2.0) -> bytes:
+    voice, rate, pitch = USER_VOICE
+    tts = EspeakSynthesizer(voice, rate, pitch, volume_percent=100)
+    rng = np.random.default_rng(3)
+    parts = []
+    for text in SENTENCES:
+        parts.append(tts.synthesize(text))
+        parts.append(rng.normal(0, 30, int(16000 * seconds_of_silence)).astype("<i2").tobytes())
+    return b"".join(parts)
+
+
+def _cpu_per_audio_second(feed: Any, audio: bytes) -> float:
+    started = time.thread_time()
+    for offset in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES):
+        feed(audio[offset : offset + FRAME_BYTES])
+    return (time.thread_time() - started) / (len(audio) / 32000)
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    with open("/proc/cpuinfo") if os.path.exists("/proc/cpuinfo") else open(os.devnull) as info:
+        for line in info:
+            if line.startswith(("model name", "Model")):  # x86, Raspberry Pi
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    )
+
+
+def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
+    audio = _corpus()
+    results: dict[str, list[float]] = {"wake": [], "vad": [], "asr": [], "first_audio": []}
+    for _ in range(runs):
+        wake = build_wake(cfg)
+        results["wake"].append(_cpu_per_audio_second(wake.process, audio))
+        endpointer = Endpointer(EndpointSettings(aggressiveness=cfg.vad.aggressiveness))
+        results["vad"].append(_cpu_per_audio_second(endpointer.is_speech, audio))
+        recognizer = build_recognizer(cfg)
+        recognizer.start()
+        results["asr"].append(_cpu_per_audio_second(recognizer.feed, audio))
+        recognizer.finish()
+        with tempfile.TemporaryDirectory() as out:
+            reports = run_demo(cfg, Path(out), steps=SCENARIO)
+        local = [
+            r.timings_ms["end_of_speech_to_first_audio"] / 1000
+            for r in reports
+            if r.intent != "brain" and "end_of_speech_to_first_audio" in r.timings_ms
+        ]
+        results["first_audio"].append(statistics.median(local) if local else float("nan"))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return {
+        "machine": machine(),
+        "runs": runs,
+        "audio_seconds": round(len(audio) / 32000, 1),
+        "wake_engine": cfg.wake.engine,
+        "asr_engine": type(build_recognizer(cfg)).__name__,
+        "wake_cpu_per_audio_s": statistics.median(results["wake"]),
+        "vad_cpu_per_audio_s": statistics.median(results["vad"]),
+        "asr_cpu_per_audio_s": statistics.median(results["asr"]),
+        "local_intent_first_audio_s": statistics.median(results["first_audio"]),
+        "peak_rss_mb": round(peak, 1),
+    }
+
+
+def print_bench(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+        return
+    rows = [
+        ("machine", result["machine"]),
+        ("runs (median of)", result["runs"]),
+        ("audio per run", f"{result['audio_seconds']} s of synthesised speech and room noise"),
+        (
+            f"wake word ({result['wake_engine']})",
+            f"{result['wake_cpu_per_audio_s']:.4f} CPU s / audio s",
+        ),
+        ("VAD (webrtcvad)", f"{result['vad_cpu_per_audio_s']:.5f} CPU s / audio s"),
+        (f"ASR ({result['asr_engine']})", f"{result['asr_cpu_per_audio_s']:.4f} CPU s / audio s"),
+        (
+            "local intent: end of speech to first audio",
+            f"{result['local_intent_first_audio_s']:.3f} s",
+        ),
+        ("peak RSS", f"{result['peak_rss_mb']} MB"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}", file=sys.stdout)

@@ -1,0 +1,101 @@
+"""``zeropin run``: the voice loop on real hardware, or in the simulator on a laptop.
+
+In the simulator the main button is a gpiozero MockFactory pin pressed with the Enter key, and
+LED changes are printed. ``--mic FILE`` replays a recording at real speed; ``--speaker-file DIR``
+writes replies as WAV files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from device.app import assemble, build_light
+from device.config import Config, resolved_state_dir
+from device.events import ButtonPressed
+from device.runtime import TurnReport
+from drivers.buttons import Buttons, simulated_pin_factory
+from drivers.camera import Camera, FolderCamera, Picamera2Camera
+from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
+from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
+
+
+def run_interactive(
+    cfg: Config,
+    *,
+    sim: bool,
+    mic_file: Path | None,
+    speaker_dir: Path | None,
+    camera_folder: Path | None,
+) -> int:
+    frames = cfg.audio.chunk_ms * 16
+    factory = simulated_pin_factory() if sim else None
+    with contextlib.ExitStack() as stack:
+        mic: Microphone = stack.enter_context(
+            FileMicrophone(mic_file, frames, realtime=True)
+            if mic_file
+            else PyAudioMicrophone(cfg.audio.mic, frames)
+        )
+        speaker: Speaker = stack.enter_context(
+            WavSpeaker(speaker_dir) if speaker_dir else PyAudioSpeaker(cfg.audio.speaker)
+        )
+        camera = _camera(cfg, camera_folder, sim)
+        if camera is not None:
+            stack.enter_context(camera)
+        light = stack.enter_context(build_light(cfg, factory, _print_led if sim else None))
+        buttons = stack.enter_context(
+            Buttons(
+                {"main": cfg.buttons.main_pin},
+                pin_factory=factory,
+                hold_seconds=cfg.buttons.hold_seconds,
+            )
+        )
+        runtime, database = assemble(
+            cfg,
+            mic=mic,
+            speaker=speaker,
+            light=light,
+            camera=camera,
+            state_dir=resolved_state_dir(cfg),
+            lockstep=False,
+            on_turn=_print_turn,
+        )
+        stack.callback(database.close)
+        buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
+        if sim:
+            print("ZeroPin simulator: say 'hey zero ...', or press Enter to talk. Ctrl-C quits.")
+            _press_on_enter(factory, cfg.buttons.main_pin)
+        asyncio.run(runtime.run())
+    return 0
+
+
+def _camera(cfg: Config, folder: Path | None, sim: bool) -> Camera | None:
+    backend = "folder" if folder else cfg.camera.backend
+    if backend == "folder" or (backend == "auto" and cfg.camera.folder):
+        return FolderCamera(folder or Path(cfg.camera.folder))
+    if backend == "picamera2" or (backend == "auto" and not sim):
+        return Picamera2Camera((cfg.camera.width, cfg.camera.height))
+    return None
+
+
+def _press_on_enter(factory: Any, pin: int) -> None:
+    """Each Enter on the terminal is a short press of the mock button."""
+
+    def loop() -> None:
+        for _ in sys.stdin:
+            factory.pin(pin).drive_low()
+            factory.pin(pin).drive_high()
+
+    threading.Thread(target=loop, name="enter-button", daemon=True).start()
+
+
+def _print_led(pattern: object) -> None:
+    print(f"  [LED {pattern}]", flush=True)
+
+
+def _print_turn(report: TurnReport) -> None:
+    print(f"  heard {report.heard!r} -> {report.intent}: {report.said!r}", flush=True)

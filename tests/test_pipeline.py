@@ -1,0 +1,224 @@
+"""The whole voice loop on synthesised speech: real wake word, VAD, ASR, skills, TTS, speaker.
+
+pocketsphinx's bundled model is the recogniser here (no Vosk model can be downloaded on these
+machines), so assertions are about decisions, not exact transcripts.
+"""
+
+import asyncio
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.app import assemble, build_listener
+from device.config import load_config
+from device.demo import run_demo
+from device.errors import ModelError
+from device.events import Heard, ListenMode, WakeWordDetected
+from device.intents import parse
+from device.tts import EspeakSynthesizer
+from drivers.leds import NoLed
+from drivers.mic import FileMicrophone
+from drivers.speaker import WavSpeaker
+
+CFG = load_config(paths=[], env={})
+
+
+def decisions(reports):
+    return [(r.trigger, r.intent) for r in reports]
+
+
+def drain(listener, audio):
+    """All facts from ``audio``, switching modes as the runtime would."""
+    events, found = [], listener.process(audio)
+    while found:
+        events += found
+        if isinstance(found[0], WakeWordDetected):
+            listener.set_mode(ListenMode.UTTERANCE)
+        found = listener.process(b"")
+    return events
+
+
+def is_subsequence(wanted, seen):
+    it = iter(seen)
+    return all(item in it for item in wanted)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    return out, run_demo(CFG, out)
+
+
+def test_demo_decides_each_command(demo):
+    _, reports = demo
+    wanted = [
+        ("wake", "time"),
+        ("wake", "timer_set"),
+        ("wake", "note_add"),
+        ("wake", "notes_read"),
+        ("button", "help"),
+        ("wake", "volume_up"),
+        ("wake", "brain"),
+    ]
+    assert is_subsequence(wanted, decisions(reports)), decisions(reports)
+
+
+def test_demo_replies_are_spoken_into_wav_files(demo):
+    out, reports = demo
+    notes = next(r for r in reports if r.intent == "notes_read")
+    assert "buy" in notes.said.lower()  # the note taken two turns before was saved and read
+    assert next(r for r in reports if r.intent == "brain").said.startswith("I need a cloud")
+    for report in reports:
+        with wave.open(report.reply_wav) as wav:
+            assert (wav.getframerate(), wav.getnchannels()) == (16000, 1)
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        assert len(samples) > 8000 and np.abs(samples).max() > 1000, report.reply_wav
+    timer_files = [f for f in (out / "replies").iterdir() if "timer-is-done" in f.name]
+    assert timer_files, "the ten second timer was never announced"
+
+
+def test_demo_reports_stage_latencies(demo):
+    _, reports = demo
+    for report in reports:
+        assert {"asr_final", "intent", "tts_first", "end_of_speech_to_first_audio"} <= set(
+            report.timings_ms
+        )
+        assert report.timings_ms["end_of_speech_to_first_audio"] >= report.timings_ms["tts_first"]
+
+
+def test_chunk_size_does_not_change_decisions(demo, tmp_path):
+    """The demo's recorded microphone stream, replayed in 10, 20, 80 and 100 ms chunks."""
+    out, reports = demo
+    runs = {
+        chunk_ms: _run_file(CFG, out / "mic.wav", tmp_path / str(chunk_ms), chunk_ms)
+        for chunk_ms in (10, 20, 80, 100)
+    }
+    decided = {ms: [(r.trigger, r.intent) for r in reports] for ms, reports in runs.items()}
+    assert decided[10] == decided[20] == decided[80] == decided[100]
+    # Commands are recognised word for word alike; a question's free transcript may differ by a
+    # word, because timers and playback are still paced per chunk (see the issue note).
+    commands = {
+        ms: [r.heard for r in reports if r.intent != "brain"] for ms, reports in runs.items()
+    }
+    assert commands[10] == commands[20] == commands[80] == commands[100]
+    assert is_subsequence(
+        [("wake", "time"), ("wake", "timer_set"), ("wake", "notes_read")], decided[100]
+    ), decided[100]
+
+
+def _noisy(pcm: bytes, snr_db: float, seed: int) -> bytes:
+    speech = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    power = np.mean(speech[speech != 0] ** 2)
+    noise = np.random.default_rng(seed).normal(0, np.sqrt(power / 10 ** (snr_db / 10)), len(speech))
+    return np.clip(speech + noise, -32768, 32767).astype("<i2").tobytes()
+
+
+def test_several_voices_rates_and_noise():
+    """Four US voices and rates in white noise (30 dB SNR). Questions must always reach the brain;
+    commands are a floor for the bundled pocketsphinx model (8 of 16 when written), a regression
+    guard, not a target: Vosk and the trained wake word are what raise it."""
+    commands = {
+        "what time is it": "time",
+        "read my notes": "notes_read",
+        "set a timer for ten seconds": "timer_set",
+        "what can you do": "help",
+    }
+    questions = ["why is the sky blue", "how far away is the moon"]
+    voices = [("en-us+f2", 140), ("en-us+m1", 150), ("en-us+m3", 170), ("en-us+f4", 160)]
+    right = total = 0
+    for n, (voice, rate) in enumerate(voices):
+        tts = EspeakSynthesizer(voice, rate, 50, volume_percent=100)
+        listener = build_listener(CFG)
+        drain(listener, _noisy(tts.synthesize("testing the microphone, one two three"), 30, n))
+        for text in [*commands, *questions]:
+            listener.set_mode(ListenMode.UTTERANCE)  # as after a button press
+            audio = _noisy(b"\0" * 6400 + tts.synthesize(text) + b"\0" * 32000, 30, n)
+            heard = [e for e in drain(listener, audio) if isinstance(e, Heard)]
+            listener.set_mode(ListenMode.WAKE)
+            intent = parse(heard[0].text) if heard else None
+            if text in questions:
+                assert intent is None, (voice, text, heard)
+            else:
+                total += 1
+                right += intent is not None and intent.name == commands[text]
+    assert right / total >= 0.5, f"{right}/{total} commands decided right"
+
+
+def test_wake_word_detected_in_a_stream_and_not_in_silence():
+    listener = build_listener(CFG)
+    tts = EspeakSynthesizer("en-us+f2", 140, 50, volume_percent=100)
+    silence = _noisy(b"\x01\x00" * 16000 * 5, 40, 1)
+    assert drain(listener, silence) == []
+    stream = _noisy(
+        tts.synthesize("testing the microphone")
+        + b"\0" * 16000
+        + tts.synthesize("hey zero, what time is it")
+        + b"\0" * 16000,
+        30,
+        2,
+    )
+    events = drain(listener, stream)
+    assert any(isinstance(e, WakeWordDetected) for e in events)
+
+
+def test_missing_vosk_model_says_how_to_fetch_it(tmp_path):
+    cfg = load_config(
+        paths=[], env={}, overrides=["asr.engine=vosk", f"asr.vosk_model={tmp_path}/nope"]
+    )
+    with pytest.raises(ModelError, match="zeropin models fetch vosk-small-en-us"):
+        build_listener(cfg)
+
+
+def _run_file(cfg, wav: Path, tmp_path: Path, chunk_ms: int = 100):
+    reports = []
+    with FileMicrophone(wav, chunk_ms * 16) as mic, WavSpeaker(tmp_path / "out") as speaker:
+        runtime, db = assemble(
+            cfg,
+            mic=mic,
+            speaker=speaker,
+            light=NoLed(),
+            camera=None,
+            state_dir=tmp_path / "state",
+            lockstep=True,
+            on_turn=reports.append,
+        )
+        try:
+            asyncio.run(runtime.run())
+        finally:
+            db.close()
+    return reports
+
+
+def test_a_44k_stereo_wav_is_resampled_and_understood(tmp_path):
+    raw = tmp_path / "speech.wav"
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-v",
+            "en-us+f2",
+            "-s",
+            "140",
+            "-w",
+            str(raw),
+            "testing the microphone, one, two, three. hey zero, what time is it",
+        ],
+        check=True,
+    )
+    wav = tmp_path / "stereo44k.wav"
+    subprocess.run(
+        ["sox", str(raw), "-r", "44100", "-c", "2", str(wav), "pad", "0.5", "2"], check=True
+    )
+    reports = _run_file(CFG, wav, tmp_path)
+    assert "time" in [r.intent for r in reports], [(r.heard, r.intent) for r in reports]
+
+
+def test_silent_and_empty_audio_end_cleanly_with_no_turns(tmp_path):
+    for name, seconds in [("silent.wav", 3), ("empty.wav", 0)]:
+        path = tmp_path / name
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1), wav.setsampwidth(2), wav.setframerate(16000)
+            wav.writeframes(b"\0\0" * 16000 * seconds)
+        assert _run_file(CFG, path, tmp_path / name.split(".")[0]) == []
