@@ -15,8 +15,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from device import earcons
 from device.events import (
@@ -98,7 +99,7 @@ class Runtime:
         self.playback = Playback(speaker, lambda: volume.gain, self._reply_played)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._work: asyncio.Task[None] | None = None  # the reply being produced
+        self._work: set[asyncio.Task[None]] = set()  # replies being produced
         self._reply_id: int | None = None  # the reply the state machine is waiting for
         self._trigger = "wake"
 
@@ -123,8 +124,8 @@ class Runtime:
                 player.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await player
-            if self._work is not None:
-                self._work.cancel()
+            for task in self._work:
+                task.cancel()
 
     async def _listen_until_end(self) -> None:
         while True:
@@ -154,14 +155,14 @@ class Runtime:
         while not self._events.empty():
             self._dispatch(self._events.get_nowait())
         if self.lockstep:
-            if self._work is not None:
-                await asyncio.wait({self._work})  # never raises: failures are logged by _respond
+            if self._work:
+                await asyncio.wait(self._work)  # never raises: failures are logged by _respond
             self.playback.advance(len(chunk))
 
     async def _drain(self) -> None:
         """After the microphone ends, let the last reply finish (file runs)."""
-        if self._work is not None:
-            await asyncio.wait({self._work})
+        if self._work:
+            await asyncio.wait(self._work)
         if self.lockstep:
             self.playback.advance(10**12)
         else:
@@ -193,14 +194,19 @@ class Runtime:
             self.playback.add_audio(reply, earcons.earcon(command.name))
             self.playback.end_reply(reply)
         elif isinstance(command, Respond):
-            self._work = asyncio.create_task(self._respond(command.heard))
+            self._start_work(self._respond(command.heard))
         elif isinstance(command, Announce):
-            self._work = asyncio.create_task(self._speak_announcement(command.text))
+            self._start_work(self._speak_announcement(command.text))
         elif isinstance(command, StopSpeaking):
-            if self._work is not None:
-                self._work.cancel()
+            for task in self._work:
+                task.cancel()
             self._reply_id = None
             self.playback.abort()
+
+    def _start_work(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
 
     def _reply_played(self, reply_id: int) -> None:
         if reply_id == self._reply_id:
