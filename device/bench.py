@@ -73,6 +73,7 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         endpointer = Endpointer(EndpointSettings(aggressiveness=cfg.vad.aggressiveness))
         results["vad"].append(_cpu_per_audio_second(endpointer.is_speech, audio))
         recognizer = build_recognizer(cfg)
+        asr_engine = recognizer.name
         recognizer.start()
         results["asr"].append(_cpu_per_audio_second(recognizer.feed, audio))
         recognizer.finish()
@@ -90,7 +91,7 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         "runs": runs,
         "audio_seconds": round(len(audio) / 32000, 1),
         "wake_engine": cfg.wake.engine,
-        "asr_engine": type(build_recognizer(cfg)).__name__,
+        "asr_engine": asr_engine,
         "wake_cpu_per_audio_s": statistics.median(results["wake"]),
         "vad_cpu_per_audio_s": statistics.median(results["vad"]),
         "asr_cpu_per_audio_s": statistics.median(results["asr"]),

@@ -13,6 +13,7 @@ import collections
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,8 @@ class ScriptedMicrophone:
     def __init__(
         self,
         steps: tuple[Step, ...],
-        state: collections.abc.Callable[[], State],
-        press: collections.abc.Callable[[], None],
+        state: Callable[[], State],
+        press: Callable[[], None],
         chunk_frames: int,
         settle_seconds: float = 1.0,
         seed: int = 7,
@@ -119,6 +120,12 @@ class ScriptedMicrophone:
 
     def close(self) -> None:
         self._finished = True
+
+    def __enter__(self) -> ScriptedMicrophone:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def run_demo(

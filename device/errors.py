@@ -6,7 +6,7 @@ __all__ = ["ZeroPinError", "DriverError", "ConfigError", "ModelError", "StorageE
 
 
 class ConfigError(ZeroPinError, ValueError):
-    """A configuration file, variable or flag is wrong; the message names where, which key and why."""
+    """A config file, variable or flag is wrong; the message names where, which key and why."""
 
 
 class ModelError(ZeroPinError, FileNotFoundError):

@@ -111,7 +111,8 @@ SPECS: tuple[IntentSpec, ...] = (
     IntentSpec(
         "timer_set",
         (
-            r"\b(?:set|start|make) (?:an? |the )?(?:(?P<name>[a-z]+) )?timer\b(?: for)?(?P<duration>.*)$",
+            r"\b(?:set|start|make) (?:an? |the )?(?:(?P<name>[a-z]+) )?timer\b"
+            r"(?: for)?(?P<duration>.*)$",
             r"\btimer for (?P<duration>.+)$",
             r"\bremind me in (?P<duration>.+)$",
         ),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from device.asr import Recognizer
 from device.events import Event, Heard, ListenMode, NothingHeard, WakeWordDetected
@@ -37,7 +37,6 @@ class StageCpu:
     asr: float = 0.0
     audio_seconds: float = 0.0
     asr_audio_seconds: float = 0.0  # audio the recogniser was fed
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Listener:

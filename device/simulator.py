@@ -35,14 +35,16 @@ def run_interactive(
     frames = cfg.audio.chunk_ms * 16
     factory = simulated_pin_factory() if sim else None
     with contextlib.ExitStack() as stack:
-        mic: Microphone = stack.enter_context(
+        mic: Microphone = (
             FileMicrophone(mic_file, frames, realtime=True)
             if mic_file
             else PyAudioMicrophone(cfg.audio.mic, frames)
         )
-        speaker: Speaker = stack.enter_context(
+        stack.callback(mic.close)
+        speaker: Speaker = (
             WavSpeaker(speaker_dir) if speaker_dir else PyAudioSpeaker(cfg.audio.speaker)
         )
+        stack.callback(speaker.close)
         camera = _camera(cfg, camera_folder, sim)
         if camera is not None:
             stack.enter_context(camera)

@@ -55,7 +55,7 @@ class State(enum.StrEnum):
 
 RESTING = (State.IDLE, State.OFFLINE)  # waiting for the wake word or a button
 
-_TO_REST = [Listen(ListenMode.WAKE), ShowLed(LedPattern.IDLE)]
+_TO_REST: list[Command] = [Listen(ListenMode.WAKE), ShowLed(LedPattern.IDLE)]
 
 
 def transition(state: State, event: Event) -> tuple[State, list[Command]]:
