@@ -147,7 +147,7 @@ def run_demo(
             factory.pin(pin).drive_low()
             holder["release"] = True
 
-        def on_chunk(_: float) -> None:
+        def on_tick(_: float) -> None:
             if holder.pop("release", False):
                 factory.pin(pin).drive_high()
 
@@ -162,7 +162,7 @@ def run_demo(
             state_dir=Path(state_dir),
             lockstep=True,
             on_turn=reports.append,
-            on_chunk=on_chunk,
+            on_tick=on_tick,
         )
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
         try:

@@ -69,6 +69,11 @@ class Listener:
         """Audio time: seconds of audio processed since the microphone opened."""
         return self._frames * FRAME_MS / 1000
 
+    @property
+    def carried_bytes(self) -> int:
+        """Bytes waiting for the rest of their frame."""
+        return len(self._carry)
+
     def set_mode(self, mode: ListenMode) -> None:
         """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio."""
         if mode is self.mode:

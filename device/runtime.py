@@ -37,7 +37,7 @@ from device.events import (
     TimerFinished,
     WakeWordDetected,
 )
-from device.listener import Listener
+from device.listener import FRAME_BYTES, Listener
 from device.playback import Playback
 from device.router import Router
 from device.sentences import SentenceSplitter
@@ -83,7 +83,7 @@ class Runtime:
         lockstep: bool,
         on_turn: Callable[[TurnReport], None] | None = None,
         on_state: Callable[[State], None] | None = None,
-        on_chunk: Callable[[float], None] | None = None,
+        on_tick: Callable[[float], None] | None = None,
     ) -> None:
         self.mic = mic
         self.listener = listener
@@ -94,7 +94,7 @@ class Runtime:
         self.lockstep = lockstep
         self.on_turn = on_turn
         self.on_state = on_state
-        self.on_chunk = on_chunk
+        self.on_tick = on_tick
         self.state = State.IDLE
         self.playback = Playback(speaker, lambda: volume.gain, self._reply_played)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
@@ -142,22 +142,41 @@ class Runtime:
             await self._step(chunk)
 
     async def _step(self, chunk: bytes) -> None:
-        events = self.listener.process(chunk)
+        if not self.lockstep:  # a live microphone is the clock: react once per chunk
+            self._listen(chunk)
+            await self._take_posted_events()
+            return
+        # Simulation: advance everything one 30 ms frame at a time, so that when a reply ends,
+        # a timer fires or the wake word is re-armed does not depend on the chunk size.
+        offset = 0
+        while offset < len(chunk):
+            need = FRAME_BYTES - self.listener.carried_bytes
+            piece = chunk[offset : offset + need]
+            offset += len(piece)
+            self._listen(piece)
+            if len(piece) < need:
+                break  # the frame completes with the next chunk
+            await self._take_posted_events()
+            if self._work:
+                await asyncio.wait(self._work)  # never raises: failures are logged by _respond
+            self.playback.advance(FRAME_BYTES)
+
+    def _listen(self, pcm: bytes) -> None:
+        """Feed the listener, react to each fact, then to timers that came due."""
+        events = self.listener.process(pcm)
         while events:
             for event in events:
                 self._dispatch(event)
             events = self.listener.process(b"")
         for timer in self.timers.pop_due():
             self._dispatch(TimerFinished(timer.name, timer.duration_seconds))
-        if self.on_chunk is not None:
-            self.on_chunk(self.listener.seconds)
+
+    async def _take_posted_events(self) -> None:
+        if self.on_tick is not None:
+            self.on_tick(self.listener.seconds)
         await asyncio.sleep(0)  # let button handlers' call_soon_threadsafe land
         while not self._events.empty():
             self._dispatch(self._events.get_nowait())
-        if self.lockstep:
-            if self._work:
-                await asyncio.wait(self._work)  # never raises: failures are logged by _respond
-            self.playback.advance(len(chunk))
 
     async def _drain(self) -> None:
         """After the microphone ends, let the last reply finish (file runs)."""
