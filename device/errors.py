@@ -2,7 +2,16 @@
 
 from drivers.errors import DriverError, ZeroPinError
 
-__all__ = ["ZeroPinError", "DriverError", "ConfigError", "ModelError", "StorageError", "TtsError"]
+__all__ = [
+    "ZeroPinError",
+    "DriverError",
+    "ConfigError",
+    "ModelError",
+    "StorageError",
+    "TtsError",
+    "EgressRefused",
+    "CloudError",
+]
 
 
 class ConfigError(ZeroPinError, ValueError):
@@ -19,3 +28,22 @@ class StorageError(ZeroPinError, OSError):
 
 class TtsError(ZeroPinError, RuntimeError):
     """Speech synthesis failed; the message says what to install or change."""
+
+
+class EgressRefused(ZeroPinError, PermissionError):
+    """An upload was not sent: the privacy LED could not be lit or the ledger not written."""
+
+
+class CloudError(ZeroPinError, ConnectionError):
+    """A cloud provider failed (unreachable, refused, timed out, bad answer); never shows a key.
+
+    ``retryable`` says whether trying the same provider again may help (429, 5xx, reset).
+    ``retry_after_seconds`` is the server's Retry-After, when it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after_seconds = retry_after_seconds
