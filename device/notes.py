@@ -1,9 +1,9 @@
 """Notes the wearer dictates, kept in ZeroPin's one SQLite database.
 
-The same database file will also hold memory, conversation turns and the egress ledger, so this
-module owns the file (:class:`Database`: connection settings, schema migrations, transactions and
-turning SQLite errors into one-line :class:`~device.errors.StorageError` messages) as well as the
-notes table (:class:`NoteStore`).
+The same database file also holds memory and conversation turns (:mod:`device.memory`) and the
+egress ledger (:mod:`device.egress`), so this module owns the file (:class:`Database`: connection
+settings, schema migrations, transactions and turning SQLite errors into one-line
+:class:`~device.errors.StorageError` messages) as well as the notes table (:class:`NoteStore`).
 
 Example::
 
@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 
 # Schema migrations, applied in order; ``PRAGMA user_version`` counts how many have run.
-# Append new entries for new tables (memory, turns, egress ledger); never edit a shipped one.
+# Append new entries for new tables; never edit a shipped one. 1: notes; 2: memory, turns and the
+# egress ledger.
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE notes (
@@ -49,6 +50,30 @@ MIGRATIONS: tuple[str, ...] = (
         created_at REAL NOT NULL  -- unix seconds
     );
     CREATE INDEX notes_by_created_at ON notes (created_at);
+    """,
+    """
+    CREATE TABLE memory (
+        id INTEGER PRIMARY KEY,
+        text TEXT NOT NULL CHECK (length(text) > 0),
+        created_at REAL NOT NULL  -- unix seconds
+    );
+    CREATE TABLE turns (
+        id INTEGER PRIMARY KEY,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        text TEXT NOT NULL,
+        at REAL NOT NULL  -- unix seconds
+    );
+    CREATE INDEX turns_by_at ON turns (at);
+    CREATE TABLE egress_ledger (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,  -- unix seconds
+        host TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('text', 'image', 'audio')),
+        size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+        purpose TEXT NOT NULL,
+        content TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX egress_ledger_by_at ON egress_ledger (at);
     """,
 )
 
