@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 from pathlib import Path
@@ -15,6 +16,8 @@ from device.config import (
     CameraConfig,
     Config,
     ConfigError,
+    LlmConfig,
+    ProviderConfig,
     load_config,
     load_config_with_sources,
     render_config,
@@ -23,18 +26,29 @@ from device.config import (
 )
 
 
-def write(path: Path, text: str) -> Path:
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
     path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
     return path
 
 
-def load(*paths: Path, env: dict[str, str] | None = None, flags: tuple[str, ...] = ()) -> Config:
-    return load_config(paths=list(paths), env=env or {}, overrides=flags)
+def load(
+    *paths: Path,
+    env: dict[str, str] | None = None,
+    flags: tuple[str, ...] = (),
+    secrets: tuple[Path, ...] = (),
+) -> Config:
+    return load_config(paths=list(paths), env=env or {}, overrides=flags, secrets_paths=secrets)
 
 
-def error(*paths: Path, env: dict[str, str] | None = None, flags: tuple[str, ...] = ()) -> str:
+def error(
+    *paths: Path,
+    env: dict[str, str] | None = None,
+    flags: tuple[str, ...] = (),
+    secrets: tuple[Path, ...] = (),
+) -> str:
     with pytest.raises(ConfigError) as caught:
-        load(*paths, env=env, flags=flags)
+        load(*paths, env=env, flags=flags, secrets=secrets)
     message = str(caught.value)
     assert "\n" not in message
     return message
@@ -44,7 +58,7 @@ def error(*paths: Path, env: dict[str, str] | None = None, flags: tuple[str, ...
 
 
 def test_defaults_load_without_files_or_environment() -> None:
-    cfg, sources = load_config_with_sources(paths=[], env={})
+    cfg, sources = load_config_with_sources(paths=[], env={}, secrets_paths=[])
     assert cfg == Config()
     assert cfg.tts.rate_wpm == 165
     assert cfg.wake.threshold == 1e-40
@@ -70,7 +84,7 @@ def test_layers_apply_in_order_and_report_their_source(tmp_path: Path) -> None:
     boot = write(tmp_path / "boot.toml", "[tts]\nrate_wpm = 110\npitch = 11\nvolume_percent = 21\n")
     env = {"ZEROPIN_TTS_RATE_WPM": "120", "ZEROPIN_TTS_PITCH": "12"}
     cfg, sources = load_config_with_sources(
-        paths=[etc, boot], env=env, overrides=["tts.rate_wpm=130"]
+        paths=[etc, boot], env=env, overrides=["tts.rate_wpm=130"], secrets_paths=[]
     )
     assert (cfg.tts.voice, cfg.tts.volume_percent, cfg.tts.pitch, cfg.tts.rate_wpm) == (
         "en-gb",
@@ -324,7 +338,10 @@ def test_render_round_trips_through_tomllib(tmp_path: Path) -> None:
 def test_render_comments_each_key_with_its_source(tmp_path: Path) -> None:
     etc = write(tmp_path / "etc.toml", "[tts]\npitch = 10\n")
     cfg, sources = load_config_with_sources(
-        paths=[etc], env={"ZEROPIN_TTS_VOICE": "en-gb"}, overrides=["tts.rate_wpm=170"]
+        paths=[etc],
+        env={"ZEROPIN_TTS_VOICE": "en-gb"},
+        overrides=["tts.rate_wpm=170"],
+        secrets_paths=[],
     )
     lines = render_config(cfg, sources).splitlines()
     assert f"pitch = 10  # {etc}" in lines
@@ -360,6 +377,426 @@ def test_render_masks_secret_looking_keys() -> None:
         "endpoint": "https://example.invalid",
     }
     assert 'api_key = "***"  # env ZEROPIN_LLM_API_KEY' in text.splitlines()
+
+
+# -- [llm] --------------------------------------------------------------------------------------
+
+
+def test_llm_defaults() -> None:
+    llm = load().llm
+    assert llm == LlmConfig()
+    assert (llm.chain, llm.model, llm.stream, llm.max_tokens) == ((), "", True, 300)
+    assert (llm.history_turns, llm.history_minutes, llm.log_prompt_text) == (6, 10.0, False)
+    assert (llm.image_max_side, llm.image_quality) == (768, 80)
+    assert (llm.breaker_failures, llm.breaker_cooldown_seconds) == (3, 60.0)
+    assert (llm.connect_timeout_seconds, llm.first_token_timeout_seconds) == (3.0, 8.0)
+    assert (llm.deadline_seconds, llm.max_retries) == (30.0, 1)
+
+
+def test_chain_is_a_toml_array_of_names(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", '[llm]\nchain = ["openai", "groq"]\n')
+    assert load(path).llm.chain == ("openai", "groq")
+
+
+@pytest.mark.parametrize(
+    ("raw", "chain"),
+    [
+        ("groq", ("groq",)),
+        ("gemini,groq", ("gemini", "groq")),
+        (" gemini , groq ", ("gemini", "groq")),
+        ('["gemini", "groq"]', ("gemini", "groq")),
+        ('"groq"', ("groq",)),
+        ("", ()),
+    ],
+)
+def test_chain_from_flags_and_environment_may_be_comma_separated(
+    raw: str, chain: tuple[str, ...]
+) -> None:
+    assert load(flags=(f"llm.chain={raw}",)).llm.chain == chain
+    assert load(env={"ZEROPIN_LLM_CHAIN": raw}).llm.chain == chain
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ('"groq"', 'expected an array of strings, got "groq"'),
+        ('["groq", 3]', 'expected an array of strings, got ["groq", 3]'),
+        ('["groq", ""]', 'expected an array of non-empty strings, got ["groq", ""]'),
+        ('["Groq"]', '"Groq" is not a provider name (lowercase letters, digits, - and _)'),
+        ('["groq", "lan", "groq"]', 'names "groq" twice'),
+    ],
+)
+def test_bad_chain_is_named(tmp_path: Path, value: str, reason: str) -> None:
+    path = write(tmp_path / "c.toml", f"[llm]\nchain = {value}\n")
+    assert error(path) == f"{path}: [llm] chain: {reason}"
+
+
+def test_chain_naming_neither_a_table_nor_a_preset_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", '[llm]\nchain = ["groq", "grok"]\n')
+    assert error(path) == (
+        f'{path}: [llm] chain: "grok" is neither a [providers.grok] table nor a preset '
+        "(openai, dashscope, openrouter, groq, gemini, ollama, llamacpp, vllm)"
+    )
+    message = error(env={"ZEROPIN_LLM_CHAIN": "lan"})
+    assert message.startswith('environment variable ZEROPIN_LLM_CHAIN: [llm] chain: "lan" is')
+    assert error(flags=("llm.chain=lan",)).startswith(
+        'flag --set llm.chain=lan: [llm] chain: "lan"'
+    )
+
+
+def test_chain_may_name_a_table_in_another_file_or_a_bare_preset(tmp_path: Path) -> None:
+    etc = write(tmp_path / "etc.toml", '[llm]\nchain = ["lan", "groq"]\n')
+    boot = write(tmp_path / "boot.toml", '[providers.lan]\nbase_url = "http://10.0.0.2/v1"\n')
+    cfg = load(etc, boot)
+    assert cfg.llm.chain == ("lan", "groq")
+    assert cfg.provider("groq") is None  # a bare preset needs no table
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("max_tokens = 0", "max_tokens: must be 1..4096, got 0"),
+        ("max_tokens = 4097", "max_tokens: must be 1..4096, got 4097"),
+        ("history_turns = 51", "history_turns: must be 0..50, got 51"),
+        ("history_minutes = -1", "history_minutes: must be 0..1440, got -1.0"),
+        ("history_minutes = 1441", "history_minutes: must be 0..1440, got 1441.0"),
+        ("image_max_side = 127", "image_max_side: must be 128..2048, got 127"),
+        ("image_max_side = 2049", "image_max_side: must be 128..2048, got 2049"),
+        ("image_quality = 29", "image_quality: must be 30..95, got 29"),
+        ("image_quality = 96", "image_quality: must be 30..95, got 96"),
+        ("breaker_failures = 0", "breaker_failures: must be >= 1, got 0"),
+        ("breaker_cooldown_seconds = -1", "breaker_cooldown_seconds: must be >= 0, got -1.0"),
+        ("connect_timeout_seconds = 0", "connect_timeout_seconds: must be > 0, got 0.0"),
+        ("first_token_timeout_seconds = 0", "first_token_timeout_seconds: must be > 0, got 0.0"),
+        ("deadline_seconds = -5", "deadline_seconds: must be > 0, got -5.0"),
+        ("max_retries = 6", "max_retries: must be 0..5, got 6"),
+        ("max_retries = -1", "max_retries: must be 0..5, got -1"),
+        ('stream = "yes"', 'stream: expected true or false, got "yes"'),
+        ("log_prompt_text = 1", "log_prompt_text: expected true or false, got 1"),
+    ],
+)
+def test_llm_rules(tmp_path: Path, line: str, reason: str) -> None:
+    path = write(tmp_path / "c.toml", f"[llm]\n{line}\n")
+    assert error(path) == f"{path}: [llm] {reason}"
+
+
+def test_llm_edges_are_allowed() -> None:
+    flags = (
+        "llm.max_tokens=4096",
+        "llm.history_turns=0",
+        "llm.history_minutes=0",
+        "llm.image_max_side=128",
+        "llm.image_quality=95",
+        "llm.breaker_cooldown_seconds=0",
+        "llm.max_retries=0",
+    )
+    llm = load(flags=flags).llm
+    assert (llm.max_tokens, llm.history_turns, llm.image_quality, llm.max_retries) == (
+        4096,
+        0,
+        95,
+        0,
+    )
+
+
+def test_llm_model_comes_through_the_environment() -> None:
+    assert load(env={"ZEROPIN_LLM_MODEL": "qwen2.5:7b"}).llm.model == "qwen2.5:7b"
+
+
+# -- [providers.NAME] ---------------------------------------------------------------------------
+
+FAKE_KEY = "sk-test-DO-NOT-LEAK-1234"  # distinctive, so a scan for it cannot miss
+LAN_TABLE = '[providers.lan]\npreset = "ollama"\nbase_url = "http://192.168.1.20:11434/v1"\n'
+
+
+def test_provider_tables_keep_their_order_and_merge_across_layers(tmp_path: Path) -> None:
+    etc = write(
+        tmp_path / "etc.toml",
+        '[providers.zeta]\nbase_url = "http://z/v1"\nmodel = "m1"\n\n[providers.alpha]\n',
+    )
+    boot = write(tmp_path / "boot.toml", '[providers.mid]\n[providers.zeta]\nmodel = "m2"\n')
+    cfg, sources = load_config_with_sources(
+        [etc, boot], {}, ["providers.alpha.model=a"], secrets_paths=[]
+    )
+    assert [name for name, _ in cfg.providers] == ["zeta", "alpha", "mid"]
+    assert cfg.provider("zeta") == ProviderConfig(base_url="http://z/v1", model="m2")
+    assert cfg.provider("alpha") == ProviderConfig(model="a")
+    assert cfg.provider("mid") == ProviderConfig()  # an empty table still counts
+    assert sources["providers.zeta.base_url"] == str(etc)
+    assert sources["providers.zeta.model"] == str(boot)
+    assert sources["providers.alpha.model"] == "flag --set"
+    hash(cfg)  # frozen all the way down
+
+
+def test_provider_table_fields_and_inherited_timeouts(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        LAN_TABLE + 'vision_model = "llava"\napi_key_env = "LAN_KEY"\ndeadline_seconds = 60\n'
+        "max_retries = 0\n",
+    )
+    table = load(path).provider("lan")
+    assert table is not None
+    assert (table.preset, table.base_url, table.vision_model) == (
+        "ollama",
+        "http://192.168.1.20:11434/v1",
+        "llava",
+    )
+    assert (table.api_key_env, table.deadline_seconds, table.max_retries) == ("LAN_KEY", 60.0, 0)
+    assert isinstance(table.deadline_seconds, float)
+    assert table.connect_timeout_seconds is None  # not set: [llm] applies
+    assert table.first_token_timeout_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (
+            'base_url = "api.groq.com"',
+            'base_url: must start with http:// or https://, got "api.groq.com"',
+        ),
+        ('base_url = "https://"', 'base_url: has no host name, got "https://"'),
+        ("base_url = 3", "base_url: expected a string, got 3"),
+        ('preset = "qwen"', 'preset: must be one of "openai", "dashscope", "openrouter", "groq",'),
+        ("connect_timeout_seconds = 0", "connect_timeout_seconds: must be > 0, got 0.0"),
+        ("first_token_timeout_seconds = -1", "first_token_timeout_seconds: must be > 0, got -1.0"),
+        ("deadline_seconds = 0", "deadline_seconds: must be > 0, got 0.0"),
+        ("max_retries = 6", "max_retries: must be 0..5, got 6"),
+        ("max_retries = 1.5", "max_retries: expected an integer, got 1.5"),
+        (
+            'api_key_env = "gsk live 123"',
+            "api_key_env: must be the NAME of an environment variable, like GROQ_API_KEY "
+            "(value not shown)",
+        ),
+    ],
+)
+def test_provider_rules_name_the_file_table_and_key(tmp_path: Path, line: str, reason: str) -> None:
+    path = write(tmp_path / "c.toml", f"[providers.groq]\n{line}\n")
+    assert error(path).startswith(f"{path}: [providers.groq] {reason}")
+
+
+def test_unknown_provider_key_lists_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", '[providers.lan]\nurl = "http://x/v1"\n')
+    assert error(path) == (
+        f"{path}: [providers.lan] url: unknown key (known: preset, base_url, model, vision_model, "
+        "api_key, api_key_env, transcription_model, speech_model, speech_voice, "
+        "connect_timeout_seconds, first_token_timeout_seconds, deadline_seconds, max_retries)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('[providers."My Box"]\nmodel = "m"', '[providers] "My Box": a provider name holds only'),
+        ("[providers]\ngroq = 3", "[providers] groq: expected a table, got a number (not shown);"),
+        ("providers = 3", "[providers]: expected a table, got 3"),
+        ('base_url = "http://x"', "base_url: key outside any [section]; put it under [providers."),
+        ("[providers.lan.extra]\nx = 1", "[providers.lan] extra: unknown key"),
+    ],
+)
+def test_provider_table_structure_errors(tmp_path: Path, text: str, reason: str) -> None:
+    path = write(tmp_path / "c.toml", text + "\n")
+    assert error(path).startswith(f"{path}: {reason}")
+
+
+def test_unknown_section_mentions_providers(tmp_path: Path) -> None:
+    assert error(write(tmp_path / "c.toml", "[provider.lan]\n")).endswith("notes, llm, providers)")
+
+
+def test_flags_can_set_provider_keys_but_not_api_keys() -> None:
+    cfg = load(flags=("providers.lan.base_url=http://10.0.0.5:8000/v1", "providers.lan.model=m"))
+    assert cfg.provider("lan") == ProviderConfig(base_url="http://10.0.0.5:8000/v1", model="m")
+    message = error(flags=(f"providers.lan.api_key={FAKE_KEY}",))
+    assert message == (
+        "flag --set providers.lan.api_key=***: any user can read a command line; put the key "
+        "in /etc/zeropin/secrets.toml or name its environment variable in api_key_env"
+    )
+    assert error(flags=("providers.base_url=http://x",)).startswith(
+        "flag --set providers.base_url=http://x: expected providers.NAME.key=value"
+    )
+    assert error(flags=("providers.lan.url=http://x",)).startswith(
+        "flag --set providers.lan.url=http://x: [providers.lan] url: unknown key"
+    )
+
+
+def test_provider_tables_have_no_environment_variables() -> None:
+    assert load(env={"ZEROPIN_PROVIDERS_LAN_MODEL": "m"}).providers == ()
+
+
+# -- API keys and the secrets file --------------------------------------------------------------
+
+
+def test_secrets_file_supplies_api_keys(tmp_path: Path) -> None:
+    config_file = write(tmp_path / "c.toml", LAN_TABLE + '\n[llm]\nchain = ["lan", "groq"]\n')
+    secrets = write(
+        tmp_path / "secrets.toml",
+        f'[providers.groq]\napi_key = "{FAKE_KEY}"\n\n[providers.lan]\napi_key = "lan-key"\n',
+    )
+    cfg, sources = load_config_with_sources([config_file], {}, (), secrets_paths=[secrets])
+    groq, lan = cfg.provider("groq"), cfg.provider("lan")
+    assert groq is not None and lan is not None
+    assert groq.api_key.reveal() == FAKE_KEY
+    assert (lan.api_key.reveal(), lan.base_url) == ("lan-key", "http://192.168.1.20:11434/v1")
+    assert sources["providers.groq.api_key"] == str(secrets)
+    assert [name for name, _ in cfg.providers] == ["lan", "groq"]
+
+
+def test_secrets_file_wins_over_a_config_file(tmp_path: Path) -> None:
+    config_file = write(tmp_path / "c.toml", '[providers.groq]\napi_key = "old"\n')
+    secrets = write(tmp_path / "s.toml", '[providers.groq]\napi_key = "new"\n')
+    table = load(config_file, secrets=(secrets,)).provider("groq")
+    assert table is not None and table.api_key.reveal() == "new"
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o700 | 0o020])
+def test_secrets_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    path = write(tmp_path / "secrets.toml", f'[providers.groq]\napi_key = "{FAKE_KEY}"\n', mode)
+    assert error(secrets=(path,)) == (
+        f"{path}: mode {mode:04o} lets other users read API keys; run: chmod 600 {path}"
+    )
+
+
+def test_secrets_file_of_mode_0400_is_fine(tmp_path: Path) -> None:
+    path = write(tmp_path / "secrets.toml", f'[providers.groq]\napi_key = "{FAKE_KEY}"\n', 0o400)
+    table = load(secrets=(path,)).provider("groq")
+    assert table is not None and table.api_key.reveal() == FAKE_KEY
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[providers.groq]\nbase_url = "http://x/v1"', "[providers.groq] base_url"),
+        ("[tts]\npitch = 3", "[tts] pitch"),
+        ('[llm]\nchain = ["groq"]', "[llm] chain"),
+    ],
+)
+def test_secrets_file_holds_only_api_keys(tmp_path: Path, text: str, named: str) -> None:
+    path = write(tmp_path / "secrets.toml", text + "\n")
+    assert error(secrets=(path,)) == (
+        f"{path}: {named}: not allowed in a secrets file; it holds only [providers.NAME] api_key"
+    )
+
+
+def test_secrets_file_errors_never_show_a_key(tmp_path: Path) -> None:
+    for text in (
+        f'api_key = "{FAKE_KEY}"',
+        f'[providers.groq]\napikey = "{FAKE_KEY}"',
+        f'[providers.groq]\napi_key = " {FAKE_KEY}\\n"',
+        f"[providers]\ngroq = {FAKE_KEY!r}",
+        f'[providers.groq]\napi_key = ["{FAKE_KEY}"]',
+    ):
+        path = write(tmp_path / "secrets.toml", text + "\n")
+        message = error(secrets=(path,))
+        assert message.startswith(f"{path}: ")
+        assert FAKE_KEY not in message, message
+
+
+def test_api_key_that_is_not_a_clean_string_is_refused_without_showing_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.toml", f'[providers.groq]\napi_key = "{FAKE_KEY} "\n')
+    assert error(secrets=(path,)) == (
+        f"{path}: [providers.groq] api_key: must hold the key alone: no spaces, line breaks or "
+        "non-ASCII (value not shown)"
+    )
+    path = write(tmp_path / "s.toml", "[providers.groq]\napi_key = 1234567\n")
+    assert error(secrets=(path,)) == (
+        f"{path}: [providers.groq] api_key: expected a string, got a number (not shown)"
+    )
+
+
+def test_missing_secrets_files_are_skipped(tmp_path: Path) -> None:
+    assert load(secrets=(tmp_path / "absent.toml",)) == Config()
+
+
+def test_default_secrets_paths_expand_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    etc, home = config.SECRETS_PATHS
+    assert (etc, home) == (
+        Path("/etc/zeropin/secrets.toml"),
+        Path("~/.config/zeropin/secrets.toml"),
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(config, "SECRETS_PATHS", (tmp_path / "none.toml", Path("~/s.toml")))
+    write(tmp_path / "s.toml", '[providers.groq]\napi_key = "from-home"\n')
+    table = load_config(paths=[], env={}).provider("groq")
+    assert table is not None and table.api_key.reveal() == "from-home"
+
+
+def test_api_key_in_a_world_readable_config_file_is_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    boot = write(
+        tmp_path / "zeropin.toml",
+        f'[providers.groq]\napi_key = "{FAKE_KEY}"\n[providers.dashscope]\napi_key = "k2"\n',
+        0o755,
+    )
+    with caplog.at_level(logging.DEBUG, logger="device.config"):
+        table = load(boot).provider("groq")
+    assert table is not None and table.api_key.reveal() == FAKE_KEY
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert warnings[0].getMessage() == (
+        f"{boot} holds an API key that other users can read (mode 0755); "
+        "move it to /etc/zeropin/secrets.toml"
+    )
+    assert FAKE_KEY not in caplog.text
+
+
+def test_no_warning_for_a_private_config_file_or_an_empty_key(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    private = write(tmp_path / "a.toml", f'[providers.groq]\napi_key = "{FAKE_KEY}"\n', 0o600)
+    empty = write(tmp_path / "b.toml", '[providers.lan]\napi_key = ""\n', 0o644)
+    with caplog.at_level(logging.WARNING):
+        load(private, empty)
+    assert not caplog.records
+
+
+def test_keys_never_show_in_repr_render_or_errors(tmp_path: Path) -> None:
+    secrets = write(tmp_path / "s.toml", f'[providers.groq]\napi_key = "{FAKE_KEY}"\n')
+    config_file = write(tmp_path / "c.toml", '[llm]\nchain = ["groq"]\n')
+    cfg, sources = load_config_with_sources([config_file], {}, (), secrets_paths=[secrets])
+    table = cfg.provider("groq")
+    assert table is not None and table.api_key.reveal() == FAKE_KEY
+    for text in (repr(cfg), str(cfg), repr(table), render_config(cfg), render_config(cfg, sources)):
+        assert FAKE_KEY not in text
+    assert 'api_key = "***"' in render_config(cfg).splitlines()
+    # a later layer failing must not echo the key either
+    bad = write(tmp_path / "bad.toml", "[providers.groq]\nmodel = 3\n")
+    message = error(config_file, bad, secrets=(secrets,))
+    assert FAKE_KEY not in message
+
+
+# -- rendering the cloud settings ---------------------------------------------------------------
+
+
+def test_render_shows_llm_and_provider_tables_and_round_trips(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        '[llm]\nchain = ["lan", "groq"]\nmax_tokens = 200\n\n' + LAN_TABLE + "max_retries = 0\n"
+        '\n[providers.groq]\napi_key_env = "MY_GROQ_KEY"\n',
+    )
+    cfg, sources = load_config_with_sources([path], {}, (), secrets_paths=[])
+    text = render_config(cfg, sources)
+    lines = text.splitlines()
+    assert f'chain = ["lan", "groq"]  # {path}' in lines
+    assert f"max_tokens = 200  # {path}" in lines
+    assert "[providers.lan]" in lines and "[providers.groq]" in lines
+    assert f'api_key_env = "MY_GROQ_KEY"  # {path}' in lines  # a variable's name, not masked
+    assert 'api_key = ""  # default' in lines
+    assert "first_token_timeout_seconds = 8.0  # default" in lines  # [llm]'s
+    assert lines.count("first_token_timeout_seconds = 8.0  # default") == 1  # unset: left out
+    document = tomllib.loads(text)
+    assert document["providers"]["lan"]["max_retries"] == 0
+    assert "connect_timeout_seconds" not in document["providers"]["lan"]
+    assert load(write(tmp_path / "rendered.toml", text)) == cfg
+
+
+def test_render_masks_only_keys_whose_last_word_is_secret() -> None:
+    assert [config._is_secret(name) for name in ("api_key", "apikey", "Auth_Token")] == [True] * 3
+    names = ("api_key_env", "max_tokens", "token_count", "keyboard", "secret_word_list")
+    assert [config._is_secret(name) for name in names] == [False] * len(names)
+    text = render_config(load(flags=("llm.max_tokens=123",)))
+    assert "max_tokens = 123" in text.splitlines()
 
 
 # -- paths --------------------------------------------------------------------------------------
