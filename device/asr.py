@@ -2,8 +2,9 @@
 
 ``VoskRecognizer`` recognises free text with a downloaded Vosk model. ``PocketsphinxRecognizer``
 uses the model bundled with pocketsphinx and a grammar of the device's commands (see
-``device.intents.jsgf_grammar``); when an utterance is outside the grammar it decodes the same
-audio again with pocketsphinx's language model, so the brain still gets its best guess.
+``device.intents.jsgf_grammar``); a second decoder with pocketsphinx's language model hears the
+same audio at the same time, so when an utterance is outside the grammar the brain gets that
+decoder's best guess without decoding the utterance again.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class PocketsphinxRecognizer:
 
         self._is_command = is_command
         # bestpath=False: lattice rescoring at the end of an utterance took 16 s on this grammar.
+        # lm=None: the grammar decoder does not need the language model (saves 60 MB).
         self._decoder = Decoder(loglevel="FATAL", bestpath=False)
         for word, phones in EXTRA_PRONUNCIATIONS.items():
             if self._decoder.lookup_word(word) is None:
@@ -68,19 +70,25 @@ class PocketsphinxRecognizer:
                 "the dictionary or the JSGF is malformed (run with --verbose to see which)"
             ) from exc
         self._decoder.activate_search("commands")
-        self._audio: list[bytes] = []
+        # Free text, decoded alongside. Its end of utterance runs a second pass (fwdflat) that
+        # costs 150-200 ms here, so it is only ended when its text is needed; after a command
+        # it is ended when the next utterance starts, while the user is speaking.
+        self._free = Decoder(loglevel="FATAL", bestpath=False)
         self._started = False
+        self._free_open = False  # the free decoder is inside an utterance
 
     def start(self) -> None:
         if self._started:
             self._decoder.end_utt()
-        self._audio.clear()
+        if self._free_open:
+            self._free.end_utt()
         self._decoder.start_utt()
-        self._started = True
+        self._free.start_utt()
+        self._started = self._free_open = True
 
     def feed(self, pcm: bytes) -> None:
-        self._audio.append(pcm)
         self._decoder.process_raw(pcm, False, False)
+        self._free.process_raw(pcm, False, False)
 
     def finish(self) -> Transcript:
         self._decoder.end_utt()
@@ -88,7 +96,10 @@ class PocketsphinxRecognizer:
         hyp = self._decoder.hyp()
         if hyp is not None and hyp.hypstr and self._is_command(hyp.hypstr):
             return Transcript(hyp.hypstr, True, self.name)
-        return Transcript(self._decode_with_language_model(), False, self.name)
+        self._free.end_utt()
+        self._free_open = False
+        free = self._free.hyp()
+        return Transcript(free.hypstr if free is not None else "", False, self.name)
 
     @property
     def cmn(self) -> str:
@@ -98,18 +109,7 @@ class PocketsphinxRecognizer:
     def cmn(self, value: str) -> None:
         """Start from the wake detector's adapted normalisation, not the generic default."""
         self._decoder.set_cmn(value)
-
-    def _decode_with_language_model(self) -> str:
-        decoder = self._decoder
-        decoder.activate_search("_default")
-        try:
-            decoder.start_utt()
-            decoder.process_raw(b"".join(self._audio), False, True)
-            decoder.end_utt()
-            hyp = decoder.hyp()
-            return hyp.hypstr if hyp is not None else ""
-        finally:
-            decoder.activate_search("commands")
+        self._free.set_cmn(value)
 
 
 def load_vosk_model(path: Path) -> Any:
