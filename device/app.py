@@ -6,25 +6,34 @@ Everything else receives its collaborators; only this module names backends.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from device.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
-from device.brain import OfflineBrain
+from device.brain import Brain, OfflineBrain
+from device.chain import ProviderChain
+from device.cloud_brain import BrainSettings, CloudBrain
 from device.config import Config, resolved_state_dir, resolved_vosk_model
+from device.egress import EgressGate, Ledger
 from device.errors import ConfigError, ModelError
 from device.intents import jsgf_grammar, parse
 from device.listener import Listener
+from device.llm_client import ChatClient
+from device.memory import ConversationStore, MemoryStore
 from device.notes import Database, NoteStore
+from device.providers import Provider, resolve_providers
 from device.router import Router
 from device.runtime import Runtime
 from device.skills import Skills, Volume
 from device.timers import Timers
+from device.tools import Toolbox
 from device.tts import EspeakSynthesizer
 from device.vad import EndpointSettings
 from device.wake import PocketsphinxKeyphraseDetector, VoskGrammarDetector, WakeWordDetector
 from drivers.camera import Camera
-from drivers.leds import LedPattern, NoLed, RgbLed, SingleLed, StatusLight
+from drivers.leds import LedPattern, NoLed, PrivacyLed, RgbLed, SingleLed, StatusLight
 from drivers.mic import Microphone
 from drivers.power import Battery
 from drivers.speaker import Speaker
@@ -89,6 +98,48 @@ def build_light(cfg: Config, pin_factory: Any = None, on_change: Any = None) -> 
     return NoLed(on_change=on_change)
 
 
+def build_privacy_led(
+    cfg: Config, pin_factory: Any = None, on_change: Any = None
+) -> PrivacyLed | None:
+    """The privacy LED, or None when ``[led] privacy_pin`` is 0 (none fitted)."""
+    if not cfg.led.privacy_pin:
+        return None
+    return PrivacyLed(cfg.led.privacy_pin, pin_factory=pin_factory, on_change=on_change)
+
+
+def build_gate(cfg: Config, database: Database, privacy_led: PrivacyLed | None) -> EgressGate:
+    return EgressGate(Ledger(database), privacy_led, log_content=cfg.llm.log_prompt_text)
+
+
+def build_chain(cfg: Config, providers: list[Provider], gate: EgressGate) -> ProviderChain:
+    return ProviderChain(
+        [ChatClient(provider, gate) for provider in providers],
+        failures=cfg.llm.breaker_failures,
+        cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
+    )
+
+
+def build_brain(cfg: Config, providers: list[Provider], gate: EgressGate, skills: Skills) -> Brain:
+    """The cloud brain over the provider chain, or the offline answer when there is none."""
+    if not providers:
+        log.info("no cloud provider configured: questions get the offline answer")
+        return OfflineBrain()
+    assert skills.memory is not None and skills.conversation is not None
+    settings = BrainSettings(
+        device_name=cfg.device.name,
+        stream=cfg.llm.stream,
+        max_tokens=cfg.llm.max_tokens,
+        history_turns=cfg.llm.history_turns,
+        history_minutes=cfg.llm.history_minutes,
+        image_max_side=cfg.llm.image_max_side,
+        image_quality=cfg.llm.image_quality,
+    )
+    toolbox = Toolbox(skills, skills.memory)
+    return CloudBrain(
+        build_chain(cfg, providers, gate), toolbox, skills.memory, skills.conversation, settings
+    )
+
+
 def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]:
     """(database file, photos folder) under the state directory, created if missing."""
     root = state_dir or resolved_state_dir(cfg)
@@ -97,6 +148,29 @@ def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]
     except OSError as exc:
         raise ConfigError(f"[device] state_dir: cannot create {root}: {exc.strerror}") from exc
     return root / "zeropin.db", root / "photos"
+
+
+def build_skills(
+    cfg: Config,
+    database: Database,
+    camera: Camera | None,
+    state_dir: Path,
+    timers: Timers,
+    volume: Volume,
+) -> Skills:
+    photos = state_paths(cfg, state_dir)[1]
+    return Skills(
+        timers,
+        NoteStore(database),
+        volume,
+        camera=camera,
+        photos_dir=photos,
+        state_dir=state_dir,
+        battery=Battery(),
+        max_notes_read=cfg.notes.max_notes_read,
+        memory=MemoryStore(database),
+        conversation=ConversationStore(database),
+    )
 
 
 def assemble(
@@ -108,28 +182,28 @@ def assemble(
     camera: Camera | None,
     state_dir: Path,
     lockstep: bool,
+    privacy_led: PrivacyLed | None = None,
+    providers: list[Provider] | None = None,
+    env: Mapping[str, str] | None = None,
     **hooks: Any,
 ) -> tuple[Runtime, Database]:
-    """A runtime wired from ``cfg`` and the given drivers; close the database after the run."""
-    db_path, photos = state_paths(cfg, state_dir)
-    database = Database(db_path)
+    """A runtime wired from ``cfg`` and the given drivers; close the database after the run.
+
+    ``providers`` defaults to the chain in ``cfg`` resolved against ``env`` (the process
+    environment when None): pass a list to point the brain elsewhere (the demo's loopback).
+    """
+    if providers is None:
+        providers = resolve_providers(cfg, os.environ if env is None else env)
+    database = Database(state_paths(cfg, state_dir)[0])
     listener = build_listener(cfg)
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
     volume = Volume(percent=cfg.tts.volume_percent)
-    skills = Skills(
-        timers,
-        NoteStore(database),
-        volume,
-        camera=camera,
-        photos_dir=photos,
-        state_dir=state_dir,
-        battery=Battery(),
-        max_notes_read=cfg.notes.max_notes_read,
-    )
+    skills = build_skills(cfg, database, camera, state_dir, timers, volume)
+    brain = build_brain(cfg, providers, build_gate(cfg, database, privacy_led), skills)
     runtime = Runtime(
         mic=mic,
         listener=listener,
-        router=Router(skills, OfflineBrain()),
+        router=Router(skills, brain),
         synthesizer=build_synthesizer(cfg),
         speaker=speaker,
         light=light,
@@ -147,6 +221,11 @@ __all__ = [
     "build_listener",
     "build_synthesizer",
     "build_light",
+    "build_privacy_led",
+    "build_gate",
+    "build_chain",
+    "build_brain",
+    "build_skills",
     "state_paths",
     "assemble",
     "LedPattern",

@@ -1,7 +1,10 @@
 """``zeropin bench``: CPU per audio second for each listening stage, and reply latency.
 
 All audio is synthesised here (espeak-ng), so the figures can be compared between machines.
-Each figure is the median of ``runs`` runs.
+Each figure is the median of ``runs`` runs. Cloud figures come from the loopback server of the
+demo (first token after ``FIRST_TOKEN_SECONDS``, then two words every
+``TOKEN_INTERVAL_SECONDS``), so they measure ZeroPin's own part: recognising, the HTTP stream,
+sentence splitting and speech synthesis, not a provider's speed.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from device.app import build_recognizer, build_wake
+from device.cloud_demo import FIRST_TOKEN_SECONDS, TOKEN_INTERVAL_SECONDS, run_cloud_demo
 from device.config import Config
-from device.demo import SCENARIO, USER_VOICE, run_demo
+from device.demo import SCENARIO, USER_VOICE, Step, run_demo
 from device.listener import FRAME_BYTES
 from device.tts import EspeakSynthesizer
 from device.vad import Endpointer, EndpointSettings
@@ -52,6 +56,20 @@ def _cpu_per_audio_second(feed: Any, audio: bytes) -> float:
     return (time.thread_time() - started) / (len(audio) / 32000)
 
 
+CLOUD_STEPS = (
+    Step("testing the microphone, one, two, three, four, five"),
+    Step("hey zero, why is the sky blue"),  # five sentences from the loopback model
+)
+
+
+def _cloud_first_audio(cfg: Config, stream: bool) -> float:
+    """End of speech to first audio (s) for a question the loopback model answers."""
+    with tempfile.TemporaryDirectory() as out:
+        demo = run_cloud_demo(cfg, Path(out), steps=CLOUD_STEPS, stream=stream)
+    question = demo.reports[-1]  # the sound check may wake the device too; the question is last
+    return question.timings_ms["end_of_speech_to_first_audio"] / 1000
+
+
 def machine() -> str:
     model = platform.processor() or platform.machine()
     with open("/proc/cpuinfo") if os.path.exists("/proc/cpuinfo") else open(os.devnull) as info:
@@ -66,7 +84,14 @@ def machine() -> str:
 
 def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
     audio = _corpus()
-    results: dict[str, list[float]] = {"wake": [], "vad": [], "asr": [], "first_audio": []}
+    results: dict[str, list[float]] = {
+        "wake": [],
+        "vad": [],
+        "asr": [],
+        "first_audio": [],
+        "cloud_stream": [],
+        "cloud_whole": [],
+    }
     for _ in range(runs):
         wake = build_wake(cfg)
         results["wake"].append(_cpu_per_audio_second(wake.process, audio))
@@ -85,6 +110,8 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
             if r.intent != "brain" and "end_of_speech_to_first_audio" in r.timings_ms
         ]
         results["first_audio"].append(statistics.median(local) if local else float("nan"))
+        results["cloud_stream"].append(_cloud_first_audio(cfg, stream=True))
+        results["cloud_whole"].append(_cloud_first_audio(cfg, stream=False))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     return {
         "machine": machine(),
@@ -96,6 +123,14 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         "vad_cpu_per_audio_s": statistics.median(results["vad"]),
         "asr_cpu_per_audio_s": statistics.median(results["asr"]),
         "local_intent_first_audio_s": statistics.median(results["first_audio"]),
+        "cloud_server_first_token_s": FIRST_TOKEN_SECONDS,
+        "cloud_server_token_interval_s": TOKEN_INTERVAL_SECONDS,
+        "cloud_first_audio_s": statistics.median(results["cloud_stream"]),
+        "cloud_first_audio_minus_ttft_s": statistics.median(results["cloud_stream"])
+        - FIRST_TOKEN_SECONDS,
+        "cloud_whole_answer_first_audio_s": statistics.median(results["cloud_whole"]),
+        "streaming_speedup": statistics.median(results["cloud_whole"])
+        / statistics.median(results["cloud_stream"]),
         "peak_rss_mb": round(peak, 1),
     }
 
@@ -118,6 +153,14 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
             "local intent: end of speech to first audio",
             f"{result['local_intent_first_audio_s']:.3f} s",
         ),
+        (
+            "cloud answer: end of speech to first audio",
+            f"{result['cloud_first_audio_s']:.3f} s streamed "
+            f"({result['cloud_first_audio_minus_ttft_s']:.3f} s after the model's first token, "
+            f"{result['cloud_server_first_token_s']} s); "
+            f"{result['cloud_whole_answer_first_audio_s']:.3f} s waiting for the whole answer",
+        ),
+        ("streaming speed-up (5-sentence answer)", f"{result['streaming_speedup']:.2f}x"),
         ("peak RSS", f"{result['peak_rss_mb']} MB"),
     ]
     width = max(len(k) for k, _ in rows)

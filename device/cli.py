@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="scripted conversation through the real pipeline, offline")
     demo.add_argument("--json", action="store_true", help="one JSON object per utterance")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for WAV files")
+    demo.add_argument("--offline-only", action="store_true", help="skip the cloud part")
     demo.set_defaults(func=_demo)
 
     run = sub.add_parser("run", help="run the voice loop")
@@ -83,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
     listing = models_sub.add_parser("list", help="the models in the manifest and where they go")
     listing.set_defaults(func=_models_list)
 
+    ask = sub.add_parser("ask", help="ask the cloud brain from the shell; the answer streams out")
+    ask.add_argument("question")
+    ask.add_argument("--image", type=Path, help="a photo to ask about (instead of the camera)")
+    ask.set_defaults(func=_ask)
+
+    privacy = sub.add_parser("privacy", help="what has left the device")
+    privacy_sub = privacy.add_subparsers()
+    ledger = privacy_sub.add_parser("ledger", help="every upload: time, host, kind, bytes, why")
+    ledger.add_argument("--limit", type=int, default=50, help="newest rows to show")
+    ledger.set_defaults(func=_privacy_ledger)
+
     bench = sub.add_parser("bench", help="measure CPU per audio second and latency")
     bench.add_argument("--json", action="store_true", help="one flat JSON object")
     bench.add_argument("--runs", type=int, default=3, help="runs to take the median of")
@@ -97,11 +109,30 @@ def _load(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from device.cloud_demo import run_cloud_demo
     from device.demo import print_reports, run_demo
+    from device.egress import format_ledger
 
     cfg, _ = _load(args)
+    if not args.json:
+        print("Offline part: no cloud provider, answered on the device\n")
     reports = run_demo(cfg, args.out)
-    print_reports(reports, args.out, args.json)
+    print_reports(reports, args.out, args.json, part="offline")
+    if args.offline_only:
+        return 0
+    cloud_out = args.out / "cloud"
+    if not args.json:
+        print("\nCloud part: a scripted OpenAI-compatible model on a loopback server, no key\n")
+    cloud = run_cloud_demo(cfg, cloud_out)
+    print_reports(cloud.reports, cloud_out, args.json, part="cloud")
+    if not args.json:
+        lit = sum(cloud.led_changes)
+        print(f"\nprivacy LED lit {lit} time(s); what left the device ({cloud.server_url}):")
+        totals: dict[str, tuple[int, int]] = {}
+        for row in cloud.ledger:
+            count, size = totals.get(row.kind, (0, 0))
+            totals[row.kind] = (count + 1, size + row.size_bytes)
+        print(format_ledger(cloud.ledger, totals))
     return 0
 
 
@@ -154,6 +185,53 @@ def _models_list(args: argparse.Namespace) -> int:
         path = root / spec.unpacks_to
         state = "installed" if verify(spec, path) else "missing"
         print(f"{name:22} {state:9} {path}  ({spec.size_bytes / 1e6:.0f} MB, {spec.licence})")
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from device.app import build_brain, build_gate, build_privacy_led, build_skills
+    from device.config import resolved_state_dir
+    from device.notes import Database
+    from device.providers import resolve_providers
+    from device.skills import Volume
+    from device.timers import Timers
+    from drivers.camera import FileCamera
+
+    cfg, _ = _load(args)
+    providers = resolve_providers(cfg, os.environ)
+    if not providers:
+        print(
+            "zeropin: no cloud provider is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL "
+            "for other services) or add [llm] chain to the config; see docs/providers.md",
+            file=sys.stderr,
+        )
+        return 1
+    state_dir = resolved_state_dir(cfg)
+    camera = FileCamera(args.image) if args.image else None
+    with Database(state_dir / "zeropin.db") as database:
+        skills = build_skills(
+            cfg, database, camera, state_dir, Timers(time.monotonic), Volume(cfg.tts.volume_percent)
+        )
+        gate = build_gate(cfg, database, build_privacy_led(cfg))
+        brain = build_brain(cfg, providers, gate, skills)
+        for fragment in brain.reply(args.question, look=args.image is not None):
+            print(fragment, end="", flush=True)
+        print()
+    return 0
+
+
+def _privacy_ledger(args: argparse.Namespace) -> int:
+    from device.config import resolved_state_dir
+    from device.egress import Ledger, format_ledger
+    from device.notes import Database
+
+    cfg, _ = _load(args)
+    with Database(resolved_state_dir(cfg) / "zeropin.db") as database:
+        ledger = Ledger(database)
+        print(format_ledger(ledger.recent(args.limit), ledger.totals()))
     return 0
 
 

@@ -13,7 +13,7 @@ import collections
 import json
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +22,14 @@ import numpy as np
 from device.app import assemble
 from device.config import Config
 from device.events import ButtonPressed
+from device.providers import Provider
 from device.runtime import TurnReport
 from device.states import State
 from device.tts import EspeakSynthesizer
 from drivers.audio_format import RATE, frames_for, write_wav
 from drivers.buttons import Buttons, simulated_pin_factory
-from drivers.leds import NoLed
+from drivers.camera import Camera
+from drivers.leds import NoLed, PrivacyLed
 from drivers.speaker import WavSpeaker, slug
 
 
@@ -48,7 +50,7 @@ SCENARIO: tuple[Step, ...] = (
     Step(pause_seconds=6.0),  # the timer rings meanwhile
     Step("hey zero, read my notes"),
     Step("what can you do", press_button=True),
-    Step("hey zero, volume up"),
+    Step("hey zero, set the volume to fifty percent"),
     Step("hey zero, why is the sky blue"),
 )
 USER_VOICE = ("en-us+f2", 140, 50)  # voice, words per minute, pitch: not the device's voice
@@ -129,15 +131,27 @@ class ScriptedMicrophone:
 
 
 def run_demo(
-    cfg: Config, out_dir: Path, *, steps: tuple[Step, ...] = SCENARIO, chunk_ms: int | None = None
+    cfg: Config,
+    out_dir: Path,
+    *,
+    steps: tuple[Step, ...] = SCENARIO,
+    chunk_ms: int | None = None,
+    providers: Sequence[Provider] = (),
+    camera: Camera | None = None,
+    privacy_led: PrivacyLed | None = None,
+    state_dir: Path | None = None,
 ) -> list[TurnReport]:
-    """Run the scenario; returns one report per answered utterance."""
+    """Run the scenario; returns one report per answered utterance.
+
+    With no ``providers`` questions get the offline answer (the demo never uses the cloud
+    set up in the environment); ``state_dir`` defaults to a temporary folder.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[TurnReport] = []
     factory = simulated_pin_factory()
     pin = cfg.buttons.main_pin
     with (
-        tempfile.TemporaryDirectory(prefix="zeropin-demo-") as state_dir,
+        tempfile.TemporaryDirectory(prefix="zeropin-demo-") as temporary_dir,
         WavSpeaker(out_dir / "replies") as speaker,
         Buttons({"main": pin}, pin_factory=factory) as buttons,
     ):
@@ -158,9 +172,11 @@ def run_demo(
             mic=mic,
             speaker=speaker,
             light=NoLed(),
-            camera=None,
-            state_dir=Path(state_dir),
+            camera=camera,
+            state_dir=state_dir or Path(temporary_dir),
             lockstep=True,
+            privacy_led=privacy_led,
+            providers=list(providers),
             on_turn=reports.append,
             on_tick=on_tick,
         )
@@ -179,9 +195,10 @@ def run_demo(
     return reports
 
 
-def as_json(report: TurnReport) -> str:
+def as_json(report: TurnReport, part: str = "offline") -> str:
     return json.dumps(
         {
+            "part": part,
             "trigger": report.trigger,
             "heard": report.heard,
             "intent": report.intent,
@@ -192,11 +209,13 @@ def as_json(report: TurnReport) -> str:
     )
 
 
-def print_reports(reports: list[TurnReport], out_dir: Path, json_lines: bool) -> None:
+def print_reports(
+    reports: list[TurnReport], out_dir: Path, json_lines: bool, part: str = "offline"
+) -> None:
     out = sys.stdout
     if json_lines:
         for report in reports:
-            print(as_json(report), file=out)
+            print(as_json(report, part), file=out)
         return
     for n, r in enumerate(reports, 1):
         t = r.timings_ms

@@ -38,12 +38,19 @@ class CloudError(ZeroPinError, ConnectionError):
     """A cloud provider failed (unreachable, refused, timed out, bad answer); never shows a key.
 
     ``retryable`` says whether trying the same provider again may help (429, 5xx, reset).
-    ``retry_after_seconds`` is the server's Retry-After, when it sent one.
+    ``retry_after_seconds`` is the server's Retry-After, when it sent one. ``key_refused``: the
+    server rejected the API key (401/403), so no retry will help until the key is fixed.
     """
 
     def __init__(
-        self, message: str, *, retryable: bool = False, retry_after_seconds: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after_seconds: float | None = None,
+        key_refused: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after_seconds = retry_after_seconds
+        self.key_refused = key_refused

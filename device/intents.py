@@ -167,6 +167,27 @@ SPECS: tuple[IntentSpec, ...] = (
         ("take a photo", "take a picture"),
     ),
     IntentSpec(
+        "look",  # answered by the cloud brain with the camera's view, see device.router
+        (
+            r"\bwhat am i looking at\b",
+            r"\bwhat (?:do you|can you) see\b",
+            r"\bwhat (?:is|s) (?:this|that|in front of me)$",
+            r"\bread (?:this|that|it)(?: for me| to me)?$",
+            r"\bwhat does (?:this|that|the) (?:sign|label|page|note|screen) say\b",
+            r"\bdescribe (?:what you see|this|the scene)\b",
+        ),
+        "what am i looking at | what do you see | what is this | read this [for me] "
+        "| what does (this | the) sign say | describe what you see",
+        ("what am i looking at", "what does this sign say", "read this"),
+    ),
+    IntentSpec(
+        "forget",
+        (r"\bforget (?:everything|all|it all|what i told you)\b",),
+        "forget everything",
+        ("forget everything",),
+        fuzzy=False,
+    ),
+    IntentSpec(
         "notes_read",
         (
             r"\bread (?:me )?(?:my |the |all )*notes\b",
@@ -216,6 +237,20 @@ WAKE_REMNANTS = ("hey zero", "hi zero", "ok zero", "okay zero", "hey", "zero")
 LEADING_POLITENESS = ("can you", "could you", "would you", "will you", "i want you to", "now")
 
 _COMPILED = [(spec, [re.compile(p) for p in spec.patterns]) for spec in SPECS]
+
+
+def without_wake_words(text: str) -> str:
+    """``text`` without a leading wake phrase the recogniser heard in the pre-roll ("zero ...").
+
+    Case and punctuation are kept: this is what the brain is asked.
+    """
+    lowered = text.lower()
+    for remnant in WAKE_REMNANTS:
+        if lowered == remnant or re.match(re.escape(remnant) + r"\b[\s,.!?]*", lowered):
+            rest = text[len(remnant) :].lstrip(" ,.!?")
+            if rest:
+                return rest
+    return text
 
 
 def normalise(text: str) -> str:

@@ -1,12 +1,20 @@
-"""Decides who answers: a local skill when the words are a command, otherwise the brain."""
+"""Decides who answers: a local skill when the words are a command, otherwise the brain.
+
+"What am I looking at" and its kin are recognised locally (they are in the command grammar, so
+the offline recogniser hears them reliably) and sent to the brain with the camera's view; so is
+any question asked after a long press of the button.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from device.brain import Brain
-from device.intents import parse
+from device.cancel import Cancellation
+from device.intents import parse, without_wake_words
 from device.skills import Skills
+
+LOOK = "look"  # the intent that sends the camera's view to the brain
 
 
 class Router:
@@ -14,9 +22,17 @@ class Router:
         self.skills = skills
         self.brain = brain
 
-    def route(self, text: str) -> tuple[str, Iterator[str]]:
-        """The intent's name (or "brain") and the reply's text fragments."""
+    def route(
+        self, text: str, *, look: bool = False, cancel: Cancellation | None = None
+    ) -> tuple[str, Iterator[str]]:
+        """The intent's name ("brain" for the cloud) and the reply's text fragments.
+
+        ``look``: the user long-pressed the button, so a question goes out with a photo.
+        """
         intent = parse(text)
+        question = without_wake_words(text)
+        if intent is not None and intent.name == LOOK:
+            return LOOK, self.brain.reply(question, look=True, cancel=cancel)
         if intent is None:
-            return "brain", self.brain.reply(text)
+            return "brain", self.brain.reply(question, look=look, cancel=cancel)
         return intent.name, iter([self.skills.handle(intent)])

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from device import earcons
+from device.cancel import Cancellation
 from device.events import (
     Announce,
+    ButtonHeld,
     ButtonPressed,
     Command,
     Event,
@@ -101,7 +103,8 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: set[asyncio.Task[None]] = set()  # replies being produced
         self._reply_id: int | None = None  # the reply the state machine is waiting for
-        self._trigger = "wake"
+        self._trigger = "wake"  # what started the current turn: "wake" | "button" | "hold"
+        self._cancels: set[Cancellation] = set()  # one per reply being produced
 
     # ---- input from other threads (buttons) -----------------------------------------------
     def post(self, event: Event) -> None:
@@ -194,6 +197,8 @@ class Runtime:
             self._trigger = "wake"
         elif isinstance(event, ButtonPressed):
             self._trigger = "button"
+        elif isinstance(event, ButtonHeld):  # arrives while listening: the question is visual
+            self._trigger = "hold"
         state, commands = transition(self.state, event)
         if state is not self.state:
             log.info("%s -> %s on %s", self.state, state, type(event).__name__)
@@ -255,10 +260,17 @@ class Runtime:
             at_seconds=heard.speech_ended_at_seconds,
         )
         report.timings_ms.update(heard.timings_ms)
-        intent, fragments = await asyncio.to_thread(self.router.route, heard.text)
-        report.intent = intent
-        report.timings_ms["intent"] = (time.perf_counter() - heard_at) * 1000
-        said = await self._speak(heard.text, fragments, report, heard_at)
+        cancel = Cancellation()
+        self._cancels.add(cancel)
+        try:
+            intent, fragments = await asyncio.to_thread(
+                self.router.route, heard.text, look=self._trigger == "hold", cancel=cancel
+            )
+            report.intent = intent
+            report.timings_ms["intent"] = (time.perf_counter() - heard_at) * 1000
+            said = await self._speak(heard.text, fragments, report, heard_at)
+        finally:
+            self._cancels.discard(cancel)
         report.said = said
         if self.on_turn is not None:
             self.on_turn(report)

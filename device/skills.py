@@ -16,6 +16,7 @@ from pathlib import Path
 
 from device.errors import StorageError
 from device.intents import Intent
+from device.memory import ConversationStore, MemoryStore
 from device.notes import NoteStore
 from device.numbers import say_duration
 from device.status import BatteryGauge, describe, read_status
@@ -64,6 +65,8 @@ class Skills:
         battery: BatteryGauge | None = None,
         now: Callable[[], dt.datetime] = dt.datetime.now,
         max_notes_read: int = 5,
+        memory: MemoryStore | None = None,
+        conversation: ConversationStore | None = None,
     ) -> None:
         self.timers = timers
         self.notes = notes
@@ -74,6 +77,8 @@ class Skills:
         self.battery = battery
         self.now = now
         self.max_notes_read = max_notes_read
+        self.memory = memory
+        self.conversation = conversation
         self.last_reply = ""
 
     def handle(self, intent: Intent) -> str:
@@ -150,6 +155,19 @@ class Skills:
 
     def _status(self, intent: Intent) -> str:
         return describe(read_status(self.state_dir, self.battery))
+
+    def _forget(self, intent: Intent) -> str:
+        """Wipe long-term memory and the conversation so far (notes are kept: they have
+        their own "delete my notes")."""
+        try:
+            facts = self.memory.forget_all() if self.memory is not None else 0
+            if self.conversation is not None:
+                self.conversation.clear()
+        except StorageError as exc:
+            log.warning("%s", exc)
+            return "I couldn't forget: the storage failed."
+        things = f"{facts} thing{'s' if facts != 1 else ''}"
+        return f"Done. I forgot {things} you told me, and our conversation."
 
     # ---- camera --------------------------------------------------------------------------
     def _photo(self, intent: Intent) -> str:

@@ -211,3 +211,41 @@ class FolderCamera:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class FileCamera:
+    """One picture file that stands in for the camera: every capture returns it.
+
+    For ``zeropin ask --image photo.jpg`` and tests. The file is read at each capture, so a
+    missing or unreadable file is reported then, as a real camera fault would be. Example::
+
+        from drivers.camera import FileCamera
+
+        with FileCamera("sign.jpg") as camera:
+            print(camera.capture().width)
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DriverError(f"picture not found: {self.path}")
+
+    def capture(self) -> Photo:
+        try:
+            return Photo.from_bytes(self.path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise DriverError(f"cannot use {self.path} as a photo: {exc}") from exc
+
+    def close(self) -> None:
+        """Nothing to release; present so every camera is used the same way."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,21 @@
+"""Shared fixtures: a loopback OpenAI-compatible server that checks every request it gets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from openapi_schema import request_errors
+
+from device.loopback_llm import LoopbackLLM
+
+TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot miss
+
+
+@pytest.fixture
+def llm_server() -> Iterator[LoopbackLLM]:
+    """A started loopback server requiring TEST_KEY; every request body is validated against
+    the official OpenAPI document, and the test fails if one does not."""
+    with LoopbackLLM(api_key=TEST_KEY, validator=request_errors) as server:
+        yield server
+        assert server.validation_errors == [], server.validation_errors

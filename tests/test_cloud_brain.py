@@ -1,0 +1,284 @@
+"""The cloud brain end to end against a loopback OpenAI-compatible server: streamed answers,
+follow-up context, tools, memory, vision through the egress gate, and every failure spoken."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import TEST_KEY
+from gpiozero.pins.mock import MockFactory
+from PIL import Image
+
+from device.app import build_chain, build_skills
+from device.cloud_brain import (
+    CAMERA_FAILED,
+    CUT_OFF,
+    NO_VISION,
+    OFFLINE_FALLBACK,
+    PRIVACY_REFUSED,
+    BrainSettings,
+    CloudBrain,
+)
+from device.config import load_config
+from device.egress import EgressGate, Ledger
+from device.intents import parse
+from device.loopback_llm import LoopbackLLM
+from device.notes import Database
+from device.providers import Provider, Secret
+from device.skills import Volume
+from device.timers import Timers
+from device.tools import Toolbox
+from drivers.camera import FolderCamera
+from drivers.leds import PrivacyLed
+
+
+@dataclass
+class Device:
+    brain: CloudBrain
+    ledger: Ledger
+    led: PrivacyLed
+    skills: object
+    timers: Timers
+
+
+def provider(server: LoopbackLLM, name: str = "loop", **overrides) -> Provider:
+    fields = {
+        "name": name,
+        "base_url": server.base_url,
+        "model": "loopback-chat",
+        "vision_model": "loopback-vision",
+        "api_key": Secret(TEST_KEY),
+        "first_token_timeout_seconds": 2.0,
+        "deadline_seconds": 10.0,
+        "max_retries": 0,
+    }
+    fields.update(overrides)
+    return Provider(**fields)
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    Image.new("RGB", (1280, 960), (30, 60, 200)).save(folder / "shelf.jpg", quality=90)
+    return folder
+
+
+@pytest.fixture
+def make_device(tmp_path: Path, photos: Path):
+    opened: list[Database] = []
+
+    def make(providers: list[Provider], *, led_factory=None, camera=True, stream=True) -> Device:
+        cfg = load_config(paths=[], env={})
+        database = Database(tmp_path / f"zeropin{len(opened)}.db")
+        opened.append(database)
+        led = PrivacyLed(16, pin_factory=led_factory or MockFactory())
+        ledger = Ledger(database)
+        gate = EgressGate(ledger, led)
+        timers = Timers(lambda: 0.0)
+        skills = build_skills(
+            cfg,
+            database,
+            FolderCamera(photos) if camera else None,
+            tmp_path,
+            timers,
+            Volume(),
+        )
+        brain = CloudBrain(
+            build_chain(cfg, providers, gate),
+            Toolbox(skills, skills.memory),
+            skills.memory,
+            skills.conversation,
+            BrainSettings(stream=stream),
+        )
+        return Device(brain, ledger, led, skills, timers)
+
+    yield make
+    for database in opened:
+        database.close()
+
+
+def answer(device: Device, text: str, **kwargs) -> str:
+    return "".join(device.brain.reply(text, **kwargs))
+
+
+def test_a_question_is_answered_as_it_streams(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    fragments = list(device.brain.reply("why is the sky blue"))
+    assert len(fragments) > 5  # many pieces, spoken sentence by sentence as they come
+    assert "".join(fragments).startswith("Sunlight is made of every colour.")
+    request = llm_server.requests[-1].body
+    assert request["stream"] is True
+    assert request["messages"][0]["role"] == "system"
+    assert "spoken" in request["messages"][0]["content"]
+    assert request["messages"][-1] == {"role": "user", "content": "why is the sky blue"}
+    assert {tool["function"]["name"] for tool in request["tools"]} >= {"remember", "set_timer"}
+
+
+def test_follow_up_questions_carry_the_conversation(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    first = answer(device, "why is the sky blue")
+    answer(device, "and at night")
+    messages = llm_server.requests[-1].body["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[1]["content"] == "why is the sky blue"
+    assert messages[2]["content"] == first
+
+
+def test_remember_then_recall_then_forget(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    said = answer(device, "remember that my locker is 42")
+    assert said == "Done. I'll remember that: Remembered: my locker is 42."
+    assert [f.text for f in device.skills.memory.all()] == ["my locker is 42"]
+    # The tool's result went back to the model in a second request.
+    assert llm_server.requests[-1].body["messages"][-1]["role"] == "tool"
+
+    said = answer(device, "what's my locker number")
+    assert "my locker is 42" in llm_server.requests[-1].body["messages"][0]["content"]
+    assert said == "You told me: my locker is 42."
+
+    reply = device.skills.handle(parse("forget everything"))
+    assert reply.startswith("Done. I forgot 1 thing")
+    assert device.skills.memory.count() == 0
+    answer(device, "what's my locker number")
+    assert "locker" not in llm_server.requests[-1].body["messages"][0]["content"]
+
+
+def test_the_model_sets_a_timer_through_a_tool(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    answer(device, "start a timer of 90 seconds for the tea please")
+    assert [t.duration_seconds for t in device.timers.active()] == [90.0]
+
+
+def test_looking_sends_a_small_photo_with_the_led_lit(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    lit_during: list[bool] = []
+    llm_server.on_request = lambda request: lit_during.append(device.led.is_lit)
+    said = answer(device, "what am I looking at", look=True)
+    assert said.startswith("I see a picture 768 by 576 pixels, mostly blue.")
+    request = llm_server.requests[-1].body
+    assert request["model"] == "loopback-vision"
+    part = request["messages"][-1]["content"][1]
+    assert part["image_url"]["url"].startswith("data:image/jpeg;base64,")
+    assert lit_during == [True]
+    assert not device.led.is_lit  # out again once the answer is in
+    rows = device.ledger.recent()
+    assert [(r.kind, r.purpose, r.host) for r in rows] == [("image", "vision", "127.0.0.1")]
+    assert rows[0].size_bytes == llm_server.requests[-1].raw_size
+
+
+def test_take_photo_tool_switches_to_the_vision_model(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    said = answer(device, "take a photo and tell me what colour the wall is")
+    models = [r.body["model"] for r in llm_server.requests]
+    assert models == ["loopback-chat", "loopback-vision"]
+    assert "mostly blue" in said
+    assert [r.kind for r in device.ledger.recent()] == ["image", "text"]
+
+
+def test_a_failing_privacy_led_blocks_the_photo(llm_server, make_device):
+    class BrokenLed(MockFactory):
+        def pin(self, spec, **kwargs):
+            pin = super().pin(spec, **kwargs)
+            if not getattr(pin, "_broken", False):
+                pin._broken = True
+                original = pin._set_state
+
+                def refuse(value):
+                    if value:
+                        raise OSError("GPIO write failed")
+                    original(value)
+
+                pin._set_state = refuse
+            return pin
+
+    device = make_device([provider(llm_server)], led_factory=BrokenLed())
+    assert answer(device, "what am I looking at", look=True) == PRIVACY_REFUSED
+    assert llm_server.requests == []  # nothing left the device
+    assert device.ledger.recent() == []
+
+
+def test_no_camera_and_a_broken_photo_are_said(llm_server, make_device, photos):
+    device = make_device([provider(llm_server)], camera=False)
+    assert "no camera" in answer(device, "what am I looking at", look=True)
+    (photos / "shelf.jpg").write_bytes(b"not a jpeg at all")
+    device = make_device([provider(llm_server)])
+    assert answer(device, "read this", look=True) == CAMERA_FAILED
+    assert llm_server.requests == []
+
+
+def test_a_chain_without_vision_says_so(llm_server, make_device):
+    device = make_device([provider(llm_server, vision_model="")])
+    assert answer(device, "what am I looking at", look=True) == NO_VISION
+
+
+def test_when_the_first_provider_is_down_the_next_answers(llm_server, make_device):
+    with LoopbackLLM(api_key=TEST_KEY) as backup:
+        device = make_device([provider(llm_server, "primary"), provider(backup, "backup")])
+        llm_server.fail_next("status_500")
+        assert answer(device, "why is the sky blue").startswith("Sunlight")
+        assert len(llm_server.requests) == 1 and len(backup.requests) == 1
+
+
+def test_every_fault_is_spoken_and_nothing_crashes(llm_server, make_device):
+    device = make_device([provider(llm_server, first_token_timeout_seconds=0.5)])
+    llm_server.hang_seconds = 5
+    llm_server.slow_seconds = 2
+    for fault in (
+        "status_429",
+        "status_500",
+        "status_401",
+        "malformed_event",
+        "empty_choices",
+        "wrong_content_type",
+        "hang",
+        "slow_first_token",
+    ):
+        device.brain.chain.breaker("loop").succeeded()  # judge each fault on its own
+        llm_server.fail_next(fault)
+        said = answer(device, "why is the sky blue")
+        if fault == "malformed_event":
+            assert said.startswith("Sunlight"), fault
+        else:
+            assert said == OFFLINE_FALLBACK, fault
+
+
+def test_a_dropped_connection_keeps_what_was_said_and_says_why(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    llm_server.fail_next("reset_mid_stream")
+    said = answer(device, "why is the sky blue")
+    assert said.startswith("Sunlight") and said.endswith(CUT_OFF)
+
+
+def test_the_breaker_skips_a_dead_provider(make_device):
+    with LoopbackLLM(api_key=TEST_KEY) as dead, LoopbackLLM(api_key=TEST_KEY) as alive:
+        device = make_device([provider(dead, "dead"), provider(alive, "alive")])
+        dead.fail_next("status_500", times=10)
+        for _ in range(5):
+            assert answer(device, "why is the sky blue").startswith("Sunlight")
+        assert len(dead.requests) == 3  # [llm] breaker_failures, then paused
+        assert len(alive.requests) == 5
+
+
+def test_waiting_for_the_whole_answer_also_works(llm_server, make_device):
+    device = make_device([provider(llm_server)], stream=False)
+    fragments = list(device.brain.reply("why is the sky blue"))
+    assert len(fragments) == 1 and fragments[0].count(".") == 5
+
+
+def test_the_key_never_reaches_logs_ledger_or_errors(llm_server, make_device, caplog):
+    caplog.set_level(logging.DEBUG)
+    device = make_device([provider(llm_server, first_token_timeout_seconds=0.5)])
+    llm_server.hang_seconds = 3
+    for fault in ("status_401", "status_500", "hang", "reset_mid_stream"):
+        device.brain.chain.breaker("loop").succeeded()
+        llm_server.fail_next(fault)
+        answer(device, "why is the sky blue")
+    answer(device, "what am I looking at", look=True)
+    ledger_text = repr(device.ledger.recent())
+    assert TEST_KEY not in caplog.text
+    assert TEST_KEY not in ledger_text
+    assert TEST_KEY not in repr(device.brain.chain.providers)
