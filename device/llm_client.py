@@ -155,7 +155,7 @@ class ChatClient:
             response = self._post(payload, stream, watchdog)
             with response:
                 watchdog.attach(response)
-                _check_status(response, provider)
+                raise_for_status(response, provider)
                 if stream:
                     deltas = _stream_deltas(response, provider)
                 else:
@@ -179,7 +179,7 @@ class ChatClient:
             if isinstance(
                 exc, requests.RequestException | urllib3.exceptions.HTTPError | OSError | ValueError
             ):
-                raise _network_error(exc, provider) from None
+                raise network_error(exc, provider) from None
             raise
         finally:
             watchdog.stop()
@@ -296,7 +296,7 @@ def _retry_after(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _check_status(response: requests.Response, provider: Provider) -> None:
+def raise_for_status(response: requests.Response, provider: Provider) -> None:
     status = response.status_code
     if status == 200:
         return
@@ -340,7 +340,7 @@ def _scrubbed(text: str, provider: Provider) -> str:
     return text.replace(key, "***") if key else text
 
 
-def _network_error(exc: BaseException, provider: Provider) -> CloudError:
+def network_error(exc: BaseException, provider: Provider) -> CloudError:
     name = provider.name
     # Timeouts are not retried on the same provider: the next one in the chain is a better bet.
     if isinstance(exc, requests.ConnectTimeout):
