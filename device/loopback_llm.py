@@ -878,6 +878,12 @@ class LoopbackLLM:
             with contextlib.suppress(OSError):  # already closed by its handler
                 connection.shutdown(socket.SHUT_RDWR)
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections still open (a cancelled stream's goes once the client drops it)."""
+        with self._lock:
+            return len(self._connections)
+
     def __enter__(self) -> LoopbackLLM:
         self.start()
         return self

@@ -222,6 +222,8 @@ class Runtime:
         elif isinstance(command, Announce):
             self._start_work(self._speak_announcement(command.text))
         elif isinstance(command, StopSpeaking):
+            for cancel in self._cancels:
+                cancel.cancel()  # closes a cloud answer's HTTP stream at once
             for task in self._work:
                 task.cancel()
             self._reply_id = None

@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from device.app import assemble, build_light
+from device.app import assemble, build_light, build_privacy_led
 from device.config import Config, resolved_state_dir
-from device.events import ButtonPressed
+from device.events import ButtonHeld, ButtonPressed
 from device.runtime import TurnReport
 from drivers.buttons import Buttons, simulated_pin_factory
 from drivers.camera import Camera, FolderCamera, Picamera2Camera
@@ -56,6 +57,9 @@ def run_interactive(
                 hold_seconds=cfg.buttons.hold_seconds,
             )
         )
+        privacy_led = build_privacy_led(cfg, factory, _print_privacy if sim else None)
+        if privacy_led is not None:
+            stack.enter_context(privacy_led)
         runtime, database = assemble(
             cfg,
             mic=mic,
@@ -64,13 +68,18 @@ def run_interactive(
             camera=camera,
             state_dir=resolved_state_dir(cfg),
             lockstep=False,
+            privacy_led=privacy_led,
             on_turn=_print_turn,
         )
         stack.callback(database.close)
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
+        buttons.on_hold = lambda name: runtime.post(ButtonHeld(name))
         if sim:
-            print("ZeroPin simulator: say 'hey zero ...', or press Enter to talk. Ctrl-C quits.")
-            _press_on_enter(factory, cfg.buttons.main_pin)
+            print(
+                "ZeroPin simulator: say 'hey zero ...', or press Enter to talk; type l and Enter "
+                "to long-press (ask about what the camera sees). Ctrl-C quits."
+            )
+            _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds)
         asyncio.run(runtime.run())
     return 0
 
@@ -84,15 +93,21 @@ def _camera(cfg: Config, folder: Path | None, sim: bool) -> Camera | None:
     return None
 
 
-def _press_on_enter(factory: Any, pin: int) -> None:
-    """Each Enter on the terminal is a short press of the mock button."""
+def _press_on_enter(factory: Any, pin: int, hold_seconds: float) -> None:
+    """Each Enter on the terminal is a short press of the mock button; "l" Enter a long one."""
 
     def loop() -> None:
-        for _ in sys.stdin:
+        for line in sys.stdin:
             factory.pin(pin).drive_low()
+            if line.strip().lower() == "l":
+                time.sleep(hold_seconds + 0.2)  # gpiozero's hold timer fires when_held
             factory.pin(pin).drive_high()
 
     threading.Thread(target=loop, name="enter-button", daemon=True).start()
+
+
+def _print_privacy(lit: bool) -> None:
+    print(f"  [privacy LED {'ON: sending' if lit else 'off'}]", flush=True)
 
 
 def _print_led(pattern: object) -> None:

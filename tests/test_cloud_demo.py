@@ -1,0 +1,153 @@
+"""The cloud part of the voice loop through the real runtime: the demo's cloud scenario, the
+button cutting a streamed answer off (its HTTP stream closes), and ``zeropin ask``/``privacy``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import TEST_KEY
+from PIL import Image
+
+from device.app import assemble
+from device.cloud_demo import CLOUD_SCENARIO, loopback_provider, run_cloud_demo
+from device.config import load_config
+from device.demo import USER_VOICE
+from device.events import ButtonPressed
+from device.loopback_llm import DEFAULT_REPLY, LoopbackLLM
+from device.states import State
+from device.tts import EspeakSynthesizer
+from drivers.audio_format import write_wav
+from drivers.leds import NoLed
+from drivers.mic import FileMicrophone
+from drivers.speaker import WavSpeaker
+
+CFG = load_config(paths=[], env={})
+
+
+@pytest.fixture(scope="module")
+def cloud_demo(tmp_path_factory):
+    return run_cloud_demo(CFG, tmp_path_factory.mktemp("cloud-demo"), steps=CLOUD_SCENARIO)
+
+
+def test_the_demo_streams_an_answer(cloud_demo):
+    answers = [r for r in cloud_demo.reports if r.intent == "brain"]
+    assert any(r.said == " ".join(DEFAULT_REPLY.split()) for r in answers)
+
+
+def test_the_demo_answers_what_the_camera_sees_with_the_led_lit(cloud_demo):
+    look = next(r for r in cloud_demo.reports if r.intent == "look")
+    assert look.said.startswith("I see a picture 768 by 576 pixels, mostly blue.")
+    assert cloud_demo.led_changes == [True, False]  # lit for the one image, then out
+    images = [row for row in cloud_demo.ledger if row.kind == "image"]
+    assert len(images) == 1 and images[0].purpose == "vision"
+    assert all(row.host == "127.0.0.1" for row in cloud_demo.ledger)
+
+
+def test_the_demo_shows_a_tool_call_and_memory(cloud_demo):
+    said = [r.said for r in cloud_demo.reports]
+    stored = next(s for s in said if s.startswith("Done. I'll remember that: Remembered: "))
+    fact = stored.removeprefix("Done. I'll remember that: Remembered: ").rstrip(".")
+    assert f"You told me: {fact}." in said  # recalled from memory put into the prompt
+
+
+def test_the_demo_reports_end_of_speech_to_first_audio(cloud_demo):
+    for report in cloud_demo.reports:
+        assert report.timings_ms["end_of_speech_to_first_audio"] > 0
+
+
+def test_pressing_the_button_closes_a_streaming_answer(tmp_path, caplog):
+    """Barge-in while the cloud is still writing: the runtime cancels, the client shuts the
+    socket, and the server sees the connection go long before the answer would have ended."""
+    tts = EspeakSynthesizer(*USER_VOICE, volume_percent=100)
+    speech = np.frombuffer(tts.synthesize("why is the sky blue"), "<i2")
+    audio = np.concatenate([np.zeros(8000), speech, np.zeros(16000 * 6)])
+    audio += np.random.default_rng(1).normal(0, 30, len(audio))  # room noise throughout
+    write_wav(tmp_path / "mic.wav", audio.astype("<i2").tobytes())
+    caplog.set_level(logging.INFO, logger="device.cloud_brain")
+    pressed_at: list[float] = []
+    # 20 pieces of two words, one every 1.5 s: the answer would stream for 30 s.
+    with (
+        loopback_provider(first_token_seconds=0.2, token_interval_seconds=1.5) as (server, prov),
+        FileMicrophone(tmp_path / "mic.wav", 1600, realtime=True) as mic,
+        WavSpeaker(tmp_path / "replies") as speaker,
+    ):
+        runtime, database = assemble(
+            CFG,
+            mic=mic,
+            speaker=speaker,
+            light=NoLed(),
+            camera=None,
+            state_dir=tmp_path,
+            lockstep=False,
+            providers=[prov],
+            on_state=lambda state: (
+                state is State.SPEAKING
+                and not pressed_at
+                and (pressed_at.append(time.time()) or runtime.post(ButtonPressed()))
+            ),
+        )
+        threading.Timer(0.2, lambda: runtime.post(ButtonPressed())).start()  # push to talk
+        try:
+            asyncio.run(runtime.run())
+        finally:
+            database.close()
+        assert pressed_at, "the answer never started"
+        assert len(server.requests) == 1
+        # The stream is closed when the button is pressed, not when the next words would have
+        # come (1.5 s later), which is when a merely abandoned stream would notice.
+        cancelled = [r.created for r in caplog.records if r.getMessage() == "answer cancelled"]
+        assert len(cancelled) == 1 and cancelled[0] - pressed_at[0] < 0.5
+        # The server finds the socket shut down at its next write (every 1.5 s).
+        deadline = time.monotonic() + 5
+        while server.open_connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.open_connections == 0
+
+
+def _zeropin(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_ask_and_the_privacy_ledger_from_the_shell(tmp_path):
+    picture = tmp_path / "sign.png"
+    Image.new("RGB", (640, 480), (220, 40, 30)).save(picture)
+    with LoopbackLLM(api_key=TEST_KEY) as server:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),  # the state directory goes under it
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": TEST_KEY,
+            "ZEROPIN_LLM_MODEL": "loopback-chat",
+        }
+        text = _zeropin(["-v", "ask", "why is the sky blue"], env)
+        image = _zeropin(["-v", "ask", "--image", str(picture), "what does this sign say"], env)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.strip() == " ".join(DEFAULT_REPLY.split())
+    assert image.returncode == 0, image.stderr
+    assert image.stdout.startswith("I see a picture 640 by 480 pixels, mostly red.")
+    ledger = _zeropin(["privacy", "ledger"], env)
+    assert ledger.returncode == 0
+    assert "image" in ledger.stdout and "127.0.0.1" in ledger.stdout
+    shown = _zeropin(["config", "show"], env)
+    for output in (text.stdout, text.stderr, image.stderr, ledger.stdout, shown.stdout):
+        assert TEST_KEY not in output
+
+
+def test_ask_without_a_provider_says_how_to_set_one_up(tmp_path):
+    result = _zeropin(["ask", "hello"], {"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert result.returncode == 1
+    assert "OPENAI_API_KEY" in result.stderr and "docs/providers.md" in result.stderr
