@@ -15,6 +15,7 @@ from device.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
 from device.brain import Brain, OfflineBrain
 from device.chain import ProviderChain
 from device.cloud_brain import BrainSettings, CloudBrain
+from device.cloud_speech import CloudRecognizer, CloudSynthesizer
 from device.config import Config, resolved_state_dir, resolved_vosk_model
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError, ModelError
@@ -29,7 +30,7 @@ from device.runtime import Runtime
 from device.skills import Skills, Volume
 from device.timers import Timers
 from device.tools import Toolbox
-from device.tts import EspeakSynthesizer
+from device.tts import EspeakSynthesizer, Synthesizer
 from device.vad import EndpointSettings
 from device.wake import PocketsphinxKeyphraseDetector, VoskGrammarDetector, WakeWordDetector
 from drivers.camera import Camera
@@ -50,9 +51,30 @@ def build_wake(cfg: Config) -> WakeWordDetector:
     raise ConfigError(f"[wake] engine: {engine!r} is not available yet (use pocketsphinx or vosk)")
 
 
-def build_recognizer(cfg: Config) -> Recognizer:
-    """Vosk when its model is present (or asked for); else pocketsphinx with the command grammar."""
+def build_recognizer(
+    cfg: Config, providers: list[Provider] | None = None, gate: EgressGate | None = None
+) -> Recognizer:
+    """Vosk when its model is present (or asked for); else pocketsphinx with the command grammar.
+
+    ``[asr] engine = "cloud"`` puts a CloudRecognizer over that local one, given the providers
+    and the gate; without a gate (the benchmark) the local one alone, since nothing may be
+    uploaded except through the gate.
+    """
     engine = cfg.asr.engine
+    if engine == "cloud" and gate is not None:
+        able = _providers_with(providers, "transcription_model", "asr")
+        return CloudRecognizer(
+            able,
+            gate,
+            _local_recognizer(cfg, "auto"),
+            is_command=lambda t: parse(t) is not None,
+            failures=cfg.llm.breaker_failures,
+            cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
+        )
+    return _local_recognizer(cfg, "auto" if engine == "cloud" else engine)
+
+
+def _local_recognizer(cfg: Config, engine: str) -> Recognizer:
     model = resolved_vosk_model(cfg)
     if engine == "vosk" or (engine == "auto" and model.exists()):
         return VoskRecognizer(model)
@@ -65,7 +87,19 @@ def build_recognizer(cfg: Config) -> Recognizer:
     return PocketsphinxRecognizer(jsgf_grammar(cfg.wake.phrase), lambda t: parse(t) is not None)
 
 
-def build_listener(cfg: Config) -> Listener:
+def _providers_with(providers: list[Provider] | None, model: str, section: str) -> list[Provider]:
+    """The providers that have ``model`` set, or ConfigError naming the key."""
+    able = [p for p in providers or [] if getattr(p, model)]
+    if not able:
+        raise ConfigError(
+            f'[{section}] engine: "cloud" needs a provider with {model} in [llm] chain'
+        )
+    return able
+
+
+def build_listener(
+    cfg: Config, providers: list[Provider] | None = None, gate: EgressGate | None = None
+) -> Listener:
     v = cfg.vad
     endpoint = EndpointSettings(
         aggressiveness=v.aggressiveness,
@@ -75,16 +109,23 @@ def build_listener(cfg: Config) -> Listener:
     )
     return Listener(
         build_wake(cfg),
-        build_recognizer(cfg),
+        build_recognizer(cfg, providers, gate),
         endpoint,
         preroll_seconds=v.preroll_seconds,
         refractory_seconds=cfg.wake.refractory_seconds,
     )
 
 
-def build_synthesizer(cfg: Config) -> EspeakSynthesizer:
+def build_synthesizer(
+    cfg: Config, providers: list[Provider] | None = None, gate: EgressGate | None = None
+) -> Synthesizer:
+    """espeak-ng; with ``[tts] engine = "cloud"`` and a gate, cloud speech over it."""
     # Full level here: the volume skill scales everything the speaker plays, earcons included.
-    return EspeakSynthesizer(cfg.tts.voice, cfg.tts.rate_wpm, cfg.tts.pitch, volume_percent=100)
+    local = EspeakSynthesizer(cfg.tts.voice, cfg.tts.rate_wpm, cfg.tts.pitch, volume_percent=100)
+    if cfg.tts.engine != "cloud" or gate is None:
+        return local
+    able = _providers_with(providers, "speech_model", "tts")
+    return CloudSynthesizer(able, gate, local, cooldown_seconds=cfg.llm.breaker_cooldown_seconds)
 
 
 def build_light(cfg: Config, pin_factory: Any = None, on_change: Any = None) -> StatusLight:
@@ -195,16 +236,23 @@ def assemble(
     if providers is None:
         providers = resolve_providers(cfg, os.environ if env is None else env)
     database = Database(state_paths(cfg, state_dir)[0])
-    listener = build_listener(cfg)
+    try:
+        # The gate comes first: cloud speech uploads through it as the brain does.
+        gate = build_gate(cfg, database, privacy_led)
+        listener = build_listener(cfg, providers, gate)
+        synthesizer = build_synthesizer(cfg, providers, gate)
+    except Exception:  # a config or model error: nothing will use the database
+        database.close()
+        raise
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
     volume = Volume(percent=cfg.tts.volume_percent)
     skills = build_skills(cfg, database, camera, state_dir, timers, volume)
-    brain = build_brain(cfg, providers, build_gate(cfg, database, privacy_led), skills)
+    brain = build_brain(cfg, providers, gate, skills)
     runtime = Runtime(
         mic=mic,
         listener=listener,
         router=Router(skills, brain),
-        synthesizer=build_synthesizer(cfg),
+        synthesizer=synthesizer,
         speaker=speaker,
         light=light,
         timers=timers,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 
 from device.loopback_llm import LoopbackLLM
@@ -19,3 +20,21 @@ def llm_server() -> Iterator[LoopbackLLM]:
     with LoopbackLLM(api_key=TEST_KEY, validator=request_errors) as server:
         yield server
         assert server.validation_errors == [], server.validation_errors
+
+
+class BrokenLedFactory(MockFactory):
+    """gpiozero's mock pins, except that driving one high fails as a dead GPIO would."""
+
+    def pin(self, spec, **kwargs):
+        pin = super().pin(spec, **kwargs)
+        if not getattr(pin, "_broken", False):
+            pin._broken = True
+            original = pin._set_state
+
+            def refuse(value):
+                if value:
+                    raise OSError("GPIO write failed")
+                original(value)
+
+            pin._set_state = refuse
+        return pin

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import TEST_KEY
+from conftest import TEST_KEY, BrokenLedFactory
 from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
@@ -180,22 +180,7 @@ def test_take_photo_tool_switches_to_the_vision_model(llm_server, make_device):
 
 
 def test_a_failing_privacy_led_blocks_the_photo(llm_server, make_device):
-    class BrokenLed(MockFactory):
-        def pin(self, spec, **kwargs):
-            pin = super().pin(spec, **kwargs)
-            if not getattr(pin, "_broken", False):
-                pin._broken = True
-                original = pin._set_state
-
-                def refuse(value):
-                    if value:
-                        raise OSError("GPIO write failed")
-                    original(value)
-
-                pin._set_state = refuse
-            return pin
-
-    device = make_device([provider(llm_server)], led_factory=BrokenLed())
+    device = make_device([provider(llm_server)], led_factory=BrokenLedFactory())
     assert answer(device, "what am I looking at", look=True) == PRIVACY_REFUSED
     assert llm_server.requests == []  # nothing left the device
     assert device.ledger.recent() == []

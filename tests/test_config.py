@@ -177,7 +177,10 @@ def test_value_out_of_range(tmp_path: Path) -> None:
         ('[wake]\nengine = "snowboy"', '[wake] engine: must be one of "pocketsphinx", "vosk", '),
         ("[vad]\ntrailing_silence_seconds = 0.05", "must be 0.1..5, got 0.05"),
         ("[tts]\nrate_wpm = 500", "[tts] rate_wpm: must be 80..450, got 500"),
-        ('[tts]\nengine = "piper"', '[tts] engine: must be one of "espeak-ng", got "piper"'),
+        (
+            '[tts]\nengine = "piper"',
+            '[tts] engine: must be one of "espeak-ng", "cloud", got "piper"',
+        ),
         ("[buttons]\nmain_pin = 28", "[buttons] main_pin: must be 0..27, got 28"),
         ('[led]\nkind = "oled"', '[led] kind: must be one of "single", "rgb", "none"'),
         ("[camera]\nwidth = 0", "[camera] width: must be >= 1, got 0"),
