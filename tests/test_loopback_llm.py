@@ -15,6 +15,7 @@ import wave
 from collections.abc import Iterator
 from typing import Any
 
+import openapi_schema
 import pytest
 import requests
 from openapi_schema import request_errors, schema_errors
@@ -590,3 +591,11 @@ def test_a_speech_body_needs_a_voice() -> None:
     assert request_errors("CreateSpeechRequest", body) == []
     del body["voice"]
     assert request_errors("CreateSpeechRequest", body) == ["$: 'voice' is a required property"]
+
+
+@pytest.mark.skipif(
+    not openapi_schema.SHARED_SPEC_PATH.exists(), reason="the shared specs folder is not beside"
+)
+def test_the_vendored_openapi_document_matches_the_shared_one():
+    shared = openapi_schema.SHARED_SPEC_PATH.read_bytes()
+    assert openapi_schema.SPEC_PATH.read_bytes() == shared
