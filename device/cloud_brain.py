@@ -23,7 +23,7 @@ from typing import Any
 
 from device.cancel import Cancellation, Cancelled
 from device.chain import AllProvidersFailed, ProviderChain
-from device.errors import EgressRefused
+from device.errors import EgressRefused, StorageError
 from device.llm_client import PartialAnswer, TextDelta, ToolCall
 from device.memory import ConversationStore, MemoryStore
 from device.providers import Provider
@@ -228,9 +228,10 @@ class CloudBrain:
     # ---- conversation --------------------------------------------------------------------
     def _keep_turn(self, question: str, answer: str) -> None:
         try:
+            self.conversation.prune(self.settings.history_minutes * 60)
             self.conversation.add("user", question)
             self.conversation.add("assistant", answer)
-        except Exception as exc:  # context is a nicety; a full disk must not break answering
+        except (StorageError, ValueError) as exc:  # context is a nicety; a full disk is not
             log.warning("could not keep the conversation turn: %s", exc)
 
 

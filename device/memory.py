@@ -210,6 +210,15 @@ class ConversationStore:
             turns.pop(0)
         return turns
 
+    def prune(self, max_age_seconds: float) -> int:
+        """Delete turns older than ``max_age_seconds``: they will never be context again, and
+        what the wearer said should not outlive its use. Returns how many were deleted."""
+        if max_age_seconds < 0:
+            raise ValueError(f"max_age_seconds must be 0 or more, not {max_age_seconds}")
+        with self._db.transaction("prune the conversation") as connection:
+            cutoff = self._clock() - max_age_seconds
+            return connection.execute("DELETE FROM turns WHERE at < ?", (cutoff,)).rowcount
+
     def clear(self) -> int:
         """Forget the conversation; return how many turns were deleted."""
         with self._db.transaction("clear the conversation") as connection:

@@ -300,3 +300,15 @@ def test_a_failed_migration_leaves_version_1_intact(
             assert [n.text for n in NoteStore(old).recent(5)] == ["kept"]
             tables = {row[0] for row in old.query("list", "SELECT name FROM sqlite_master")}
             assert "memory" not in tables
+
+
+def test_prune_deletes_only_turns_past_the_window(tmp_path) -> None:
+    now = [1000.0]
+    with Database(tmp_path / "z.db") as db:
+        turns = ConversationStore(db, clock=lambda: now[0])
+        turns.add("user", "old question")
+        turns.add("assistant", "old answer")
+        now[0] = 1500.0
+        turns.add("user", "new question")
+        assert turns.prune(max_age_seconds=100) == 2
+        assert [t.text for t in turns.recent(10, 10_000)] == ["new question"]
