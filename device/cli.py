@@ -198,7 +198,7 @@ def _ask(args: argparse.Namespace) -> int:
     from device.providers import resolve_providers
     from device.skills import Volume
     from device.timers import Timers
-    from drivers.camera import FileCamera
+    from drivers.camera import FolderCamera
 
     cfg, _ = _load(args)
     providers = resolve_providers(cfg, os.environ)
@@ -210,7 +210,7 @@ def _ask(args: argparse.Namespace) -> int:
         )
         return 1
     state_dir = resolved_state_dir(cfg)
-    camera = FileCamera(args.image) if args.image else None
+    camera = FolderCamera(args.image) if args.image else None
     with Database(state_dir / "zeropin.db") as database:
         skills = build_skills(
             cfg, database, camera, state_dir, Timers(time.monotonic), Volume(cfg.tts.volume_percent)

@@ -161,9 +161,10 @@ class Picamera2Camera:
 
 
 class FolderCamera:
-    """Pictures from a folder (.jpg, .jpeg, .png), one per capture in name order, cycling.
+    """Pictures from a folder (.jpg, .jpeg, .png), one per capture in name order, cycling; or
+    one picture file, returned at every capture.
 
-    For the simulator and tests. Example::
+    For the simulator, ``zeropin ask --image`` and tests. Example::
 
         from drivers.camera import FolderCamera
 
@@ -174,15 +175,20 @@ class FolderCamera:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        if not self.folder.is_dir():
-            raise DriverError(f"camera folder not found: {self.folder}")
-        self.paths = sorted(
-            path
-            for path in self.folder.iterdir()
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
-        )
-        if not self.paths:
-            raise DriverError(f"no .jpg, .jpeg or .png pictures in the camera folder {self.folder}")
+        if self.folder.is_file():  # one picture; read (and checked) at each capture
+            self.paths = [self.folder]
+        elif self.folder.is_dir():
+            self.paths = sorted(
+                path
+                for path in self.folder.iterdir()
+                if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not self.paths:
+                raise DriverError(
+                    f"no .jpg, .jpeg or .png pictures in the camera folder {self.folder}"
+                )
+        else:
+            raise DriverError(f"camera folder or picture not found: {self.folder}")
         self._next = 0
         self._closed = False
 
@@ -200,44 +206,6 @@ class FolderCamera:
     def close(self) -> None:
         """Nothing to release; safe to call twice."""
         self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class FileCamera:
-    """One picture file that stands in for the camera: every capture returns it.
-
-    For ``zeropin ask --image photo.jpg`` and tests. The file is read at each capture, so a
-    missing or unreadable file is reported then, as a real camera fault would be. Example::
-
-        from drivers.camera import FileCamera
-
-        with FileCamera("sign.jpg") as camera:
-            print(camera.capture().width)
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DriverError(f"picture not found: {self.path}")
-
-    def capture(self) -> Photo:
-        try:
-            return Photo.from_bytes(self.path.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise DriverError(f"cannot use {self.path} as a photo: {exc}") from exc
-
-    def close(self) -> None:
-        """Nothing to release; present so every camera is used the same way."""
 
     def __enter__(self) -> Self:
         return self

@@ -205,3 +205,10 @@ def test_no_fuel_gauge_reads_none(tmp_path: Path) -> None:
     assert (Battery(tmp_path).percent(), Battery(tmp_path).charging()) == (None, None)
     missing = Battery(tmp_path / "no-sysfs")
     assert (missing.percent(), missing.charging()) == (None, None)
+
+
+def test_folder_camera_takes_one_picture_file(tmp_path: Path) -> None:
+    picture = tmp_path / "sign.png"
+    picture.write_bytes(png(40, 30))
+    with FolderCamera(picture) as camera:
+        assert [camera.capture().width for _ in range(2)] == [40, 40]
