@@ -66,11 +66,16 @@ class CircuitBreaker:
 
 
 class AllProvidersFailed(CloudError):
-    """No provider in the chain could answer; ``reasons`` says why, one line each."""
+    """No provider in the chain could answer; ``reasons`` says why, one line each.
 
-    def __init__(self, reasons: list[str]) -> None:
+    ``incapable``: none of them can do this kind of request at all (no vision model), so
+    trying again later will not help.
+    """
+
+    def __init__(self, reasons: list[str], *, incapable: bool = False) -> None:
         super().__init__("; ".join(reasons) or "no cloud provider is configured")
         self.reasons = reasons
+        self.incapable = incapable
 
 
 @dataclass
@@ -120,12 +125,14 @@ class ProviderChain:
         EgressRefused (nothing may be sent; asking another provider would not change that).
         """
         reasons: list[str] = []
+        capable = 0
         for link in self._links:
             provider = link.client.provider
             body = body_for(provider)
             if body is None:
                 reasons.append(f"{provider.name} cannot do {purpose}")
                 continue
+            capable += 1
             if link.breaker.is_open:
                 reasons.append(f"{provider.name} is paused after repeated failures")
                 continue
@@ -144,4 +151,4 @@ class ProviderChain:
                 continue
             link.breaker.succeeded()
             return
-        raise AllProvidersFailed(reasons)
+        raise AllProvidersFailed(reasons, incapable=bool(self._links) and not capable)

@@ -128,11 +128,7 @@ def _demo(args: argparse.Namespace) -> int:
     if not args.json:
         lit = sum(cloud.led_changes)
         print(f"\nprivacy LED lit {lit} time(s); what left the device ({cloud.server_url}):")
-        totals: dict[str, tuple[int, int]] = {}
-        for row in cloud.ledger:
-            count, size = totals.get(row.kind, (0, 0))
-            totals[row.kind] = (count + 1, size + row.size_bytes)
-        print(format_ledger(cloud.ledger, totals))
+        print(format_ledger(cloud.ledger, cloud.totals))
     return 0
 
 

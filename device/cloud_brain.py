@@ -129,7 +129,7 @@ class CloudBrain:
             yield str(reason)
         except AllProvidersFailed as exc:
             log.warning("no cloud answer: %s", exc)
-            yield NO_VISION if exc.reasons and _all_blind(exc.reasons) else OFFLINE_FALLBACK
+            yield NO_VISION if exc.incapable else OFFLINE_FALLBACK
         except PartialAnswer as exc:
             log.warning("answer cut off: %s", exc)
             yield (" " if said else "") + CUT_OFF
@@ -258,6 +258,3 @@ def _has_image(messages: list[dict[str, Any]]) -> bool:
         for m in messages
     )
 
-
-def _all_blind(reasons: list[str]) -> bool:
-    return all(reason.endswith("cannot do vision") for reason in reasons)

@@ -43,6 +43,7 @@ PRIVACY_PIN = 16
 class CloudDemo:
     reports: list[TurnReport]
     ledger: list[LedgerRow]
+    totals: dict[str, tuple[int, int]]  # kind -> (uploads, bytes)
     server_url: str
     led_changes: list[bool]  # the privacy LED's states, in order
 
@@ -105,8 +106,9 @@ def run_cloud_demo(
                 state_dir=state_dir,
             )
         with Database(state_dir / "zeropin.db") as database:
-            rows = Ledger(database).recent(100)
-        return CloudDemo(reports, rows, server.base_url, changes)
+            ledger = Ledger(database)
+            rows, totals = ledger.recent(100), ledger.totals()
+        return CloudDemo(reports, rows, totals, server.base_url, changes)
 
 
 def _with_stream(cfg: Config, stream: bool) -> Config:
