@@ -257,4 +257,3 @@ def _has_image(messages: list[dict[str, Any]]) -> bool:
         and any(part.get("type") == "image_url" for part in m["content"])
         for m in messages
     )
-

@@ -51,7 +51,13 @@ from device.asr import Recognizer, Transcript
 from device.chain import CircuitBreaker
 from device.egress import EgressGate
 from device.errors import CloudError, EgressRefused, TtsError
-from device.llm_client import USER_AGENT, network_error, raise_for_status
+from device.llm_client import (
+    content_type_of,
+    network_error,
+    post,
+    raise_for_status,
+    wrong_content_type,
+)
 from device.providers import Provider
 from device.tts import Synthesizer, wav_bytes_to_bus
 from drivers.audio_format import BYTES_PER_SECOND, CHANNELS, RATE, SAMPLE_WIDTH
@@ -259,26 +265,14 @@ def _post(
     bounds each wait for data, the deadline the whole exchange (give or take one read). Raises
     CloudError, also for an answer of the wrong type; no message shows the key."""
     wanted = _ANSWER_TYPES[path]
-    headers = {"Content-Type": content_type, "User-Agent": USER_AGENT, "Accept": wanted[0]}
-    if provider.api_key:
-        headers["Authorization"] = f"Bearer {provider.api_key.reveal()}"
     deadline = time.monotonic() + provider.deadline_seconds
     try:
-        response = session.post(
-            f"{provider.base_url}/{path}",
-            data=body,
-            headers=headers,
-            stream=True,
-            timeout=(provider.connect_timeout_seconds, provider.first_token_timeout_seconds),
-        )
+        response = post(session, provider, path, body, content_type, wanted[0])
         with response:
             raise_for_status(response, provider)
-            kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            kind = content_type_of(response)
             if not kind.startswith(wanted):
-                raise CloudError(
-                    f"{provider.name} answered with {kind or 'no content type'}, not {wanted[0]}"
-                    " (a Wi-Fi login page or a proxy?)"
-                )
+                raise wrong_content_type(provider, kind, wanted[0])
             answer = bytearray()
             while data := response.raw.read1(65536):
                 answer += data

@@ -152,7 +152,7 @@ class ChatClient:
         watchdog = _Watchdog(cancel)
         watchdog.arm(provider.first_token_timeout_seconds, "did not start answering")
         try:
-            response = self._post(payload, stream, watchdog)
+            response = self._post(payload, stream)
             with response:
                 watchdog.attach(response)
                 raise_for_status(response, provider)
@@ -184,22 +184,11 @@ class ChatClient:
         finally:
             watchdog.stop()
 
-    def _post(self, payload: bytes, stream: bool, watchdog: _Watchdog) -> requests.Response:
-        provider = self.provider
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if stream else "application/json",
-            "User-Agent": USER_AGENT,
-        }
-        if provider.api_key:
-            headers["Authorization"] = f"Bearer {provider.api_key.reveal()}"
+    def _post(self, payload: bytes, stream: bool) -> requests.Response:
+        accept = "text/event-stream" if stream else "application/json"
         # The read timeout also bounds waiting for the headers; the watchdog bounds the rest.
-        return self.session.post(
-            f"{provider.base_url}/chat/completions",
-            data=payload,
-            headers=headers,
-            stream=True,
-            timeout=(provider.connect_timeout_seconds, provider.first_token_timeout_seconds),
+        return post(
+            self.session, self.provider, "chat/completions", payload, "application/json", accept
         )
 
     def _sleep_unless_cancelled(self, seconds: float, cancel: Cancellation) -> None:
@@ -275,6 +264,36 @@ def _shut_down(response: requests.Response) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
+
+
+def post(
+    session: requests.Session,
+    provider: Provider,
+    path: str,
+    body: bytes,
+    content_type: str,
+    accept: str,
+) -> requests.Response:
+    """POST ``body`` to ``{base_url}/{path}`` with the key and the provider's connect and
+    first-byte timeouts; the response is streamed (read it with ``response.raw.read1``)."""
+    headers = {"Content-Type": content_type, "Accept": accept, "User-Agent": USER_AGENT}
+    if provider.api_key:
+        headers["Authorization"] = f"Bearer {provider.api_key.reveal()}"
+    return session.post(
+        f"{provider.base_url}/{path}",
+        data=body,
+        headers=headers,
+        stream=True,
+        timeout=(provider.connect_timeout_seconds, provider.first_token_timeout_seconds),
+    )
+
+
+def wrong_content_type(provider: Provider, kind: str, wanted: str = "a model reply") -> CloudError:
+    """The error for an answer of the wrong type: most often a captive portal's login page."""
+    return CloudError(
+        f"{provider.name} answered with {kind or 'no content type'}, not {wanted} "
+        "(a Wi-Fi login page or a proxy?)"
+    )
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:
@@ -356,7 +375,7 @@ def network_error(exc: BaseException, provider: Provider) -> CloudError:
     return CloudError(f"{name} sent something that is not a model reply ({type(exc).__name__})")
 
 
-def _content_type(response: requests.Response) -> str:
+def content_type_of(response: requests.Response) -> str:
     return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
 
 
@@ -371,15 +390,12 @@ def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
 
 
 def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[Delta]:
-    kind = _content_type(response)
+    kind = content_type_of(response)
     if kind == "application/json":  # a server that ignores "stream": true
         yield from _whole_deltas(response, provider)
         return
     if kind != "text/event-stream":
-        raise CloudError(
-            f"{provider.name} answered with {kind or 'no content type'}, not a model reply "
-            "(a Wi-Fi login page or a proxy?)"
-        )
+        raise wrong_content_type(provider, kind)
     calls: dict[int, _ToolCallParts] = {}
     finished = False  # "[DONE]" or a finish_reason: the answer is whole
     for event in sseclient.SSEClient(_raw_chunks(response)).events():
@@ -423,11 +439,8 @@ def _in_stream_error(chunk: dict[str, Any]) -> str:
 
 
 def _whole_deltas(response: requests.Response, provider: Provider) -> Iterator[Delta]:
-    if _content_type(response) != "application/json":
-        raise CloudError(
-            f"{provider.name} answered with {_content_type(response) or 'no content type'}, "
-            "not a model reply (a Wi-Fi login page or a proxy?)"
-        )
+    if content_type_of(response) != "application/json":
+        raise wrong_content_type(provider, content_type_of(response))
     try:
         document = json.loads(b"".join(_raw_chunks(response)))
         message = document["choices"][0]["message"]
