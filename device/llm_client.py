@@ -90,7 +90,7 @@ class ChatClient:
         gate: EgressGate,
         *,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,  # tests: record back-offs, don't wait
     ) -> None:
         self.provider = provider
         self.gate = gate
@@ -192,15 +192,15 @@ class ChatClient:
         )
 
     def _sleep_unless_cancelled(self, seconds: float, cancel: Cancellation) -> None:
-        woken = threading.Event()
-        remove = cancel.on_cancel(woken.set)
-        try:
-            if self._sleep is time.sleep:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:  # a back-off the user's button press can cut short
+            woken = threading.Event()
+            remove = cancel.on_cancel(woken.set)
+            try:
                 woken.wait(seconds)
-            else:
-                self._sleep(seconds)
-        finally:
-            remove()
+            finally:
+                remove()
         cancel.check()
 
 
