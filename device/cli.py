@@ -95,11 +95,157 @@ def _parser() -> argparse.ArgumentParser:
     ledger.add_argument("--limit", type=int, default=50, help="newest rows to show")
     ledger.set_defaults(func=_privacy_ledger)
 
+    _wakeword_parsers(sub)
+
     bench = sub.add_parser("bench", help="measure CPU per audio second and latency")
     bench.add_argument("--json", action="store_true", help="one flat JSON object")
     bench.add_argument("--runs", type=int, default=3, help="runs to take the median of")
     bench.set_defaults(func=_bench)
     return parser
+
+
+def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
+    wakeword = sub.add_parser("wakeword", help="train and test wake-word models")
+    wakeword.set_defaults(func=lambda _: wakeword.print_help() or 2)
+    wake_sub = wakeword.add_subparsers()
+    train = wake_sub.add_parser(
+        "train", help="train a model from synthetic speech, offline (needs the train extra)"
+    )
+    train.add_argument("phrase", help='the wake phrase, e.g. "hey jarvis"')
+    train.add_argument("--out", type=Path, required=True, help="the .tflite file to write")
+    # no defaults here: TrainSettings and DataSettings hold them
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--positives", type=int, help="phrase clips to synthesise")
+    train.add_argument("--sentences", type=int, help="sentences without the phrase")
+    train.add_argument("--confusables", type=int, help='"hey there", "zero", ...')
+    train.add_argument("--mining-rounds", type=int, help="rounds of hard-negative mining")
+    train.add_argument("--mining-minutes", type=float, help="talk scored in each round")
+    train.add_argument("--test-minutes", type=float, help="held-out talk")
+    train.add_argument("--test-clips", type=int, help="held-out clips per noise level")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--keep-test-set", type=Path, metavar="DIR", help="keep held-out WAVs here")
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.set_defaults(func=_wakeword_train)
+
+    evaluate = wake_sub.add_parser("eval", help="false rejects and false accepts on WAV folders")
+    evaluate.add_argument("model", type=Path)
+    evaluate.add_argument("--positives", type=Path, required=True, help="clips with the phrase")
+    evaluate.add_argument("--negatives", type=Path, required=True, help="audio without it")
+    evaluate.add_argument("--threshold", type=float, help="instead of the model card's")
+    evaluate.add_argument("--json", action="store_true")
+    evaluate.set_defaults(func=_wakeword_eval)
+
+    testset = wake_sub.add_parser(
+        "testset", help="write held-out positives/ and negatives/ WAV folders (train extra)"
+    )
+    testset.add_argument("phrase")
+    testset.add_argument("out", type=Path)
+    testset.add_argument("--clips", type=int, default=100, help="positive clips per noise level")
+    testset.add_argument("--minutes", type=float, default=120.0, help="negative talk")
+    testset.add_argument("--seed", type=int, default=7)
+    testset.add_argument("--quiet", action="store_true", help="no progress bars")
+    testset.set_defaults(func=_wakeword_testset)
+
+
+def _trainer():  # noqa: ANN202 - the trainer package, imported only for these commands
+    from device.errors import ModelError
+
+    try:
+        import scipy  # noqa: F401
+        import tqdm  # noqa: F401
+        import wakeword_trainer  # noqa: F401
+    except ImportError as exc:
+        raise ModelError(
+            f"the wake-word trainer needs the train extra ({exc.name} is missing): "
+            "pip install -e '.[train]' on a laptop"
+        ) from exc
+    return wakeword_trainer
+
+
+def _wakeword_train(args: argparse.Namespace) -> int:
+    import shlex
+
+    _trainer()
+    from device.errors import ModelError
+
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError as exc:
+        raise ModelError(
+            "training needs TensorFlow: pip install -e '.[train]' (about 1.6 GB, laptop only)"
+        ) from exc
+    from wakeword_trainer.dataset import DataSettings
+    from wakeword_trainer.train import TrainSettings, train_wake_word
+
+    given = {name: value for name, value in vars(args).items() if value is not None}
+    data = {k: given[k] for k in ("positives", "sentences", "confusables", "seed") if k in given}
+    training = {
+        setting: given[option]
+        for option, setting in (
+            ("epochs", "epochs"),
+            ("mining_rounds", "mining_rounds"),
+            ("mining_minutes", "mining_minutes"),
+            ("test_minutes", "test_minutes"),
+            ("test_clips", "test_positives_per_snr"),
+        )
+        if option in given
+    }
+    settings = TrainSettings(data=DataSettings(**data), **training)
+    options = [
+        f"--{name.replace('_', '-')}={given[name]}"
+        for name in (
+            "epochs",
+            "positives",
+            "sentences",
+            "confusables",
+            "mining_rounds",
+            "mining_minutes",
+            "test_minutes",
+            "test_clips",
+            "seed",
+        )
+        if name in given
+    ]
+    command = shlex.join(
+        ["zeropin", "wakeword", "train", args.phrase, "--out", str(args.out), *options]
+    )
+    card = train_wake_word(
+        args.phrase, args.out, settings, command, work_dir=args.keep_test_set, quiet=args.quiet
+    )
+    m = card.metrics
+    print(
+        f"{args.out}: threshold {card.threshold:.4g}, held out: false rejects "
+        f"{100 * m['false_reject_rate']:.1f}%, false accepts {m['false_accepts_per_hour']} per hour"
+    )
+    return 0
+
+
+def _wakeword_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from device.wake_eval import evaluate, format_result
+
+    result = evaluate(args.model, args.positives, args.negatives, args.threshold)
+    print(json.dumps(result.as_dict()) if args.json else format_result(result))
+    return 0
+
+
+def _wakeword_testset(args: argparse.Namespace) -> int:
+    _trainer()
+    from wakeword_trainer.speech import split_voices
+    from wakeword_trainer.testset import write_test_set
+
+    positives, negatives = write_test_set(
+        " ".join(args.phrase.lower().split()),
+        split_voices(),
+        args.out,
+        positives_per_snr=args.clips,
+        negative_minutes=args.minutes,
+        seed=args.seed,
+        quiet=args.quiet,
+    )
+    print(f"{positives}\n{negatives}")
+    return 0
 
 
 def _load(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
@@ -173,11 +319,14 @@ def _models_fetch(args: argparse.Namespace) -> int:
 
 def _models_list(args: argparse.Namespace) -> int:
     from device.config import resolved_state_dir
-    from device.models import load_manifest, verify
+    from device.models import MANIFEST_PATH, load_manifest, verify
 
     cfg, _ = _load(args)
     root = resolved_state_dir(cfg) / "models"
     for name, spec in load_manifest().items():
+        if spec.path:
+            print(f"{name:22} {'shipped':9} {MANIFEST_PATH.parent / spec.path}  ({spec.licence})")
+            continue
         path = root / spec.unpacks_to
         state = "installed" if verify(spec, path) else "missing"
         print(f"{name:22} {state:9} {path}  ({spec.size_bytes / 1e6:.0f} MB, {spec.licence})")

@@ -1,0 +1,197 @@
+"""Training windows: one second of features each, labelled "the phrase just ended" or not.
+
+A positive window ends 20-250 ms after the phrase does, as the device's scorer sees it when the
+wearer has just said it. Negatives are everything else the scorer will see: speech without the
+phrase, confusable phrases, the phrase cut short (so "hey" alone does not fire), and noise.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from device.wake_features import CONTEXT_FRAMES, HOP_SAMPLES, WINDOW_SAMPLES, log_mel
+
+from .augment import RATE, Augmenter, to_float, to_int16
+from .speech import (
+    CONFUSABLES,
+    Voice,
+    VoiceSplit,
+    negative_sentence,
+    phrase_spellings,
+    random_voice,
+    trim_silence,
+)
+
+WINDOW = (CONTEXT_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES  # samples behind one model input
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    positives: int = 3000  # phrase clips, each giving `copies` augmented positive windows
+    sentences: int = 6000  # sentences without the phrase
+    confusables: int = 1500  # confusable phrases ("hey there", "zero", ...)
+    noise_windows: int = 2000  # noise alone
+    copies: int = 2
+    seed: int = 0
+
+
+def _say(job: tuple[Voice, str]) -> np.ndarray:
+    voice, text = job
+    return trim_silence(voice.say(text))
+
+
+def synthesize(jobs: list[tuple[Voice, str]], what: str, quiet: bool = False) -> list[np.ndarray]:
+    """Speak every (voice, text) with espeak-ng, on all cores, with a progress bar."""
+    # Forked workers only run espeak-ng and numpy, never TensorFlow, whose threads may be running
+    # in the parent by now (during mining); forkserver would need a __main__ guard in scripts.
+    with multiprocessing.Pool(os.cpu_count() or 1) as pool:
+        clips = pool.imap(_say, jobs, chunksize=8)
+        return list(tqdm(clips, total=len(jobs), desc=what, unit="clip", disable=quiet))
+
+
+def positive_jobs(
+    rng: random.Random, phrase: str, split: VoiceSplit, n: int, held_out: bool = False
+) -> list[tuple[Voice, str]]:
+    voices = split.heldout_voices if held_out else split.train_voices
+    names = split.heldout_variants if held_out else split.train_variants
+    spellings = phrase_spellings(phrase)
+    return [(random_voice(rng, voices, names), rng.choice(spellings)) for _ in range(n)]
+
+
+def negative_jobs(
+    rng: random.Random,
+    phrase: str,
+    split: VoiceSplit,
+    n: int,
+    held_out: bool = False,
+    confusable: bool = False,
+    accents: bool = True,
+) -> list[tuple[Voice, str]]:
+    """Talk without the phrase. For training, half of it in other languages' voices (unless not
+    ``accents``): the more kinds of speech the model has heard not to be the phrase, the fewer
+    new voices fool it."""
+    voices = split.heldout_voices if held_out else split.train_voices
+    names = split.heldout_variants if held_out else split.train_variants
+    accents_pool = split.negative_voices if accents and not held_out else ()
+    jobs = []
+    for _ in range(n):
+        text = rng.choice(CONFUSABLES) if confusable else negative_sentence(rng, phrase)
+        pool = accents_pool if accents_pool and rng.random() < 0.5 else voices
+        jobs.append((random_voice(rng, pool, names), text))
+    return jobs
+
+
+def _window(audio: np.ndarray, end: int) -> np.ndarray:
+    """The WINDOW samples before ``end``, as int16 (clamped into the audio)."""
+    end = min(max(end, WINDOW), audio.size)
+    return to_int16(audio[end - WINDOW : end])
+
+
+def _ms(rng: random.Random, low: float, high: float) -> int:
+    return int(rng.uniform(low, high) * RATE / 1000)
+
+
+class WindowMaker:
+    """Builds utterances around clips, degrades them, and cuts labelled windows out."""
+
+    def __init__(self, seed: int, babble: list[np.ndarray]) -> None:
+        self.rng = random.Random(seed)
+        self.augmenter = Augmenter(seed, [to_float(b) for b in babble[:200]])
+        self.babble = babble
+
+    def _lead_in(self) -> np.ndarray:
+        """What comes before a clip: a second or more of quiet, or the end of other speech."""
+        quiet = np.zeros(WINDOW + _ms(self.rng, 50, 500), dtype=np.float32)
+        if self.babble and self.rng.random() < 0.4:
+            end = quiet.size - _ms(self.rng, 50, 400)
+            talk = to_float(self.rng.choice(self.babble))[-end:]
+            quiet[end - talk.size : end] = talk
+        return quiet
+
+    def around(self, clip: np.ndarray) -> tuple[np.ndarray, int]:
+        """(utterance, where the clip ends in it), degraded."""
+        after = np.zeros(_ms(self.rng, 300, 500), dtype=np.float32)
+        if self.babble and self.rng.random() < 0.3:  # "hey zero, what time is it"
+            follow = to_float(self.rng.choice(self.babble))
+            after = np.concatenate([np.zeros(_ms(self.rng, 30, 200), np.float32), follow, after])
+        lead = self._lead_in()
+        spoken = self.augmenter.speed(to_float(clip))
+        utterance = np.concatenate([lead, spoken, after])
+        return self.augmenter.apply(utterance), lead.size + spoken.size
+
+    def positive_windows(self, clip: np.ndarray) -> Iterable[tuple[np.ndarray, int]]:
+        audio, end = self.around(clip)
+        yield _window(audio, end + _ms(self.rng, 20, 250)), 1
+        if clip.size > RATE // 2:  # the phrase cut short: must not fire yet
+            yield _window(audio, end - _ms(self.rng, 200, 500)), 0
+
+    def confusable_windows(self, clip: np.ndarray) -> Iterable[tuple[np.ndarray, int]]:
+        audio, end = self.around(clip)
+        yield _window(audio, end + _ms(self.rng, 20, 250)), 0
+
+    def sentence_windows(self, clip: np.ndarray) -> Iterable[tuple[np.ndarray, int]]:
+        audio, end = self.around(clip)
+        # just after the sentence ends, as a positive is cut: a pause is not the phrase
+        yield _window(audio, end + _ms(self.rng, 20, 250)), 0
+        for _ in range(1 + clip.size // RATE):
+            yield _window(audio, self.rng.randint(WINDOW, audio.size)), 0
+
+    def noise_window(self) -> tuple[np.ndarray, int]:
+        if self.rng.random() < 0.05:
+            return np.zeros(WINDOW, dtype=np.int16), 0  # a muted or unplugged mic
+        return to_int16(self.augmenter.background(WINDOW)), 0
+
+
+def build_windows(
+    phrase: str, split: VoiceSplit, settings: DataSettings, quiet: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(features (n, CONTEXT_FRAMES, MEL_BANDS), labels (n,)) for training."""
+    rng = random.Random(settings.seed)
+    positives = synthesize(
+        positive_jobs(rng, phrase, split, settings.positives), "speaking the phrase", quiet
+    )
+    sentences = synthesize(
+        negative_jobs(rng, phrase, split, settings.sentences), "speaking other sentences", quiet
+    )
+    confusables = synthesize(
+        negative_jobs(rng, phrase, split, settings.confusables, confusable=True),
+        "speaking confusables",
+        quiet,
+    )
+    maker = WindowMaker(settings.seed, [s for s in sentences if s.size])
+    windows: list[tuple[np.ndarray, int]] = []
+    bar = tqdm(
+        total=settings.copies * (len(positives) + len(confusables))
+        + len(sentences)
+        + settings.noise_windows,
+        desc="degrading and cutting windows",
+        unit="clip",
+        disable=quiet,
+    )
+    for _ in range(settings.copies):
+        for clip in positives:
+            if clip.size:
+                windows.extend(maker.positive_windows(clip))
+            bar.update()
+        for clip in confusables:
+            if clip.size:
+                windows.extend(maker.confusable_windows(clip))
+            bar.update()
+    for clip in sentences:
+        if clip.size:
+            windows.extend(maker.sentence_windows(clip))
+        bar.update()
+    for _ in range(settings.noise_windows):
+        windows.append(maker.noise_window())
+        bar.update()
+    bar.close()
+    features = np.stack([log_mel(w) for w, _ in windows])
+    labels = np.array([label for _, label in windows], dtype=np.float32)
+    return features, labels

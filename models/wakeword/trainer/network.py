@@ -1,0 +1,123 @@
+"""The keyword-spotting network: a small DS-CNN (Zhang et al., "Hello Edge", 2017), int8 export.
+
+Input: one second of log-mel features (49 frames x 40 bands). A strided 10x4 convolution, four
+depthwise-separable blocks of 48 channels (the first strided again), average pooling, and one
+sigmoid: "the phrase has just been said". About 15k parameters, 32 KB as int8 TFLite; 0.37 ms per
+run with tflite-runtime on one x86-64 core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from device.wake_features import CONTEXT_FRAMES, MEL_BANDS
+
+CHANNELS = 48
+BLOCKS = 4
+BATCH = 128
+
+
+def build_model() -> Any:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+
+    def norm_relu(x: Any) -> Any:
+        # momentum 0.9: the batch statistics settle within a short training run
+        return layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+
+    inputs = tf.keras.Input((CONTEXT_FRAMES, MEL_BANDS, 1))
+    x = norm_relu(
+        layers.Conv2D(CHANNELS, (10, 4), strides=(2, 4), padding="same", use_bias=False)(inputs)
+    )
+    for block in range(BLOCKS):
+        stride = (2, 2) if block == 0 else (1, 1)
+        x = norm_relu(layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x))
+        x = norm_relu(layers.Conv2D(CHANNELS, 1, use_bias=False)(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    return tf.keras.Model(inputs, outputs)
+
+
+def masked(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """SpecAugment (Park et al., 2019): blank a few frames and a few bands of each window, so the
+    model cannot lean on any one moment or pitch of the voices it trained on."""
+    out = batch.copy()
+    for window in out:
+        floor = window.min()
+        start, width = rng.integers(0, CONTEXT_FRAMES), rng.integers(0, 7)
+        window[start : start + width] = floor
+        start, width = rng.integers(0, MEL_BANDS), rng.integers(0, 6)
+        window[:, start : start + width] = floor
+    return out
+
+
+def train(
+    features: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    seed: int,
+    model: Any = None,
+    learning_rate: float = 2e-3,
+    quiet: bool = False,
+) -> Any:
+    """A trained Keras model (``model`` trained further, or a new one). 10% of the windows are
+    kept aside to report validation loss as it goes; the rest are masked afresh every epoch."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    held = order[: len(order) // 10]
+    kept = order[len(order) // 10 :]
+
+    class Batches(tf.keras.utils.Sequence):
+        def __init__(self) -> None:
+            super().__init__()
+            self.order = kept.copy()
+
+        def __len__(self) -> int:
+            return -(-len(self.order) // BATCH)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            picked = self.order[index * BATCH : (index + 1) * BATCH]
+            return masked(features[picked], rng)[..., None], labels[picked]
+
+        def on_epoch_end(self) -> None:
+            rng.shuffle(self.order)
+
+    if model is None:
+        model = build_model()
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate),
+        loss="binary_crossentropy",
+        metrics=[tf.keras.metrics.AUC(name="auc")],
+    )
+    cosine = tf.keras.callbacks.LearningRateScheduler(
+        lambda epoch: learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))) + 1e-5
+    )
+    model.fit(
+        Batches(),
+        epochs=epochs,
+        validation_data=(features[held][..., None], labels[held]),
+        callbacks=[cosine],
+        verbose=0 if quiet else 2,
+    )
+    return model
+
+
+def export_int8(model: Any, calibration: np.ndarray) -> bytes:
+    """Full-integer TFLite: int8 weights, activations, input and output."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    samples = calibration[np.random.default_rng(0).permutation(len(calibration))[:500]]
+    converter.representative_dataset = lambda: ([s[None, ..., None]] for s in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return bytes(converter.convert())

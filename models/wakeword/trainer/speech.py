@@ -1,0 +1,193 @@
+"""Speech to train and test on: espeak-ng voices, the wake phrase, and text without it.
+
+Voices are split in two, by voice and by variant: the model trains on one part and is judged on
+the other, so its figures say how it does on voices it never heard.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from device.errors import TtsError
+from device.tts import EspeakSynthesizer
+
+# Sounds like part of the phrase: heard as negatives, in training and in the held-out test. Near
+# rhymes that differ in one sound ("say zero", "hey hero") are left out: a model small enough for
+# a Pi cannot refuse them without missing the phrase itself, and people rarely say them.
+CONFUSABLES = (
+    "hey there", "hey", "zero", "hero", "hey siri", "hey google", "hey joe", "hey sarah",
+    "zero zero", "hey zed", "hazy roads", "hey you", "hey zack", "nero", "hey there hero",
+    "hey zebra", "they sell", "hey ziggy", "zero one two", "hey cheerio", "hey ray", "hello",
+    "the hero", "heroes", "a zero sum game", "hey everyone", "hey there zack",
+)  # fmt: skip
+
+# Things people say to and around a wearable; the rest of the negative text is random words.
+EVERYDAY = (
+    "what time is it",
+    "set a timer for ten minutes",
+    "what's the weather like today",
+    "could you pass me the salt please",
+    "the meeting moved to thursday afternoon",
+    "turn the volume up",
+    "take a note buy milk and eggs",
+    "what am I looking at",
+    "I think we should leave at seven",
+    "how far is the station from here",
+    "can you hear me now",
+    "testing the microphone one two three",
+    "remember to call mum",
+    "let's grab lunch after the talk",
+    "the train is running twenty minutes late",
+    "is it going to rain this afternoon",
+    "that was a great demo",
+    "where did I put my keys",
+    "the battery is almost empty",
+    "please speak a little louder",
+)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One espeak-ng speaker: a voice, a variant, a speed and a pitch."""
+
+    name: str  # e.g. "en-gb-scotland+m3"
+    rate_wpm: int
+    pitch: int
+
+    def say(self, text: str) -> np.ndarray:
+        tts = EspeakSynthesizer(self.name, self.rate_wpm, self.pitch, volume_percent=100)
+        pcm = tts.synthesize(text)
+        return np.frombuffer(pcm, dtype="<i2").copy()
+
+
+def _listing(option: str) -> list[list[str]]:
+    try:
+        out = subprocess.run(
+            ["espeak-ng", option], capture_output=True, check=True, timeout=10
+        ).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise TtsError(f"espeak-ng {option} failed ({exc}): sudo apt install espeak-ng") from exc
+    return [line.split() for line in out.splitlines()[1:] if len(line.split()) >= 5]
+
+
+@functools.cache
+def english_voices() -> tuple[str, ...]:
+    """espeak-ng's own English voices (MBROLA ones need data we do not install)."""
+    return tuple(sorted({f[1] for f in _listing("--voices=en") if f[4].startswith("gmw/")}))
+
+
+@functools.cache
+def variants() -> tuple[str, ...]:
+    """Voice variants (male, female, klatt, whisper, ...), usable as ``voice+variant``."""
+    return tuple(sorted({f[4].removeprefix("!v/") for f in _listing("--voices=variant")}))
+
+
+def _speaks(voice: str) -> bool:
+    """Whether ``espeak-ng -v voice`` works: a few listed names are refused (chr-US-Qaaa-x-west)."""
+    try:
+        check = subprocess.run(
+            ["espeak-ng", "-q", "-v", voice, "a"], capture_output=True, timeout=10
+        )
+        return check.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@functools.cache
+def other_voices() -> tuple[str, ...]:
+    """espeak-ng's voices for languages other than English (about 120), MBROLA ones aside."""
+    listing = _listing("--voices")
+    names = {f[1] for f in listing if not f[4].startswith("mb/") and not f[1].startswith("en")}
+    return tuple(sorted(name for name in names if _speaks(name)))
+
+
+@dataclass(frozen=True)
+class VoiceSplit:
+    """Which voices and variants train the model, and which are kept to test it."""
+
+    train_voices: tuple[str, ...]
+    train_variants: tuple[str, ...]
+    heldout_voices: tuple[str, ...]
+    heldout_variants: tuple[str, ...]
+    # Other languages' voices reading English: accents that say what the wake word is not.
+    negative_voices: tuple[str, ...] = ()
+
+
+HELDOUT_VOICES = ("en-029", "en-gb-scotland")  # Caribbean and Scottish English
+
+
+def split_voices(heldout: tuple[str, ...] = HELDOUT_VOICES) -> VoiceSplit:
+    voices = english_voices()
+    missing = [v for v in heldout if v not in voices]
+    if missing:
+        raise TtsError(f"espeak-ng has no voice {', '.join(missing)}; it has {', '.join(voices)}")
+    every = variants()
+    held_variants = every[::4]  # a quarter of the variants, spread through the list
+    return VoiceSplit(
+        train_voices=tuple(v for v in voices if v not in heldout),
+        train_variants=tuple(v for v in every if v not in held_variants),
+        heldout_voices=heldout,
+        heldout_variants=held_variants,
+        negative_voices=other_voices(),
+    )
+
+
+def random_voice(
+    rng: random.Random,
+    voices: tuple[str, ...],
+    variant_names: tuple[str, ...],
+    rates: tuple[int, int] = (120, 210),
+) -> Voice:
+    """A speaker: a voice, often with a variant, at a random speed and pitch."""
+    name = rng.choice(voices)
+    if rng.random() < 0.8:
+        name += "+" + rng.choice(variant_names)
+    return Voice(name, rng.randint(*rates), rng.randint(20, 80))
+
+
+def phrase_spellings(phrase: str) -> tuple[str, ...]:
+    """Ways to write the phrase that espeak-ng says a little differently."""
+    words = phrase.split()
+    forms = {phrase, phrase + ".", phrase + "!", phrase + "?", ", ".join(words)}
+    return tuple(sorted(forms))
+
+
+@functools.cache
+def _dictionary_words() -> tuple[str, ...]:
+    """Plain words from pocketsphinx's bundled pronouncing dictionary: speech sounds aplenty."""
+    from pocketsphinx import get_model_path
+
+    words = []
+    with open(Path(get_model_path()) / "en-us" / "cmudict-en-us.dict", encoding="utf-8") as lines:
+        for line in lines:
+            word = line.split(" ", 1)[0]
+            if word.isalpha() and 2 <= len(word) <= 10:
+                words.append(word)
+    return tuple(words)
+
+
+def negative_sentence(rng: random.Random, phrase: str) -> str:
+    """Text without the phrase: everyday talk, confusable bits, or a run of random words."""
+    roll = rng.random()
+    if roll < 0.25:
+        text = rng.choice(EVERYDAY)
+    elif roll < 0.45:
+        text = f"{rng.choice(CONFUSABLES)} {rng.choice(EVERYDAY)}"
+    else:
+        words = _dictionary_words()
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(4, 14)))
+    return text if phrase not in text else negative_sentence(rng, phrase)
+
+
+def trim_silence(samples: np.ndarray, level: int = 300) -> np.ndarray:
+    """Cut the quiet head and tail espeak-ng puts around speech."""
+    loud = np.flatnonzero(np.abs(samples) > level)
+    if loud.size == 0:
+        return samples[:0]
+    return samples[max(0, loud[0] - 160) : loud[-1] + 160]
