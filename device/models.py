@@ -65,6 +65,9 @@ class ModelSpec:
     unpacks_to: str  # top-level folder of the archive (file name for "file"), installed as is
     audio: str  # the audio format the model expects, e.g. "16 kHz mono"
     description: str
+    # A file that ships in this repository, under models/, instead of a download: then url is ""
+    # and the file is checked against sha256 when it is loaded.
+    path: str = ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,30 +99,44 @@ def _parse_entry(path: Path, name: str, entry: object) -> ModelSpec:
         raise fail(None, "expected a table: [name] followed by its keys")
     if not _NAME.fullmatch(name):
         raise fail(None, "a model name is lowercase letters, digits, '.', '-' and '_'")
-    keys = [f.name for f in fields(ModelSpec) if f.name != "name"]
-    unknown = sorted(entry.keys() - set(keys))
+    keys = [f.name for f in fields(ModelSpec) if f.name not in ("name", "path")]
+    unknown = sorted(entry.keys() - {*keys, "path"})
     if unknown:
-        raise fail(unknown[0], f"unknown key (known: {', '.join(keys)})")
+        raise fail(unknown[0], f"unknown key (known: {', '.join(keys)}, path)")
+    shipped = entry.get("path", "")
     for key in keys:
         if key not in entry:
             raise fail(key, "missing")
-        problem = _check_value(key, entry[key])
+        problem = _check_value(key, entry[key], shipped)
         if problem:
             raise fail(key, problem)
-    values = {key: entry[key] for key in keys}
+    if shipped and (
+        not isinstance(shipped, str)
+        or PurePosixPath(shipped).is_absolute()
+        or ".." in PurePosixPath(shipped).parts
+    ):
+        raise fail("path", f"expected a path inside models/, got {shipped!r}")
+    values = {key: entry[key] for key in keys} | {"path": shipped}
     values["sha256"] = values["sha256"].lower()
     return ModelSpec(name=name, **values)
 
 
-def _check_value(key: str, value: Any) -> str | None:
-    """Why a manifest value is wrong, or None if it is fine."""
+def _check_value(key: str, value: Any, shipped: str = "") -> str | None:
+    """Why a manifest value is wrong, or None if it is fine (``shipped``: the entry's path)."""
     if key == "size_bytes":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return f"expected a whole number of bytes, got {value!r}"
         return None
     if not isinstance(value, str):
         return f"expected a string, got {value!r}"
-    if key == "url" and not value.startswith(("https://", "http://")):
+    if shipped:
+        if key == "url" and value:
+            return 'must be "" for a model that ships in the repository (path is set)'
+        if key == "archive" and value != "file":
+            return 'must be "file" for a model that ships in the repository'
+        if key == "sha256" and not value:
+            return "a model that ships in the repository needs its sha256"
+    elif key == "url" and not value.startswith(("https://", "http://")):
         return f"expected an https:// address, got {value!r}"
     if key == "sha256" and value and not _SHA256.fullmatch(value.lower()):
         return f'expected 64 hex digits (or "" if not pinned yet), got {value!r}'
@@ -152,6 +169,24 @@ def verify(spec: ModelSpec, path: Path) -> bool:
     if not path.exists():
         return False
     return recorded == spec.sha256 if spec.sha256 else bool(recorded)
+
+
+def shipped_file(spec: ModelSpec, models_root: Path | None = None) -> Path:
+    """The repository's copy of a shipped model, after checking it against its sha256."""
+    path = (models_root or MANIFEST_PATH.parent) / spec.path
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ModelError(
+            f"{path}: the shipped {spec.name} model cannot be read ({exc.strerror}); "
+            "restore it from the repository (git checkout -- models/)"
+        ) from exc
+    if digest != spec.sha256:
+        raise ModelError(
+            f"{path} does not match its sha256 in {MANIFEST_PATH.name} (changed or damaged); "
+            "restore it with git checkout -- models/, or put your own model in [wake] model"
+        )
+    return path
 
 
 def require(spec_name: str, path: Path, manifest: Mapping[str, ModelSpec] | None = None) -> Path:
@@ -209,6 +244,8 @@ def fetch(
     sha256 unless ``trust_unverified``. ``timeout`` is (connect, read) seconds. On any failure
     raises ModelError and leaves ``models_dir`` as it was (no temp files, no half model).
     """
+    if spec.path:
+        raise ModelError(f"{spec.name} ships with ZeroPin ({spec.path}): there is nothing to fetch")
     target = models_dir / spec.unpacks_to
     if verify(spec, target):
         log.info("%s is already installed at %s", spec.name, target)

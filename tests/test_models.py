@@ -24,6 +24,7 @@ from device.models import (
     load_manifest,
     marker_path,
     require,
+    shipped_file,
     verify,
 )
 
@@ -340,10 +341,16 @@ def test_shipped_manifest_is_well_formed() -> None:
     assert specs
     for name, spec in specs.items():
         assert spec.name == name
-        assert spec.url.startswith("https://")
         # "" would be the documented not-yet-pinned case; fetch then needs --trust-unverified
         assert re.fullmatch(r"[0-9a-f]{64}", spec.sha256) or spec.sha256 == ""
         assert spec.size_bytes > 0
+        if spec.path:  # ships in the repository: its size and checksum are the file's
+            shipped = MANIFEST_PATH.parent / spec.path
+            assert shipped_file(spec) == shipped
+            assert shipped.stat().st_size == spec.size_bytes
+            assert spec.unpacks_to == shipped.name
+            continue
+        assert spec.url.startswith("https://")
         assert spec.url.endswith(spec.archive) or spec.archive == "file"
 
 
@@ -384,6 +391,45 @@ def test_malformed_manifest_names_file_and_key(
     manifest.write_text(GOOD_ENTRY.replace(*change))
     with pytest.raises(ModelError, match=rf"^{re.escape(str(manifest))}: \[m\] {key}: "):
         load_manifest(manifest)
+
+
+SHIPPED_ENTRY = """\
+[w]
+path = "wakeword/w.tflite"
+url = ""
+sha256 = "{sha}"
+size_bytes = 10
+licence = "Apache-2.0"
+archive = "file"
+unpacks_to = "w.tflite"
+audio = "16 kHz mono"
+description = "a shipped model"
+""".replace("{sha}", "b" * 64)
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "reason"),
+    [
+        (('url = ""', 'url = "https://example.invalid/w"'), "url", 'must be ""'),
+        (('archive = "file"', 'archive = "zip"'), "archive", 'must be "file"'),
+        (('sha256 = "' + "b" * 64, 'sha256 = "'), "sha256", "needs its sha256"),
+        (('path = "wakeword', 'path = "../wakeword'), "path", "a path inside models/"),
+    ],
+)
+def test_shipped_entry_rules(tmp_path: Path, change: tuple[str, str], key: str, reason: str):
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(SHIPPED_ENTRY.replace(*change))
+    with pytest.raises(ModelError, match=rf"\[w\] {key}: .*{re.escape(reason)}"):
+        load_manifest(manifest)
+
+
+def test_shipped_model_is_not_fetched(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text(SHIPPED_ENTRY)
+    spec = load_manifest(manifest)["w"]
+    with pytest.raises(ModelError, match=r"w ships with ZeroPin \(wakeword/w.tflite\)"):
+        fetch(spec, tmp_path / "models")
+    assert not (tmp_path / "models").exists()
 
 
 def test_good_manifest_entry_loads(tmp_path: Path) -> None:
