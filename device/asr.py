@@ -111,6 +111,20 @@ class PocketsphinxRecognizer:
         self._decoder.set_cmn(value)
         self._free.set_cmn(value)
 
+    def adapt(self, pcm: bytes) -> None:
+        """Adapt the cepstral mean to this microphone from ``pcm`` (audio heard while idle): it is
+        decoded once as an utterance of its own, and the result thrown away."""
+        if self._started:
+            self._decoder.end_utt()
+            self._started = False
+        if self._free_open:
+            self._free.end_utt()
+            self._free_open = False
+        self._decoder.start_utt()
+        self._decoder.process_raw(pcm, False, True)
+        self._decoder.end_utt()
+        self._free.set_cmn(self._decoder.get_cmn(False))
+
 
 def load_vosk_model(path: Path) -> Any:
     """Load a Vosk model directory, turning Vosk's bare errors into a ModelError that says how to
