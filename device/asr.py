@@ -82,6 +82,7 @@ class PocketsphinxRecognizer:
             self._decoder.end_utt()
         if self._free_open:
             self._free.end_utt()
+        self._free.set_cmn(self._decoder.get_cmn(False))
         self._decoder.start_utt()
         self._free.start_utt()
         self._started = self._free_open = True
