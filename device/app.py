@@ -23,6 +23,7 @@ from device.intents import jsgf_grammar, parse
 from device.listener import Listener
 from device.llm_client import ChatClient
 from device.memory import ConversationStore, MemoryStore
+from device.models import load_manifest, shipped_file
 from device.notes import Database, NoteStore
 from device.providers import Provider, resolve_providers
 from device.router import Router
@@ -33,6 +34,7 @@ from device.tools import Toolbox
 from device.tts import EspeakSynthesizer, Synthesizer
 from device.vad import EndpointSettings
 from device.wake import PocketsphinxKeyphraseDetector, VoskGrammarDetector, WakeWordDetector
+from device.wake_tflite import TFLiteWakeDetector
 from drivers.camera import Camera
 from drivers.leds import LedPattern, NoLed, PrivacyLed, RgbLed, SingleLed, StatusLight
 from drivers.mic import Microphone
@@ -42,13 +44,45 @@ from drivers.speaker import Speaker
 log = logging.getLogger(__name__)
 
 
+SHIPPED_WAKE_MODEL = "wakeword-hey-zero"  # the manifest entry of the default wake-word model
+POCKETSPHINX_THRESHOLD = 1e-40
+MIN_TFLITE_THRESHOLD = 0.05  # lower fires on nearly anything
+
+
+def resolved_wake_model(cfg: Config) -> Path:
+    """The tflite wake-word model: the configured file, or the shipped one (sha256 checked)."""
+    if cfg.wake.model:
+        return Path(cfg.wake.model).expanduser()
+    return shipped_file(load_manifest()[SHIPPED_WAKE_MODEL])
+
+
 def build_wake(cfg: Config) -> WakeWordDetector:
     engine = cfg.wake.engine
+    threshold = cfg.wake.threshold or None  # 0: the engine's own default
     if engine == "pocketsphinx":
-        return PocketsphinxKeyphraseDetector(cfg.wake.phrase, cfg.wake.threshold)
+        return PocketsphinxKeyphraseDetector(cfg.wake.phrase, threshold or POCKETSPHINX_THRESHOLD)
     if engine == "vosk":
         return VoskGrammarDetector(cfg.wake.phrase, resolved_vosk_model(cfg))
-    raise ConfigError(f"[wake] engine: {engine!r} is not available yet (use pocketsphinx or vosk)")
+    if threshold is not None and not MIN_TFLITE_THRESHOLD <= threshold < 1:
+        hint = (
+            " (a pocketsphinx threshold? set engine too, or remove it)" if threshold < 0.01 else ""
+        )
+        raise ConfigError(
+            f"[wake] threshold: a tflite model scores 0..1; use {MIN_TFLITE_THRESHOLD} to 0.99, "
+            f"or 0 for the model card's, not {threshold:g}{hint}"
+        )
+    detector = TFLiteWakeDetector(
+        resolved_wake_model(cfg),
+        threshold,
+        cfg.wake.trigger_level or None,  # 0: the model card's
+        cfg.wake.refractory_seconds,
+    )
+    if detector.phrase != " ".join(cfg.wake.phrase.lower().split()):
+        raise ConfigError(
+            f"[wake] phrase: {cfg.wake.phrase!r}, but the model {detector.scorer.model_path.name} "
+            f'listens for {detector.phrase!r}; set phrase = "{detector.phrase}"'
+        )
+    return detector
 
 
 def build_recognizer(

@@ -62,12 +62,14 @@ class AudioConfig:
 
 @dataclass(frozen=True)
 class WakeConfig:
-    engine: str = "pocketsphinx"
-    phrase: str = "hey zero"
-    threshold: float = 1e-40  # detection score needed to fire; scale depends on the engine
-    model: str = ""  # model file path (tflite engine)
+    engine: str = "tflite"  # our own model; "pocketsphinx" and "vosk" spot the phrase by ASR
+    phrase: str = "hey zero"  # a tflite model knows its phrase: this must match its card
+    # Score needed to fire; 0 = the engine's default: the model card's threshold (tflite, scores
+    # 0..1), 1e-40 (pocketsphinx keyphrase). Vosk has none.
+    threshold: float = 0.0
+    model: str = ""  # tflite model file; "" = the shipped "hey zero" model
     refractory_seconds: float = 2.0  # detections this soon after one are ignored
-    trigger_level: int = 1  # consecutive chunks above threshold needed to fire
+    trigger_level: int = 0  # tflite: scores in a row at the threshold to fire; 0 = the card's
 
 
 @dataclass(frozen=True)
@@ -299,9 +301,9 @@ _RULES: dict[str, Check] = {
     "audio.chunk_ms": _chunk_ms,
     "wake.engine": _one_of("pocketsphinx", "vosk", "tflite"),
     "wake.phrase": _not_empty,
-    "wake.threshold": _above(0),
+    "wake.threshold": _at_least(0),
     "wake.refractory_seconds": _at_least(0),
-    "wake.trigger_level": _at_least(1),
+    "wake.trigger_level": _at_least(0),
     "vad.aggressiveness": _between(0, 3),
     "vad.trailing_silence_seconds": _between(0.1, 5),
     "vad.max_utterance_seconds": _between(1, 60),

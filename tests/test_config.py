@@ -61,7 +61,7 @@ def test_defaults_load_without_files_or_environment() -> None:
     cfg, sources = load_config_with_sources(paths=[], env={}, secrets_paths=[])
     assert cfg == Config()
     assert cfg.tts.rate_wpm == 165
-    assert cfg.wake.threshold == 1e-40
+    assert (cfg.wake.engine, cfg.wake.threshold) == ("tflite", 0.0)  # 0: the model card's
     assert cfg.vad.aggressiveness == 2
     assert set(sources.values()) == {"default"}
     assert "led.privacy_pin" in sources
@@ -171,8 +171,8 @@ def test_value_out_of_range(tmp_path: Path) -> None:
     [
         ("[audio]\nchunk_ms = 25", "[audio] chunk_ms: must be 10, 20, ..., 100, got 25"),
         ("[audio]\nchunk_ms = 110", "[audio] chunk_ms: must be 10, 20, ..., 100, got 110"),
-        ("[wake]\nthreshold = 0", "[wake] threshold: must be > 0, got 0.0"),
-        ("[wake]\ntrigger_level = 0", "[wake] trigger_level: must be >= 1, got 0"),
+        ("[wake]\nthreshold = -1", "[wake] threshold: must be >= 0, got -1.0"),
+        ("[wake]\ntrigger_level = -1", "[wake] trigger_level: must be >= 0, got -1"),
         ("[wake]\nrefractory_seconds = -1", "[wake] refractory_seconds: must be >= 0, got -1.0"),
         ('[wake]\nengine = "snowboy"', '[wake] engine: must be one of "pocketsphinx", "vosk", '),
         ("[vad]\ntrailing_silence_seconds = 0.05", "must be 0.1..5, got 0.05"),

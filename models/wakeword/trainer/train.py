@@ -227,8 +227,11 @@ On {x["trained_on"]}, in {x["minutes"]["total"]} minutes ({x["minutes"]["data"]}
 {x["minutes"]["training"]} training). All speech is espeak-ng: {len(data["train_voices"])} English
 voices ({", ".join(data["train_voices"])}) with {data["train_variants"]} variants, at random speeds
 and pitches, {data["positive_clips"]:,} phrase clips and {data["windows"]:,} windows in all
-({data["positive_windows"]:,} positive), degraded with room echo, small-speaker band-limiting,
-level changes and noise (white, pink, brown, hum, babble). Seed {data["seed"]}.
+({data["positive_windows"]:,} positive). Half the talk without the phrase is read by espeak-ng's
+voices for other languages, as accents. Clips are sped up or slowed down and degraded with room
+echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble);
+SpecAugment masks frames and bands. Then {data.get("hard_negatives", 0):,} hard negatives mined
+from fresh English talk in rounds. Seed {data["seed"]}.
 
 ## How well it does
 
