@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ import numpy as np
 
 from device.app import build_recognizer, build_wake
 from device.cloud_demo import FIRST_TOKEN_SECONDS, TOKEN_INTERVAL_SECONDS, run_cloud_demo
-from device.config import Config
+from device.config import Config, WakeConfig
 from device.demo import SCENARIO, USER_VOICE, Step, run_demo
+from device.errors import ConfigError, ModelError
 from device.listener import FRAME_BYTES
 from device.tts import EspeakSynthesizer
 from device.vad import Endpointer, EndpointSettings
@@ -82,9 +84,33 @@ def machine() -> str:
     )
 
 
+WAKE_ENGINES = ("tflite", "pocketsphinx", "vosk")
+
+
+def _wake_engines(cfg: Config) -> dict[str, Config]:
+    """A config for every wake-word engine that can run here, the configured one first.
+
+    The others use the default phrase and their own default threshold; one that cannot be built
+    here (no Vosk model, no TFLite runtime) is left out, with a line on stderr."""
+    engines = {cfg.wake.engine: cfg}
+    for engine in WAKE_ENGINES:
+        if engine in engines:
+            continue
+        other = replace(cfg, wake=replace(WakeConfig(), engine=engine))
+        try:
+            build_wake(other)
+        except (ModelError, ConfigError) as exc:
+            print(f"bench: leaving out the {engine} wake word: {exc}", file=sys.stderr)
+            continue
+        engines[engine] = other
+    return engines
+
+
 def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
     audio = _corpus()
+    engines = _wake_engines(cfg)
     results: dict[str, list[float]] = {
+        **{f"wake_{engine}": [] for engine in engines},
         "wake": [],
         "vad": [],
         "asr": [],
@@ -93,8 +119,10 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         "cloud_whole": [],
     }
     for _ in range(runs):
-        wake = build_wake(cfg)
-        results["wake"].append(_cpu_per_audio_second(wake.process, audio))
+        for engine, engine_cfg in engines.items():
+            wake = build_wake(engine_cfg)
+            results[f"wake_{engine}"].append(_cpu_per_audio_second(wake.process, audio))
+        results["wake"].append(results[f"wake_{cfg.wake.engine}"][-1])
         endpointer = Endpointer(EndpointSettings(aggressiveness=cfg.vad.aggressiveness))
         results["vad"].append(_cpu_per_audio_second(endpointer.is_speech, audio))
         recognizer = build_recognizer(cfg)
@@ -120,6 +148,17 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         "wake_engine": cfg.wake.engine,
         "asr_engine": asr_engine,
         "wake_cpu_per_audio_s": statistics.median(results["wake"]),
+        **{
+            f"wake_cpu_per_audio_s_{engine}": statistics.median(results[f"wake_{engine}"])
+            for engine in engines
+        },
+        # ours divided by pocketsphinx keyphrase spotting's, on the same audio
+        "wake_cpu_ratio_vs_pocketsphinx": (
+            statistics.median(results["wake_tflite"])
+            / statistics.median(results["wake_pocketsphinx"])
+            if "tflite" in engines and "pocketsphinx" in engines
+            else None
+        ),
         "vad_cpu_per_audio_s": statistics.median(results["vad"]),
         "asr_cpu_per_audio_s": statistics.median(results["asr"]),
         "local_intent_first_audio_s": statistics.median(results["first_audio"]),
@@ -143,9 +182,19 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
         ("machine", result["machine"]),
         ("runs (median of)", result["runs"]),
         ("audio per run", f"{result['audio_seconds']} s of synthesised speech and room noise"),
+        *(
+            (
+                f"wake word ({engine})",
+                f"{result[f'wake_cpu_per_audio_s_{engine}']:.4f} CPU s / audio s",
+            )
+            for engine in WAKE_ENGINES
+            if f"wake_cpu_per_audio_s_{engine}" in result
+        ),
         (
-            f"wake word ({result['wake_engine']})",
-            f"{result['wake_cpu_per_audio_s']:.4f} CPU s / audio s",
+            "wake word: tflite / pocketsphinx CPU",
+            f"{result['wake_cpu_ratio_vs_pocketsphinx']:.3f}"
+            if result["wake_cpu_ratio_vs_pocketsphinx"] is not None
+            else "n/a (one of them is not available)",
         ),
         ("VAD (webrtcvad)", f"{result['vad_cpu_per_audio_s']:.5f} CPU s / audio s"),
         (f"ASR ({result['asr_engine']})", f"{result['asr_cpu_per_audio_s']:.4f} CPU s / audio s"),

@@ -1,0 +1,26 @@
+"""``zeropin bench`` measures every wake-word engine that can run here, on the same audio."""
+
+from dataclasses import replace
+
+from device.bench import _cpu_per_audio_second, _wake_engines
+from device.config import load_config
+
+CFG = load_config(paths=[], env={})
+
+
+def test_every_engine_that_can_run_is_measured_the_configured_one_as_set(capsys):
+    cfg = replace(CFG, wake=replace(CFG.wake, engine="pocketsphinx", threshold=1e-30))
+    engines = _wake_engines(cfg)
+    assert list(engines) == ["pocketsphinx", "tflite"]
+    assert engines["pocketsphinx"] is cfg  # its own threshold kept
+    assert engines["tflite"].wake.threshold == 0.0  # the model card's, not pocketsphinx's
+    # no Vosk model can be downloaded on these machines: said, and left out
+    assert "bench: leaving out the vosk wake word: " in capsys.readouterr().err
+
+
+def test_cpu_per_audio_second_counts_the_work_done():
+    calls = []
+    audio = bytes(32000 * 2)  # two seconds
+    ratio = _cpu_per_audio_second(calls.append, audio)
+    assert len(calls) == 2 * 1000 // 30  # 30 ms frames
+    assert 0 <= ratio < 0.1
