@@ -87,5 +87,8 @@ def log_mel(samples: np.ndarray) -> np.ndarray:
         return np.zeros((0, MEL_BANDS), dtype=np.float32)
     starts = np.arange(count) * HOP_SAMPLES
     frames = audio[starts[:, None] + np.arange(WINDOW_SAMPLES)].astype(np.float32) * _window()
-    power = np.abs(np.fft.rfft(frames, n=FFT_SIZE, axis=1)) ** 2
-    return np.log(power.astype(np.float32) @ mel_filterbank().T + LOG_FLOOR).astype(np.float32)
+    power = (np.abs(np.fft.rfft(frames, n=FFT_SIZE, axis=1)) ** 2).astype(np.float32)
+    # einsum, not @: a multi-threaded BLAS may sum in a different order from run to run, and a
+    # last-bit difference can move a score across the threshold and the wake by one step.
+    mel = np.einsum("fk,bk->fb", power, mel_filterbank(), optimize=False)
+    return np.log(mel + LOG_FLOOR).astype(np.float32)
