@@ -80,31 +80,21 @@ def test_training_windows_are_labelled_and_shaped():
     assert WINDOW == 15840
 
 
+def zeropin_eval(model: Path, positives: Path, negatives: Path, *options: str):
+    command = [sys.executable, "-m", "device.cli", "wakeword", "eval", str(model)]
+    command += ["--positives", str(positives), "--negatives", str(negatives), *options]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
 def test_eval_command_prints_the_promised_json(tiny_model):
     model, heldout = tiny_model
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "device.cli",
-            "wakeword",
-            "eval",
-            str(model),
-            "--positives",
-            str(heldout / "positives"),
-            "--negatives",
-            str(heldout / "negatives"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    result = zeropin_eval(model, heldout / "positives", heldout / "negatives", "--json")
+    assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert {"false_reject_rate", "false_accepts_per_hour", "threshold"} <= figures.keys()
-    assert figures["threshold"] == ModelCard.load(model).threshold
-    assert figures["positives"] == 12
     card = ModelCard.load(model)
+    assert figures["threshold"] == card.threshold
+    assert figures["positives"] == 12
     assert figures["false_reject_rate"] == pytest.approx(
         card.metrics["false_reject_rate"], abs=1e-4
     )
@@ -112,21 +102,6 @@ def test_eval_command_prints_the_promised_json(tiny_model):
 
 def test_eval_of_an_empty_folder_says_so(tiny_model, tmp_path):
     model, heldout = tiny_model
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "device.cli",
-            "wakeword",
-            "eval",
-            str(model),
-            "--positives",
-            str(tmp_path),
-            "--negatives",
-            str(heldout / "negatives"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = zeropin_eval(model, tmp_path, heldout / "negatives")
     assert result.returncode == 1
     assert result.stderr.strip() == f"zeropin: {tmp_path}: no .wav files in it"

@@ -119,18 +119,19 @@ def train_wake_word(
         draft.write_bytes(tflite)
         card = ModelCard(phrase=phrase, threshold=0.5, features=dict(FEATURES))
         draft.with_suffix(".json").write_text(card.to_json())
-        validation = Path(scratch) / "validation"
-        write_test_set(
-            phrase,
-            split,
-            validation,
-            held_out=False,
-            positives_per_snr=settings.validation_positives_per_snr,
-            negative_minutes=settings.validation_minutes,
-            seed=settings.data.seed + 1000,
-            quiet=quiet,
+
+        def scored_set(folder: Path, held_out: bool, clips: int, minutes: float) -> ScoredSet:
+            seed = settings.data.seed + (2000 if held_out else 1000)  # never the training seed
+            write_test_set(phrase, split, folder, held_out=held_out, positives_per_snr=clips,
+                           negative_minutes=minutes, seed=seed, quiet=quiet)  # fmt: skip
+            return score_folders(draft, folder / "positives", folder / "negatives", bars)
+
+        scored = scored_set(
+            Path(scratch) / "validation",
+            False,
+            settings.validation_positives_per_snr,
+            settings.validation_minutes,
         )
-        scored = score_folders(draft, validation / "positives", validation / "negatives", bars)
         threshold, level = choose_threshold(scored, settings.max_false_accepts_per_hour)
         on_validation = scored.at(threshold, level)
         within_budget = on_validation.false_accepts_per_hour <= settings.max_false_accepts_per_hour
@@ -142,17 +143,7 @@ def train_wake_word(
             )
 
         test = (work_dir / "heldout") if work_dir else Path(scratch) / "heldout"
-        write_test_set(
-            phrase,
-            split,
-            test,
-            held_out=True,
-            positives_per_snr=settings.test_positives_per_snr,
-            negative_minutes=settings.test_minutes,
-            seed=settings.data.seed + 2000,
-            quiet=quiet,
-        )
-        scored = score_folders(draft, test / "positives", test / "negatives", bars)
+        scored = scored_set(test, True, settings.test_positives_per_snr, settings.test_minutes)
         on_test = scored.at(threshold, level)
         by_snr = _reject_rate_by_folder(scored, threshold, level)
 
