@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from device import __version__
 from device.errors import ZeroPinError
@@ -123,6 +124,9 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--test-minutes", type=float, help="held-out talk")
     train.add_argument("--test-clips", type=int, help="held-out clips per noise level")
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--recordings", type=Path, metavar="DIR", help="your own WAV clips of the phrase, to add"
+    )
     train.add_argument("--keep-test-set", type=Path, metavar="DIR", help="keep held-out WAVs here")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_wakeword_train)
@@ -178,7 +182,11 @@ def _wakeword_train(args: argparse.Namespace) -> int:
     from wakeword_trainer.train import TrainSettings, train_wake_word
 
     given = {name: value for name, value in vars(args).items() if value is not None}
-    data = {k: given[k] for k in ("positives", "sentences", "confusables", "seed") if k in given}
+    data: dict[str, Any] = {
+        k: given[k] for k in ("positives", "sentences", "confusables", "seed") if k in given
+    }
+    if args.recordings:
+        data["recordings"] = str(args.recordings)
     training = {
         setting: given[option]
         for option, setting in (
@@ -203,6 +211,7 @@ def _wakeword_train(args: argparse.Namespace) -> int:
             "test_minutes",
             "test_clips",
             "seed",
+            "recordings",
         )
         if name in given
     ]

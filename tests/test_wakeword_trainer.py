@@ -9,17 +9,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from device.errors import ModelError
 from device.wake_features import FEATURES
 from device.wake_tflite import ModelCard, TFLiteWakeDetector
 
 pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
 
-from wakeword_trainer.dataset import WINDOW, DataSettings, build_windows  # noqa: E402
+from wakeword_trainer.dataset import (  # noqa: E402
+    RECORDING_COPIES,
+    WINDOW,
+    DataSettings,
+    build_windows,
+)
 from wakeword_trainer.speech import split_voices  # noqa: E402
 from wakeword_trainer.train import TrainSettings, train_wake_word  # noqa: E402
 
@@ -78,6 +85,25 @@ def test_training_windows_are_labelled_and_shaped():
     assert positives == 60  # one window per phrase clip with copies=1
     assert len(labels) > 2 * positives  # cut-short phrases, talk, confusables and noise
     assert WINDOW == 15840
+
+
+def test_your_own_recordings_join_the_positives(tmp_path):
+    """Three clips "recorded" (here: spoken by a voice the trainer would not use, at 44.1 kHz),
+    each added RECORDING_COPIES times; a folder without recordings is named."""
+    for n, pitch in enumerate((30, 50, 70)):
+        raw = tmp_path / f"raw{n}.wav"
+        subprocess.run(["espeak-ng", "-v", "en-gb-scotland", "-p", str(pitch), "-w", str(raw),
+                        "hey zero"], check=True)  # fmt: skip
+        subprocess.run(["sox", "-D", str(raw), "-r", "44100", str(tmp_path / f"me{n}.wav")],
+                       check=True)  # fmt: skip
+        raw.unlink()
+    settings = replace(TINY.data, recordings=str(tmp_path))
+    _, labels = build_windows("hey zero", split_voices(), settings, quiet=True)
+    assert int(labels.sum()) == 60 + 3 * RECORDING_COPIES
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelError, match=f"^{empty}: no .wav recordings in it$"):
+        build_windows("hey zero", split_voices(), replace(TINY.data, recordings=str(empty)))
 
 
 def zeropin_eval(model: Path, positives: Path, negatives: Path, *options: str):

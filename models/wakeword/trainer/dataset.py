@@ -12,11 +12,14 @@ import os
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from device.errors import ModelError
 from device.wake_features import CONTEXT_FRAMES, HOP_SAMPLES, WINDOW_SAMPLES, log_mel
+from drivers.audio_format import read_wav
 
 from .augment import RATE, Augmenter, to_float, to_int16
 from .speech import (
@@ -40,6 +43,30 @@ class DataSettings:
     noise_windows: int = 2000  # noise alone
     copies: int = 2
     seed: int = 0
+    # A folder of your own recordings of the phrase (WAV, any rate): added to the positives, each
+    # degraded RECORDING_COPIES times, since a few real voices are worth many synthetic ones.
+    recordings: str = ""
+
+
+RECORDING_COPIES = 10
+
+
+def load_recordings(folder: Path) -> list[np.ndarray]:
+    """Every WAV under ``folder`` as trimmed 16 kHz int16; ModelError naming a bad one."""
+    if not folder.is_dir():
+        raise ModelError(f"{folder}: no such folder of recordings")
+    clips = []
+    for path in sorted(folder.rglob("*.wav")):
+        try:
+            clip = trim_silence(np.frombuffer(read_wav(path), dtype="<i2"))
+        except (ValueError, OSError) as exc:  # read_wav names the file
+            raise ModelError(str(exc)) from exc
+        if clip.size < RATE // 4:
+            raise ModelError(f"{path}: under 0.25 s of sound; is the phrase in it?")
+        clips.append(clip)
+    if not clips:
+        raise ModelError(f"{folder}: no .wav recordings in it")
+    return clips
 
 
 def _say(job: tuple[Voice, str]) -> np.ndarray:
@@ -154,9 +181,11 @@ def build_windows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(features (n, CONTEXT_FRAMES, MEL_BANDS), labels (n,)) for training."""
     rng = random.Random(settings.seed)
+    recorded = load_recordings(Path(settings.recordings)) if settings.recordings else []
     positives = synthesize(
         positive_jobs(rng, phrase, split, settings.positives), "speaking the phrase", quiet
     )
+    positives += recorded * RECORDING_COPIES
     sentences = synthesize(
         negative_jobs(rng, phrase, split, settings.sentences), "speaking other sentences", quiet
     )

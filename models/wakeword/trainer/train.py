@@ -178,6 +178,7 @@ def train_wake_word(
                 "heldout_voices": list(split.heldout_voices),
                 "heldout_variants": list(split.heldout_variants),
                 "positive_clips": settings.data.positives,
+                "recordings": settings.data.recordings or None,
                 "windows": int(labels.size),
                 "hard_negatives": mined,
                 "positive_windows": int(labels.sum()),
