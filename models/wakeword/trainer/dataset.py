@@ -37,7 +37,7 @@ WINDOW = (CONTEXT_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES  # samples behind o
 
 @dataclass(frozen=True)
 class DataSettings:
-    positives: int = 3000  # phrase clips, each giving `copies` augmented positive windows
+    positives: int = 4000  # phrase clips, each giving `copies` augmented positive windows
     sentences: int = 6000  # sentences without the phrase
     confusables: int = 1500  # confusable phrases ("hey there", "zero", ...)
     noise_windows: int = 2000  # noise alone

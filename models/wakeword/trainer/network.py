@@ -1,9 +1,10 @@
 """The keyword-spotting network: a small DS-CNN (Zhang et al., "Hello Edge", 2017), int8 export.
 
 Input: one second of log-mel features (49 frames x 40 bands). A strided 10x4 convolution, four
-depthwise-separable blocks of 48 channels (the first strided again), average pooling, and one
-sigmoid: "the phrase has just been said". About 15k parameters, 32 KB as int8 TFLite; 0.37 ms per
-run with tflite-runtime on one x86-64 core.
+depthwise-separable blocks of 64 channels (the first strided again), average pooling, and one
+sigmoid: "the phrase has just been said". About 24k parameters, 45 KB as int8 TFLite. With 48
+channels it held out worse (22% false rejects against 12%, at 1.0 false accepts per hour against
+0.5) for 0.37 ms a run instead of about 0.5 ms.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from device.wake_features import CONTEXT_FRAMES, MEL_BANDS
 
-CHANNELS = 48
+CHANNELS = 64
 BLOCKS = 4
 BATCH = 128
 
