@@ -22,7 +22,7 @@ import numpy as np
 
 from device.errors import ModelError
 from device.wake_features import SAMPLE_RATE
-from device.wake_tflite import STEP_SECONDS, ScoreTrigger, StreamingScorer
+from device.wake_tflite import STEP_SECONDS, ModelCard, ScoreTrigger, StreamingScorer
 from drivers.audio_format import read_wav
 
 LEAD_IN_SECONDS = 1.0
@@ -136,7 +136,7 @@ def evaluate(
 ) -> EvalResult:
     """The model's figures on two folders, at ``threshold`` (default: its card's)."""
     scored = score_folders(model, positives, negatives)
-    card = StreamingScorer(model).card
+    card = ModelCard.load(model)  # score_folders has checked it; this reads the JSON again
     return scored.at(card.threshold if threshold is None else threshold, card.trigger_level)
 
 
