@@ -81,9 +81,24 @@ def _parser() -> argparse.ArgumentParser:
     models_sub = models.add_subparsers()
     fetch = models_sub.add_parser("fetch", help="download and verify a model from the manifest")
     fetch.add_argument("name")
+    fetch.add_argument(
+        "--from", dest="source", type=Path, metavar="FILE", help="a copy of the download on disk"
+    )
     fetch.set_defaults(func=_models_fetch)
     listing = models_sub.add_parser("list", help="the models in the manifest and where they go")
     listing.set_defaults(func=_models_list)
+
+    firstboot = sub.add_parser(
+        "firstboot", help="apply the boot partition's zeropin.toml to the system (as root)"
+    )
+    firstboot.add_argument(
+        "--boot-config", type=Path, help="the file to apply (default /boot/firmware/zeropin.toml)"
+    )
+    firstboot.add_argument("--root", type=Path, default=Path("/"), help="apply to this folder")
+    firstboot.add_argument(
+        "--reboot-if-needed", action="store_true", help="reboot when a new overlay needs it"
+    )
+    firstboot.set_defaults(func=_firstboot)
 
     ask = sub.add_parser("ask", help="ask the cloud brain from the shell; the answer streams out")
     ask.add_argument("question")
@@ -102,6 +117,22 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="one flat JSON object")
     bench.add_argument("--runs", type=int, default=3, help="runs to take the median of")
     bench.set_defaults(func=_bench)
+
+    doctor = sub.add_parser(
+        "doctor", help="check mic, speaker, camera, button, LEDs, models, network, keys, clock"
+    )
+    doctor.add_argument(
+        "--sim", action="store_true", help="check the simulator's parts: no hardware or network"
+    )
+    doctor.add_argument("--json", action="store_true", help="one JSON object per line per check")
+    doctor.add_argument(
+        "--button-seconds",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long to wait for a press of the main button; 0 skips (default 10)",
+    )
+    doctor.set_defaults(func=_doctor)
     return parser
 
 
@@ -321,7 +352,9 @@ def _models_fetch(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\r{done / 1e6:6.1f} / {total / 1e6:.1f} MB", end="", file=sys.stderr)
 
-    path = fetch(specs[args.name], resolved_state_dir(cfg) / "models", progress=progress)
+    path = fetch(
+        specs[args.name], resolved_state_dir(cfg) / "models", progress=progress, source=args.source
+    )
     print(f"\n{args.name}: {path}")
     return 0
 
@@ -339,6 +372,28 @@ def _models_list(args: argparse.Namespace) -> int:
         path = root / spec.unpacks_to
         state = "installed" if verify(spec, path) else "missing"
         print(f"{name:22} {state:9} {path}  ({spec.size_bytes / 1e6:.0f} MB, {spec.licence})")
+    return 0
+
+
+def _firstboot(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from device.firstboot import apply_boot_config
+
+    report = apply_boot_config(args.root, args.boot_config)
+    done = [
+        f"moved the API keys of {', '.join(report.keys_moved)} to /etc/zeropin/secrets.toml"
+        if report.keys_moved
+        else "",
+        f"host name {report.hostname}" if report.hostname else "",
+        f"Wi-Fi country {report.wifi_country}" if report.wifi_country else "",
+        f"audio profile {report.audio_profile}" if report.audio_profile else "",
+    ]
+    print("zeropin firstboot: " + ("; ".join(filter(None, done)) or "nothing to apply"))
+    if report.reboot_needed:
+        print("zeropin firstboot: config.txt changed; a reboot loads the new overlay")
+        if args.reboot_if_needed:
+            subprocess.run(["systemctl", "--no-block", "reboot"], check=False)
     return 0
 
 
@@ -395,6 +450,15 @@ def _bench(args: argparse.Namespace) -> int:
     cfg, _ = _load(args)
     print_bench(run_bench(cfg, runs=args.runs), as_json=args.json)
     return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from device.doctor import print_doctor
+
+    cfg, _ = _load(args)
+    return print_doctor(
+        cfg, sim=args.sim, as_json=args.json, button_seconds=args.button_seconds
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
+from device.audio_profiles import PROFILES
 from device.errors import ConfigError
 from device.providers import PRESETS, Secret, is_clean_key
 
@@ -58,6 +59,17 @@ class AudioConfig:
     mic: str = ""  # substring of the PyAudio input device name; "" = system default
     speaker: str = ""  # substring of the PyAudio output device name; "" = system default
     chunk_ms: int = 100  # milliseconds of audio per read: 10, 20, ..., 100
+    # sound hardware `zeropin firstboot` sets up (ALSA config, overlay, mixer): a name in
+    # device.audio_profiles.PROFILES ("usb", "respeaker-2mic", ...); "" = leave audio alone
+    profile: str = ""
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    """What ``zeropin firstboot`` applies to the operating system; the daemon ignores it."""
+
+    hostname: str = ""  # "" = leave it; e.g. "zeropin-07" for kit 7 on a workshop table
+    wifi_country: str = ""  # ISO 3166 code, e.g. "GB"; a Pi keeps Wi-Fi off until one is set
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,7 @@ class Config:
     camera: CameraConfig = field(default_factory=CameraConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
+    system: SystemConfig = field(default_factory=SystemConfig)  # for firstboot, not the daemon
     # (name, table) in the order the layers first name them; dict(cfg.providers) to look one up
     providers: tuple[tuple[str, ProviderConfig], ...] = ()
 
@@ -267,6 +280,18 @@ def _chunk_ms(v: int) -> str | None:
     return None if v % 10 == 0 and 10 <= v <= 100 else f"must be 10, 20, ..., 100, got {v}"
 
 
+def _hostname(v: str) -> str | None:
+    if not v or re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", v):
+        return None
+    return f"must be lowercase letters, digits and inner hyphens, at most 63, got {_show(v)}"
+
+
+def _country(v: str) -> str | None:
+    if not v or re.fullmatch(r"[A-Z]{2}", v):
+        return None
+    return f'must be a two-letter country code in capitals, like "GB" or "US", got {_show(v)}'
+
+
 def _provider_names(v: tuple[str, ...]) -> str | None:
     for name in v:
         if not PROVIDER_NAME.fullmatch(name):
@@ -299,6 +324,9 @@ _POSITIVE = _above(0)
 _RULES: dict[str, Check] = {
     "device.name": _not_empty,
     "audio.chunk_ms": _chunk_ms,
+    "audio.profile": _one_of("", *PROFILES),
+    "system.hostname": _hostname,
+    "system.wifi_country": _country,
     "wake.engine": _one_of("pocketsphinx", "vosk", "tflite"),
     "wake.phrase": _not_empty,
     "wake.threshold": _at_least(0),

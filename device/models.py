@@ -237,8 +237,12 @@ def fetch(
     progress: ProgressCallback | None = None,
     trust_unverified: bool = False,
     timeout: tuple[float, float] = (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
+    source: Path | None = None,
 ) -> Path:
     """Download, verify and install ``spec`` in ``models_dir``; return the model's path.
+
+    ``source``: a copy of the download already on disk (fetched once for twenty kits, or by an
+    image build), used instead of the network and checked the same way.
 
     Does nothing if the model is already installed and verified. Refuses an entry without a
     sha256 unless ``trust_unverified``. ``timeout`` is (connect, read) seconds. On any failure
@@ -265,7 +269,10 @@ def fetch(
     part = Path(part_name)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest = _download(spec, target, out, session, progress, timeout)
+            if source is not None:
+                digest = _copy_local(spec, source, out)
+            else:
+                digest = _download(spec, target, out, session, progress, timeout)
         _check_digest(spec, digest)
         _install(spec, part, target)
         marker_path(target).write_text(digest + "\n", encoding="ascii")
@@ -277,6 +284,19 @@ def fetch(
         part.unlink(missing_ok=True)
     log.info("Installed %s at %s", spec.name, target)
     return target
+
+
+def _copy_local(spec: ModelSpec, source: Path, out: IO[bytes]) -> str:
+    """Copy ``source`` into ``out``; return the sha256 of what was copied."""
+    hasher = hashlib.sha256()
+    try:
+        with source.open("rb") as file:
+            while block := file.read(CHUNK_BYTES):
+                hasher.update(block)
+                out.write(block)
+    except OSError as exc:
+        raise ModelError(f"cannot read {source} for {spec.name}: {exc.strerror}") from exc
+    return hasher.hexdigest()
 
 
 def _download(

@@ -1,0 +1,194 @@
+"""zeropin firstboot: the boot partition's zeropin.toml applied to a folder standing in for /."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from device.errors import ConfigError
+from device.firstboot import MOVED_NOTE, apply_boot_config, move_secrets
+
+KEY = "sk-proj-firstboot-0123456789"
+OTHER_KEY = "gsk_second_provider_key_42"
+
+
+def _root(tmp_path: Path, boot_toml: str) -> Path:
+    root = tmp_path / "root"
+    (root / "boot/firmware").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "boot/firmware/zeropin.toml").write_text(boot_toml)
+    (root / "boot/firmware/cmdline.txt").write_text("console=serial0,115200 root=PARTUUID=1-02\n")
+    (root / "etc/hostname").write_text("raspberrypi\n")
+    (root / "etc/hosts").write_text("127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n")
+    return root
+
+
+MAKER = f"""\
+# my kit
+[system]
+hostname = "zeropin-07"
+wifi_country = "GB"
+
+[llm]
+chain = ["openai", "groq"]
+
+[providers.openai]
+api_key = "{KEY}"   # from the workshop sheet
+model = "gpt-4o-mini"
+
+[providers.groq]
+api_key = '{OTHER_KEY}'
+"""
+
+
+def test_keys_move_to_a_0600_secrets_file_and_everything_else_stays(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER)
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.keys_moved == ["openai", "groq"]
+    secrets = root / "etc/zeropin/secrets.toml"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    providers = tomllib.loads(secrets.read_text())["providers"]
+    assert providers == {"openai": {"api_key": KEY}, "groq": {"api_key": OTHER_KEY}}
+    left = (root / "boot/firmware/zeropin.toml").read_text()
+    assert KEY not in left and OTHER_KEY not in left
+    assert left.count(MOVED_NOTE) == 2
+    assert left.startswith("# my kit\n")  # the maker's comments and layout are kept
+    expected = tomllib.loads(MAKER)
+    for table in expected["providers"].values():
+        del table["api_key"]
+    assert tomllib.loads(left) == expected
+
+
+def test_the_daemon_then_reads_the_key_from_the_secrets_file(tmp_path: Path) -> None:
+    from device.config import load_config
+
+    root = _root(tmp_path, MAKER)
+    apply_boot_config(root, run=lambda command: None, owner="")
+    cfg = load_config(
+        paths=[root / "boot/firmware/zeropin.toml"],
+        env={},
+        secrets_paths=[root / "etc/zeropin/secrets.toml"],
+    )
+    openai = cfg.provider("openai")
+    assert openai is not None and openai.api_key.reveal() == KEY
+    assert openai.model == "gpt-4o-mini"
+
+
+def test_a_second_boot_changes_nothing(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER)
+    apply_boot_config(root, run=lambda command: None, owner="")
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    before = {p: p.read_bytes() for p in files}
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.keys_moved == []
+    assert {p: p.read_bytes() for p in files} == before
+
+
+def test_keys_added_later_join_the_ones_already_moved(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER)
+    apply_boot_config(root, run=lambda command: None, owner="")
+    boot = root / "boot/firmware/zeropin.toml"
+    boot.write_text(boot.read_text() + '\n[providers.gemini]\napi_key = "AIza-new"\n')
+    apply_boot_config(root, run=lambda command: None, owner="")
+    providers = tomllib.loads((root / "etc/zeropin/secrets.toml").read_text())["providers"]
+    assert providers["openai"]["api_key"] == KEY
+    assert providers["gemini"]["api_key"] == "AIza-new"
+
+
+def test_a_key_in_an_inline_table_is_left_where_it_is_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = f'[providers]\nopenai = {{ api_key = "{KEY}" }}\n'
+    root = _root(tmp_path, text)
+    boot = root / "boot/firmware/zeropin.toml"
+    assert move_secrets(boot, root / "etc/zeropin/secrets.toml", owner="") == []
+    assert boot.read_text() == text  # nothing lost: the key stays until moved by hand
+    assert not (root / "etc/zeropin/secrets.toml").exists()
+    assert "inline table" in caplog.text and KEY not in caplog.text
+
+
+def test_an_unreadable_secrets_file_is_never_overwritten(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER)
+    secrets = root / "etc/zeropin/secrets.toml"
+    secrets.parent.mkdir()
+    secrets.write_text("[providers.old]\napi_key = 'unterminated\n")
+    with pytest.raises(ConfigError, match="secrets.toml: cannot read it"):
+        apply_boot_config(root, run=lambda command: None, owner="")
+    assert "unterminated" in secrets.read_text()
+    assert KEY in (root / "boot/firmware/zeropin.toml").read_text()  # still where it was
+
+
+def test_a_broken_line_names_the_file_and_key_and_changes_nothing(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER.replace('wifi_country = "GB"', 'wifi_country = "uk"'))
+    with pytest.raises(ConfigError, match=r"zeropin.toml: \[system\] wifi_country: must be a two"):
+        apply_boot_config(root, run=lambda command: None, owner="")
+    assert KEY in (root / "boot/firmware/zeropin.toml").read_text()
+    assert (root / "etc/hostname").read_text() == "raspberrypi\n"
+
+
+def test_hostname_and_wifi_country_are_set_in_files_and_commands(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER)
+    ran: list[list[str]] = []
+    report = apply_boot_config(root, run=lambda command: ran.append(list(command)), owner="")
+    assert (report.hostname, report.wifi_country) == ("zeropin-07", "GB")
+    assert (root / "etc/hostname").read_text() == "zeropin-07\n"
+    hosts = (root / "etc/hosts").read_text().splitlines()
+    assert hosts == ["127.0.0.1\tlocalhost", "127.0.1.1\tzeropin-07"]
+    cmdline = (root / "boot/firmware/cmdline.txt").read_text()
+    assert cmdline == "console=serial0,115200 root=PARTUUID=1-02 cfg80211.ieee80211_regdom=GB\n"
+    assert ["iw", "reg", "set", "GB"] in ran and ["rfkill", "unblock", "wifi"] in ran
+
+
+def test_a_new_country_replaces_the_old_one_on_the_command_line(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER)
+    apply_boot_config(root, run=lambda command: None, owner="")
+    boot = root / "boot/firmware/zeropin.toml"
+    boot.write_text(boot.read_text().replace('"GB"', '"DE"'))
+    apply_boot_config(root, run=lambda command: None, owner="")
+    cmdline = (root / "boot/firmware/cmdline.txt").read_text()
+    assert cmdline.count("ieee80211_regdom") == 1 and cmdline.endswith("regdom=DE\n")
+
+
+def test_no_boot_file_means_nothing_to_do(tmp_path: Path) -> None:
+    root = _root(tmp_path, "")
+    (root / "boot/firmware/zeropin.toml").unlink()
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.keys_moved == [] and report.hostname == ""
+    assert not (root / "etc/zeropin").exists()
+
+
+def test_the_audio_profile_writes_alsa_config(tmp_path: Path) -> None:
+    root = _root(tmp_path, '[audio]\nprofile = "sim"\n')
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.audio_profile == "sim"
+    assert "pcm" in (root / "etc/asound.conf").read_text()
+    assert report.reboot_needed is False  # no config.txt: nothing to reboot for
+
+
+def test_the_cli_applies_a_root_and_says_what_it_did(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER)
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "firstboot", "--root", str(root)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "moved the API keys of openai, groq" in result.stdout
+    assert "host name zeropin-07" in result.stdout
+    assert KEY not in result.stdout + result.stderr
+
+
+def test_every_audio_profile_is_a_valid_setting_and_nothing_else_is(tmp_path: Path) -> None:
+    from device.audio_profiles import PROFILES
+    from device.config import load_config
+
+    for name in PROFILES:
+        assert load_config(paths=[], env={}, overrides=[f"audio.profile={name}"]).audio.profile
+    with pytest.raises(ConfigError, match=r"\[audio\] profile: must be one of .*\"usb\""):
+        load_config(paths=[], env={}, overrides=["audio.profile=respeaker"])
