@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import signal
 import sys
 import threading
 import time
@@ -18,11 +20,15 @@ from typing import Any
 from device.app import assemble, build_light, build_privacy_led
 from device.config import Config, resolved_state_dir
 from device.events import ButtonHeld, ButtonPressed
-from device.runtime import TurnReport
+from device.runtime import Runtime, TurnReport
+from device.sdnotify import Notifier, keep_alive
 from drivers.buttons import Buttons, simulated_pin_factory
 from drivers.camera import Camera, FolderCamera, Picamera2Camera
+from drivers.errors import DriverError
 from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
 from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
+
+log = logging.getLogger(__name__)
 
 
 def run_interactive(
@@ -35,6 +41,8 @@ def run_interactive(
 ) -> int:
     frames = cfg.audio.chunk_ms * 16
     factory = simulated_pin_factory() if sim else None
+    notifier = Notifier.from_env()  # systemd's, when run by zeropin.service; else a no-op
+    heartbeat = _Heartbeat()
     with contextlib.ExitStack() as stack:
         mic: Microphone = (
             FileMicrophone(mic_file, frames, realtime=True)
@@ -70,6 +78,7 @@ def run_interactive(
             lockstep=False,
             privacy_led=privacy_led,
             on_turn=_print_turn,
+            on_tick=heartbeat.beat,
         )
         stack.callback(database.close)
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
@@ -80,16 +89,70 @@ def run_interactive(
                 "to long-press (ask about what the camera sees). Ctrl-C quits."
             )
             _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds)
-        asyncio.run(runtime.run())
+        notifier.ready("listening")  # models are loaded and the microphone is open
+        stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
+        notifier.stopping()
+    if mic_file is None and not stopped:
+        # A live microphone never ends by itself: it failed (logged). A non-zero exit lets
+        # systemd restart the daemon, which reopens the device.
+        print("zeropin: the microphone stopped; exiting so the service restarts", file=sys.stderr)
+        return 1
     return 0
+
+
+class _Heartbeat:
+    """Counts microphone chunks, so the watchdog is fed only while audio is really flowing."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self._seen = 0
+
+    def beat(self, _seconds: float) -> None:
+        self.chunks += 1
+
+    def moved(self) -> bool:
+        """Whether chunks arrived since the last call."""
+        moved, self._seen = self.chunks != self._seen, self.chunks
+        return moved
+
+
+async def _serve(runtime: Runtime, notifier: Notifier, heartbeat: _Heartbeat) -> bool:
+    """Run until the microphone ends or SIGTERM/SIGINT arrives; True if a signal stopped it."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        stop.set()
+        main.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    watchdog = asyncio.create_task(keep_alive(notifier, heartbeat.moved))
+    try:
+        await runtime.run()
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+    finally:
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog
+    return stop.is_set()
 
 
 def _camera(cfg: Config, folder: Path | None, sim: bool) -> Camera | None:
     backend = "folder" if folder else cfg.camera.backend
     if backend == "folder" or (backend == "auto" and cfg.camera.folder):
         return FolderCamera(folder or Path(cfg.camera.folder))
-    if backend == "picamera2" or (backend == "auto" and not sim):
+    if backend == "picamera2":
         return Picamera2Camera((cfg.camera.width, cfg.camera.height))
+    if backend == "auto" and not sim:
+        try:
+            return Picamera2Camera((cfg.camera.width, cfg.camera.height))
+        except DriverError as exc:  # a pin without a camera still talks
+            log.warning("no camera: %s", exc)
     return None
 
 
