@@ -89,7 +89,6 @@ def run_interactive(
                 "to long-press (ask about what the camera sees). Ctrl-C quits."
             )
             _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds)
-        notifier.ready("listening")  # models are loaded and the microphone is open
         stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
         notifier.stopping()
     if mic_file is None and not stopped:
@@ -129,6 +128,7 @@ async def _serve(runtime: Runtime, notifier: Notifier, heartbeat: _Heartbeat) ->
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal)
+    notifier.ready("listening")  # models are loaded, the microphone is open, SIGTERM is handled
     watchdog = asyncio.create_task(keep_alive(notifier, heartbeat.moved))
     try:
         await runtime.run()

@@ -105,7 +105,7 @@ def gpio_error(what: str, pin: object, exc: Exception) -> DriverError:
     Shared with ``drivers.leds``; callers catch ``(GPIOZeroError, OSError)`` (an OSError is
     usually a permission problem on /dev/gpiochip*).
     """
-    from gpiozero import BadPinFactory, GPIOPinInUse, PinInvalidPin
+    from gpiozero import BadPinFactory, GPIOPinInUse, PinInvalidPin, PinPWMUnsupported
 
     if isinstance(exc, BadPinFactory):
         hint = (
@@ -114,11 +114,16 @@ def gpio_error(what: str, pin: object, exc: Exception) -> DriverError:
         )
     elif isinstance(exc, PinInvalidPin):
         hint = "not a GPIO on this board: give the BCM number (GPIO17 is physical pin 11)"
+    elif isinstance(exc, PinPWMUnsupported):
+        hint = (
+            "this pin factory cannot dim an LED; with GPIOZERO_PIN_FACTORY=mock also set "
+            "GPIOZERO_MOCK_PIN_CLASS=mockpwmpin"
+        )
     elif isinstance(exc, GPIOPinInUse):
         hint = "the pin is already in use: check the configuration for a pin given twice"
     else:
         hint = "check the wiring and that this user is in the 'gpio' group"
-    return DriverError(f"{what} on pin {pin}: {exc}; {hint}")
+    return DriverError(f"{what} on pin {pin}: {str(exc) or type(exc).__name__}; {hint}")
 
 
 def simulated_pin_factory() -> MockFactory:
