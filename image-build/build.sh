@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Build a ZeroPin SD-card image from the official Raspberry Pi OS Lite 64-bit image.
+#
+#   sudo image-build/build.sh --base raspios-lite-arm64.img.xz --out zeropin.img
+#        [--sha256 HEX] [--grow 1G] [--vosk-zip vosk-model-small-en-us-0.15.zip]
+#
+# Verifies the base image's sha256 (--sha256, or the BASE.sha256 file published beside it),
+# unpacks it, grows the root partition, loop-mounts it and runs provision.sh in an arm64 chroot
+# (qemu-user through binfmt on an x86 host). The FAT boot partition is read and written with
+# mtools rather than mounted, so a build host needs no vfat driver (containers, CI runners).
+# Needs root, and on x86: apt-get install qemu-user-static binfmt-support parted e2fsprogs mtools
+# xz-utils
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+
+base="" out="" sha="" grow=1G vosk_zip=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --base) base=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --sha256) sha=$2; shift 2 ;;
+        --grow) grow=$2; shift 2 ;;
+        --vosk-zip) vosk_zip=$(realpath "$2"); shift 2 ;;
+        *) echo "build: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[ -n "$base" ] && [ -n "$out" ] || { sed -n '4,5p' "$0" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "build: run as root (loop devices, chroot)" >&2; exit 2; }
+step() { echo "build: $*"; }
+started=$SECONDS
+
+if [ -z "$sha" ] && [ -f "$base.sha256" ]; then sha=$(cut -d' ' -f1 "$base.sha256"); fi
+[ -n "$sha" ] || { echo "build: no sha256 for $base: give --sha256 or put $base.sha256 beside it" >&2; exit 1; }
+step "checking the sha256 of $base"
+echo "$sha  $base" | sha256sum --check --quiet - \
+    || { echo "build: $base does not match its sha256: download it again" >&2; exit 1; }
+
+step "unpacking into $out"
+case $base in
+    *.xz) xz -dc "$base" > "$out" ;;
+    *) cp --sparse=always "$base" "$out" ;;
+esac
+truncate -s "+$grow" "$out"
+parted -s "$out" resizepart 2 100%
+
+# Partition offsets from the table; loop devices by offset work where partition scanning does not.
+part() { parted -s -m "$out" unit B print | awk -F: -v n="$1" '$1==n {sub("B","",$2); sub("B","",$4); print $2, $4}'; }
+read -r boot_start _ < <(part 1)
+read -r root_start root_size < <(part 2)
+
+mnt=$(mktemp -d /tmp/zeropin-build.XXXXXX)
+loops=()
+cleanup() {
+    set +e
+    for sub in dev/pts dev proc sys ""; do
+        mountpoint -q "$mnt/$sub" && umount -l "$mnt/$sub"
+    done
+    for loop in "${loops[@]}"; do losetup -d "$loop"; done
+    rmdir "$mnt"
+}
+trap cleanup EXIT
+
+root_loop=$(losetup --find --show --offset "$root_start" --sizelimit "$root_size" "$out")
+loops+=("$root_loop")
+step "growing the root file system"
+e2fsck -p -f "$root_loop" >/dev/null || [ $? -le 1 ]
+resize2fs -p "$root_loop" >/dev/null 2>&1
+
+mount "$root_loop" "$mnt"
+boot_fat="$out@@$boot_start"
+mkdir -p "$mnt/boot/firmware"
+[ -z "$(ls -A "$mnt/boot/firmware")" ] || { echo "build: $mnt/boot/firmware is not empty" >&2; exit 1; }
+step "copying the boot partition in"
+mcopy -s -m -n -i "$boot_fat" '::*' "$mnt/boot/firmware/"
+for sub in dev dev/pts proc sys; do mount --bind "/$sub" "$mnt/$sub"; done
+
+step "staging the wheel, models, units and provisioning"
+stage=$mnt/tmp/zeropin-build
+rm -rf "$stage" && mkdir -p "$stage/wheel"
+pip=(python3 -m pip)
+[ -x "$repo/.venv/bin/python" ] && pip=("$repo/.venv/bin/python" -m pip)  # ./dev made it
+"${pip[@]}" wheel -q --no-deps -w "$stage/wheel" "$repo"
+wheel_name=$(cd "$stage/wheel" && ls -- *.whl)
+cp -r "$repo/systemd" "$stage/units"
+mkdir -p "$stage/models/wakeword"
+cp "$repo/models/manifest.toml" "$stage/models/"
+cp "$repo"/models/wakeword/*.tflite "$repo"/models/wakeword/*.json "$repo"/models/wakeword/*.md \
+    "$stage/models/wakeword/"
+cp "$here/provision.sh" "$here/zeropin.toml.example" "$stage/"
+# pip in the chroot trusts what the host trusts (a company proxy's CA, say), for this build only
+cp -L /etc/ssl/certs/ca-certificates.crt "$stage/host-ca.crt"
+args=(--wheel "/tmp/zeropin-build/wheel/$wheel_name" --models /tmp/zeropin-build/models
+      --units /tmp/zeropin-build/units)
+if [ -n "$vosk_zip" ]; then cp "$vosk_zip" "$stage/"; args+=(--vosk-zip "/tmp/zeropin-build/$(basename "$vosk_zip")"); fi
+
+# No services start inside the chroot, and none of the host's settings leak in.
+printf '#!/bin/sh\nexit 101\n' > "$mnt/usr/sbin/policy-rc.d" && chmod +x "$mnt/usr/sbin/policy-rc.d"
+resolv_backup=""
+if [ -e "$mnt/etc/resolv.conf" ] || [ -L "$mnt/etc/resolv.conf" ]; then
+    resolv_backup=$stage/resolv.conf.orig && mv "$mnt/etc/resolv.conf" "$resolv_backup"
+fi
+cp -L /etc/resolv.conf "$mnt/etc/resolv.conf"
+
+step "provisioning in the arm64 chroot"
+chroot "$mnt" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    HOME=/root LANG=C.UTF-8 PIP_CERT=/tmp/zeropin-build/host-ca.crt /bin/bash /tmp/zeropin-build/provision.sh "${args[@]}"
+
+rm -f "$mnt/usr/sbin/policy-rc.d" "$mnt/etc/resolv.conf"
+[ -n "$resolv_backup" ] && mv "$resolv_backup" "$mnt/etc/resolv.conf"
+rm -rf "$stage"
+step "copying the boot partition back"
+mcopy -s -m -o -i "$boot_fat" "$mnt"/boot/firmware/* ::
+find "$mnt/boot/firmware" -mindepth 1 -delete  # the root keeps an empty mount point
+cleanup
+trap - EXIT
+step "$out ready in $((SECONDS - started)) s"

@@ -1,0 +1,124 @@
+"""image-build/build.sh on a stand-in Raspberry Pi OS image, checked in an arm64 chroot.
+
+Slow (minutes: apt and pip run under qemu-user), so marked ``image`` and kept out of the default
+run. Run it with ``./dev test-image``, which installs debootstrap, qemu-user and friends first.
+"""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from image import stand_in
+from image.conftest import Built
+from image.stand_in import BOOT, KEY, MAKER_TOML, REPO
+
+pytestmark = [
+    pytest.mark.image,
+    pytest.mark.skipif(bool(stand_in.missing_tools()), reason=stand_in.missing_tools() or "ok"),
+]
+
+
+def test_build_refuses_a_base_image_that_does_not_match_its_sha256(tmp_path: Path) -> None:
+    base = tmp_path / "base.img"
+    base.write_bytes(b"not an image")
+    Path(f"{base}.sha256").write_text("0" * 64 + "  base.img\n")
+    result = subprocess.run(
+        [str(REPO / "image-build/build.sh"), "--base", str(base), "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "does not match its sha256" in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_venv_imports_the_daemon_under_arm64_emulation(root: Path) -> None:
+    result = stand_in.chroot(
+        root,
+        "/opt/zeropin/venv/bin/python",
+        "-c",
+        "import platform, device, drivers, device.app; print(platform.machine())",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "aarch64"
+
+
+def test_zeropin_version_and_doctor_sim_run_in_the_image(root: Path) -> None:
+    version = stand_in.chroot(root, "/usr/local/bin/zeropin", "--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("zeropin ")
+    doctor = stand_in.chroot(
+        root, "/usr/local/bin/zeropin", "doctor", "--sim", "--button-seconds", "2", timeout=900
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "mic" in doctor.stdout and "models" in doctor.stdout
+
+
+def test_units_are_installed_and_enabled(root: Path) -> None:
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    for unit in ("zeropin.service", "zeropin-firstboot.service"):
+        assert (root / "etc/systemd/system" / unit).read_text() == (
+            REPO / "systemd" / unit
+        ).read_text()
+        assert (wants / unit).is_symlink(), f"{unit} is not enabled"
+
+
+def test_the_daemon_user_models_and_state_folder_are_in_place(root: Path) -> None:
+    passwd = (root / "etc/passwd").read_text()
+    assert any(line.startswith("zeropin:") for line in passwd.splitlines())
+    group = {line.split(":")[0]: line for line in (root / "etc/group").read_text().splitlines()}
+    for name in ("audio", "video", "gpio"):
+        assert "zeropin" in group[name].split(":")[3].split(","), f"zeropin is not in {name}"
+    shipped = root / "opt/zeropin/models/wakeword/hey_zero.tflite"
+    assert shipped.read_bytes() == (REPO / "models/wakeword/hey_zero.tflite").read_bytes()
+    state = root / "var/lib/zeropin"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o750
+
+
+def test_the_boot_partition_keeps_the_makers_file(built: Built, tmp_path: Path) -> None:
+    boot = stand_in.boot_files(built.image, tmp_path / "boot")
+    assert (boot / "zeropin.toml").read_text() == MAKER_TOML  # applied at boot, not at build
+    assert (boot / "config.txt").read_text() == BOOT["config.txt"]
+
+
+def test_firstboot_in_the_image_applies_the_boot_config_and_moves_the_key(
+    built: Built, root: Path, tmp_path: Path
+) -> None:
+    # What zeropin-firstboot.service does at the first boot, run in the image's own chroot.
+    boot = root / "boot/firmware"
+    stand_in.boot_files(built.image, boot)
+    try:
+        result = stand_in.chroot(root, "/usr/local/bin/zeropin", "firstboot")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (root / "etc/hostname").read_text() == "zeropin-07\n"
+        assert "cfg80211.ieee80211_regdom=GB" in (boot / "cmdline.txt").read_text()
+        secrets = root / "etc/zeropin/secrets.toml"
+        info = secrets.stat()
+        assert stat.S_IMODE(info.st_mode) == 0o600
+        uid = int(_passwd_field(root, "zeropin", 2))
+        assert info.st_uid == uid, "the daemon's user must own its secrets"
+        assert tomllib.loads(secrets.read_text())["providers"]["openai"]["api_key"] == KEY
+        left = (boot / "zeropin.toml").read_text()
+        assert KEY not in left
+        assert tomllib.loads(left)["system"]["hostname"] == "zeropin-07"
+        assert "pcm" in (root / "etc/asound.conf").read_text()  # the sim profile's ALSA config
+        # the daemon, as its own user, reads the merged config with the key from secrets
+        show = stand_in.chroot(
+            root, "runuser", "-u", "zeropin", "--", "/usr/local/bin/zeropin", "config", "show"
+        )
+        assert show.returncode == 0, show.stderr
+        assert 'api_key = "***"' in show.stdout and KEY not in show.stdout
+    finally:
+        for child in boot.iterdir():
+            child.unlink()
+
+
+def _passwd_field(root: Path, user: str, index: int) -> str:
+    for line in (root / "etc/passwd").read_text().splitlines():
+        if line.startswith(f"{user}:"):
+            return line.split(":")[index]
+    raise AssertionError(f"no {user} in /etc/passwd")
