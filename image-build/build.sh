@@ -60,6 +60,7 @@ cleanup() {
     rmdir "$mnt"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM  # runs the EXIT trap: nothing stays mounted
 
 root_loop=$(losetup --find --show --offset "$root_start" --sizelimit "$root_size" "$out")
 loops+=("$root_loop")
