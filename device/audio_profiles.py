@@ -25,15 +25,14 @@ Profile facts and where they come from are in ``docs/audio-profiles.md``.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from device.errors import ConfigError
+from device.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -450,7 +449,7 @@ def _write_asound_conf(path: Path, text: str) -> None:
         shutil.copy2(path, backup)
         log.warning("replacing %s; the previous file is kept as %s", path, backup)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, text.encode("utf-8"), mode=0o644)
+    write_atomically(path, text.encode("utf-8"), mode=0o644)
 
 
 def _update_config_txt(path: Path, profile: AudioProfile) -> bool:
@@ -472,7 +471,7 @@ def _update_config_txt(path: Path, profile: AudioProfile) -> bool:
     new = updated.encode("utf-8", errors="surrogateescape")
     if new == original:
         return False
-    _atomic_write(path, new, mode=path.stat().st_mode & 0o777)
+    write_atomically(path, new, mode=path.stat().st_mode & 0o777)
     log.warning("%s: audio profile %r written; reboot once to load it", path, profile.name)
     return True
 
@@ -521,31 +520,6 @@ def _warn_about_foreign_audio_lines(outside: str, profile: AudioProfile) -> None
             "config.txt sets %s outside ZeroPin's block; comment it out if audio stays silent",
             ", ".join(found),
         )
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    """Replace ``path`` so a power cut leaves the old file or the new one, never half of one."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return  # some filesystems (FAT's parent on some kernels) refuse; the rename is done
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 _warned_no_amixer = False

@@ -34,6 +34,7 @@ from typing import Any
 
 from device.config import Config, load_config
 from device.errors import ConfigError, StorageError
+from device.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -166,44 +167,26 @@ def _render_secrets(secrets: dict[str, Any]) -> str:
 
 
 def _write_atomically(path: Path, text: str, *, mode: int | None, owner: str = "") -> None:
-    """Replace ``path`` with ``text``: a synced temp file renamed over it, then the folder synced.
-
-    A full disk or a power cut leaves the old file whole. ``mode`` is set before any byte is
-    written, so a secret is never readable by others, not even for a moment.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
+    """write_atomically, keeping a file's mode unless told, as StorageError naming the file."""
+    if mode is None:
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if mode else 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            if mode is not None:
-                os.fchmod(file.fileno(), mode)  # FAT ignores it; /etc honours it
-                _chown(file.fileno(), owner, path)
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_atomically(path, text.encode("utf-8"), mode=mode, owner=_uid_gid(owner, path))
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise StorageError(
             f"{path}: cannot write it: {exc.strerror or exc}; left as it was"
         ) from exc
 
 
-def _chown(fd: int, owner: str, path: Path) -> None:
+def _uid_gid(owner: str, path: Path) -> tuple[int, int] | None:
     if not owner or os.geteuid() != 0:
-        return
+        return None
     try:
         user = pwd.getpwnam(owner)
     except KeyError:
         log.warning("no user %s: %s stays owned by root", owner, path)
-        return
-    os.fchown(fd, user.pw_uid, user.pw_gid)
+        return None
+    return user.pw_uid, user.pw_gid
 
 
 # -- host name, Wi-Fi country, audio ------------------------------------------------------------

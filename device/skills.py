@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from device.errors import StorageError
+from device.files import write_atomically
 from device.intents import Intent
 from device.memory import ConversationStore, MemoryStore
 from device.notes import NoteStore
@@ -181,7 +180,7 @@ class Skills:
         suffix = ".png" if photo.mime == "image/png" else ".jpg"
         path = self.photos_dir / f"{self.now():%Y%m%d-%H%M%S}{suffix}"
         try:
-            _write_atomically(path, photo.data)
+            write_atomically(path, photo.data, mode=0o600)  # photos are private
         except OSError as exc:
             log.warning("could not save photo %s: %s", path, exc)
             return "I took the photo but couldn't save it. The card may be full."
@@ -225,18 +224,3 @@ class Skills:
             if deleted
             else "You have no notes."
         )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename: a full disk leaves no partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
