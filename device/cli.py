@@ -456,9 +456,7 @@ def _doctor(args: argparse.Namespace) -> int:
     from device.doctor import print_doctor
 
     cfg, _ = _load(args)
-    return print_doctor(
-        cfg, sim=args.sim, as_json=args.json, button_seconds=args.button_seconds
-    )
+    return print_doctor(cfg, sim=args.sim, as_json=args.json, button_seconds=args.button_seconds)
 
 
 if __name__ == "__main__":

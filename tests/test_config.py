@@ -602,7 +602,9 @@ def test_provider_table_structure_errors(tmp_path: Path, text: str, reason: str)
 
 
 def test_unknown_section_mentions_providers(tmp_path: Path) -> None:
-    assert error(write(tmp_path / "c.toml", "[provider.lan]\n")).endswith("notes, llm, system, providers)")
+    assert error(write(tmp_path / "c.toml", "[provider.lan]\n")).endswith(
+        "notes, llm, system, providers)"
+    )
 
 
 def test_flags_can_set_provider_keys_but_not_api_keys() -> None:
