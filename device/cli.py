@@ -158,6 +158,12 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--recordings", type=Path, metavar="DIR", help="your own WAV clips of the phrase, to add"
     )
+    train.add_argument(
+        "--other-engines",
+        action="store_true",
+        default=None,
+        help="also speak with flite's and festival's voices (when installed)",
+    )
     train.add_argument("--keep-test-set", type=Path, metavar="DIR", help="keep held-out WAVs here")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_wakeword_train)
@@ -178,6 +184,9 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     testset.add_argument("--clips", type=int, default=100, help="positive clips per noise level")
     testset.add_argument("--minutes", type=float, default=120.0, help="negative talk")
     testset.add_argument("--seed", type=int, default=7)
+    testset.add_argument(
+        "--other-engines", action="store_true", help="flite's and festival's held-out voices too"
+    )
     testset.add_argument("--quiet", action="store_true", help="no progress bars")
     testset.set_defaults(func=_wakeword_testset)
 
@@ -214,7 +223,9 @@ def _wakeword_train(args: argparse.Namespace) -> int:
 
     given = {name: value for name, value in vars(args).items() if value is not None}
     data: dict[str, Any] = {
-        k: given[k] for k in ("positives", "sentences", "confusables", "seed") if k in given
+        k: given[k]
+        for k in ("positives", "sentences", "confusables", "seed", "other_engines")
+        if k in given
     }
     if args.recordings:
         data["recordings"] = str(args.recordings)
@@ -246,6 +257,8 @@ def _wakeword_train(args: argparse.Namespace) -> int:
         )
         if name in given
     ]
+    if args.other_engines:
+        options.append("--other-engines")
     command = shlex.join(
         ["zeropin", "wakeword", "train", args.phrase, "--out", str(args.out), *options]
     )
@@ -277,7 +290,7 @@ def _wakeword_testset(args: argparse.Namespace) -> int:
 
     positives, negatives = write_test_set(
         " ".join(args.phrase.lower().split()),
-        split_voices(),
+        split_voices(other_engines=args.other_engines),
         args.out,
         positives_per_snr=args.clips,
         negative_minutes=args.minutes,

@@ -21,13 +21,15 @@ from device.wake_tflite import ModelCard, TFLiteWakeDetector
 
 pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
 
+from wakeword_trainer import engines  # noqa: E402
 from wakeword_trainer.dataset import (  # noqa: E402
     RECORDING_COPIES,
     WINDOW,
     DataSettings,
     build_windows,
+    synthesize,
 )
-from wakeword_trainer.speech import split_voices  # noqa: E402
+from wakeword_trainer.speech import Voice, accent_voices, split_voices  # noqa: E402
 from wakeword_trainer.train import TrainSettings, train_wake_word  # noqa: E402
 
 TINY = TrainSettings(
@@ -104,6 +106,41 @@ def test_your_own_recordings_join_the_positives(tmp_path):
     empty.mkdir()
     with pytest.raises(ModelError, match=f"^{empty}: no .wav recordings in it$"):
         build_windows("hey zero", split_voices(), replace(TINY.data, recordings=str(empty)))
+
+
+def test_other_engines_keep_a_speaker_each_for_the_test():
+    """flite's and festival's voices (when installed) join the training voices, less one speaker
+    of each engine, which only the held-out test hears."""
+    installed = engines.voices()
+    if not installed:
+        pytest.skip("neither flite nor festival is installed (see wakeword_trainer/engines.py)")
+    assert not [v for v in split_voices().train_voices if ":" in v]  # only when asked for
+    split = split_voices(other_engines=True)
+    assert set(split.train_voices).isdisjoint(split.heldout_voices)
+    for engine in {voice.split(":")[0] for voice in installed}:
+        assert [v for v in split.heldout_voices if v.startswith(f"{engine}:")], engine
+        assert [v for v in split.train_voices if v.startswith(f"{engine}:")], engine
+
+
+def test_every_engine_voice_says_the_phrase_at_its_speed():
+    """Each installed voice, slow and fast (festival's by the batch): about a second of speech,
+    no faster when slow (festival's HTS voice ignores the rate)."""
+    installed = engines.voices()
+    if not installed:
+        pytest.skip("neither flite nor festival is installed (see wakeword_trainer/engines.py)")
+    jobs = [(Voice(name, rate, 50), "hey zero") for name in installed for rate in (120, 210)]
+    clips = synthesize(jobs, "", quiet=True)
+    for (voice, _), clip in zip(jobs, clips, strict=True):
+        assert 0.3 < clip.size / 16000 < 2.0, voice
+    slow, fast = clips[0::2], clips[1::2]
+    assert all(s.size >= f.size for s, f in zip(slow, fast, strict=True))
+    assert sum(s.size for s in slow) > 1.2 * sum(f.size for f in fast)
+
+
+def test_accents_say_the_phrase_as_words_not_letters():
+    accents = accent_voices("hey zero")
+    assert {"de", "es", "fr-fr", "pl"} <= set(accents)
+    assert "ja" not in accents  # espeak-ng's Japanese spells Latin words out: "H, E, Y, ..."
 
 
 def zeropin_eval(model: Path, positives: Path, negatives: Path, *options: str):

@@ -1,4 +1,5 @@
-"""Speech to train and test on: espeak-ng voices, the wake phrase, and text without it.
+"""Speech to train and test on: espeak-ng voices (and flite's and festival's, when installed),
+the wake phrase, and text without it.
 
 Voices are split in two, by voice and by variant: the model trains on one part and is judged on
 the other, so its figures say how it does on voices it never heard.
@@ -16,6 +17,8 @@ import numpy as np
 
 from device.errors import TtsError
 from device.tts import EspeakSynthesizer
+
+from . import engines
 
 # Sounds like part of the phrase: heard as negatives, in training and in the held-out test. Near
 # rhymes that differ in one sound ("say zero", "hey hero") are left out: a model small enough for
@@ -54,13 +57,15 @@ EVERYDAY = (
 
 @dataclass(frozen=True)
 class Voice:
-    """One espeak-ng speaker: a voice, a variant, a speed and a pitch."""
+    """One speaker: a voice, a variant, a speed and a pitch (as espeak-ng counts them)."""
 
-    name: str  # e.g. "en-gb-scotland+m3"
+    name: str  # e.g. "en-gb-scotland+m3", or another engine's "flite:slt"
     rate_wpm: int
     pitch: int
 
     def say(self, text: str) -> np.ndarray:
+        if engines.is_other_engine(self.name):
+            return engines.say_many(self.name, [(self.rate_wpm, self.pitch, text)])[0]
         tts = EspeakSynthesizer(self.name, self.rate_wpm, self.pitch, volume_percent=100)
         pcm = tts.synthesize(text)
         return np.frombuffer(pcm, dtype="<i2").copy()
@@ -107,6 +112,19 @@ def other_voices() -> tuple[str, ...]:
     return tuple(sorted(name for name in names if _speaks(name)))
 
 
+def accent_voices(phrase: str) -> tuple[str, ...]:
+    """Other languages' voices that say ``phrase`` as words, with their accent: not those that
+    spell it out letter by letter (Japanese, Hebrew)."""
+    words = len(phrase.split())
+    said = []
+    for voice in other_voices():
+        out = subprocess.run(["espeak-ng", "-q", "-x", "-v", voice, phrase],
+                             capture_output=True, text=True, timeout=10).stdout  # fmt: skip
+        if len(out.split()) == words:
+            said.append(voice)
+    return tuple(said)
+
+
 @dataclass(frozen=True)
 class VoiceSplit:
     """Which voices and variants train the model, and which are kept to test it."""
@@ -117,24 +135,34 @@ class VoiceSplit:
     heldout_variants: tuple[str, ...]
     # Other languages' voices reading English: accents that say what the wake word is not.
     negative_voices: tuple[str, ...] = ()
+    # Those of them that say the phrase as words: accents that say it, for training positives.
+    accent_voices: tuple[str, ...] = ()
 
 
 HELDOUT_VOICES = ("en-029", "en-gb-scotland")  # Caribbean and Scottish English
 
 
-def split_voices(heldout: tuple[str, ...] = HELDOUT_VOICES) -> VoiceSplit:
+def split_voices(
+    heldout: tuple[str, ...] = HELDOUT_VOICES, phrase: str = "", other_engines: bool = False
+) -> VoiceSplit:
+    """espeak-ng's English voices less ``heldout``; with ``other_engines``, also flite's and
+    festival's installed voices less one speaker each (engines.HELD_OUT). With a ``phrase``,
+    accents that say it, for positives."""
     voices = english_voices()
     missing = [v for v in heldout if v not in voices]
     if missing:
         raise TtsError(f"espeak-ng has no voice {', '.join(missing)}; it has {', '.join(voices)}")
     every = variants()
     held_variants = every[::4]  # a quarter of the variants, spread through the list
+    others = engines.voices() if other_engines else ()
     return VoiceSplit(
-        train_voices=tuple(v for v in voices if v not in heldout),
+        train_voices=tuple(v for v in voices if v not in heldout)
+        + tuple(v for v in others if v not in engines.HELD_OUT),
         train_variants=tuple(v for v in every if v not in held_variants),
-        heldout_voices=heldout,
+        heldout_voices=heldout + tuple(v for v in others if v in engines.HELD_OUT),
         heldout_variants=held_variants,
         negative_voices=other_voices(),
+        accent_voices=accent_voices(phrase) if phrase else (),
     )
 
 
@@ -146,7 +174,7 @@ def random_voice(
 ) -> Voice:
     """A speaker: a voice, often with a variant, at a random speed and pitch."""
     name = rng.choice(voices)
-    if rng.random() < 0.8:
+    if rng.random() < 0.8 and not engines.is_other_engine(name):  # variants are espeak-ng's
         name += "+" + rng.choice(variant_names)
     return Voice(name, rng.randint(*rates), rng.randint(20, 80))
 

@@ -80,7 +80,11 @@ def train_wake_word(
 
     started = time.monotonic()
     random.seed(settings.data.seed)
-    split = split_voices(settings.heldout_voices)
+    split = split_voices(
+        settings.heldout_voices,
+        phrase if settings.data.accent_share else "",
+        other_engines=settings.data.other_engines,
+    )
     features, labels = build_windows(phrase, split, settings.data, quiet)
     data_seconds = time.monotonic() - started
 
@@ -177,6 +181,8 @@ def train_wake_word(
                 "train_variants": len(split.train_variants),
                 "heldout_voices": list(split.heldout_voices),
                 "heldout_variants": list(split.heldout_variants),
+                "accent_voices": len(split.accent_voices),
+                "accent_share": settings.data.accent_share,
                 "positive_clips": settings.data.positives,
                 "recordings": settings.data.recordings or None,
                 "windows": int(labels.size),
@@ -200,9 +206,29 @@ def train_wake_word(
     return card
 
 
+def _other_engines_sentence(data: dict) -> str:
+    others = [v for v in data["train_voices"] if ":" in v]
+    held = [v for v in data["heldout_voices"] if ":" in v]
+    if not others:
+        return "Only espeak-ng spoke (--other-engines adds flite's and festival's voices)."
+    return (f"Other engines' voices (--other-engines) joined them: "
+            f"{', '.join(others)}; each engine keeps one speaker for the test "
+            f"({', '.join(held) or 'none'}).")  # fmt: skip
+
+
 def model_card_markdown(card: ModelCard, file_name: str) -> str:
     m, x = card.metrics, card.extra
     data = x["data"]
+    espeak_voices = [v for v in data["train_voices"] if ":" not in v]
+    accents = data.get("accent_voices", 0)
+    said_by_accents = (
+        f"{data['accent_share']:.0%} of the phrase clips are said by {accents} of espeak-ng's "
+        f"voices for other languages (accents); half the talk without the phrase is read by its "
+        f"other-language voices."
+        if accents
+        else "Half the talk without the phrase is read by espeak-ng's voices for other "
+        "languages, as accents."
+    )
     fa_per_hour = m["false_accepts_per_hour"]
     by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
     return f"""# Wake-word model card: "{card.phrase}"
@@ -216,11 +242,11 @@ ZeroPin's own trainer; the device reads the threshold from `{Path(file_name).ste
     {x["command"]}
 
 On {x["trained_on"]}, in {x["minutes"]["total"]} minutes ({x["minutes"]["data"]} making data,
-{x["minutes"]["training"]} training). All speech is espeak-ng: {len(data["train_voices"])} English
-voices ({", ".join(data["train_voices"])}) with {data["train_variants"]} variants, at random speeds
-and pitches, {data["positive_clips"]:,} phrase clips and {data["windows"]:,} windows in all
-({data["positive_windows"]:,} positive). Half the talk without the phrase is read by espeak-ng's
-voices for other languages, as accents. Clips are sped up or slowed down and degraded with room
+{x["minutes"]["training"]} training). Speech from espeak-ng: {len(espeak_voices)} English
+voices ({", ".join(espeak_voices)}) with {data["train_variants"]} variants, at random speeds
+and pitches. {_other_engines_sentence(data)} {data["positive_clips"]:,} phrase clips and
+{data["windows"]:,} windows in all ({data["positive_windows"]:,} positive). {said_by_accents}
+Clips are sped up or slowed down and degraded with room
 echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble);
 SpecAugment masks frames and bands. Then {data.get("hard_negatives", 0):,} hard negatives mined
 from fresh English talk in rounds. Seed {data["seed"]}.
