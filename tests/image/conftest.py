@@ -37,7 +37,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     (work / "build.log").write_text(result.stdout + result.stderr)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     print(f"\nbuild.sh took {seconds:.0f} s")
-    base.unlink()  # a gigabyte we no longer need
+    base.unlink()  # no longer needed
     return Built(out, seconds, result.stdout)
 
 

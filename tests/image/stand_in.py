@@ -74,10 +74,9 @@ def base_rootfs_tar(cache: Path) -> Path:
 
 
 def make_base_image(rootfs_tar: Path, boot_files: Mapping[str, str], out: Path) -> Path:
-    """Write a two-partition image (FAT boot, ext4 root) like Raspberry Pi OS's to ``out``.
+    """Write a two-partition image (FAT boot, ext4 root) like Raspberry Pi OS's.
 
-    Returns ``out``; its sha256 is written beside it as ``out.sha256``, as the official images
-    publish it.
+    Returns ``out`` compressed, ``out.xz``, with its sha256 beside it in ``out.xz.sha256``.
     """
     work = out.parent / (out.name + ".d")
     shutil.rmtree(work, ignore_errors=True)
@@ -107,10 +106,13 @@ def make_base_image(rootfs_tar: Path, boot_files: Mapping[str, str], out: Path) 
     for part, start in ((boot_img, start_boot), (root_img, start_root)):
         _run("dd", f"if={part}", f"of={out}", "bs=1M", f"seek={start}", "conv=notrunc,sparse",
              "status=none")  # fmt: skip
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    Path(f"{out}.sha256").write_text(f"{digest}  {out.name}\n")
     shutil.rmtree(work)
-    return out
+    # Published as the official images are: xz-compressed, with the sha256 of the .xz beside it.
+    _run("xz", "-0", "-T0", str(out))
+    packed = Path(f"{out}.xz")
+    digest = hashlib.sha256(packed.read_bytes()).hexdigest()
+    Path(f"{packed}.sha256").write_text(f"{digest}  {packed.name}\n")
+    return packed
 
 
 @contextlib.contextmanager
