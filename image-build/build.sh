@@ -28,6 +28,7 @@ done
 [ -n "$base" ] && [ -n "$out" ] || { sed -n '4,5p' "$0" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "build: run as root (loop devices, chroot)" >&2; exit 2; }
 step() { echo "build: $*"; }
+[ -f "$base" ] || { echo "build: no such file: $base" >&2; exit 1; }
 started=$SECONDS
 
 if [ -z "$sha" ] && [ -f "$base.sha256" ]; then sha=$(cut -d' ' -f1 "$base.sha256"); fi
