@@ -7,6 +7,7 @@ unit's environment file sets in a VM); the microphone is a recording played at r
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -41,7 +42,9 @@ def notify_socket() -> Iterator[tuple[socket.socket, str]]:
         sock.close()
 
 
-def _daemon(tmp_path: Path, mic: Path, notify: str) -> subprocess.Popen[str]:
+@contextlib.contextmanager
+def _daemon(tmp_path: Path, mic: Path, notify: str) -> Iterator[subprocess.Popen[str]]:
+    """The daemon, killed if still running at the end; it must have exited with status 0."""
     env = {
         **os.environ,
         "NOTIFY_SOCKET": notify,
@@ -50,12 +53,17 @@ def _daemon(tmp_path: Path, mic: Path, notify: str) -> subprocess.Popen[str]:
         "GPIOZERO_MOCK_PIN_CLASS": "mockpwmpin",  # the status LED dims
         "HOME": str(tmp_path),
     }
-    return subprocess.Popen(
+    daemon = subprocess.Popen(
         [sys.executable, "-m", "device.cli", "--config", str(tmp_path / "none.toml"),
          "--set", f"device.state_dir={tmp_path / 'state'}", "--set", "camera.backend=none",
          "run", "--mic", str(mic), "--speaker-file", str(tmp_path / "out")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    try:
+        yield daemon
+    finally:
+        daemon.kill()
+    assert daemon.wait(timeout=10) == 0, daemon.stderr.read() if daemon.stderr else ""
 
 
 def _messages(sock: socket.socket, until: str, seconds: float) -> list[str]:
@@ -76,13 +84,9 @@ def test_ready_after_loading_then_pings_while_audio_flows_then_stopping(
     tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:
     sock, path = notify_socket
-    daemon = _daemon(tmp_path, _silence(tmp_path / "quiet.wav", 3.0), path)
-    try:
+    with _daemon(tmp_path, _silence(tmp_path / "quiet.wav", 3.0), path) as daemon:
         got = _messages(sock, "STOPPING=1", 60)
         daemon.wait(timeout=30)
-    finally:
-        daemon.kill()
-    assert daemon.returncode == 0, daemon.stderr.read() if daemon.stderr else ""
     kinds = [message.split("\n")[0] for message in got]
     assert kinds[0] == "READY=1", kinds
     assert kinds[-1] == "STOPPING=1", kinds
@@ -94,15 +98,11 @@ def test_sigterm_stops_the_daemon_cleanly(
     tmp_path: Path, notify_socket: tuple[socket.socket, str]
 ) -> None:
     sock, path = notify_socket
-    daemon = _daemon(tmp_path, _silence(tmp_path / "long.wav", 60.0), path)
-    try:
+    with _daemon(tmp_path, _silence(tmp_path / "long.wav", 60.0), path) as daemon:
         assert "READY=1" in "".join(_messages(sock, "READY=1", 60))
         daemon.send_signal(signal.SIGTERM)
         started = time.monotonic()
         daemon.wait(timeout=15)
         stopped_in = time.monotonic() - started
-    finally:
-        daemon.kill()
-    assert daemon.returncode == 0, daemon.stderr.read() if daemon.stderr else ""
     assert stopped_in < 5
     assert "STOPPING=1" in "".join(_messages(sock, "STOPPING=1", 5))
