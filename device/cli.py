@@ -156,6 +156,9 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--test-clips", type=int, help="held-out clips per noise level")
     train.add_argument("--seed", type=int)
     train.add_argument(
+        "--made-up-variants", type=int, metavar="N", help="espeak-ng variants to breed (0: none)"
+    )
+    train.add_argument(
         "--recordings", type=Path, metavar="DIR", help="your own WAV clips of the phrase, to add"
     )
     train.add_argument(
@@ -224,7 +227,14 @@ def _wakeword_train(args: argparse.Namespace) -> int:
     given = {name: value for name, value in vars(args).items() if value is not None}
     data: dict[str, Any] = {
         k: given[k]
-        for k in ("positives", "sentences", "confusables", "seed", "other_engines")
+        for k in (
+            "positives",
+            "sentences",
+            "confusables",
+            "seed",
+            "other_engines",
+            "made_up_variants",
+        )
         if k in given
     }
     if args.recordings:
@@ -253,6 +263,7 @@ def _wakeword_train(args: argparse.Namespace) -> int:
             "test_minutes",
             "test_clips",
             "seed",
+            "made_up_variants",
             "recordings",
         )
         if name in given

@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import struct
@@ -149,8 +150,9 @@ def wav_bytes_to_bus(wav: bytes) -> bytes:
 
 
 @cache
-def _voice_names(binary: str) -> frozenset[str]:
-    """Lower-cased languages and voice files that ``-v`` accepts (MBROLA ones only if usable)."""
+def _voice_names(binary: str, data_path: str | None) -> frozenset[str]:
+    """Lower-cased languages and voice files that ``-v`` accepts (MBROLA ones only if usable).
+    ``data_path`` is ESPEAK_DATA_PATH, which changes the listing (the wake-word trainer sets it)."""
     output = _run_listing(binary, "--voices")
     mbrola = shutil.which("mbrola") is not None
     names: set[str] = set()
@@ -168,7 +170,7 @@ def _voice_names(binary: str) -> frozenset[str]:
 
 
 @cache
-def _variant_names(binary: str) -> frozenset[str]:
+def _variant_names(binary: str, data_path: str | None) -> frozenset[str]:
     """Variant names for ``voice+variant`` (case-sensitive, as espeak-ng treats them)."""
     output = _run_listing(binary, "--voices=variant")
     return frozenset(
@@ -190,7 +192,8 @@ def _run_listing(binary: str, option: str) -> str:
 
 def _check_voice(binary: str, voice: str) -> None:
     base, _, variant = voice.partition("+")
-    voices = _voice_names(binary)
+    data_path = os.environ.get("ESPEAK_DATA_PATH")
+    voices = _voice_names(binary, data_path)
     if base.lower() not in voices:
         english = sorted(name for name in voices if name.startswith("en") and "/" not in name)
         raise TtsError(
@@ -198,7 +201,7 @@ def _check_voice(binary: str, voice: str) -> None:
             "(all: espeak-ng --voices)"
         )
     if variant:
-        variants = _variant_names(binary)
+        variants = _variant_names(binary, data_path)
         if variant not in variants:
             examples = sorted(name for name in variants if re.fullmatch(r"[fm]\d", name))
             raise TtsError(

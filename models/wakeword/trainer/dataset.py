@@ -57,6 +57,8 @@ class DataSettings:
     # held-out voices did worse, and a run with the engines and no accents did worse still on
     # them (20.5% false rejects and 10 false accepts in 2 h; the shipped model: 12.2% and 1).
     other_engines: bool = False
+    # espeak-ng variants bred from the training ones (variants.py), beside them: more throats.
+    made_up_variants: int = 100  # espeak-ng lists at most variants.MOST beside its own
 
 
 RECORDING_COPIES = 10

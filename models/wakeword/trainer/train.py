@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,9 @@ from device.wake_tflite import STEP_SECONDS, ModelCard
 from . import network
 from .dataset import DataSettings, build_windows
 from .mining import hard_negatives
-from .speech import HELDOUT_VOICES, split_voices
+from .speech import HELDOUT_VOICES, VoiceSplit, split_voices
 from .testset import talk, write_test_set
+from .variants import made_up_variants
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,6 @@ def train_wake_word(
     quiet: bool = False,
 ) -> ModelCard:
     phrase = " ".join(phrase.lower().split())
-
-    def bars(files: list[Path], what: str) -> Iterable[Path]:
-        return tqdm(files, desc=what, unit="file", disable=quiet)
-
     started = time.monotonic()
     random.seed(settings.data.seed)
     split = split_voices(
@@ -85,6 +82,26 @@ def train_wake_word(
         phrase if settings.data.accent_share else "",
         other_engines=settings.data.other_engines,
     )
+    with made_up_variants(
+        split.train_variants, settings.data.made_up_variants, settings.data.seed
+    ) as made_up:
+        split = replace(split, train_variants=split.train_variants + made_up)
+        return _train(phrase, out, settings, command, split, started, work_dir, quiet)
+
+
+def _train(
+    phrase: str,
+    out: Path,
+    settings: TrainSettings,
+    command: str,
+    split: VoiceSplit,
+    started: float,
+    work_dir: Path | None,
+    quiet: bool,
+) -> ModelCard:
+    def bars(files: list[Path], what: str) -> Iterable[Path]:
+        return tqdm(files, desc=what, unit="file", disable=quiet)
+
     features, labels = build_windows(phrase, split, settings.data, quiet)
     data_seconds = time.monotonic() - started
 
@@ -178,7 +195,8 @@ def train_wake_word(
             "scores_per_second": round(1 / STEP_SECONDS, 1),
             "data": {
                 "train_voices": list(split.train_voices),
-                "train_variants": len(split.train_variants),
+                "train_variants": len(split.train_variants) - settings.data.made_up_variants,
+                "made_up_variants": settings.data.made_up_variants,
                 "heldout_voices": list(split.heldout_voices),
                 "heldout_variants": list(split.heldout_variants),
                 "accent_voices": len(split.accent_voices),
@@ -216,6 +234,11 @@ def _other_engines_sentence(data: dict) -> str:
             f"({', '.join(held) or 'none'}).")  # fmt: skip
 
 
+def _made_up(data: dict) -> str:
+    count = data.get("made_up_variants", 0)
+    return f" and {count} more bred from them (crosses, nudged)" if count else ""
+
+
 def model_card_markdown(card: ModelCard, file_name: str) -> str:
     m, x = card.metrics, card.extra
     data = x["data"]
@@ -243,10 +266,10 @@ ZeroPin's own trainer; the device reads the threshold from `{Path(file_name).ste
 
 On {x["trained_on"]}, in {x["minutes"]["total"]} minutes ({x["minutes"]["data"]} making data,
 {x["minutes"]["training"]} training). Speech from espeak-ng: {len(espeak_voices)} English
-voices ({", ".join(espeak_voices)}) with {data["train_variants"]} variants, at random speeds
-and pitches. {_other_engines_sentence(data)} {data["positive_clips"]:,} phrase clips and
-{data["windows"]:,} windows in all ({data["positive_windows"]:,} positive). {said_by_accents}
-Clips are sped up or slowed down and degraded with room
+voices ({", ".join(espeak_voices)}) with {data["train_variants"]} variants{_made_up(data)}, at
+random speeds and pitches. {_other_engines_sentence(data)} {data["positive_clips"]:,} phrase
+clips and {data["windows"]:,} windows in all ({data["positive_windows"]:,} positive).
+{said_by_accents} Clips are sped up or slowed down and degraded with room
 echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble);
 SpecAugment masks frames and bands. Then {data.get("hard_negatives", 0):,} hard negatives mined
 from fresh English talk in rounds. Seed {data["seed"]}.
