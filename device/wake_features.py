@@ -63,6 +63,11 @@ def mel_filterbank() -> np.ndarray:
     return bank
 
 
+def band_centres_hz() -> np.ndarray:
+    """The centre frequency of each mel band, low to high."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(LOW_HZ), _hz_to_mel(HIGH_HZ), MEL_BANDS + 2)[1:-1])
+
+
 @functools.cache
 def _window() -> np.ndarray:
     return np.hanning(WINDOW_SAMPLES + 1)[:-1].astype(np.float32)  # periodic Hann

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from device.wake_features import CONTEXT_FRAMES, MEL_BANDS
+from device.wake_features import CONTEXT_FRAMES, MEL_BANDS, band_centres_hz
 
 CHANNELS = 64
 BLOCKS = 4
@@ -43,11 +43,38 @@ def build_model() -> Any:
     return tf.keras.Model(inputs, outputs)
 
 
+# Other throats and other microphones, drawn afresh every epoch for most windows (VOICE_SHARE):
+# formants moved by up to WARP (vocal tract length perturbation, Jaitly and Hinton, 2013) and a
+# smooth tilt of up to EQ_DB across the bands (a different mic, or a voice's own tone).
+VOICE_SHARE = 0.8
+WARP = 0.12
+EQ_DB = 6.0
+EQ_POINTS = 5
+
+
+def reshaped(window: np.ndarray, warp: float, eq_db: np.ndarray) -> np.ndarray:
+    """``window`` as if said with every formant ``warp`` times higher, through an equaliser
+    (``eq_db``: gains at evenly spaced points across the bands, smoothly joined)."""
+    centres = band_centres_hz()
+    # band b now holds what the voice made at centres[b] / warp
+    source = np.interp(centres / warp, centres, np.arange(MEL_BANDS))
+    low = np.floor(source).astype(int)
+    high = np.minimum(low + 1, MEL_BANDS - 1)
+    frac = (source - low).astype(np.float32)
+    out = window[:, low] * (1 - frac) + window[:, high] * frac
+    gains = np.interp(np.arange(MEL_BANDS), np.linspace(0, MEL_BANDS - 1, eq_db.size), eq_db)
+    return (out + (gains * np.log(10) / 10).astype(np.float32)).astype(np.float32)
+
+
 def masked(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """SpecAugment (Park et al., 2019): blank a few frames and a few bands of each window, so the
-    model cannot lean on any one moment or pitch of the voices it trained on."""
+    """Other voices (``reshaped``), then SpecAugment (Park et al., 2019): blank a few frames and a
+    few bands of each window, so the model cannot lean on any one moment or pitch of the voices it
+    trained on."""
     out = batch.copy()
-    for window in out:
+    for index, window in enumerate(out):
+        if rng.random() < VOICE_SHARE:
+            eq = rng.uniform(-EQ_DB, EQ_DB, EQ_POINTS)
+            window = out[index] = reshaped(window, rng.uniform(1 - WARP, 1 + WARP), eq)
         floor = window.min()
         start, width = rng.integers(0, CONTEXT_FRAMES), rng.integers(0, 7)
         window[start : start + width] = floor
