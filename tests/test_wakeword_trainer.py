@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from device.errors import ModelError
-from device.wake_features import FEATURES
+from device.wake_features import CONTEXT_FRAMES, FEATURES, band_centres_hz, log_mel
 from device.wake_tflite import ModelCard, TFLiteWakeDetector
 
 pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
 
-from wakeword_trainer import engines  # noqa: E402
+from wakeword_trainer import engines, network  # noqa: E402
 from wakeword_trainer.dataset import (  # noqa: E402
     RECORDING_COPIES,
     WINDOW,
@@ -87,6 +87,21 @@ def test_training_windows_are_labelled_and_shaped():
     assert positives == 60  # one window per phrase clip with copies=1
     assert len(labels) > 2 * positives  # cut-short phrases, talk, confusables and noise
     assert WINDOW == 15840
+
+
+def test_reshaping_moves_formants_and_tilts_the_bands():
+    """A tone at 1 kHz: warped by 1.1 its energy sits in the band of 1.1 kHz; an equaliser adds
+    its gain (in dB, as log power) to every band; no warp and no gain leave it as it was."""
+    t = np.arange(16000) / 16000
+    rows = log_mel((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))[:CONTEXT_FRAMES]
+    centres = band_centres_hz()
+    peak = int(rows.mean(axis=0).argmax())
+    warped = network.reshaped(rows, 1.1, np.zeros(5))
+    expected = int(np.abs(centres - centres[peak] * 1.1).argmin())
+    assert int(warped.mean(axis=0).argmax()) == expected != peak
+    np.testing.assert_allclose(network.reshaped(rows, 1.0, np.zeros(5)), rows, atol=1e-5)
+    louder = network.reshaped(rows, 1.0, np.full(5, 10.0))
+    np.testing.assert_allclose(louder - rows, np.log(10), atol=1e-4)  # +10 dB: power times 10
 
 
 def test_your_own_recordings_join_the_positives(tmp_path):
