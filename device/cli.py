@@ -167,7 +167,12 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="also speak with flite's and festival's voices (when installed)",
     )
-    train.add_argument("--keep-test-set", type=Path, metavar="DIR", help="keep held-out WAVs here")
+    train.add_argument(
+        "--keep-test-set",
+        type=Path,
+        metavar="DIR",
+        help="keep the held-out WAVs and the float model here",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_wakeword_train)
 

@@ -64,6 +64,19 @@ def test_tiny_training_run_gives_a_model_the_device_loads(tiny_model):
     assert 10_000 < model.stat().st_size < 100_000  # tens of KB, int8
 
 
+def test_the_float_model_is_kept_with_the_test_set_and_exports_cooler(tiny_model):
+    """--keep-test-set keeps the Keras model; cooled, it ranks windows alike with softer scores."""
+    import tensorflow as tf
+
+    model, heldout = tiny_model
+    keras = tf.keras.models.load_model(heldout.parent / "model.keras")
+    windows = np.random.default_rng(0).normal(-8, 3, (64, CONTEXT_FRAMES, 40)).astype(np.float32)
+    hot = keras.predict(windows[..., None], verbose=0).reshape(-1)
+    cool = network.cooled(keras, 4.0).predict(windows[..., None], verbose=0).reshape(-1)
+    logit = np.log(hot / (1 - hot))
+    np.testing.assert_allclose(cool, 1 / (1 + np.exp(-logit / 4)), rtol=1e-3, atol=1e-5)
+
+
 def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     model, _ = tiny_model
     card = ModelCard.load(model)

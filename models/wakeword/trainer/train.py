@@ -132,6 +132,9 @@ def _train(
             quiet=quiet,
         )
     tflite = network.export_int8(model, features)
+    if work_dir:  # the float model too, to try other exports without training again
+        work_dir.mkdir(parents=True, exist_ok=True)
+        model.save(work_dir / "model.keras")
     train_seconds = time.monotonic() - started - data_seconds
 
     with tempfile.TemporaryDirectory() as scratch:
