@@ -50,6 +50,9 @@ class TrainSettings:
     validation_minutes: float = 60.0
     test_positives_per_snr: int = 100
     test_minutes: float = 120.0
+    # The device's scores are the sigmoid of the logit over this (network.cooled): an int8 score
+    # has 256 steps, and uncooled, every logit over 5.5 fell on the top one.
+    temperature: float = 4.0
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
@@ -131,7 +134,7 @@ def _train(
             learning_rate=5e-4,
             quiet=quiet,
         )
-    tflite = network.export_int8(model, features)
+    tflite = network.export_int8(model, features, settings.temperature)
     if work_dir:  # the float model too, to try other exports without training again
         work_dir.mkdir(parents=True, exist_ok=True)
         model.save(work_dir / "model.keras")
@@ -196,6 +199,7 @@ def _train(
             "model_bytes": len(tflite),
             "parameters": int(model.count_params()),
             "scores_per_second": round(1 / STEP_SECONDS, 1),
+            "temperature": settings.temperature,
             "data": {
                 "train_voices": list(split.train_voices),
                 "train_variants": len(split.train_variants) - settings.data.made_up_variants,
