@@ -49,10 +49,16 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
 
 
+def _band_edges_hz() -> np.ndarray:
+    """MEL_BANDS + 2 frequencies evenly spaced on the HTK mel scale: band b rises from edge b to
+    its centre, edge b + 1, and falls to edge b + 2."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(LOW_HZ), _hz_to_mel(HIGH_HZ), MEL_BANDS + 2))
+
+
 @functools.cache
 def mel_filterbank() -> np.ndarray:
     """(MEL_BANDS, FFT_SIZE // 2 + 1) triangular filters, evenly spaced on the HTK mel scale."""
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(LOW_HZ), _hz_to_mel(HIGH_HZ), MEL_BANDS + 2))
+    edges = _band_edges_hz()
     bins = np.fft.rfftfreq(FFT_SIZE, 1.0 / SAMPLE_RATE)
     bank = np.zeros((MEL_BANDS, bins.size), dtype=np.float32)
     for band in range(MEL_BANDS):
@@ -65,7 +71,7 @@ def mel_filterbank() -> np.ndarray:
 
 def band_centres_hz() -> np.ndarray:
     """The centre frequency of each mel band, low to high."""
-    return _mel_to_hz(np.linspace(_hz_to_mel(LOW_HZ), _hz_to_mel(HIGH_HZ), MEL_BANDS + 2)[1:-1])
+    return _band_edges_hz()[1:-1]
 
 
 @functools.cache

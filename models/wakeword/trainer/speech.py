@@ -71,7 +71,9 @@ class Voice:
         return np.frombuffer(pcm, dtype="<i2").copy()
 
 
-def _listing(option: str) -> list[list[str]]:
+def espeak_listing(option: str) -> list[list[str]]:
+    """The fields of each voice ``espeak-ng OPTION`` lists (--voices, --voices=variant, ...), as
+    it sees them now: in a made_up_variants block, with the made-up variants."""
     try:
         out = subprocess.run(
             ["espeak-ng", option], capture_output=True, check=True, timeout=10
@@ -84,13 +86,13 @@ def _listing(option: str) -> list[list[str]]:
 @functools.cache
 def english_voices() -> tuple[str, ...]:
     """espeak-ng's own English voices (MBROLA ones need data we do not install)."""
-    return tuple(sorted({f[1] for f in _listing("--voices=en") if f[4].startswith("gmw/")}))
+    return tuple(sorted({f[1] for f in espeak_listing("--voices=en") if f[4].startswith("gmw/")}))
 
 
 @functools.cache
 def variants() -> tuple[str, ...]:
     """Voice variants (male, female, klatt, whisper, ...), usable as ``voice+variant``."""
-    return tuple(sorted({f[4].removeprefix("!v/") for f in _listing("--voices=variant")}))
+    return tuple(sorted({f[4].removeprefix("!v/") for f in espeak_listing("--voices=variant")}))
 
 
 def _speaks(voice: str) -> bool:
@@ -107,7 +109,7 @@ def _speaks(voice: str) -> bool:
 @functools.cache
 def other_voices() -> tuple[str, ...]:
     """espeak-ng's voices for languages other than English (about 120), MBROLA ones aside."""
-    listing = _listing("--voices")
+    listing = espeak_listing("--voices")
     names = {f[1] for f in listing if not f[4].startswith("mb/") and not f[1].startswith("en")}
     return tuple(sorted(name for name in names if _speaks(name)))
 

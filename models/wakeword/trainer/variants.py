@@ -28,6 +28,8 @@ from pathlib import Path
 
 from device.errors import TtsError
 
+from .speech import espeak_listing
+
 PREFIX = "zp-"  # made-up variants' names: zp-000, zp-001, ...
 NUDGE = 0.15  # each number times 1 +- up to this
 MOST = 100  # made-up variants espeak-ng will list beside its own (115 did, here; 120 did not)
@@ -134,26 +136,11 @@ def _linked_copy(source: Path, into: Path) -> Path:
     return data / "voices" / "!v"
 
 
-def _listing(option: str, data_path: str | None) -> list[str]:
-    """espeak-ng's listing with ESPEAK_DATA_PATH as ``data_path`` (None: its own data)."""
-    env = {k: v for k, v in os.environ.items() if k != "ESPEAK_DATA_PATH"}
-    if data_path:
-        env["ESPEAK_DATA_PATH"] = data_path
-    try:
-        out = subprocess.run(["espeak-ng", option], capture_output=True, text=True, env=env,
-                             check=True, timeout=10).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise TtsError(f"espeak-ng {option} failed: {exc}") from exc
-    return out.splitlines()[1:]
-
-
-def _check_listing(data_path: str, voices: int, names: tuple[str, ...]) -> None:
+def _check_listing(voices: int, names: tuple[str, ...]) -> None:
     """espeak-ng lists at most 350 voice files and, past that, quietly drops voices: check that
-    it still lists every voice it did, and every new variant."""
-    listed = " ".join(_listing("--voices=variant", data_path)).split()
-    if len(_listing("--voices", data_path)) < voices or any(
-        f"!v/{name}" not in listed for name in names
-    ):
+    it still lists every voice it did (``voices`` of them), and every new variant."""
+    listed = {fields[4] for fields in espeak_listing("--voices=variant")}
+    if len(espeak_listing("--voices")) < voices or any(f"!v/{n}" not in listed for n in names):
         raise TtsError(
             f"espeak-ng cannot list {len(names)} more variants beside its own voices "
             f"(it keeps at most 350 voice files): ask for fewer, say {MOST}"
@@ -177,6 +164,7 @@ def made_up_variants(parents: tuple[str, ...], count: int, seed: int) -> Iterato
     rng = random.Random(seed)
     names = tuple(f"{PREFIX}{index:03d}" for index in range(count))
     before = os.environ.get("ESPEAK_DATA_PATH")
+    voices = len(espeak_listing("--voices"))
     with tempfile.TemporaryDirectory(prefix="zeropin-espeak-") as scratch:
         folder = _linked_copy(source, Path(scratch))
         for name in names:
@@ -184,7 +172,7 @@ def made_up_variants(parents: tuple[str, ...], count: int, seed: int) -> Iterato
             (folder / name).write_text(child(rng, mother, father, bounds, name), "utf-8")
         os.environ["ESPEAK_DATA_PATH"] = scratch
         try:
-            _check_listing(scratch, len(_listing("--voices", before)), names)
+            _check_listing(voices, names)
             yield names
         finally:
             if before is None:
