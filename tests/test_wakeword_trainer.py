@@ -117,6 +117,32 @@ def test_reshaping_moves_formants_and_tilts_the_bands():
     np.testing.assert_allclose(louder - rows, np.log(10), atol=1e-4)  # +10 dB: power times 10
 
 
+def test_a_steady_colouring_of_the_bands_does_not_change_the_score():
+    """Each band is taken less its mean over the window, so a voice's tone or a mic's response
+    (the same gain in a band all second long) cannot move the score; a change within the
+    window still does."""
+    model = network.build_model()
+    rng = np.random.default_rng(0)
+    windows = rng.normal(-8, 3, (16, CONTEXT_FRAMES, 40)).astype(np.float32)
+    coloured = windows + rng.normal(0, 2, (1, 1, 40)).astype(np.float32)
+    onset = windows.copy()
+    onset[:, 30:] += 2.0  # louder from frame 30 on: not steady
+
+    import tensorflow as tf
+
+    # untrained, the score hardly moves at all; what the last layer sees does
+    pooled = tf.keras.Model(model.input, model.layers[-3].output)
+
+    def seen(x: np.ndarray) -> np.ndarray:
+        return pooled.predict(x[..., None], verbose=0)
+
+    def change(x: np.ndarray) -> float:  # relative to what it sees in the plain windows
+        return float(np.abs(seen(x) - seen(windows)).max() / np.abs(seen(windows)).max())
+
+    assert change(coloured) < 1e-3
+    assert change(onset) > 1e-2
+
+
 def test_your_own_recordings_join_the_positives(tmp_path):
     """Three clips "recorded" (here: spoken by a voice the trainer would not use, at 44.1 kHz),
     each added RECORDING_COPIES times; a folder without recordings is named."""
