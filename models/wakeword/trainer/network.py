@@ -2,9 +2,9 @@
 
 Input: one second of log-mel features (49 frames x 40 bands), each band less its mean over the
 second. A strided 10x4 convolution, four depthwise-separable blocks of 64 channels (the first
-strided again), average pooling, and one sigmoid: "the phrase has just been said". About 24k parameters, 45 KB as int8 TFLite. With 48
-channels it held out worse (22% false rejects against 12%, at 1.0 false accepts per hour against
-0.5) for 0.37 ms a run instead of about 0.5 ms.
+strided again), average pooling, and one sigmoid: "the phrase has just been said". About 24k
+parameters, 45 KB as int8 TFLite. With 48 channels it held out worse (22% false rejects against
+12%, at 1.0 false accepts per hour against 0.5) for 0.37 ms a run instead of about 0.5 ms.
 """
 
 from __future__ import annotations
