@@ -135,9 +135,6 @@ class VoiceSplit:
     train_variants: tuple[str, ...]
     heldout_voices: tuple[str, ...]
     heldout_variants: tuple[str, ...]
-    # Variants kept from training and from the test: the training voices say them to choose the
-    # threshold, which then meets new throats as the test's (and the wearer's) will.
-    validation_variants: tuple[str, ...] = ()
     # Other languages' voices reading English: accents that say what the wake word is not.
     negative_voices: tuple[str, ...] = ()
     # Those of them that say the phrase as words: accents that say it, for training positives.
@@ -150,8 +147,7 @@ HELDOUT_VOICES = ("en-029", "en-gb-scotland")  # Caribbean and Scottish English
 def split_voices(
     heldout: tuple[str, ...] = HELDOUT_VOICES, phrase: str = "", other_engines: bool = False
 ) -> VoiceSplit:
-    """espeak-ng's English voices less ``heldout``, its variants less a quarter (half of them for
-    the test, half to choose the threshold); with ``other_engines``, also flite's and
+    """espeak-ng's English voices less ``heldout``; with ``other_engines``, also flite's and
     festival's installed voices less one speaker each (engines.HELD_OUT). With a ``phrase``,
     accents that say it, for positives."""
     voices = english_voices()
@@ -159,15 +155,14 @@ def split_voices(
     if missing:
         raise TtsError(f"espeak-ng has no voice {', '.join(missing)}; it has {', '.join(voices)}")
     every = variants()
-    held_variants = every[::4]  # a quarter of the variants, spread through the list, in two
+    held_variants = every[::4]  # a quarter of the variants, spread through the list
     others = engines.voices() if other_engines else ()
     return VoiceSplit(
         train_voices=tuple(v for v in voices if v not in heldout)
         + tuple(v for v in others if v not in engines.HELD_OUT),
         train_variants=tuple(v for v in every if v not in held_variants),
         heldout_voices=heldout + tuple(v for v in others if v in engines.HELD_OUT),
-        heldout_variants=held_variants[::2],
-        validation_variants=held_variants[1::2],
+        heldout_variants=held_variants,
         negative_voices=other_voices(),
         accent_voices=accent_voices(phrase) if phrase else (),
     )

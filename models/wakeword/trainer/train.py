@@ -4,8 +4,7 @@
 
 Writes ``hey_jarvis.tflite``, its card ``hey_jarvis.json`` (read by the device) and
 ``hey_jarvis.md`` (for people). The threshold is chosen on a validation set spoken by the training
-voices with variants the model never heard; the figures in the card come from a held-out set
-spoken by other voices with other variants, neither of which it heard either.
+voices; the figures in the card come from a held-out set spoken by voices the model never heard.
 """
 
 from __future__ import annotations
@@ -145,7 +144,6 @@ def _train(
         model.save(work_dir / "model.keras")
     train_seconds = time.monotonic() - started - data_seconds
 
-    validation_variants = split.validation_variants or split.train_variants
     with tempfile.TemporaryDirectory() as scratch:
         # the model is tested from here, and moved to `out` only once its card is complete
         draft = Path(scratch) / out.name
@@ -155,9 +153,7 @@ def _train(
 
         def scored_set(folder: Path, held_out: bool, clips: int, minutes: float) -> ScoredSet:
             seed = settings.data.seed + (2000 if held_out else 1000)  # never the training seed
-            # validation: the training voices, with variants that neither training nor the test has
-            speakers = split if held_out else replace(split, train_variants=validation_variants)
-            write_test_set(phrase, speakers, folder, held_out=held_out, positives_per_snr=clips,
+            write_test_set(phrase, split, folder, held_out=held_out, positives_per_snr=clips,
                            negative_minutes=minutes, seed=seed, quiet=quiet)  # fmt: skip
             return score_folders(draft, folder / "positives", folder / "negatives", bars)
 
@@ -214,7 +210,6 @@ def _train(
                 "made_up_variants": settings.data.made_up_variants,
                 "heldout_voices": list(split.heldout_voices),
                 "heldout_variants": list(split.heldout_variants),
-                "validation_variants": list(validation_variants),
                 "accent_voices": len(split.accent_voices),
                 "accent_share": settings.data.accent_share,
                 "positive_clips": settings.data.positives,
@@ -255,14 +250,6 @@ def _made_up(data: dict) -> str:
     return f" and {count} more bred from them (crosses, nudged)" if count else ""
 
 
-def _validation(data: dict) -> str:
-    names = data.get("validation_variants")
-    if not names:  # cards made before validation had variants of its own
-        return ""
-    return (f" The threshold was chosen on the training voices saying other variants that "
-            f"neither training nor this test used ({', '.join(names[:4])}, ...).")  # fmt: skip
-
-
 def model_card_markdown(card: ModelCard, file_name: str) -> str:
     m, x = card.metrics, card.extra
     data = x["data"]
@@ -301,7 +288,7 @@ from fresh English talk in rounds. Seed {data["seed"]}.
 ## How well it does
 
 Held out: voices {", ".join(data["heldout_voices"])} with variants the model never heard
-({", ".join(data["heldout_variants"][:8])}, ...).{_validation(data)}
+({", ".join(data["heldout_variants"][:8])}, ...).
 
 | | |
 |---|---|
