@@ -26,6 +26,8 @@ BATCH = 128
 # false-accept count on the shipped card's held-out set (best threshold and level, 400 clips,
 # 2 h): 11.5% false rejects at 1 false accept (shipped 12.2%), 5.5% at 4 (10.0%), 4.0% at 10
 # (8.0%). Its own card did not: the threshold chosen on the training voices let 10 through.
+# Against the same settings without it, seed by seed: 11.5% against 17.8% at 1 false accept and
+# 4.0% against 5.5% at 10 (seed 0); 15.8% against 23.5%, 6.2% against 8.8% (seed 1).
 BAND_MEANS_REMOVED = True
 
 
