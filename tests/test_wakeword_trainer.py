@@ -87,6 +87,8 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     assert set(card.extra["data"]["heldout_voices"]).isdisjoint(card.extra["data"]["train_voices"])
     markdown = model.with_suffix(".md").read_text()
     assert '# Wake-word model card: "hey jarvis"' in markdown
+    assert card.extra["band_means_removed"] is network.BAND_MEANS_REMOVED
+    assert ("each band less its mean" in markdown) is network.BAND_MEANS_REMOVED
     assert (
         f"| threshold | {card.threshold:.4g}, {card.trigger_level} score(s) in a row |" in markdown
     )

@@ -208,6 +208,7 @@ def _train(
             "parameters": int(model.count_params()),
             "scores_per_second": round(1 / STEP_SECONDS, 1),
             "temperature": settings.temperature,
+            "band_means_removed": network.BAND_MEANS_REMOVED,
             "data": {
                 "train_voices": list(split.train_voices),
                 "train_variants": len(split.train_variants) - settings.data.made_up_variants,
@@ -268,11 +269,12 @@ def model_card_markdown(card: ModelCard, file_name: str) -> str:
         "languages, as accents."
     )
     fa_per_hour = m["false_accepts_per_hour"]
+    means = " (each band less its mean over the second)" if x.get("band_means_removed") else ""
     by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
     return f"""# Wake-word model card: "{card.phrase}"
 
 `{file_name}`: {x["model_bytes"]:,} bytes, {x["parameters"]:,} parameters, int8 TFLite, a DS-CNN
-over 1 s of 40-band log-mel features, scored {x["scores_per_second"]} times a second. Made by
+over 1 s of 40-band log-mel features{means}, scored {x["scores_per_second"]} times a second. Made by
 ZeroPin's own trainer; the device reads the threshold from `{Path(file_name).stem}.json`.
 
 ## How it was made
