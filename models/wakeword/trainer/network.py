@@ -21,13 +21,12 @@ CHANNELS = 64
 BLOCKS = 4
 BATCH = 128
 # The model sees every band less its mean over the window: a steady colouring of the sound (a
-# voice's own tone, a small speaker, a mic) drops out, as cepstral mean normalisation does. The
-# first run with it (seed 0, default settings otherwise) did better than any before it at every
-# false-accept count on the shipped card's held-out set (best threshold and level, 400 clips,
-# 2 h): 11.5% false rejects at 1 false accept (shipped 12.2%), 5.5% at 4 (10.0%), 4.0% at 10
-# (8.0%). Its own card did not: the threshold chosen on the training voices let 10 through.
-# Against the same settings without it, seed by seed: 11.5% against 17.8% at 1 false accept and
-# 4.0% against 5.5% at 10 (seed 0); 15.8% against 23.5%, 6.2% against 8.8% (seed 1).
+# voice's own tone, a small speaker, a mic) drops out, as cepstral mean normalisation does. On the
+# shipped card's held-out set (best threshold and level, 400 clips, 2 h), against the same
+# settings without it: 11.5% false rejects at 1 false accept against 17.8%, 4.0% at 10 against
+# 5.5% (seed 0); 15.8% against 23.5%, 6.2% against 8.8% (seed 1). The shipped model: 12.2%, 8.0%.
+# Not shipped yet: the seed-0 run's own card, its threshold chosen on the training voices, let 10
+# false accepts through in 2 h.
 BAND_MEANS_REMOVED = True
 
 
