@@ -47,10 +47,10 @@ class DataSettings:
     # A folder of your own recordings of the phrase (WAV, any rate): added to the positives, each
     # degraded RECORDING_COPIES times, since a few real voices are worth many synthetic ones.
     recordings: str = ""
-    # The share of phrase clips said by other languages' voices (accents). Off: in the one run
-    # that tried it (0.25, with flite and festival installed) held-out espeak-ng voices did worse
-    # (16.5% false rejects, 11 false accepts in 2 h; the shipped model 12.2% and 1), and which of
-    # the two changes did it is not known yet.
+    # The share of phrase clips said by other languages' voices (accents). Off: held-out
+    # espeak-ng voices did worse with it. With 0.25 alone (band means removed, seed 0), the best
+    # threshold with 1 false accept in 2 h gave 25.2% false rejects, against 11.5% without it;
+    # its card said 14.0% with 10 false accepts. (With flite and festival too: 16.5% and 11.)
     accent_share: float = 0.0
     # Also speak with flite's and festival's voices, when installed. Off by default: with them
     # (and accents) festival's held-out voice went from 96% false rejects to 53%, but espeak-ng's
