@@ -92,6 +92,9 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     assert (
         f"| threshold | {card.threshold:.4g}, {card.trigger_level} score(s) in a row |" in markdown
     )
+    validation = card.metrics["validation"]
+    assert 0.008 <= validation["negative_hours"] <= 0.017  # the half minute asked for, to a clip
+    assert f"per hour in {validation['negative_hours']:g} h of their talk." in markdown
 
 
 def test_training_windows_are_labelled_and_shaped():
