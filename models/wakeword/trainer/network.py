@@ -52,6 +52,8 @@ def build_model() -> Any:
         stride = (2, 2) if block == 0 else (1, 1)
         x = norm_relu(layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x))
         x = norm_relu(layers.Conv2D(CHANNELS, 1, use_bias=False)(x))
+    # Flattened instead (so the head knows where in the second each feature is): no better, 12.8%
+    # false rejects at the best threshold with 1 false accept in 2 h, 5.2% at 10 (seed 0).
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.2)(x)
     outputs = layers.Dense(1, activation="sigmoid")(x)
