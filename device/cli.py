@@ -184,6 +184,24 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=_wakeword_eval)
 
+    record = wake_sub.add_parser(
+        "record", help="record your own clips of the phrase, for eval and train --recordings"
+    )
+    record.add_argument("phrase", help="what you will say")
+    record.add_argument("folder", type=Path, help="where the clips go (made if missing)")
+    record.add_argument("--takes", type=int, default=20, help="clips to keep (default 20)")
+    record.add_argument(
+        "--speaker", default="me", help="your name in the file names, e.g. ann: ann_001.wav"
+    )
+    record.add_argument(
+        "--from",
+        dest="from_file",
+        type=Path,
+        metavar="WAV",
+        help="cut the takes from this recording (one per pause) instead of the microphone",
+    )
+    record.set_defaults(func=_wakeword_record)
+
     testset = wake_sub.add_parser(
         "testset", help="write held-out positives/ and negatives/ WAV folders (train extra)"
     )
@@ -296,6 +314,61 @@ def _wakeword_eval(args: argparse.Namespace) -> int:
 
     result = evaluate(args.model, args.positives, args.negatives, args.threshold)
     print(json.dumps(result.as_dict()) if args.json else format_result(result))
+    return 0
+
+
+def _wakeword_record(args: argparse.Namespace) -> int:
+    import shlex
+
+    from device.app import resolved_wake_model
+    from device.errors import ConfigError
+    from device.wake_record import record_clips
+    from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
+
+    if args.takes < 1:
+        raise ConfigError(f"--takes {args.takes}: keep at least 1")
+    cfg, _ = _load(args)
+    phrase = " ".join(args.phrase.split())
+    frames = cfg.audio.chunk_ms * 16
+    live = args.from_file is None
+    mic: Microphone = (
+        PyAudioMicrophone(cfg.audio.mic, frames) if live else FileMicrophone(args.from_file, frames)
+    )
+    if live:
+        print(
+            f"Recording {phrase!r} into {args.folder}/ as {args.speaker}_NNN.wav. Say it each "
+            "time you are asked, a little differently each time: louder, softer, faster, "
+            "nearer, further. Ctrl-C stops; the clips saved so far are kept."
+        )
+
+    def prompt(number: int) -> None:
+        if live:
+            print(f"take {number} of {args.takes}: say {phrase!r}", flush=True)
+
+    with mic:
+        saved = record_clips(
+            mic,
+            args.folder,
+            speaker=args.speaker,
+            takes=args.takes,
+            prompt=prompt,
+            tell=lambda line: print(f"  {line}" if live else line, flush=True),
+            live=live,
+        )
+    if not saved:
+        print(f"no clips saved in {args.folder}/")
+        return 1
+    try:
+        model = str(resolved_wake_model(cfg))
+    except ZeroPinError:
+        model = "MODEL"
+    folder = shlex.quote(str(args.folder))
+    print(
+        f"{len(saved)} clip(s) saved in {args.folder}/. How a model hears them:\n"
+        f"  zeropin wakeword eval {shlex.quote(model)} --positives {folder} --negatives TALK\n"
+        "(TALK: a folder of recordings without the phrase.) A model that has heard them:\n"
+        f"  zeropin wakeword train {shlex.quote(phrase)} --out MY.tflite --recordings {folder}"
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ mono PCM as ``bytes``. Files in any other rate or channel count are converted on
 
 from __future__ import annotations
 
+import io
 import wave
 from pathlib import Path
 
@@ -69,10 +70,17 @@ def read_wav(path: str | Path) -> bytes:
     return to_bus_format(samples, rate)
 
 
-def write_wav(path: str | Path, pcm: bytes) -> None:
-    """Write bus-format PCM to a WAV file."""
-    with wave.open(str(path), "wb") as wav:
+def wav_bytes(pcm: bytes) -> bytes:
+    """Bus-format PCM as the bytes of a WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
         wav.setnchannels(CHANNELS)
         wav.setsampwidth(SAMPLE_WIDTH)
         wav.setframerate(RATE)
         wav.writeframes(pcm)
+    return out.getvalue()
+
+
+def write_wav(path: str | Path, pcm: bytes) -> None:
+    """Write bus-format PCM to a WAV file."""
+    Path(path).write_bytes(wav_bytes(pcm))
