@@ -329,6 +329,6 @@ confusable ("hey there", "zero", "hero", "hey hero", ...), with pauses of room n
 ## Limits
 
 Synthetic voices only. Real voices, children, strong accents and real rooms will do worse: record
-a few dozen of your own "{card.phrase}" clips and check with
+a few dozen of your own clips (`zeropin wakeword record "{card.phrase}" YOUR_CLIPS`) and check with
 `zeropin wakeword eval {file_name} --positives YOUR_CLIPS --negatives SOME_TALK`.
 """
