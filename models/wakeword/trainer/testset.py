@@ -1,9 +1,9 @@
 """Test sets as folders of WAV files, for ``zeropin wakeword eval``.
 
 ``positives/`` holds short clips with the phrase said once, by voices the model did not train on,
-in rooms with noise at several signal-to-noise ratios. ``negatives/`` holds long recordings of
-talk without the phrase, a share of it confusable ("hey there", "zero", "hero"), with pauses of
-room noise between sentences.
+in rooms with noise at several signal-to-noise ratios, with about a second of the room around it.
+``negatives/`` holds long recordings of talk without the phrase, a share of it confusable ("hey
+there", "zero", "hero"), with pauses of room noise between sentences.
 """
 
 from __future__ import annotations
@@ -21,6 +21,13 @@ from .dataset import negative_jobs, positive_jobs, synthesize
 from .speech import VoiceSplit
 
 SNRS = (math.inf, 20.0, 10.0, 5.0)  # dB; inf: no added noise (echo and band-limiting still)
+# Seconds of the clip's own room before and after the phrase (the same on both sides). The
+# evaluator puts digital silence around every file (device.wake_eval), and a room never falls
+# silent on the device, so the one-second windows the model decides on must not reach it. With
+# 0.1-0.6 s they did: a step from the room to silence no microphone makes, and r14 (seed 0) at
+# its card's threshold missed 54 of the card's 400 held-out clips (clean 8, noisy 12-20 of 100).
+# The same voices and texts with 0.8-1.2 s: 28 missed (clean 5, noisy 5-11); the talk is as was.
+PAD_SECONDS = (0.8, 1.2)
 
 
 def _name(snr: float) -> str:
@@ -51,7 +58,7 @@ def write_test_set(
     clips = synthesize(jobs, "test set: speaking the phrase", quiet)
     for index, ((voice, _), clip) in enumerate(zip(jobs, clips, strict=True)):
         snr = snrs[index % len(snrs)]
-        pad = np.zeros(int(rng.uniform(0.1, 0.6) * RATE), dtype=np.float32)
+        pad = np.zeros(int(rng.uniform(*PAD_SECONDS) * RATE), dtype=np.float32)
         audio = augmenter.apply(np.concatenate([pad, to_float(clip), pad]), snr_db=snr)
         voice_tag = voice.name.replace("+", "_")
         folder = pos_dir / _name(snr)
