@@ -1,7 +1,7 @@
 """Your own clips of the wake phrase: the real voices that synthetic speech cannot make.
 
 ``zeropin wakeword record "hey zero" clips/`` asks for the phrase again and again. webrtcvad cuts
-each take out of the microphone (from half a second before the speech to the silence after it),
+each take out of the microphone (from a second before the speech to the silence after it),
 the take is checked (speech, not too long, not clipped) and saved as
 ``clips/<speaker>_<NNN>.wav``, numbered after the clips already there, so a second session or a
 second speaker never overwrites one. With ``--from FILE`` the takes are cut from a recording
@@ -28,7 +28,10 @@ from drivers.audio_format import BYTES_PER_SECOND, seconds_of, wav_bytes
 from drivers.mic import Microphone
 
 FRAME_BYTES = BYTES_PER_SECOND * FRAME_MS // 1000
-PRE_ROLL_SECONDS = 0.5  # kept before the speech starts: the detector needs some lead-in
+# Kept before the speech starts: the room the detector hears before the phrase. A second, so that
+# when `zeropin wakeword eval` pads the clip with silence, the windows it decides on do not reach
+# that (see wakeword_trainer.testset.PAD_SECONDS).
+PRE_ROLL_SECONDS = 1.0
 TAKE = EndpointSettings(
     aggressiveness=2,
     start_frames=3,
