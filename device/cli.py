@@ -322,11 +322,14 @@ def _wakeword_record(args: argparse.Namespace) -> int:
 
     from device.app import resolved_wake_model
     from device.errors import ConfigError
-    from device.wake_record import record_clips
+    from device.wake_record import check_speaker, record_clips
     from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
 
     if args.takes < 1:
         raise ConfigError(f"--takes {args.takes}: keep at least 1")
+    check_speaker(args.speaker)
+    if args.folder.exists() and not args.folder.is_dir():
+        raise ConfigError(f"{args.folder} is a file, not a folder for the clips")
     cfg, _ = _load(args)
     phrase = " ".join(args.phrase.split())
     frames = cfg.audio.chunk_ms * 16

@@ -4,6 +4,7 @@ PyAudio on a file-backed ALSA device, checked, numbered and saved whole."""
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from pathlib import Path
 
@@ -112,11 +113,11 @@ def test_a_live_microphone_hearing_no_speech_says_how_loud_it_was_and_gives_up(
         )  # fmt: skip
     assert saved == []
     assert prompts == [1, 1, 1]
-    assert told[0] == "heard no speech in 6 s (loudest sound -54 dBFS, the room -61); not kept"
-    assert [line[line.index("(") :] for line in told[1:3]] == [
-        "(loudest sound -60 dBFS, the room -60); not kept",  # only the room, now
-        "(loudest sound -59 dBFS, the room -60); not kept",
-    ]
+    heard = r"heard no speech in 6 s \(loudest sound (-\d+) dBFS, the room (-\d+)\); not kept"
+    levels = [tuple(int(x) for x in re.fullmatch(heard, line).groups()) for line in told[:3]]
+    assert -58 <= levels[0][0] <= -50  # the mumble: louder than the room, but not enough
+    assert all(-62 <= room <= -59 for _, room in levels)
+    assert all(loudest - room <= 2 for loudest, room in levels[1:])  # then only the room
     assert "`zeropin doctor`" in told[3]
     assert not (tmp_path / "clips").exists()
 
@@ -130,11 +131,44 @@ def test_a_clip_that_cannot_be_saved_stops_and_keeps_the_earlier_ones(tmp_path: 
             folder.write_text("not a folder")
 
     recording = session(said("hey zero"), said("hey zero", "en-gb"))
-    saying = r"clips/me_002.wav .*the 1 clip\(s\) saved before it are kept"
+    saying = r"could not save .*/clips/me_00\d.wav .*the 1 clip\(s\) saved before it are kept"
     with file_mic(tmp_path, recording) as mic, pytest.raises(StorageError, match=saying):
         record_clips(mic, folder, speaker="me", takes=5, prompt=prompt, live=False)
     assert said("hey zero") in read_wav(moved / "me_001.wav")
-    assert [p.name for p in moved.iterdir()] == ["me_001.wav"]  # no temp file left behind
+    assert [p.name for p in moved.iterdir()] == ["me_001.wav"]
+
+
+def test_blips_are_passed_over_and_the_room_carries_from_take_to_take(tmp_path: Path) -> None:
+    knock = room(0.1, 9, dbfs=-12.0)  # 100 ms of loud noise: speech to webrtcvad, but short
+    phrases = [said(*p) for p in PHRASES]
+    recording = room(1.2) + knock + room(0.8, 1) + phrases[0] + room(1.0, 2) + phrases[1]
+    recording += room(0.7, 3) + phrases[2] + room(1.0, 4)
+    told: list[str] = []
+    with file_mic(tmp_path, recording) as mic:
+        saved = record_clips(mic, tmp_path, speaker="me", takes=5, tell=told.append, live=False)
+    assert [line.split(" ")[0] for line in told] == ["saved", "saved", "only"], told
+    assert "only 0.7 s of quiet before it: wait a second first" in told[2]
+    for path, phrase in zip(saved, phrases[:2], strict=True):
+        clip = read_wav(path)
+        before = clip.index(phrase) / 2 / RATE
+        assert 0.95 <= before <= 1.05, f"{path.name}: {before:.2f} s of room before the phrase"
+    assert knock in read_wav(saved[0])  # part of the room before the first take
+
+
+def test_a_take_cut_off_by_the_end_of_a_recording_is_kept(tmp_path: Path) -> None:
+    phrase = said("hey zero")
+    with file_mic(tmp_path, room(1.5) + phrase, chunk_frames=1600) as mic:
+        saved = record_clips(mic, tmp_path, speaker="me", takes=5, live=False)
+    assert len(saved) == 1
+    assert phrase[:-960] in read_wav(saved[0])  # all but the last part-frame
+
+
+def test_numbering_ignores_case_as_a_fat_card_does(tmp_path: Path) -> None:
+    (tmp_path / "Ann_004.wav").write_bytes(b"someone else's")
+    with file_mic(tmp_path, session(said("hey zero"))) as mic:
+        saved = record_clips(mic, tmp_path, speaker="ann", takes=5, live=False)
+    assert [p.name for p in saved] == ["ann_005.wav"]
+    assert (tmp_path / "Ann_004.wav").read_bytes() == b"someone else's"
 
 
 def test_a_speaker_name_must_fit_a_file_name(tmp_path: Path) -> None:
@@ -203,5 +237,12 @@ def test_the_command_cuts_a_recording_and_says_what_next(
     write_wav(recording, room(3.0))
     assert main(["wakeword", "record", "hey zero", str(folder), "--from", str(recording)]) == 1
     assert "no clips saved" in capsys.readouterr().out
-    assert main(["wakeword", "record", "hey zero", str(folder), "--takes", "0"]) == 1
-    assert "--takes 0: keep at least 1" in capsys.readouterr().err
+    for wrong, says in (
+        (["--takes", "0"], "--takes 0: keep at least 1"),
+        (["--speaker", "ann smith"], "--speaker 'ann smith': use 1 to 32 letters, digits or '-'"),
+        (["--from", str(tmp_path / "none.wav")], f"audio file not found: {tmp_path}/none.wav"),
+    ):
+        assert main(["wakeword", "record", "hey zero", str(folder), *wrong]) == 1
+        assert says in capsys.readouterr().err
+    assert main(["wakeword", "record", "hey zero", str(recording), "--from", str(recording)]) == 1
+    assert f"{recording} is a file, not a folder for the clips" in capsys.readouterr().err
