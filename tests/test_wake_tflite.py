@@ -174,7 +174,7 @@ def test_model_that_crashes_the_runtime_is_refused_not_fatal(tmp_path):
     """Loaded in this process, this file would take the daemon down with a segfault."""
     model = copy_model(tmp_path)
     content = bytearray(MODEL.read_bytes())
-    content[:4] = (len(content) + 64).to_bytes(4, "little")  # the root table: past the end
+    content[:4] = (0x7FFFFFF0).to_bytes(4, "little")  # the root table: 2 GB past the end
     model.write_bytes(bytes(content))
     with pytest.raises(ModelError, match=r"crashed the TFLite runtime \(signal \d+\): the file is"):
         TFLiteWakeDetector(model)
