@@ -64,7 +64,6 @@ class Listener:
         )
         self._last_wake_frame = -(10**9)
         self._spoke = False
-        self._woken = False  # by the wake word, since the mode last changed
         # what the microphone heard while idle, for a recogniser to adapt to before its first use
         self._idle: collections.deque[bytes] = collections.deque(
             maxlen=int(ADAPT_SECONDS * 1000 / FRAME_MS)
@@ -94,23 +93,11 @@ class Listener:
             started = time.thread_time()
             self._share_acoustic_normalisation()
             self.recognizer.start()
-            preroll = self._preroll_after_phrase() if self._woken else list(self._preroll)
-            for frame in preroll:
+            for frame in self._preroll:
                 self.recognizer.feed(frame)
             self.cpu.asr += time.thread_time() - started
-            self.cpu.asr_audio_seconds += len(preroll) * FRAME_MS / 1000
-        self._woken = False
+            self.cpu.asr_audio_seconds += len(self._preroll) * FRAME_MS / 1000
         self.mode = mode
-
-    def _preroll_after_phrase(self) -> list[bytes]:
-        """The pre-roll less the wake phrase's tail, where the detector can tell how long after
-        the phrase it fires (tflite: its trigger level's scores after the first). Else the
-        recogniser hears the end of the phrase: "zero what am I looking at"."""
-        frames = list(self._preroll)
-        after = getattr(self.wake, "seconds_after_phrase", None)
-        if after is None:
-            return frames
-        return frames[len(frames) - min(len(frames), round(after * 1000 / FRAME_MS)) :]
 
     def _share_acoustic_normalisation(self) -> None:
         """pocketsphinx adapts its cepstral mean to the microphone over a few seconds of speech;
@@ -171,7 +158,6 @@ class Listener:
         if not detected or self._frames - self._last_wake_frame < refractory_frames:
             return None
         self._last_wake_frame = self._frames
-        self._woken = True
         log.debug("wake word at %.2f s", self.seconds)
         return WakeWordDetected(self.seconds, self.wake.name)
 

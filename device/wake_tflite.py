@@ -317,12 +317,6 @@ class TFLiteWakeDetector:
     def threshold(self) -> float:
         return self.trigger.threshold
 
-    @property
-    def seconds_after_phrase(self) -> float:
-        """About how much audio after the phrase it has heard when it fires: the scores of its
-        trigger level after the first one over the threshold (which comes as the phrase ends)."""
-        return (self.trigger.level - 1) * STEP_SECONDS
-
     def process(self, frame: bytes) -> bool:
         fired = False
         for score in self.scorer.scores(np.frombuffer(frame, dtype="<i2")):

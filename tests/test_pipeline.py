@@ -167,24 +167,6 @@ def test_wake_word_detected_in_a_stream_and_not_in_silence():
     assert any(isinstance(e, WakeWordDetected) for e in events)
 
 
-def test_after_a_wake_word_the_recogniser_gets_only_what_followed_the_phrase():
-    """The pre-roll is cut to what the tflite detector heard after the phrase (its trigger
-    level's later scores), so the recogniser does not hear "zero"; after a press it is whole."""
-    listener = build_listener(CFG)
-    tts = EspeakSynthesizer("en-us+f2", 140, 50, volume_percent=100)
-    found = listener.process(tts.synthesize("hey zero, what time is it") + b"\0" * 32000)
-    assert found and isinstance(found[0], WakeWordDetected)
-    after = 0.1 * (listener.wake.trigger.level - 1)  # 10 scores a second
-    assert after > 0 and listener.wake.seconds_after_phrase == pytest.approx(after)
-    fed = listener.cpu.asr_audio_seconds
-    listener.set_mode(ListenMode.UTTERANCE)
-    assert listener.cpu.asr_audio_seconds - fed == pytest.approx(round(after / 0.03) * 0.03)
-    listener.set_mode(ListenMode.WAKE)
-    fed = listener.cpu.asr_audio_seconds
-    listener.set_mode(ListenMode.UTTERANCE)  # as a button press does
-    assert listener.cpu.asr_audio_seconds - fed == pytest.approx(16 * 0.03)  # all of 0.5 s
-
-
 def test_missing_vosk_model_says_how_to_fetch_it(tmp_path):
     cfg = load_config(
         paths=[], env={}, overrides=["asr.engine=vosk", f"asr.vosk_model={tmp_path}/nope"]
