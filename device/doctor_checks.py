@@ -9,7 +9,6 @@ tests' ones. ``device.doctor`` picks the parts and runs every check with a time 
 from __future__ import annotations
 
 import enum
-import math
 import shutil
 import socket
 import subprocess
@@ -28,7 +27,7 @@ import requests
 from device.errors import ModelError
 from device.models import ModelSpec, marker_path, shipped_file, verify
 from device.providers import Provider
-from drivers.audio_format import BYTES_PER_SECOND, RATE
+from drivers.audio_format import BYTES_PER_SECOND, CLIPPED_SHARE, RATE, audio_level
 from drivers.buttons import Buttons
 from drivers.camera import Camera
 from drivers.leds import LedPattern, PrivacyLed, StatusLight
@@ -38,7 +37,6 @@ from drivers.speaker import Speaker
 _T = TypeVar("_T")
 
 SILENT_DBFS = -60.0  # RMS below this: nothing is reaching the microphone
-CLIPPED_SHARE = 0.001  # more samples than this at full scale: the capture gain is too high
 MIN_MEMORY_MB = 50  # mebibytes of MemAvailable
 MIN_DISK_MB = 200  # mebibytes free for the state directory
 MIN_YEAR = 2024  # a clock before this has not been set since boot
@@ -109,16 +107,6 @@ def part_name(part: object) -> str:
 
 
 # -- audio -------------------------------------------------------------------------------------
-
-
-def audio_level(pcm: bytes) -> tuple[float, float]:
-    """(RMS level in dBFS, share of samples at full scale) of bus PCM; silence is -inf dBFS."""
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-    if not samples.size:
-        return -math.inf, 0.0
-    rms = math.sqrt(float(np.mean(samples**2))) / 32768.0
-    clipped = float(np.mean(np.abs(samples) >= 32767))
-    return (20 * math.log10(rms) if rms > 0 else -math.inf), clipped
 
 
 def check_mic(open_mic: Callable[[], Microphone], seconds: float = 2.0) -> Finding:

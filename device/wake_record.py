@@ -24,7 +24,13 @@ import numpy as np
 from device.errors import ConfigError, StorageError
 from device.files import write_atomically
 from device.vad import FRAME_MS, Endpoint, Endpointer, EndpointSettings
-from drivers.audio_format import BYTES_PER_SECOND, seconds_of, wav_bytes
+from drivers.audio_format import (
+    BYTES_PER_SECOND,
+    CLIPPED_SHARE,
+    audio_level,
+    seconds_of,
+    wav_bytes,
+)
 from drivers.mic import Microphone
 
 FRAME_BYTES = BYTES_PER_SECOND * FRAME_MS // 1000
@@ -43,7 +49,6 @@ TAKE_ENDPOINTING = EndpointSettings(
 ROOM_SECONDS = 10.0  # how far back the room's own level is judged
 ABOVE_ROOM_DB = 10.0  # how much louder than the room a frame of speech is
 SHORTEST_SECONDS = 0.25  # of speech: shorter is a blip, not a take (the trainer refuses it)
-CLIPPED_SHARE = 0.001  # of samples at full scale: the mic gain is too high
 GIVE_UP_AFTER = 3  # takes in a row with nothing heard, on a live microphone
 SPEAKER = re.compile(r"[A-Za-z0-9-]{1,32}")
 
@@ -62,10 +67,6 @@ class Take:
     pcm: bytes
     problem: str = ""
     speech_seconds: float = 0.0
-
-
-def _dbfs(amplitude: float) -> float:
-    return 20 * float(np.log10(max(amplitude, 1.0) / 32768))
 
 
 class TakeEndpointer(Endpointer):
@@ -88,8 +89,7 @@ class TakeEndpointer(Endpointer):
         return float(np.percentile(self._levels, 10)) if self._levels else -100.0
 
     def is_speech(self, frame: bytes) -> bool:
-        samples = np.frombuffer(frame, dtype="<i2").astype(np.float64)
-        level = _dbfs(float(np.sqrt(np.mean(samples**2))))
+        level = max(audio_level(frame)[0], -100.0)  # digital silence: -inf
         self._levels.append(level)
         self.loudest_dbfs = max(self.loudest_dbfs, level)
         loud = level >= self.room_dbfs + ABOVE_ROOM_DB
@@ -182,8 +182,7 @@ def _finish_take(room: list[bytes], speech: list[bytes], quiet_after: int, too_l
     if _seconds(len(room)) < MIN_ROOM_SECONDS:
         quiet = _seconds(len(room))
         return Take(pcm, f"only {quiet:.1f} s of quiet before it: wait a second first", spoken)
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.int32)
-    if np.mean(np.abs(samples) >= 32767) > CLIPPED_SHARE:
+    if audio_level(pcm)[1] > CLIPPED_SHARE:
         return Take(pcm, "clipped: move back a little, or turn the microphone's gain down", spoken)
     return Take(pcm, "", spoken)
 

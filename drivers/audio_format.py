@@ -7,6 +7,7 @@ mono PCM as ``bytes``. Files in any other rate or channel count are converted on
 from __future__ import annotations
 
 import io
+import math
 import wave
 from pathlib import Path
 
@@ -41,6 +42,19 @@ def to_bus_format(samples: np.ndarray, rate: int) -> bytes:
 
         floats = soxr.resample(floats, rate, RATE)
     return (np.clip(floats, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes()
+
+
+CLIPPED_SHARE = 0.001  # more samples than this at full scale: the capture gain is too high
+
+
+def audio_level(pcm: bytes) -> tuple[float, float]:
+    """(RMS level in dBFS, share of samples at full scale) of bus PCM; silence is -inf dBFS."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if not samples.size:
+        return -math.inf, 0.0
+    rms = math.sqrt(float(np.mean(samples**2))) / 32768.0
+    clipped = float(np.mean(np.abs(samples) >= 32767))
+    return (20 * math.log10(rms) if rms > 0 else -math.inf), clipped
 
 
 def read_wav(path: str | Path) -> bytes:
