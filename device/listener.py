@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -59,8 +60,13 @@ class Listener:
         self.mode = ListenMode.WAKE
         self._carry = b""
         self._frames = 0  # frames seen since the microphone opened: the audio clock
+        # After a wake word the recogniser hears the whole phrase, which its grammar takes as an
+        # optional prefix: from its tail alone ("oh, set a timer") it misheard the command.
+        self._preroll_frames = int(preroll_seconds * 1000 / FRAME_MS)
+        phrase_frames = math.ceil(getattr(wake, "phrase_seconds", 0.0) * 1000 / FRAME_MS)
+        self._wake_preroll_frames = max(self._preroll_frames, phrase_frames)
         self._preroll: collections.deque[bytes] = collections.deque(
-            maxlen=max(1, int(preroll_seconds * 1000 / FRAME_MS))
+            maxlen=max(1, self._wake_preroll_frames)
         )
         self._last_wake_frame = -(10**9)
         self._spoke = False
@@ -81,8 +87,9 @@ class Listener:
         """Bytes waiting for the rest of their frame."""
         return len(self._carry)
 
-    def set_mode(self, mode: ListenMode) -> None:
-        """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio."""
+    def set_mode(self, mode: ListenMode, after_wake: bool = False) -> None:
+        """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio, which
+        ``after_wake`` stretches back to where the wake phrase can have begun."""
         if mode is self.mode:
             return
         if mode is ListenMode.WAKE:
@@ -93,10 +100,12 @@ class Listener:
             started = time.thread_time()
             self._share_acoustic_normalisation()
             self.recognizer.start()
-            for frame in self._preroll:
+            count = self._wake_preroll_frames if after_wake else self._preroll_frames
+            preroll = list(self._preroll)[-count:] if count else []
+            for frame in preroll:
                 self.recognizer.feed(frame)
             self.cpu.asr += time.thread_time() - started
-            self.cpu.asr_audio_seconds += len(self._preroll) * FRAME_MS / 1000
+            self.cpu.asr_audio_seconds += len(preroll) * FRAME_MS / 1000
         self.mode = mode
 
     def _share_acoustic_normalisation(self) -> None:

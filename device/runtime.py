@@ -210,7 +210,7 @@ class Runtime:
 
     def _execute(self, command: Command) -> None:
         if isinstance(command, Listen):
-            self.listener.set_mode(command.mode)
+            self.listener.set_mode(command.mode, command.after_wake)
         elif isinstance(command, ShowLed):
             self.light.show(command.pattern)
         elif isinstance(command, PlayEarcon):

@@ -30,6 +30,10 @@ class WakeWordDetector(Protocol):
     def reset(self) -> None:
         """Forget partial evidence (called when the detector is re-armed)."""
 
+    # Optional: ``phrase_seconds``, how far back the phrase can begin when ``process`` returns
+    # True. The listener then gives the recogniser that much pre-roll, so it hears the whole
+    # phrase (which its grammar expects) rather than the phrase's tail.
+
 
 class PocketsphinxKeyphraseDetector:
     """Keyphrase spotting with pocketsphinx's bundled en-us acoustic model (no download needed).

@@ -25,6 +25,7 @@ MEL_BANDS = 40
 LOW_HZ = 60.0
 HIGH_HZ = 7600.0
 CONTEXT_FRAMES = 49  # the model looks at 49 frames: 0.99 s of audio
+CONTEXT_SECONDS = ((CONTEXT_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES) / SAMPLE_RATE
 LOG_FLOOR = 1e-6  # added before the log, so digital silence stays finite
 
 # What a model card records; a model trained on other features is refused.

@@ -31,6 +31,7 @@ import numpy as np
 from device.errors import ModelError
 from device.wake_features import (
     CONTEXT_FRAMES,
+    CONTEXT_SECONDS,
     FEATURES,
     HOP_SAMPLES,
     MEL_BANDS,
@@ -316,6 +317,12 @@ class TFLiteWakeDetector:
     @property
     def threshold(self) -> float:
         return self.trigger.threshold
+
+    @property
+    def phrase_seconds(self) -> float:
+        """How far back the phrase can begin when the detector fires: the audio its first score
+        over the threshold saw, and the steps of its trigger level's later scores."""
+        return CONTEXT_SECONDS + (self.trigger.level - 1) * STEP_SECONDS
 
     def process(self, frame: bytes) -> bool:
         fired = False

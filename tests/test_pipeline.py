@@ -36,7 +36,7 @@ def drain(listener, audio):
     while found:
         events += found
         if isinstance(found[0], WakeWordDetected):
-            listener.set_mode(ListenMode.UTTERANCE)
+            listener.set_mode(ListenMode.UTTERANCE, after_wake=True)
         found = listener.process(b"")
     return events
 
@@ -165,6 +165,40 @@ def test_wake_word_detected_in_a_stream_and_not_in_silence():
     )
     events = drain(listener, stream)
     assert any(isinstance(e, WakeWordDetected) for e in events)
+
+
+def test_a_command_after_the_wake_word_is_heard_wherever_the_detector_fires():
+    """After a wake word the recogniser gets the pre-roll from where the phrase can have begun,
+    so its grammar takes "hey zero" whole. From the phrase's tail alone ("oh, set a timer")
+    pocketsphinx misheard the command in some alignments of the stream's frames and the
+    detector's steps, which these ten offsets (10 ms apart) go through."""
+    listener = build_listener(CFG)
+    tts = EspeakSynthesizer("en-us+f2", 140, 50, volume_percent=100)
+    rng = np.random.default_rng(1)
+
+    def in_room(pcm: bytes) -> bytes:  # the demo's quiet room: noise at about -60 dBFS
+        audio = np.frombuffer(pcm, dtype="<i2") + rng.normal(0, 30, len(pcm) // 2)
+        return np.clip(audio, -32768, 32767).astype("<i2").tobytes()
+
+    drain(listener, in_room(tts.synthesize("testing the microphone, one, two, three, four, five")))
+    command = tts.synthesize("hey zero, set a timer for ten seconds")
+    decided = {}
+    for offset_ms in range(0, 100, 10):
+        audio = in_room(b"\0" * (48000 + 32 * offset_ms) + command + b"\0" * 80000)
+        heard = [e.text for e in drain(listener, audio) if isinstance(e, Heard)]
+        listener.set_mode(ListenMode.WAKE)
+        decided[offset_ms] = [(text, getattr(parse(text), "name", None)) for text in heard]
+    assert all([name for _, name in d] == ["timer_set"] for d in decided.values()), decided
+
+    def preroll_fed(after_wake: bool) -> float:
+        fed = listener.cpu.asr_audio_seconds
+        listener.set_mode(ListenMode.UTTERANCE, after_wake)
+        listener.set_mode(ListenMode.WAKE)
+        return listener.cpu.asr_audio_seconds - fed
+
+    phrase = listener.wake.phrase_seconds
+    assert phrase <= preroll_fed(after_wake=True) < phrase + 0.03  # whole 30 ms frames
+    assert preroll_fed(after_wake=False) == pytest.approx(0.48)  # a press: 0.5 s, in frames
 
 
 def test_missing_vosk_model_says_how_to_fetch_it(tmp_path):
