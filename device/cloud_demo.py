@@ -29,9 +29,10 @@ CLOUD_SCENARIO: tuple[Step, ...] = (
     Step("testing the microphone, one, two, three, four, five"),
     Step("hey zero, why is the sky blue"),  # a streamed five-sentence answer
     Step("hey zero, what am I looking at"),  # the camera's view to the vision model
-    Step("hey zero, remember that my locker is forty two"),  # the model calls a tool
-    # memory put into the prompt; pocketsphinx hears "... locker number" as "much larger number"
-    Step("hey zero, what is my locker"),
+    Step("hey zero, remember that the front door key is under the mat"),  # the model calls a tool
+    # memory put into the prompt. Words pocketsphinx hears in this voice: "my locker is forty
+    # two" kept "locker" in 6 of 10 stream alignments; these two kept "key" in 30 of 30.
+    Step("hey zero, where is the front door key"),
 )
 # Pacing of the scripted model: first words after 0.4 s, then two words every 50 ms (about
 # 50 tokens a second, a mid-range hosted model).
