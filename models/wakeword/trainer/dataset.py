@@ -61,11 +61,11 @@ class DataSettings:
     # Also speak with flite's and festival's voices, when installed. Off by default: with them
     # (and accents) festival's held-out voice went from 96% false rejects to 53%, but espeak-ng's
     # held-out voices did worse, and a run with the engines and no accents did worse still on
-    # them (20.5% false rejects and 10 false accepts in 2 h; the shipped model: 12.2% and 1).
+    # them (20.5% false rejects and 10 false accepts in 2 h; the model shipped then: 12.2% and 1).
     other_engines: bool = False
     # espeak-ng variants bred from the training ones (variants.py), beside them: more throats.
     # Off: with 100 (and no other change) held-out voices did worse, 20.8% false rejects against
-    # the shipped model's 12.2%, and the variants it missed most it still missed.
+    # the 12.2% of the model shipped then, and the variants it missed most it still missed.
     made_up_variants: int = 0
 
 
