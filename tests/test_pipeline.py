@@ -14,7 +14,7 @@ import pytest
 
 from device.app import assemble, build_listener
 from device.config import load_config
-from device.demo import run_demo
+from device.demo import ROOM_NOISE_RMS, USER_VOICE, run_demo
 from device.errors import ModelError
 from device.events import Heard, ListenMode, WakeWordDetected
 from device.intents import parse
@@ -173,11 +173,11 @@ def test_a_command_after_the_wake_word_is_heard_wherever_the_detector_fires():
     pocketsphinx misheard the command in some alignments of the stream's frames and the
     detector's steps, which these ten offsets (10 ms apart) go through."""
     listener = build_listener(CFG)
-    tts = EspeakSynthesizer("en-us+f2", 140, 50, volume_percent=100)
+    tts = EspeakSynthesizer(*USER_VOICE, volume_percent=100)
     rng = np.random.default_rng(1)
 
-    def in_room(pcm: bytes) -> bytes:  # the demo's quiet room: noise at about -60 dBFS
-        audio = np.frombuffer(pcm, dtype="<i2") + rng.normal(0, 30, len(pcm) // 2)
+    def in_room(pcm: bytes) -> bytes:  # the demo's quiet room
+        audio = np.frombuffer(pcm, dtype="<i2") + rng.normal(0, ROOM_NOISE_RMS, len(pcm) // 2)
         return np.clip(audio, -32768, 32767).astype("<i2").tobytes()
 
     drain(listener, in_room(tts.synthesize("testing the microphone, one, two, three, four, five")))
