@@ -152,6 +152,10 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--confusables", type=int, help='"hey there", "zero", ...')
     train.add_argument("--mining-rounds", type=int, help="rounds of hard-negative mining")
     train.add_argument("--mining-minutes", type=float, help="talk scored in each round")
+    train.add_argument(
+        "--validation-minutes", type=float, help="the training voices' talk to set the threshold"
+    )
+    train.add_argument("--validation-clips", type=int, help="validation clips per noise level")
     train.add_argument("--test-minutes", type=float, help="held-out talk")
     train.add_argument("--test-clips", type=int, help="held-out clips per noise level")
     train.add_argument("--seed", type=int)
@@ -232,9 +236,47 @@ def _trainer():  # noqa: ANN202 - the trainer package, imported only for these c
     return wakeword_trainer
 
 
-def _wakeword_train(args: argparse.Namespace) -> int:
+# `zeropin wakeword train` options and the settings they set; their defaults are the settings'.
+_DATA_OPTIONS = ("positives", "sentences", "confusables", "seed", "made_up_variants")
+_TRAIN_OPTIONS = {
+    "epochs": "epochs",
+    "mining_rounds": "mining_rounds",
+    "mining_minutes": "mining_minutes",
+    "validation_minutes": "validation_minutes",
+    "validation_clips": "validation_positives_per_snr",
+    "test_minutes": "test_minutes",
+    "test_clips": "test_positives_per_snr",
+}
+
+
+def train_settings(args: argparse.Namespace) -> tuple[Any, str]:
+    """The TrainSettings ``zeropin wakeword train`` asked for, and the command line for the card
+    (the options given, in a fixed order, so the card says how to make the model again)."""
     import shlex
 
+    from wakeword_trainer.dataset import DataSettings
+    from wakeword_trainer.train import TrainSettings
+
+    given = {name: value for name, value in vars(args).items() if value is not None}
+    data: dict[str, Any] = {k: given[k] for k in _DATA_OPTIONS if k in given}
+    if args.recordings:
+        data["recordings"] = str(args.recordings)
+    if args.other_engines:
+        data["other_engines"] = True
+    training = {field: given[option] for option, field in _TRAIN_OPTIONS.items() if option in given}
+    settings = TrainSettings(data=DataSettings(**data), **training)
+    options = [
+        f"--{name.replace('_', '-')}={given[name]}"
+        for name in (*_TRAIN_OPTIONS, *_DATA_OPTIONS, "recordings")
+        if name in given
+    ]
+    if args.other_engines:
+        options.append("--other-engines")
+    command = ["zeropin", "wakeword", "train", args.phrase, "--out", str(args.out), *options]
+    return settings, shlex.join(command)
+
+
+def _wakeword_train(args: argparse.Namespace) -> int:
     _trainer()
     from device.errors import ModelError
 
@@ -244,58 +286,9 @@ def _wakeword_train(args: argparse.Namespace) -> int:
         raise ModelError(
             "training needs TensorFlow: pip install -e '.[train]' (about 1.6 GB, laptop only)"
         ) from exc
-    from wakeword_trainer.dataset import DataSettings
-    from wakeword_trainer.train import TrainSettings, train_wake_word
+    from wakeword_trainer.train import train_wake_word
 
-    given = {name: value for name, value in vars(args).items() if value is not None}
-    data: dict[str, Any] = {
-        k: given[k]
-        for k in (
-            "positives",
-            "sentences",
-            "confusables",
-            "seed",
-            "other_engines",
-            "made_up_variants",
-        )
-        if k in given
-    }
-    if args.recordings:
-        data["recordings"] = str(args.recordings)
-    training = {
-        setting: given[option]
-        for option, setting in (
-            ("epochs", "epochs"),
-            ("mining_rounds", "mining_rounds"),
-            ("mining_minutes", "mining_minutes"),
-            ("test_minutes", "test_minutes"),
-            ("test_clips", "test_positives_per_snr"),
-        )
-        if option in given
-    }
-    settings = TrainSettings(data=DataSettings(**data), **training)
-    options = [
-        f"--{name.replace('_', '-')}={given[name]}"
-        for name in (
-            "epochs",
-            "positives",
-            "sentences",
-            "confusables",
-            "mining_rounds",
-            "mining_minutes",
-            "test_minutes",
-            "test_clips",
-            "seed",
-            "made_up_variants",
-            "recordings",
-        )
-        if name in given
-    ]
-    if args.other_engines:
-        options.append("--other-engines")
-    command = shlex.join(
-        ["zeropin", "wakeword", "train", args.phrase, "--out", str(args.out), *options]
-    )
+    settings, command = train_settings(args)
     card = train_wake_word(
         args.phrase, args.out, settings, command, work_dir=args.keep_test_set, quiet=args.quiet
     )

@@ -227,3 +227,24 @@ def test_eval_of_an_empty_folder_says_so(tiny_model, tmp_path):
     result = zeropin_eval(model, tmp_path, heldout / "negatives")
     assert result.returncode == 1
     assert result.stderr.strip() == f"zeropin: {tmp_path}: no .wav files in it"
+
+
+def test_train_options_reach_the_settings_and_the_card_command():
+    from device.cli import _parser, train_settings
+
+    args = _parser().parse_args(
+        ["wakeword", "train", "hey jarvis", "--out", "jarvis.tflite", "--seed", "3",
+         "--validation-minutes", "30", "--validation-clips", "20", "--test-clips", "50"]
+    )  # fmt: skip
+    settings, command = train_settings(args)
+    assert settings == replace(
+        TrainSettings(),
+        data=DataSettings(seed=3),
+        validation_minutes=30.0,
+        validation_positives_per_snr=20,
+        test_positives_per_snr=50,
+    )
+    assert command == (
+        "zeropin wakeword train 'hey jarvis' --out jarvis.tflite --validation-minutes=30.0 "
+        "--validation-clips=20 --test-clips=50 --seed=3"
+    )
