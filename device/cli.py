@@ -136,6 +136,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _at_least_one(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number}: must be 1 or more")
+    return number
+
+
 def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     wakeword = sub.add_parser("wakeword", help="train and test wake-word models")
     wakeword.set_defaults(func=lambda _: wakeword.print_help() or 2)
@@ -159,6 +166,11 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--test-minutes", type=float, help="held-out talk")
     train.add_argument("--test-clips", type=int, help="held-out clips per noise level")
     train.add_argument("--seed", type=int)
+    train.add_argument(
+        "--runs",
+        type=_at_least_one,
+        help="networks to train on the same data, keeping validation's best (default 1)",
+    )
     train.add_argument(
         "--made-up-variants", type=int, metavar="N", help="espeak-ng variants to breed (0: none)"
     )
@@ -246,6 +258,7 @@ _TRAIN_OPTIONS = {
     "validation_clips": "validation_positives_per_snr",
     "test_minutes": "test_minutes",
     "test_clips": "test_positives_per_snr",
+    "runs": "runs",
 }
 
 

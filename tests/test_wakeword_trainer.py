@@ -42,6 +42,7 @@ TINY = TrainSettings(
     validation_minutes=0.5,
     test_positives_per_snr=3,
     test_minutes=0.5,
+    runs=2,
 )
 
 
@@ -95,6 +96,25 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     validation = card.metrics["validation"]
     assert 0.008 <= validation["negative_hours"] <= 0.017  # the half minute asked for, to a clip
     assert f"per hour in {validation['negative_hours']:g} h of their talk." in markdown
+
+
+def test_of_several_runs_the_card_keeps_the_fewest_validation_false_rejects(tiny_model):
+    model, _ = tiny_model
+    card = ModelCard.load(model)
+    runs = card.extra["runs"]
+    assert [run["network_seed"] for run in runs] == [0, 1]  # the data's seed, then the next
+    ranks = [
+        (run["validation_false_reject_rate"], run["validation_false_accepts_per_hour"])
+        for run in runs
+    ]
+    kept = runs[ranks.index(min(ranks))]  # of equals, the first
+    assert card.extra["data"]["network_seed"] == kept["network_seed"]
+    validation = card.metrics["validation"]
+    assert validation["false_reject_rate"] == kept["validation_false_reject_rate"]
+    assert validation["false_accepts_per_hour"] == kept["validation_false_accepts_per_hour"]
+    markdown = model.with_suffix(".md").read_text()
+    assert "2 networks were trained on these windows" in markdown
+    assert f"this is seed {kept['network_seed']}'s." in markdown
 
 
 def test_training_windows_are_labelled_and_shaped():
@@ -234,7 +254,8 @@ def test_train_options_reach_the_settings_and_the_card_command():
 
     args = _parser().parse_args(
         ["wakeword", "train", "hey jarvis", "--out", "jarvis.tflite", "--seed", "3",
-         "--validation-minutes", "30", "--validation-clips", "20", "--test-clips", "50"]
+         "--validation-minutes", "30", "--validation-clips", "20", "--test-clips", "50",
+         "--runs", "3"]
     )  # fmt: skip
     settings, command = train_settings(args)
     assert settings == replace(
@@ -243,8 +264,9 @@ def test_train_options_reach_the_settings_and_the_card_command():
         validation_minutes=30.0,
         validation_positives_per_snr=20,
         test_positives_per_snr=50,
+        runs=3,
     )
     assert command == (
         "zeropin wakeword train 'hey jarvis' --out jarvis.tflite --validation-minutes=30.0 "
-        "--validation-clips=20 --test-clips=50 --seed=3"
+        "--validation-clips=20 --test-clips=50 --runs=3 --seed=3"
     )
