@@ -109,6 +109,7 @@ def test_of_several_runs_the_card_keeps_the_fewest_validation_false_rejects(tiny
     ]
     kept = runs[ranks.index(min(ranks))]  # of equals, the first
     assert card.extra["data"]["network_seed"] == kept["network_seed"]
+    assert (card.threshold, card.trigger_level) == (kept["threshold"], kept["trigger_level"])
     validation = card.metrics["validation"]
     assert validation["false_reject_rate"] == kept["validation_false_reject_rate"]
     assert validation["false_accepts_per_hour"] == kept["validation_false_accepts_per_hour"]

@@ -301,6 +301,8 @@ def _train(
             "runs": [
                 {
                     "network_seed": run.network_seed,
+                    "threshold": run.threshold,
+                    "trigger_level": run.level,
                     "validation_false_reject_rate": round(run.on_validation.false_reject_rate, 4),
                     "validation_false_accepts_per_hour": round(
                         run.on_validation.false_accepts_per_hour, 3
