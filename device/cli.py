@@ -143,6 +143,13 @@ def _at_least_one(text: str) -> int:
     return number
 
 
+def _more_than_zero(text: str) -> float:
+    number = float(text)
+    if not number > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text}: must be more than 0")
+    return number
+
+
 def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     wakeword = sub.add_parser("wakeword", help="train and test wake-word models")
     wakeword.set_defaults(func=lambda _: wakeword.print_help() or 2)
@@ -160,11 +167,15 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--mining-rounds", type=int, help="rounds of hard-negative mining")
     train.add_argument("--mining-minutes", type=float, help="talk scored in each round")
     train.add_argument(
-        "--validation-minutes", type=float, help="the training voices' talk to set the threshold"
+        "--validation-minutes",
+        type=_more_than_zero,
+        help="the training voices' talk to set the threshold",
     )
-    train.add_argument("--validation-clips", type=int, help="validation clips per noise level")
-    train.add_argument("--test-minutes", type=float, help="held-out talk")
-    train.add_argument("--test-clips", type=int, help="held-out clips per noise level")
+    train.add_argument(
+        "--validation-clips", type=_at_least_one, help="validation clips per noise level"
+    )
+    train.add_argument("--test-minutes", type=_more_than_zero, help="held-out talk")
+    train.add_argument("--test-clips", type=_at_least_one, help="held-out clips per noise level")
     train.add_argument("--seed", type=int)
     train.add_argument(
         "--runs",

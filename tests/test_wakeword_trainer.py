@@ -271,3 +271,20 @@ def test_train_options_reach_the_settings_and_the_card_command():
         "zeropin wakeword train 'hey jarvis' --out jarvis.tflite --validation-minutes=30.0 "
         "--validation-clips=20 --test-clips=50 --runs=3 --seed=3"
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--runs", "0", "0: must be 1 or more"),
+        ("--validation-minutes", "0", "0: must be more than 0"),
+        ("--test-clips", "-2", "-2: must be 1 or more"),
+    ],
+)
+def test_a_train_option_that_would_fail_after_the_training_fails_at_once(option, value, said):
+    command = [sys.executable, "-m", "device.cli", "wakeword", "train", "hey zero"]
+    result = subprocess.run(
+        [*command, "--out", "x.tflite", option, value], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(f"argument {option}: {said}")
