@@ -137,16 +137,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _at_least_one(text: str) -> int:
-    number = int(text)
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
     if number < 1:
-        raise argparse.ArgumentTypeError(f"{number}: must be 1 or more")
+        raise argparse.ArgumentTypeError(f"{text}: must be a whole number, 1 or more")
     return number
 
 
 def _more_than_zero(text: str) -> float:
-    number = float(text)
+    try:
+        number = float(text)
+    except ValueError:
+        number = 0.0
     if not number > 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"{text}: must be more than 0")
+        raise argparse.ArgumentTypeError(f"{text}: must be a number more than 0")
     return number
 
 

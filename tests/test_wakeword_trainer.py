@@ -276,9 +276,11 @@ def test_train_options_reach_the_settings_and_the_card_command():
 @pytest.mark.parametrize(
     ("option", "value", "said"),
     [
-        ("--runs", "0", "0: must be 1 or more"),
-        ("--validation-minutes", "0", "0: must be more than 0"),
-        ("--test-clips", "-2", "-2: must be 1 or more"),
+        ("--runs", "0", "0: must be a whole number, 1 or more"),
+        ("--validation-minutes", "0", "0: must be a number more than 0"),
+        ("--test-clips", "-2", "-2: must be a whole number, 1 or more"),
+        ("--validation-minutes", "abc", "abc: must be a number more than 0"),
+        ("--runs", "2.5", "2.5: must be a whole number, 1 or more"),
     ],
 )
 def test_a_train_option_that_would_fail_after_the_training_fails_at_once(option, value, said):
