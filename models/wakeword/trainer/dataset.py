@@ -117,11 +117,12 @@ def _batches(jobs: list[tuple[Voice, str]]) -> list[list[int]]:
 def synthesize(jobs: list[tuple[Voice, str]], what: str, quiet: bool = False) -> list[np.ndarray]:
     """Speak every (voice, text), on all cores, with a progress bar; clips in the jobs' order.
 
-    Not always the same clips twice: espeak-ng's vi-vn-x-central voice says "bollmann" differently
-    from one call to the next (274,322, 280,270 and 277,766 bytes of WAV for one sentence). That
-    one sentence of the 6,000 was all that set two seed-0 builds of the windows apart, and
-    training then parts further. At the best threshold with 1 false accept in 2 h held out, the
-    shipped seed-0 network misses 6.8%, and a later seed-0 run of the same command 12.2%."""
+    The same clips every time, for the voices speech.py lets through: espeak-ng's
+    vi-vn-x-central voice said "bollmann" differently from one call to the next (274,322, 280,270
+    and 277,766 bytes of WAV for one sentence), and that one sentence of the 6,000 was all that set
+    two seed-0 builds of the windows apart; training then parts further. At the best threshold with
+    1 false accept in 2 h held out, the shipped seed-0 network misses 6.8%, and a later seed-0 run
+    of the same command 12.2%."""
     batches = _batches(jobs)
     clips: list[np.ndarray] = [np.zeros(0, np.int16)] * len(jobs)
     # Forked workers only run the synthesisers and numpy, never TensorFlow, whose threads may be

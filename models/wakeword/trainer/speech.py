@@ -95,23 +95,39 @@ def variants() -> tuple[str, ...]:
     return tuple(sorted({f[4].removeprefix("!v/") for f in espeak_listing("--voices=variant")}))
 
 
-def _speaks(voice: str) -> bool:
-    """Whether ``espeak-ng -v voice`` works: a few listed names are refused (chr-US-Qaaa-x-west)."""
-    try:
-        check = subprocess.run(
-            ["espeak-ng", "-q", "-v", voice, "a"], capture_output=True, timeout=10
-        )
-        return check.returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+# Said twice by each voice: a voice that says it differently the second time is left out, so
+# one command builds the same training data every time. espeak-ng 1.51's vi-vn-x-central and
+# vi-vn-x-south say "mann" differently on every call (12 md5s in 12 calls each); across 129
+# voices and 40 sentences each, said three times, no other voice varied.
+REPEAT_PROBE = "bollmann mann hermann"
+
+
+def _speaks_repeatably(voice: str) -> bool:
+    """Whether ``espeak-ng -v voice`` works (a few listed names are refused, chr-US-Qaaa-x-west)
+    and says REPEAT_PROBE the same way twice."""
+    said = []
+    for _ in range(2):
+        try:
+            run = subprocess.run(
+                ["espeak-ng", "--stdout", "-v", voice, REPEAT_PROBE],
+                capture_output=True,
+                timeout=10,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+        if run.returncode != 0 or not run.stdout:
+            return False
+        said.append(run.stdout)
+    return said[0] == said[1]
 
 
 @functools.cache
 def other_voices() -> tuple[str, ...]:
-    """espeak-ng's voices for languages other than English (about 120), MBROLA ones aside."""
+    """espeak-ng's voices for languages other than English (about 120), MBROLA ones and those
+    not repeatable aside."""
     listing = espeak_listing("--voices")
     names = {f[1] for f in listing if not f[4].startswith("mb/") and not f[1].startswith("en")}
-    return tuple(sorted(name for name in names if _speaks(name)))
+    return tuple(sorted(name for name in names if _speaks_repeatably(name)))
 
 
 def accent_voices(phrase: str) -> tuple[str, ...]:
