@@ -204,7 +204,7 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
         "--keep-test-set",
         type=Path,
         metavar="DIR",
-        help="keep the held-out WAVs and the float model here",
+        help="keep the held-out WAVs, the float model and (with --runs) every run's model here",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_wakeword_train)

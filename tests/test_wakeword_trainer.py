@@ -124,6 +124,19 @@ def test_of_several_runs_the_card_keeps_the_fewest_validation_false_rejects(tiny
     assert f"this is seed {kept['network_seed']}'s." in markdown
 
 
+def test_with_several_runs_every_runs_model_is_kept_to_test_on_its_own(tiny_model):
+    """--keep-test-set with --runs: each run's int8 model and its validation threshold, so any of
+    them can go through ``zeropin wakeword eval`` on the held-out set."""
+    model, heldout = tiny_model
+    card = ModelCard.load(model)
+    for run in card.extra["runs"]:
+        kept = heldout.parent / f"run_seed{run['network_seed']}.tflite"
+        trigger = TFLiteWakeDetector(kept).trigger
+        assert (trigger.threshold, trigger.level) == (run["threshold"], run["trigger_level"])
+        if run["network_seed"] == card.extra["data"]["network_seed"]:
+            assert kept.read_bytes() == model.read_bytes()
+
+
 def test_training_windows_are_labelled_and_shaped():
     features, labels = build_windows("hey zero", split_voices(), TINY.data, quiet=True)
     assert features.shape[1:] == (49, 40)

@@ -232,6 +232,11 @@ def _train(
             scored = scored_set(fitted.tflite, validation)
             threshold, level = choose_threshold(scored, settings.max_false_accepts_per_hour)
             runs.append(_Run(fitted, seed, threshold, level, scored.at(threshold, level)))
+            if work_dir and settings.runs > 1:  # every run, to test each on the held-out set
+                kept = work_dir / f"run_seed{seed}.tflite"
+                card = ModelCard(phrase, threshold, dict(FEATURES), trigger_level=level)
+                _write_atomically(kept, fitted.tflite)
+                _write_atomically(kept.with_suffix(".json"), card.to_json().encode())
             if settings.runs > 1 and not quiet:
                 missed = runs[-1].on_validation.false_reject_rate
                 print(f"run {number + 1} (network seed {seed}): validation false rejects "
