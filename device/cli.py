@@ -310,6 +310,14 @@ def _wakeword_train(args: argparse.Namespace) -> int:
     _trainer()
     from device.errors import ModelError
 
+    if args.keep_test_set:  # made now: a bad folder fails at once, not after the first run
+        try:
+            args.keep_test_set.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ModelError(
+                f"--keep-test-set {args.keep_test_set}: cannot make that folder "
+                f"({exc.strerror or exc})"
+            ) from exc
     try:
         import tensorflow  # noqa: F401
     except ImportError as exc:

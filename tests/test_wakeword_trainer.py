@@ -319,3 +319,20 @@ def test_a_train_option_that_would_fail_after_the_training_fails_at_once(option,
     )
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(f"argument {option}: {said}")
+
+
+def test_a_keep_test_set_that_cannot_be_a_folder_fails_at_once(tmp_path):
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    command = [sys.executable, "-m", "device.cli", "wakeword", "train", "hey zero"]
+    result = subprocess.run(
+        [*command, "--out", str(tmp_path / "x.tflite"), "--keep-test-set", str(taken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"zeropin: --keep-test-set {taken}: cannot make that folder (File exists)"
+    )
+    assert taken.read_text() == "mine"
