@@ -76,6 +76,7 @@ def build_wake(cfg: Config) -> WakeWordDetector:
         threshold,
         cfg.wake.trigger_level or None,  # 0: the model card's
         cfg.wake.refractory_seconds,
+        cfg.wake.smoothing or None,  # 0: the model card's
     )
     if detector.phrase != " ".join(cfg.wake.phrase.lower().split()):
         raise ConfigError(

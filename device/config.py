@@ -82,6 +82,7 @@ class WakeConfig:
     model: str = ""  # tflite model file; "" = the shipped "hey zero" model
     refractory_seconds: float = 2.0  # detections this soon after one are ignored
     trigger_level: int = 0  # tflite: scores in a row at the threshold to fire; 0 = the card's
+    smoothing: int = 0  # tflite: scores averaged before the threshold; 0 = the card's
 
 
 @dataclass(frozen=True)
@@ -332,6 +333,7 @@ _RULES: dict[str, Check] = {
     "wake.threshold": _at_least(0),
     "wake.refractory_seconds": _at_least(0),
     "wake.trigger_level": _at_least(0),
+    "wake.smoothing": _at_least(0),
     "vad.aggressiveness": _between(0, 3),
     "vad.trailing_silence_seconds": _between(0.1, 5),
     "vad.max_utterance_seconds": _between(1, 60),

@@ -21,6 +21,7 @@ import json
 import logging
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,7 @@ class ModelCard:
     threshold: float  # score in 0..1 at which the model fires, chosen by the trainer
     features: dict[str, Any]
     trigger_level: int = 1
+    smoothing: int = 1  # scores averaged before the threshold (1: each score on its own)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # data, command, sizes: for people
 
@@ -81,6 +83,7 @@ class ModelCard:
             threshold=float(_card_value(path, data, "threshold", float, lambda v: 0 < v < 1)),
             features=_card_value(path, data, "features", dict, lambda v: True),
             trigger_level=_card_value(path, data, "trigger_level", int, lambda v: v >= 1, 1),
+            smoothing=_card_value(path, data, "smoothing", int, lambda v: v >= 1, 1),
             metrics=_card_value(path, data, "metrics", dict, lambda v: True, {}),
             extra={k: v for k, v in data.items() if k not in _CARD_KEYS},
         )
@@ -101,6 +104,7 @@ class ModelCard:
             "phrase": self.phrase,
             "threshold": self.threshold,
             "trigger_level": self.trigger_level,
+            "smoothing": self.smoothing,
             "features": self.features,
             "metrics": self.metrics,
             **self.extra,
@@ -156,12 +160,13 @@ def _check_loads_safely(model_path: Path, content: bytes, module: str) -> None:
     _loads_safely.add(digest)
 
 
-_CARD_KEYS = ("phrase", "threshold", "features", "trigger_level", "metrics")
+_CARD_KEYS = ("phrase", "threshold", "features", "trigger_level", "smoothing", "metrics")
 _CARD_RULES = {
     "phrase": "a non-empty string",
     "threshold": "a number between 0 and 1",
     "features": "a table",
     "trigger_level": "a whole number of at least 1",
+    "smoothing": "a whole number of at least 1",
     "metrics": "a table",
 }
 
@@ -264,23 +269,34 @@ class StreamingScorer:
 
 
 class ScoreTrigger:
-    """Fires when ``level`` scores in a row reach ``threshold``, then not again for a while."""
+    """Fires when ``level`` smoothed scores in a row reach ``threshold``, then not again for
+    ``refractory_steps`` scores. A smoothed score is the mean of the last ``smoothing`` scores
+    (those before the first count as 0): one score just over the threshold between low ones is
+    not enough, and a phrase that scores a little under it for a few steps is still heard, as
+    posterior smoothing in Chen et al., "Small-footprint keyword spotting using deep neural
+    networks" (2014)."""
 
-    def __init__(self, threshold: float, level: int = 1, refractory_steps: int = 0) -> None:
+    def __init__(
+        self, threshold: float, level: int = 1, refractory_steps: int = 0, smoothing: int = 1
+    ) -> None:
         self.threshold = threshold
         self.level = level
         self.refractory_steps = refractory_steps
+        self.smoothing = smoothing
         self.reset()
 
     def reset(self) -> None:
         self._run = 0
         self._quiet = 0
+        self._recent = deque([0.0] * self.smoothing, maxlen=self.smoothing)
 
     def update(self, score: float) -> bool:
+        self._recent.append(score)  # also while quiet: the mean is over the last scores
         if self._quiet > 0:
             self._quiet -= 1
             return False
-        self._run = self._run + 1 if score >= self.threshold else 0
+        smoothed = sum(self._recent) / self.smoothing
+        self._run = self._run + 1 if smoothed >= self.threshold else 0
         if self._run < self.level:
             return False
         self._run = 0
@@ -291,8 +307,8 @@ class ScoreTrigger:
 class TFLiteWakeDetector:
     """``WakeWordDetector`` over a ZeroPin wake-word model (see ``zeropin wakeword train``).
 
-    ``threshold`` and ``trigger_level`` default to the model card's; ``refractory_seconds`` keeps
-    one utterance from firing twice.
+    ``threshold``, ``trigger_level`` and ``smoothing`` default to the model card's;
+    ``refractory_seconds`` keeps one utterance from firing twice.
     """
 
     name = "tflite"
@@ -303,6 +319,7 @@ class TFLiteWakeDetector:
         threshold: float | None = None,
         trigger_level: int | None = None,
         refractory_seconds: float = 2.0,
+        smoothing: int | None = None,
     ) -> None:
         self.scorer = StreamingScorer(model_path)
         card = self.scorer.card
@@ -311,6 +328,7 @@ class TFLiteWakeDetector:
             threshold if threshold is not None else card.threshold,
             trigger_level if trigger_level is not None else card.trigger_level,
             round(refractory_seconds / STEP_SECONDS),
+            smoothing if smoothing is not None else card.smoothing,
         )
         self.last_score = 0.0
 
@@ -320,9 +338,11 @@ class TFLiteWakeDetector:
 
     @property
     def phrase_seconds(self) -> float:
-        """How far back the phrase can begin when the detector fires: the audio its first score
-        over the threshold saw, and the steps of its trigger level's later scores."""
-        return CONTEXT_SECONDS + (self.trigger.level - 1) * STEP_SECONDS
+        """How far back the phrase can begin when the detector fires: the audio the oldest
+        score in its firing saw (the first of the scores averaged for the first of the trigger
+        level's smoothed scores), and the steps since."""
+        steps = (self.trigger.smoothing - 1) + (self.trigger.level - 1)
+        return CONTEXT_SECONDS + steps * STEP_SECONDS
 
     def process(self, frame: bytes) -> bool:
         fired = False

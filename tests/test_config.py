@@ -173,6 +173,7 @@ def test_value_out_of_range(tmp_path: Path) -> None:
         ("[audio]\nchunk_ms = 110", "[audio] chunk_ms: must be 10, 20, ..., 100, got 110"),
         ("[wake]\nthreshold = -1", "[wake] threshold: must be >= 0, got -1.0"),
         ("[wake]\ntrigger_level = -1", "[wake] trigger_level: must be >= 0, got -1"),
+        ("[wake]\nsmoothing = -2", "[wake] smoothing: must be >= 0, got -2"),
         ("[wake]\nrefractory_seconds = -1", "[wake] refractory_seconds: must be >= 0, got -1.0"),
         ('[wake]\nengine = "snowboy"', '[wake] engine: must be one of "pocketsphinx", "vosk", '),
         ("[vad]\ntrailing_silence_seconds = 0.05", "must be 0.1..5, got 0.05"),

@@ -204,7 +204,8 @@ def test_the_shipped_model_hears_the_clips_it_cuts(tmp_path: Path) -> None:
     card = ModelCard.load(SHIPPED)
     assert len(scored.positives) == 3
     for path, scores in zip(scored.positive_files, scored.positives, strict=True):
-        assert firings(scores, card.threshold, card.trigger_level) == 1, (path, scores.max())
+        rule = (card.threshold, card.trigger_level, card.smoothing)
+        assert firings(scores, *rule) == 1, (path, scores.max())
 
 
 def test_the_trainer_takes_the_clips_as_its_own_recordings(tmp_path: Path) -> None:

@@ -235,6 +235,8 @@ def test_threshold_out_of_range_is_a_config_error(threshold, hint):
     ("key", "value", "message"),
     [
         ("trigger_level", 0, "trigger_level must be a whole number of at least 1 (got 0)"),
+        ("smoothing", 0, "smoothing must be a whole number of at least 1 (got 0)"),
+        ("smoothing", 2.5, "smoothing must be a whole number of at least 1 (got 2.5)"),
         ("threshold", 1.5, "threshold must be a number between 0 and 1 (got 1.5)"),
         ("threshold", "high", "threshold must be a number between 0 and 1 (got 'high')"),
         ("phrase", None, "phrase must be a non-empty string (missing)"),
@@ -253,10 +255,21 @@ def test_bad_card_values_name_the_card_and_key(tmp_path, key, value, message):
     assert str(error.value) == f"{model.with_suffix('.json')}: {message}"
 
 
-def test_configured_threshold_and_trigger_level_are_used():
-    cfg = replace(CFG, wake=replace(CFG.wake, threshold=0.42, trigger_level=3))
+def test_configured_threshold_trigger_level_and_smoothing_are_used():
+    cfg = replace(CFG, wake=replace(CFG.wake, threshold=0.42, trigger_level=2, smoothing=4))
     detector = build_wake(cfg)
-    assert (detector.trigger.threshold, detector.trigger.level) == (0.42, 3)
+    trigger = detector.trigger
+    assert (trigger.threshold, trigger.level, trigger.smoothing) == (0.42, 2, 4)
+    # the phrase may begin as far back as the oldest score in a firing saw: 1 s, then 3 + 1 steps
+    assert detector.phrase_seconds == pytest.approx(0.99 + 0.4)
+
+
+def test_a_card_from_before_smoothing_scores_each_score_on_its_own(tmp_path):
+    model = copy_model(tmp_path)
+    card = json.loads(model.with_suffix(".json").read_text())
+    del card["smoothing"]
+    model.with_suffix(".json").write_text(json.dumps(card))
+    assert TFLiteWakeDetector(model).trigger.smoothing == 1
 
 
 def test_pocketsphinx_asr_adapts_once_to_speech_heard_idle():

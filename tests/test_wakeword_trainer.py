@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from device.errors import ModelError
+from device.wake_eval import trigger_text
 from device.wake_features import CONTEXT_FRAMES, FEATURES, band_centres_hz, log_mel
 from device.wake_tflite import ModelCard, TFLiteWakeDetector
 
@@ -96,9 +97,8 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     assert '# Wake-word model card: "hey jarvis"' in markdown
     assert card.extra["band_means_removed"] is network.BAND_MEANS_REMOVED
     assert ("each band less its mean" in markdown) is network.BAND_MEANS_REMOVED
-    assert (
-        f"| threshold | {card.threshold:.4g}, {card.trigger_level} score(s) in a row |" in markdown
-    )
+    rule = trigger_text(card.threshold, card.trigger_level, card.smoothing)
+    assert f"| threshold | {rule} |" in markdown
     validation = card.metrics["validation"]
     assert 0.008 <= validation["negative_hours"] <= 0.017  # the half minute asked for, to a clip
     assert f"per hour in {validation['negative_hours']:g} h of their talk." in markdown
@@ -115,7 +115,11 @@ def test_of_several_runs_the_card_keeps_the_fewest_validation_false_rejects(tiny
     ]
     kept = runs[ranks.index(min(ranks))]  # of equals, the first
     assert card.extra["data"]["network_seed"] == kept["network_seed"]
-    assert (card.threshold, card.trigger_level) == (kept["threshold"], kept["trigger_level"])
+    assert (card.threshold, card.trigger_level, card.smoothing) == (
+        kept["threshold"],
+        kept["trigger_level"],
+        kept["smoothing"],
+    )
     validation = card.metrics["validation"]
     assert validation["false_reject_rate"] == kept["validation_false_reject_rate"]
     assert validation["false_accepts_per_hour"] == kept["validation_false_accepts_per_hour"]
@@ -132,7 +136,8 @@ def test_with_several_runs_every_runs_model_is_kept_to_test_on_its_own(tiny_mode
     for run in card.extra["runs"]:
         kept = heldout.parent / f"run_seed{run['network_seed']}.tflite"
         trigger = TFLiteWakeDetector(kept).trigger
-        assert (trigger.threshold, trigger.level) == (run["threshold"], run["trigger_level"])
+        rule = (trigger.threshold, trigger.level, trigger.smoothing)
+        assert rule == (run["threshold"], run["trigger_level"], run["smoothing"])
         if run["network_seed"] == card.extra["data"]["network_seed"]:
             assert kept.read_bytes() == model.read_bytes()
 

@@ -24,7 +24,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from device.wake_eval import EvalResult, ScoredSet, choose_threshold, score_folders
+from device.wake_eval import (
+    EvalResult,
+    ScoredSet,
+    choose_threshold,
+    score_folders,
+    trigger_text,
+)
 from device.wake_features import FEATURES
 from device.wake_tflite import STEP_SECONDS, ModelCard
 
@@ -96,9 +102,11 @@ def _write_atomically(path: Path, content: bytes) -> None:
     os.replace(temp, path)
 
 
-def _reject_rate_by_folder(scored: ScoredSet, threshold: float, level: int) -> dict[str, float]:
+def _reject_rate_by_folder(
+    scored: ScoredSet, threshold: float, level: int, smoothing: int
+) -> dict[str, float]:
     """False-reject rate per positives sub-folder (one per noise level)."""
-    missed = [p.parent.name for p in scored.false_rejects(threshold, level)]
+    missed = [p.parent.name for p in scored.false_rejects(threshold, level, smoothing)]
     folders = [p.parent.name for p in scored.positive_files]
     return {f: round(missed.count(f) / folders.count(f), 4) for f in sorted(set(folders))}
 
@@ -144,6 +152,7 @@ class _Run:
     network_seed: int
     threshold: float
     level: int
+    smoothing: int
     on_validation: EvalResult
 
     def rank(self) -> tuple[float, float]:
@@ -234,11 +243,12 @@ def _train(
             seed = settings.data.seed + number
             fitted = _fit(phrase, split, settings, features, labels, seed, quiet)
             scored = scored_set(fitted.tflite, validation)
-            threshold, level = choose_threshold(scored, settings.max_false_accepts_per_hour)
-            runs.append(_Run(fitted, seed, threshold, level, scored.at(threshold, level)))
+            rule = choose_threshold(scored, settings.max_false_accepts_per_hour)
+            runs.append(_Run(fitted, seed, *rule, scored.at(*rule)))
             if work_dir and settings.runs > 1:  # every run, to test each on the held-out set
                 kept = work_dir / f"run_seed{seed}.tflite"
-                card = ModelCard(phrase, threshold, dict(FEATURES), trigger_level=level)
+                threshold, level, smoothing = rule
+                card = ModelCard(phrase, threshold, dict(FEATURES), level, smoothing)
                 _write_atomically(kept, fitted.tflite)
                 _write_atomically(kept.with_suffix(".json"), card.to_json().encode())
             if settings.runs > 1 and not quiet:
@@ -246,7 +256,8 @@ def _train(
                 print(f"run {number + 1} (network seed {seed}): validation false rejects "
                       f"{100 * missed:.1f}%", flush=True)  # fmt: skip
         best = min(runs, key=_Run.rank)  # of equals, the first
-        threshold, level, on_validation = best.threshold, best.level, best.on_validation
+        threshold, level, smoothing = best.threshold, best.level, best.smoothing
+        on_validation = best.on_validation
         within_budget = on_validation.false_accepts_per_hour <= settings.max_false_accepts_per_hour
         if not within_budget:
             print(
@@ -262,13 +273,14 @@ def _train(
         test = (work_dir / "heldout") if work_dir else Path(scratch) / "heldout"
         write_set(test, True, settings.test_positives_per_snr, settings.test_minutes)
         scored = scored_set(best.fitted.tflite, test)
-        on_test = scored.at(threshold, level)
-        by_snr = _reject_rate_by_folder(scored, threshold, level)
+        on_test = scored.at(threshold, level, smoothing)
+        by_snr = _reject_rate_by_folder(scored, threshold, level, smoothing)
 
     card = ModelCard(
         phrase=phrase,
         threshold=threshold,
         trigger_level=level,
+        smoothing=smoothing,
         features=dict(FEATURES),
         metrics={
             "false_reject_rate": round(on_test.false_reject_rate, 4),
@@ -315,6 +327,7 @@ def _train(
                     "network_seed": run.network_seed,
                     "threshold": run.threshold,
                     "trigger_level": run.level,
+                    "smoothing": run.smoothing,
                     "validation_false_reject_rate": round(run.on_validation.false_reject_rate, 4),
                     "validation_false_accepts_per_hour": round(
                         run.on_validation.false_accepts_per_hour, 3
@@ -355,9 +368,10 @@ def _made_up(data: dict) -> str:
 def _threshold_sentence(validation: dict) -> str:
     hours = validation.get("negative_hours")  # not in cards made before it was recorded
     talk = f"{hours:g} h of their talk" if hours else "their talk"
-    return (f"The threshold has the fewest false rejects on fresh clips by the training voices "
-            f"with at most {validation['false_accepts_per_hour_budget']:g} false accepts per "
-            f"hour in {talk}.")  # fmt: skip
+    budget = validation["false_accepts_per_hour_budget"]
+    return (f"The threshold, trigger level and smoothing have the fewest false rejects on fresh "
+            f"clips by the training voices with at most {budget:g} false accepts per hour in "
+            f"{talk}.")  # fmt: skip
 
 
 def _runs_sentence(extra: dict) -> str:
@@ -415,7 +429,7 @@ Held out: voices {", ".join(data["heldout_voices"])} with variants the model nev
 
 | | |
 |---|---|
-| threshold | {card.threshold:.4g}, {card.trigger_level} score(s) in a row |
+| threshold | {trigger_text(card.threshold, card.trigger_level, card.smoothing)} |
 | false rejects | {100 * m["false_reject_rate"]:.1f}% of {m["positives"]} clips ({by_noise}) |
 | false accepts | {m["false_accepts"]} in {m["negative_hours"]} h of talk ({fa_per_hour} per hour) |
 | CPU per audio second | {m["cpu_per_audio_second"]} (this machine, scoring) |

@@ -1,0 +1,100 @@
+"""How a wake-word model's scores become firings: threshold, trigger level, smoothing, refractory
+time; and the evaluator's threshold search, which counts firings its own fast way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.wake_eval import (
+    REFRACTORY_STEPS,
+    THRESHOLDS,
+    ScoredSet,
+    _rates,
+    choose_threshold,
+    firings,
+)
+from device.wake_tflite import ScoreTrigger
+
+
+def fired_at(trigger: ScoreTrigger, scores: list[float]) -> list[int]:
+    return [step for step, score in enumerate(scores) if trigger.update(score)]
+
+
+def test_a_lone_high_score_fires_only_without_smoothing():
+    scores = [0.1, 0.1, 0.9, 0.1, 0.1]
+    assert fired_at(ScoreTrigger(0.5), scores) == [2]
+    assert fired_at(ScoreTrigger(0.5, smoothing=3), scores) == []  # (0.1 + 0.1 + 0.9) / 3
+
+
+def test_a_wobbly_phrase_fires_with_smoothing_where_scores_in_a_row_do_not():
+    scores = [0.6, 0.45, 0.6, 0.45, 0.6, 0.45]
+    assert fired_at(ScoreTrigger(0.5, level=3), scores) == []
+    # means of two: 0.3, 0.525, 0.525, ...: the third of them over 0.5 fires
+    assert fired_at(ScoreTrigger(0.5, level=3, smoothing=2), scores) == [3]
+
+
+def test_smoothing_counts_scores_before_the_first_as_zero_and_reset_forgets():
+    trigger = ScoreTrigger(0.5, smoothing=2)
+    assert fired_at(trigger, [0.8, 0.8]) == [1]  # 0.4, then 0.8
+    trigger.reset()
+    assert fired_at(trigger, [0.8]) == []
+
+
+def test_refractory_steps_ignore_scores_then_the_level_counts_afresh():
+    trigger = ScoreTrigger(0.5, level=2, refractory_steps=3)
+    assert fired_at(trigger, [0.9] * 10) == [1, 6]  # quiet for steps 2-4, then 5 and 6 in a row
+
+
+def scored_set(rng: np.random.Generator) -> ScoredSet:
+    """Scores in an int8 model's steps of 1/256: positives with a bump of varied height and
+    width, and negatives with random bursts, like talk."""
+    positives = []
+    for _ in range(40):
+        scores = rng.integers(0, 60, 30)
+        start, width = rng.integers(5, 20), rng.integers(1, 6)
+        scores[start : start + width] = rng.integers(100, 256, width)
+        positives.append(scores / 256)
+    negatives = []
+    for _ in range(3):
+        scores = rng.integers(0, 80, 4000)
+        for start in rng.integers(0, 3990, 60):
+            scores[start : start + rng.integers(1, 8)] = rng.integers(60, 256)
+        negatives.append(scores / 256)
+    files = [Path(f"clip{i}.wav") for i in range(len(positives))]
+    return ScoredSet(positives, negatives, 3 * 4000 * 0.1, 1.0, 0.0, files)
+
+
+@pytest.mark.parametrize(("level", "smoothing"), [(1, 1), (3, 1), (1, 4), (2, 3), (4, 6)])
+def test_the_threshold_search_counts_firings_as_the_trigger_does(level, smoothing):
+    scored = scored_set(np.random.default_rng(level * 10 + smoothing))
+    rejects, accepts = _rates(scored, level, smoothing)
+    assert accepts.max() > 0 and rejects.max() > 0  # the data do test the counting
+    for index in range(0, len(THRESHOLDS), 7):
+        result = scored.at(float(THRESHOLDS[index]), level, smoothing)
+        assert rejects[index] == result.false_reject_rate
+        assert accepts[index] == pytest.approx(result.false_accepts_per_hour, abs=1e-9)
+
+
+def test_the_chosen_rule_has_the_fewest_false_rejects_within_the_budget():
+    scored = scored_set(np.random.default_rng(7))
+    budget = 30.0  # false accepts per hour, in this 20 minutes of made-up scores
+    threshold, level, smoothing = choose_threshold(scored, budget)
+    chosen = scored.at(threshold, level, smoothing)
+    assert chosen.false_accepts_per_hour <= budget
+    for other_level in (1, 2, 3, 4):
+        for other_smoothing in (1, 2, 3, 4, 5, 6):
+            rejects, accepts = _rates(scored, other_level, other_smoothing)
+            assert rejects[accepts <= budget].min() >= chosen.false_reject_rate
+
+
+def test_with_no_rule_in_budget_the_strictest_is_chosen():
+    scored = scored_set(np.random.default_rng(3))
+    scored.negatives[0][100:200] = 1.0  # a long loud stretch fires at any threshold
+    assert choose_threshold(scored, 0.0) == (THRESHOLDS[-1], 4, 6)
+    # 10 s of it: the sixth score in makes the first full mean, the fourth mean fires (step 108),
+    # then 20 quiet steps and 4 more, while it lasts: 132, 156, 180
+    assert REFRACTORY_STEPS == 20  # 2 s at 10 scores a second, as the device
+    assert firings(scored.negatives[0], THRESHOLDS[-1], 4, 6) == 4
