@@ -155,8 +155,10 @@ def _smoothed(scores: np.ndarray, level: int, smoothing: int) -> np.ndarray:
     """For every step, the lowest of the last ``level`` smoothed scores (each the mean of the last
     ``smoothing`` scores, 0 before the first), as ``ScoreTrigger`` computes them: the trigger
     can fire at a step if and only if this reaches its threshold (and it is not quiet)."""
+    if scores.size == 0:
+        return np.zeros(0)
     padded = np.concatenate([np.zeros(smoothing - 1), scores.astype(np.float64)])
-    # sums of scores in steps of 1/256 are exact in any order, so these equal the trigger's
+    # sums of an int8 model's scores (steps of 1/256) are exact in any order: the trigger's means
     means = np.lib.stride_tricks.sliding_window_view(padded, smoothing).sum(axis=1) / smoothing
     padded = np.concatenate([np.zeros(level - 1), means])
     return np.lib.stride_tricks.sliding_window_view(padded, level).min(axis=1)

@@ -78,6 +78,13 @@ def test_the_threshold_search_counts_firings_as_the_trigger_does(level, smoothin
         assert accepts[index] == pytest.approx(result.false_accepts_per_hour, abs=1e-9)
 
 
+def test_a_clip_too_short_to_score_is_a_false_reject_not_an_error():
+    scored = scored_set(np.random.default_rng(1))
+    scored.positives[0] = np.zeros(0)
+    rejects, _ = _rates(scored, 4, 6)
+    assert rejects[0] == scored.at(float(THRESHOLDS[0]), 4, 6).false_reject_rate >= 1 / 40
+
+
 def test_the_chosen_rule_has_the_fewest_false_rejects_within_the_budget():
     scored = scored_set(np.random.default_rng(7))
     budget = 30.0  # false accepts per hour, in this 20 minutes of made-up scores
