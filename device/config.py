@@ -81,7 +81,7 @@ class WakeConfig:
     threshold: float = 0.0
     model: str = ""  # tflite model file; "" = the shipped "hey zero" model
     refractory_seconds: float = 2.0  # detections this soon after one are ignored
-    trigger_level: int = 0  # tflite: scores in a row at the threshold to fire; 0 = the card's
+    trigger_level: int = 0  # tflite: smoothed scores in a row at the threshold; 0 = card's
     smoothing: int = 0  # tflite: scores averaged before the threshold; 0 = the card's
 
 

@@ -151,10 +151,11 @@ SMOOTHINGS = (1, 2, 3, 4, 5, 6)
 THRESHOLDS = np.arange(77, 256) / 256  # an int8 model's scores come in steps of 1/256: 0.30..0.996
 
 
-def _smoothed(scores: np.ndarray, level: int, smoothing: int) -> np.ndarray:
+def _run_lows(scores: np.ndarray, level: int, smoothing: int) -> np.ndarray:
     """For every step, the lowest of the last ``level`` smoothed scores (each the mean of the last
     ``smoothing`` scores, 0 before the first), as ``ScoreTrigger`` computes them: the trigger
-    can fire at a step if and only if this reaches its threshold (and it is not quiet)."""
+    can fire at a step if and only if this reaches its threshold and those ``level`` steps all
+    came after its last quiet time (``_count_firings``)."""
     if scores.size == 0:
         return np.zeros(0)
     padded = np.concatenate([np.zeros(smoothing - 1), scores.astype(np.float64)])
@@ -165,7 +166,7 @@ def _smoothed(scores: np.ndarray, level: int, smoothing: int) -> np.ndarray:
 
 
 def _count_firings(lows: np.ndarray, threshold: float, level: int) -> int:
-    """``firings`` from ``_smoothed``: after a firing at step i the trigger is quiet for
+    """``firings`` from ``_run_lows``: after a firing at step i the trigger is quiet for
     REFRACTORY_STEPS, then needs ``level`` fresh smoothed scores, so fires next at i+R+level."""
     count, allowed = 0, 0
     for step in np.flatnonzero(lows >= threshold):
@@ -176,11 +177,11 @@ def _count_firings(lows: np.ndarray, threshold: float, level: int) -> int:
 
 def _rates(scored: ScoredSet, level: int, smoothing: int) -> tuple[np.ndarray, np.ndarray]:
     """(false reject rate, false accepts per hour) at every one of THRESHOLDS."""
-    tops = np.array([_smoothed(s, level, smoothing).max(initial=0.0) for s in scored.positives])
+    tops = np.array([_run_lows(s, level, smoothing).max(initial=0.0) for s in scored.positives])
     rejects = (tops[None, :] < THRESHOLDS[:, None]).mean(axis=1)
     accepts = np.zeros(len(THRESHOLDS))
     for scores in scored.negatives:
-        lows = _smoothed(scores, level, smoothing)
+        lows = _run_lows(scores, level, smoothing)
         top = lows.max(initial=0.0)
         for index, threshold in enumerate(THRESHOLDS):
             if top < threshold:
@@ -189,7 +190,7 @@ def _rates(scored: ScoredSet, level: int, smoothing: int) -> tuple[np.ndarray, n
     return rejects, accepts / (scored.negative_seconds / 3600)
 
 
-def choose_threshold(
+def choose_rule(
     scored: ScoredSet,
     max_false_accepts_per_hour: float,
     levels: tuple[int, ...] = LEVELS,
@@ -197,7 +198,8 @@ def choose_threshold(
 ) -> tuple[float, int, int]:
     """(threshold, trigger level, smoothing) with the fewest false rejects whose false-accept
     rate is within budget; of equals, the highest threshold, then the lowest level and
-    smoothing (the quickest to fire).
+    smoothing (the quickest to fire). If none is within budget, the one with the fewest false
+    accepts (then false rejects, and so on).
 
     Smoothing and levels 1-4, not levels 1-3 alone: on the trainer's validation set for data seed
     0, then the shipped model's held-out set (400 clips, 2 h of talk), validation's choice for the
@@ -206,16 +208,19 @@ def choose_threshold(
     false accepts to 10.8/9.5/12.5% with 3/1/2. The price: it fires about 0.2 s later (2 steps,
     median, on the shipped model's held-out clips).
     """
-    best: tuple[float, float, int, int] | None = None  # (rejects, -threshold, level, smoothing)
+    within: list[tuple[float, float, int, int]] = []  # (rejects, -threshold, level, smoothing)
+    over: list[tuple[float, float, float, int, int]] = []  # accepts first
     for level in levels:
         for smoothing in smoothings:
             rejects, accepts = _rates(scored, level, smoothing)
-            for index in np.flatnonzero(accepts <= max_false_accepts_per_hour):
-                key = (float(rejects[index]), -float(THRESHOLDS[index]), level, smoothing)
-                best = key if best is None or key < best else best
-    if best is None:
-        return float(THRESHOLDS[-1]), max(levels), max(smoothings)
-    return -best[1], best[2], best[3]
+            for index, threshold in enumerate(THRESHOLDS):
+                key = (float(rejects[index]), -float(threshold), level, smoothing)
+                if accepts[index] <= max_false_accepts_per_hour:
+                    within.append(key)
+                else:
+                    over.append((float(accepts[index]), *key))
+    _, negative_threshold, level, smoothing = min(within) if within else min(over)[1:]
+    return -negative_threshold, level, smoothing
 
 
 def trigger_text(threshold: float, level: int, smoothing: int) -> str:

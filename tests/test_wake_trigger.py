@@ -13,7 +13,7 @@ from device.wake_eval import (
     THRESHOLDS,
     ScoredSet,
     _rates,
-    choose_threshold,
+    choose_rule,
     firings,
 )
 from device.wake_tflite import ScoreTrigger
@@ -88,7 +88,7 @@ def test_a_clip_too_short_to_score_is_a_false_reject_not_an_error():
 def test_the_chosen_rule_has_the_fewest_false_rejects_within_the_budget():
     scored = scored_set(np.random.default_rng(7))
     budget = 30.0  # false accepts per hour, in this 20 minutes of made-up scores
-    threshold, level, smoothing = choose_threshold(scored, budget)
+    threshold, level, smoothing = choose_rule(scored, budget)
     chosen = scored.at(threshold, level, smoothing)
     assert chosen.false_accepts_per_hour <= budget
     for other_level in (1, 2, 3, 4):
@@ -97,11 +97,19 @@ def test_the_chosen_rule_has_the_fewest_false_rejects_within_the_budget():
             assert rejects[accepts <= budget].min() >= chosen.false_reject_rate
 
 
-def test_with_no_rule_in_budget_the_strictest_is_chosen():
+def test_with_no_rule_in_budget_the_one_with_fewest_false_accepts_is_chosen():
     scored = scored_set(np.random.default_rng(3))
     scored.negatives[0][100:200] = 1.0  # a long loud stretch fires at any threshold
-    assert choose_threshold(scored, 0.0) == (THRESHOLDS[-1], 4, 6)
-    # 10 s of it: the sixth score in makes the first full mean, the fourth mean fires (step 108),
-    # then 20 quiet steps and 4 more, while it lasts: 132, 156, 180
+    # 10 s of it, at the strictest threshold, 4 in a row of means of 6: the sixth score in makes
+    # the first full mean, the fourth mean fires (step 108), then 20 quiet steps and 4 more,
+    # while it lasts: 132, 156, 180
     assert REFRACTORY_STEPS == 20  # 2 s at 10 scores a second, as the device
     assert firings(scored.negatives[0], THRESHOLDS[-1], 4, 6) == 4
+    chosen = scored.at(*choose_rule(scored, 0.0))
+    assert chosen.false_accepts > 0
+    fewest = min(
+        _rates(scored, level, smoothing)[1].min()
+        for level in (1, 2, 3, 4)
+        for smoothing in range(1, 7)
+    )
+    assert chosen.false_accepts_per_hour == pytest.approx(fewest)

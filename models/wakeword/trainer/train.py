@@ -27,7 +27,7 @@ from tqdm import tqdm
 from device.wake_eval import (
     EvalResult,
     ScoredSet,
-    choose_threshold,
+    choose_rule,
     score_folders,
     trigger_text,
 )
@@ -243,7 +243,7 @@ def _train(
             seed = settings.data.seed + number
             fitted = _fit(phrase, split, settings, features, labels, seed, quiet)
             scored = scored_set(fitted.tflite, validation)
-            rule = choose_threshold(scored, settings.max_false_accepts_per_hour)
+            rule = choose_rule(scored, settings.max_false_accepts_per_hour)
             runs.append(_Run(fitted, seed, *rule, scored.at(*rule)))
             if work_dir and settings.runs > 1:  # every run, to test each on the held-out set
                 kept = work_dir / f"run_seed{seed}.tflite"
