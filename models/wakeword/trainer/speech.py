@@ -107,7 +107,7 @@ REPEAT_TIMES = 4  # about 15 ms a call: 120 voices in 7 s
 def _speaks_repeatably(voice: str) -> bool:
     """Whether ``espeak-ng -v voice`` works (a few listed names are refused, chr-US-Qaaa-x-west)
     and says REPEAT_PROBE the same way every time, REPEAT_TIMES times."""
-    said = []
+    first = b""
     for _ in range(REPEAT_TIMES):
         try:
             run = subprocess.run(
@@ -119,9 +119,9 @@ def _speaks_repeatably(voice: str) -> bool:
             return False
         if run.returncode != 0 or not run.stdout:
             return False
-        if said and run.stdout != said[0]:
+        first = first or run.stdout
+        if run.stdout != first:
             return False
-        said.append(run.stdout)
     return True
 
 
