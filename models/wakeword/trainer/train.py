@@ -248,7 +248,9 @@ def _train(
             if work_dir and settings.runs > 1:  # every run, to test each on the held-out set
                 kept = work_dir / f"run_seed{seed}.tflite"
                 threshold, level, smoothing = rule
-                card = ModelCard(phrase, threshold, dict(FEATURES), level, smoothing)
+                card = ModelCard(
+                    phrase, threshold, dict(FEATURES), trigger_level=level, smoothing=smoothing
+                )
                 _write_atomically(kept, fitted.tflite)
                 _write_atomically(kept.with_suffix(".json"), card.to_json().encode())
             if settings.runs > 1 and not quiet:
