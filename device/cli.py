@@ -213,7 +213,16 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("model", type=Path)
     evaluate.add_argument("--positives", type=Path, required=True, help="clips with the phrase")
     evaluate.add_argument("--negatives", type=Path, required=True, help="audio without it")
-    evaluate.add_argument("--threshold", type=float, help="instead of the model card's")
+    rule = evaluate.add_mutually_exclusive_group()
+    rule.add_argument("--threshold", type=float, help="instead of the model card's")
+    rule.add_argument(
+        "--tune",
+        type=float,
+        metavar="FA_PER_HOUR",
+        help="choose the threshold, trigger level and smoothing with the fewest false rejects "
+        "on these folders with at most this many false accepts per hour, and print the "
+        "[wake] config lines for it",
+    )
     evaluate.add_argument("--json", action="store_true")
     evaluate.set_defaults(func=_wakeword_eval)
 
@@ -341,10 +350,24 @@ def _wakeword_train(args: argparse.Namespace) -> int:
 def _wakeword_eval(args: argparse.Namespace) -> int:
     import json
 
-    from device.wake_eval import evaluate, format_result
+    from device.errors import ConfigError
+    from device.wake_eval import config_lines, evaluate, format_result, tune
 
-    result = evaluate(args.model, args.positives, args.negatives, args.threshold)
-    print(json.dumps(result.as_dict()) if args.json else format_result(result))
+    if args.tune is None:
+        result = evaluate(args.model, args.positives, args.negatives, args.threshold)
+        print(json.dumps(result.as_dict()) if args.json else format_result(result))
+        return 0
+    if not args.tune >= 0:  # also NaN
+        raise ConfigError(f"--tune {args.tune}: false accepts per hour must be 0 or more")
+    result = tune(args.model, args.positives, args.negatives, args.tune)
+    if args.json:
+        print(json.dumps({**result.as_dict(), "tuned_for_false_accepts_per_hour": args.tune}))
+        return 0
+    print(format_result(result))
+    print(
+        f"\nChosen on these clips (at most {args.tune:g} false accepts per hour): other clips "
+        f"will do worse. To use it, put in your config.toml:\n\n{config_lines(result)}"
+    )
     return 0
 
 

@@ -284,6 +284,54 @@ def test_eval_of_an_empty_folder_says_so(tiny_model, tmp_path):
     assert result.stderr.strip() == f"zeropin: {tmp_path}: no .wav files in it"
 
 
+def test_eval_tune_picks_the_rule_choose_rule_picks_and_prints_config_that_loads(
+    tiny_model, tmp_path
+):
+    """--tune: the rule with the fewest false rejects on the folders within the budget, its
+    figures, and [wake] lines the device's config loader reads back to that rule."""
+    from device.config import load_config
+    from device.wake_eval import choose_rule, score_folders
+
+    model, heldout = tiny_model
+    folders = heldout / "positives", heldout / "negatives"
+    scored = score_folders(model, *folders)
+    threshold, level, smoothing = choose_rule(scored, 100.0)
+    expected = scored.at(threshold, level, smoothing)
+    result = zeropin_eval(model, *folders, "--tune", "100", "--json")
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert figures["tuned_for_false_accepts_per_hour"] == 100.0
+    assert (figures["threshold"], figures["trigger_level"], figures["smoothing"]) == (
+        threshold,
+        level,
+        smoothing,
+    )
+    assert (figures["false_rejects"], figures["false_accepts"]) == (
+        expected.false_rejects,
+        expected.false_accepts,
+    )
+
+    printed = zeropin_eval(model, *folders, "--tune", "100")
+    assert printed.returncode == 0, printed.stderr
+    toml = printed.stdout[printed.stdout.index("[wake]") :]
+    (tmp_path / "config.toml").write_text(toml)
+    wake = load_config([tmp_path / "config.toml"], env={}).wake
+    assert (wake.threshold, wake.trigger_level, wake.smoothing) == (threshold, level, smoothing)
+
+
+def test_eval_tune_refuses_a_negative_budget_and_a_threshold_beside_it(tiny_model):
+    model, heldout = tiny_model
+    folders = heldout / "positives", heldout / "negatives"
+    negative = zeropin_eval(model, *folders, "--tune", "-1")
+    assert negative.returncode == 1
+    assert negative.stderr.strip() == (
+        "zeropin: --tune -1.0: false accepts per hour must be 0 or more"
+    )
+    both = zeropin_eval(model, *folders, "--tune", "1", "--threshold", "0.5")
+    assert both.returncode == 2
+    assert "not allowed with argument --tune" in both.stderr
+
+
 def test_train_options_reach_the_settings_and_the_card_command():
     from device.cli import _parser, train_settings
 
