@@ -114,7 +114,8 @@ class EspeakSynthesizer:
             raise TtsError(f"could not run {self.binary}: {exc}") from exc
         if result.returncode != 0:
             stderr = " ".join(result.stderr.decode("utf-8", "replace").split())
-            raise TtsError(f"espeak-ng failed (exit {result.returncode}): {stderr}")
+            how = f"exit {result.returncode}" if result.returncode > 0 else "crashed"
+            raise TtsError(f"espeak-ng -v {self.voice} failed ({how}): {stderr}")
         return wav_bytes_to_bus(result.stdout)
 
 

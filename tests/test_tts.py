@@ -115,8 +115,23 @@ def test_failing_binary_reports_its_stderr(tmp_path, monkeypatch) -> None:
     )
     fake.chmod(0o755)
     tts = EspeakSynthesizer(binary=str(fake))
-    with pytest.raises(TtsError, match=r"exit 3\): Error: something broke"):
+    with pytest.raises(TtsError, match=r"-v en-us failed \(exit 3\): Error: something broke"):
         tts.synthesize("hello")
+
+
+def test_a_crash_names_the_voice_it_crashed_in(tmp_path) -> None:
+    # espeak-ng crashed (SIGSEGV) 30 s into a training run with made-up variants bred wider than
+    # variants.py breeds them, and the message said only "exit -11": it must say which voice
+    fake = tmp_path / "espeak-ng"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in --voices*) echo "Pty Language Age/Gender VoiceName File"; '
+        'echo " 2  en-us --/M English_(America) gmw/en-US"; exit 0;; esac\n'
+        "kill -SEGV $$\n"
+    )
+    fake.chmod(0o755)
+    with pytest.raises(TtsError, match=r"^espeak-ng -v en-us failed \(crashed\): $"):
+        EspeakSynthesizer(binary=str(fake)).synthesize("hello")
 
 
 def test_wav_parser_handles_streamed_header_and_rejects_garbage() -> None:
