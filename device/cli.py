@@ -211,8 +211,15 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
 
     evaluate = wake_sub.add_parser("eval", help="false rejects and false accepts on WAV folders")
     evaluate.add_argument("model", type=Path)
-    evaluate.add_argument("--positives", type=Path, required=True, help="clips with the phrase")
-    evaluate.add_argument("--negatives", type=Path, required=True, help="audio without it")
+    # repeatable: test sets made apart (the card's and a longer one) or a class's folders, as one
+    evaluate.add_argument(
+        "--positives", type=Path, action="append", required=True, metavar="DIR",
+        help="clips with the phrase (repeat for more folders)",
+    )  # fmt: skip
+    evaluate.add_argument(
+        "--negatives", type=Path, action="append", required=True, metavar="DIR",
+        help="audio without it (repeat for more folders)",
+    )  # fmt: skip
     rule = evaluate.add_mutually_exclusive_group()
     rule.add_argument("--threshold", type=float, help="instead of the model card's")
     rule.add_argument(

@@ -13,7 +13,7 @@ it has a full second of context when someone speaks) and followed by half a seco
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,13 +47,21 @@ class EvalResult:
         return asdict(self)
 
 
-def wav_files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        raise ModelError(f"{folder}: no such folder of WAV files")
-    files = sorted(folder.rglob("*.wav"))
-    if not files:
-        raise ModelError(f"{folder}: no .wav files in it")
-    return files
+Folders = Path | Sequence[Path]  # one folder of WAV files, or several read as one
+
+
+def wav_files(folders: Folders) -> list[Path]:
+    """Every .wav file in the folders and their sub-folders, folder by folder, each file once
+    (a folder named twice, or inside another named, adds nothing)."""
+    files: dict[Path, Path] = {}
+    for folder in [folders] if isinstance(folders, Path) else folders:
+        if not folder.is_dir():
+            raise ModelError(f"{folder}: no such folder of WAV files")
+        found = sorted(folder.rglob("*.wav"))
+        if not found:
+            raise ModelError(f"{folder}: no .wav files in it")
+        files.update((file.resolve(), file) for file in found if file.resolve() not in files)
+    return list(files.values())
 
 
 def stream_scores(scorer: StreamingScorer, samples: np.ndarray) -> np.ndarray:
@@ -113,7 +121,7 @@ Progress = Callable[[list[Path], str], Iterable[Path]]  # (files, what) -> the f
 
 
 def score_folders(
-    model: Path, positives: Path, negatives: Path, progress: Progress | None = None
+    model: Path, positives: Folders, negatives: Folders, progress: Progress | None = None
 ) -> ScoredSet:
     scorer = StreamingScorer(model)
     scored = ScoredSet([], [], 0.0, 0.0, 0.0, wav_files(positives))
@@ -137,7 +145,7 @@ def score_folders(
 
 
 def evaluate(
-    model: Path, positives: Path, negatives: Path, threshold: float | None = None
+    model: Path, positives: Folders, negatives: Folders, threshold: float | None = None
 ) -> EvalResult:
     """The model's figures on two folders, at ``threshold`` (default: its card's)."""
     scored = score_folders(model, positives, negatives)
@@ -224,7 +232,7 @@ def choose_rule(
 
 
 def tune(
-    model: Path, positives: Path, negatives: Path, max_false_accepts_per_hour: float
+    model: Path, positives: Folders, negatives: Folders, max_false_accepts_per_hour: float
 ) -> EvalResult:
     """The model's figures on two folders at the rule ``choose_rule`` picks on them: for a maker
     fitting a model to their own voice and room (figures on the clips that chose the rule are

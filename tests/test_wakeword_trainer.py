@@ -7,6 +7,7 @@ and hands over a model the device loads, with a card that says how it was made a
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -19,6 +20,7 @@ from device.errors import ModelError
 from device.wake_eval import trigger_text
 from device.wake_features import CONTEXT_FRAMES, FEATURES, band_centres_hz, log_mel
 from device.wake_tflite import ModelCard, TFLiteWakeDetector
+from drivers.audio_format import read_wav
 
 pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
 
@@ -275,6 +277,39 @@ def test_eval_command_prints_the_promised_json(tiny_model):
     assert figures["false_reject_rate"] == pytest.approx(
         card.metrics["false_reject_rate"], abs=1e-4
     )
+
+
+def test_eval_reads_several_folders_as_one(tiny_model, tmp_path):
+    """--negatives (and --positives) repeated: the figures of the files together, each file
+    once, as for one folder holding them all."""
+    model, heldout = tiny_model
+    talk = sorted((heldout / "negatives").glob("*.wav"))
+    clips = sorted((heldout / "positives").rglob("*.wav"))
+    assert len(talk) >= 1 and len(clips) == 12
+    halves = [tmp_path / "clips_a", tmp_path / "clips_b"]
+    for index, clip in enumerate(clips):
+        folder = halves[index % 2] / clip.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(clip, folder / clip.name)
+    extra = tmp_path / "more_talk"
+    extra.mkdir()
+    shutil.copy(talk[0], extra / "again.wav")  # the same audio under another name counts
+
+    one = json.loads(zeropin_eval(model, heldout / "positives", heldout / "negatives",
+                                  "--json").stdout)  # fmt: skip
+    command = [sys.executable, "-m", "device.cli", "wakeword", "eval", str(model), "--json"]
+    for folder in (*halves, halves[0]):  # a folder named twice counts once
+        command += ["--positives", str(folder)]
+    command += ["--negatives", str(heldout / "negatives"), "--negatives", str(extra)]
+    several = subprocess.run(command, capture_output=True, text=True)
+    assert several.returncode == 0, several.stderr
+    both = json.loads(several.stdout)
+    assert (both["positives"], both["false_rejects"]) == (one["positives"], one["false_rejects"])
+    # the copy's hours and false accepts come on top of the folder's
+    seconds = len(read_wav(talk[0])) / 2 / 16000
+    assert both["negative_hours"] == pytest.approx(one["negative_hours"] + seconds / 3600, abs=2e-3)
+    first = json.loads(zeropin_eval(model, heldout / "positives", extra, "--json").stdout)
+    assert both["false_accepts"] == one["false_accepts"] + first["false_accepts"]
 
 
 def test_eval_of_an_empty_folder_says_so(tiny_model, tmp_path):
