@@ -211,7 +211,7 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
 
     evaluate = wake_sub.add_parser("eval", help="false rejects and false accepts on WAV folders")
     evaluate.add_argument("model", type=Path)
-    # repeatable: test sets made apart (the card's and a longer one) or a class's folders, as one
+    # repeatable: several test sets (the card's and a longer one) or a class's folders, read as one
     evaluate.add_argument(
         "--positives", type=Path, action="append", required=True, metavar="DIR",
         help="clips with the phrase (repeat for more folders)",

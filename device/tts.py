@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import unicodedata
@@ -48,6 +49,16 @@ class Synthesizer(Protocol):
     def synthesize(self, text: str) -> bytes:
         """Bus-format PCM of ``text`` spoken; ``b""`` for blank text. Raises TtsError."""
         ...
+
+
+def _how_it_ended(returncode: int) -> str:
+    """How a process ended: "exit 3", or for a signal (a negative code) "killed by SIGSEGV"."""
+    if returncode >= 0:
+        return f"exit {returncode}"
+    try:
+        return f"killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"killed by signal {-returncode}"
 
 
 class EspeakSynthesizer:
@@ -114,8 +125,8 @@ class EspeakSynthesizer:
             raise TtsError(f"could not run {self.binary}: {exc}") from exc
         if result.returncode != 0:
             stderr = " ".join(result.stderr.decode("utf-8", "replace").split())
-            how = f"exit {result.returncode}" if result.returncode > 0 else "crashed"
-            raise TtsError(f"espeak-ng -v {self.voice} failed ({how}): {stderr}")
+            message = f"espeak-ng -v {self.voice} failed ({_how_it_ended(result.returncode)})"
+            raise TtsError(f"{message}: {stderr}" if stderr else message)
         return wav_bytes_to_bus(result.stdout)
 
 

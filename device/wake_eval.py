@@ -47,14 +47,17 @@ class EvalResult:
         return asdict(self)
 
 
-Folders = Path | Sequence[Path]  # one folder of WAV files, or several read as one
+Folders = str | Path | Sequence[str | Path]  # one folder of WAV files, or several read as one
 
 
 def wav_files(folders: Folders) -> list[Path]:
     """Every .wav file in the folders and their sub-folders, folder by folder, each file once
     (a folder named twice, or inside another named, adds nothing)."""
+    named = [Path(folders)] if isinstance(folders, str | Path) else [Path(f) for f in folders]
+    if not named:
+        raise ModelError("no folder of WAV files given")
     files: dict[Path, Path] = {}
-    for folder in [folders] if isinstance(folders, Path) else folders:
+    for folder in named:
         if not folder.is_dir():
             raise ModelError(f"{folder}: no such folder of WAV files")
         found = sorted(folder.rglob("*.wav"))

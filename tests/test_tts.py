@@ -130,7 +130,7 @@ def test_a_crash_names_the_voice_it_crashed_in(tmp_path) -> None:
         "kill -SEGV $$\n"
     )
     fake.chmod(0o755)
-    with pytest.raises(TtsError, match=r"^espeak-ng -v en-us failed \(crashed\): $"):
+    with pytest.raises(TtsError, match=r"^espeak-ng -v en-us failed \(killed by SIGSEGV\)$"):
         EspeakSynthesizer(binary=str(fake)).synthesize("hello")
 
 

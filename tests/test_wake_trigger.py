@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from device.errors import ModelError
 from device.wake_eval import (
     REFRACTORY_STEPS,
     THRESHOLDS,
@@ -15,6 +16,7 @@ from device.wake_eval import (
     _rates,
     choose_rule,
     firings,
+    wav_files,
 )
 from device.wake_tflite import ScoreTrigger
 
@@ -113,3 +115,17 @@ def test_with_no_rule_in_budget_the_one_with_fewest_false_accepts_is_chosen():
         for smoothing in range(1, 7)
     )
     assert chosen.false_accepts_per_hour == pytest.approx(fewest)
+
+
+def test_eval_reads_several_folders_each_file_once_and_refuses_none(tmp_path: Path):
+    for name in ("a/x.wav", "a/sub/y.wav", "b/z.wav", "b/notes.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    a, b = tmp_path / "a", tmp_path / "b"
+    # folder by folder, in the order named; a folder inside one named, or named twice, adds nothing
+    assert wav_files([a / "sub", a, str(b), b]) == [a / "sub/y.wav", a / "x.wav", b / "z.wav"]
+    assert wav_files(a) == [a / "sub/y.wav", a / "x.wav"]
+    with pytest.raises(ModelError, match="^no folder of WAV files given$"):
+        wav_files([])
+    with pytest.raises(ModelError, match=f"^{tmp_path / 'c'}: no such folder of WAV files$"):
+        wav_files([a, tmp_path / "c"])

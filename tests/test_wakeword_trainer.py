@@ -298,7 +298,8 @@ def test_eval_reads_several_folders_as_one(tiny_model, tmp_path):
     one = json.loads(zeropin_eval(model, heldout / "positives", heldout / "negatives",
                                   "--json").stdout)  # fmt: skip
     command = [sys.executable, "-m", "device.cli", "wakeword", "eval", str(model), "--json"]
-    for folder in (*halves, halves[0]):  # a folder named twice counts once
+    # a folder named twice counts once, and so does one inside another named
+    for folder in (*halves, halves[0], halves[1] / "clean"):
         command += ["--positives", str(folder)]
     command += ["--negatives", str(heldout / "negatives"), "--negatives", str(extra)]
     several = subprocess.run(command, capture_output=True, text=True)

@@ -86,11 +86,12 @@ class TrainSettings:
     # Who reads it matters more: mining teaches the network the training voices' talk, so their
     # fresh talk foretells held-out false accepts less the more it mines. On the card's 2 h and
     # the 8 h held-out set together (800 clips, 10 h), validation's rule let through 7 false
-    # accepts (the shipped model; 5.1% false rejects), 12 (this command, seed 0; 9.5%) and 29
-    # (with --mining-minutes 240; 2.9%). Two other validations (scratch changes, 2026-12-04):
+    # accepts (the shipped model; 5.1% false rejects), 12 (the default command, seed 0; 9.5%)
+    # and 29 (with --mining-minutes 240; 2.9%). Two other validations (scratch changes,
+    # 2026-12-04), for those three networks in that order:
     # - talk read by 100 made-up variants never heard in training: 1, 9 and 7 false accepts, but
-    #   15.5%, 12.9% and 8.0% false rejects (12 h read by another 100: 1, 2 and 5; 16.0%, 30.1%
-    #   and 7.4%); how far it misleads depends on the network.
+    #   15.5%, 12.9% and 8.0% false rejects (with 12 h of talk read by another 100 variants: 1, 2
+    #   and 5; 16.0%, 30.1% and 7.4%); how far it misleads depends on the network.
     # - a voice and a quarter of the variants kept for validation alone (en-gb-x-gbclan, 19
     #   variants; a network trained without them): 6 false accepts, 14.9% false rejects.
     # So it stays the training voices.
