@@ -150,7 +150,8 @@ def score_folders(
 def evaluate(
     model: Path, positives: Folders, negatives: Folders, threshold: float | None = None
 ) -> EvalResult:
-    """The model's figures on two folders, at ``threshold`` (default: its card's)."""
+    """The model's figures on the positives and negatives folders, at ``threshold`` (default:
+    its card's)."""
     scored = score_folders(model, positives, negatives)
     card = ModelCard.load(model)  # score_folders has checked it; this reads the JSON again
     chosen = card.threshold if threshold is None else threshold
@@ -237,7 +238,7 @@ def choose_rule(
 def tune(
     model: Path, positives: Folders, negatives: Folders, max_false_accepts_per_hour: float
 ) -> EvalResult:
-    """The model's figures on two folders at the rule ``choose_rule`` picks on them: for a maker
+    """The model's figures on the folders at the rule ``choose_rule`` picks on them: for a maker
     fitting a model to their own voice and room (figures on the clips that chose the rule are
     better than other clips will give)."""
     scored = score_folders(model, positives, negatives)
