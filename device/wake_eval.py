@@ -63,7 +63,8 @@ def wav_files(folders: Folders) -> list[Path]:
         found = sorted(folder.rglob("*.wav"))
         if not found:
             raise ModelError(f"{folder}: no .wav files in it")
-        files.update((file.resolve(), file) for file in found if file.resolve() not in files)
+        for file in found:
+            files.setdefault(file.resolve(), file)  # the first name a file is found by
     return list(files.values())
 
 
