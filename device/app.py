@@ -5,9 +5,10 @@ Everything else receives its collaborators; only this module names backends.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,7 @@ def build_skills(
     state_dir: Path,
     timers: Timers,
     volume: Volume,
+    now: Callable[[], dt.datetime] = dt.datetime.now,
 ) -> Skills:
     photos = state_paths(cfg, state_dir)[1]
     return Skills(
@@ -243,6 +245,7 @@ def build_skills(
         photos_dir=photos,
         state_dir=state_dir,
         battery=Battery(),
+        now=now,
         max_notes_read=cfg.notes.max_notes_read,
         memory=MemoryStore(database),
         conversation=ConversationStore(database),
@@ -261,12 +264,16 @@ def assemble(
     privacy_led: PrivacyLed | None = None,
     providers: list[Provider] | None = None,
     env: Mapping[str, str] | None = None,
+    now: Callable[[], dt.datetime] = dt.datetime.now,
     **hooks: Any,
 ) -> tuple[Runtime, Database]:
     """A runtime wired from ``cfg`` and the given drivers; close the database after the run.
 
     ``providers`` defaults to the chain in ``cfg`` resolved against ``env`` (the process
     environment when None): pass a list to point the brain elsewhere (the demo's loopback).
+    ``now`` is the clock the skills tell the time by. A simulation that must repeat exactly
+    pins it: "It's 9:59 PM" and "It's 10:00 PM" are spoken for different lengths, and when a reply
+    ends decides when the wake word listens again.
     """
     if providers is None:
         providers = resolve_providers(cfg, os.environ if env is None else env)
@@ -281,7 +288,7 @@ def assemble(
         raise
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
     volume = Volume(percent=cfg.tts.volume_percent)
-    skills = build_skills(cfg, database, camera, state_dir, timers, volume)
+    skills = build_skills(cfg, database, camera, state_dir, timers, volume, now)
     brain = build_brain(cfg, providers, gate, skills)
     runtime = Runtime(
         mic=mic,

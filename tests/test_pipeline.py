@@ -5,6 +5,7 @@ machines), so assertions are about decisions, not exact transcripts.
 """
 
 import asyncio
+import datetime as dt
 import subprocess
 import wave
 from pathlib import Path
@@ -24,6 +25,11 @@ from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker
 
 CFG = load_config(paths=[], env={})
+# Replays tell the time by this, not the wall clock. When a reply ends decides when the wake word
+# listens again, so the time reply's length once changed what the next turns heard: in CI the
+# minute changed between two replays, and "why is the sky blue" came out "... grew" in one and
+# "... true" in the other.
+PINNED_NOW = dt.datetime(2026, 12, 4, 22, 47)
 
 
 def decisions(reports):
@@ -104,6 +110,8 @@ def test_chunk_size_does_not_change_decisions(demo, tmp_path):
         ms: [(r.trigger, r.intent, r.heard) for r in reports] for ms, reports in runs.items()
     }
     assert decided[10] == decided[20] == decided[80] == decided[100]  # transcripts included
+    told = {r.said for reports in runs.values() for r in reports if r.intent == "time"}
+    assert told == {"It's 10:47 PM."}  # the pinned clock, in every replay
     assert is_subsequence(
         [("wake", "time"), ("wake", "timer_set"), ("wake", "notes_read")],
         [(trigger, intent) for trigger, intent, _ in decided[100]],
@@ -221,6 +229,7 @@ def _run_file(cfg, wav: Path, tmp_path: Path, chunk_ms: int = 100):
             state_dir=tmp_path / "state",
             lockstep=True,
             on_turn=reports.append,
+            now=lambda: PINNED_NOW,
         )
         try:
             asyncio.run(runtime.run())
