@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import datetime as dt
 import json
 import sys
 import tempfile
@@ -140,11 +141,14 @@ def run_demo(
     camera: Camera | None = None,
     privacy_led: PrivacyLed | None = None,
     state_dir: Path | None = None,
+    now: Callable[[], dt.datetime] = dt.datetime.now,
 ) -> list[TurnReport]:
     """Run the scenario; returns one report per answered utterance.
 
     With no ``providers`` questions get the offline answer (the demo never uses the cloud
-    set up in the environment); ``state_dir`` defaults to a temporary folder.
+    set up in the environment); ``state_dir`` defaults to a temporary folder. ``now`` is the
+    skills' clock: pin it for a run that repeats exactly, since the user waits for each answer
+    and "It's 9:59 PM" is not as long as "It's 10:00 PM".
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[TurnReport] = []
@@ -179,6 +183,7 @@ def run_demo(
             providers=list(providers),
             on_turn=reports.append,
             on_tick=on_tick,
+            now=now,
         )
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
         try:

@@ -25,10 +25,10 @@ from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker
 
 CFG = load_config(paths=[], env={})
-# Replays tell the time by this, not the wall clock. When a reply ends decides when the wake word
-# listens again, so the time reply's length once changed what the next turns heard: in CI the
-# minute changed between two replays, and "why is the sky blue" came out "... grew" in one and
-# "... true" in the other.
+# The demo and its replays tell the time by this, not the wall clock. When a reply ends decides
+# when the wake word listens again (and when the demo's user speaks next), so the time reply's
+# length once changed what later turns heard: in CI the minute changed between two replays, and
+# "why is the sky blue" came out "... grew" in one and "... true" in the other.
 PINNED_NOW = dt.datetime(2026, 12, 4, 22, 47)
 
 
@@ -55,7 +55,7 @@ def is_subsequence(wanted, seen):
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
-    return out, run_demo(CFG, out)
+    return out, run_demo(CFG, out, now=lambda: PINNED_NOW)
 
 
 def test_demo_decides_each_command(demo):
@@ -229,6 +229,7 @@ def _run_file(cfg, wav: Path, tmp_path: Path, chunk_ms: int = 100):
             state_dir=tmp_path / "state",
             lockstep=True,
             on_turn=reports.append,
+            providers=[],  # never the cloud set up in the environment
             now=lambda: PINNED_NOW,
         )
         try:
