@@ -184,7 +184,8 @@ def test_single_led_error_is_bursts_of_three_blinks(factory: Any) -> None:
     with SingleLed(LED_PIN, pin_factory=factory) as light:
         light.show(LedPattern.ERROR)
 
-        def lit_at() -> list[float]:
+        def dark_before_each_flash() -> list[float]:
+            # A mock pin stamps each state with the seconds since the change before it.
             history = pin.states
             return [
                 now.timestamp
@@ -192,10 +193,11 @@ def test_single_led_error_is_bursts_of_three_blinks(factory: Any) -> None:
                 if float(now.state) == 1.0 and float(before.state) == 0.0
             ]
 
-        assert wait_until(lambda: len(lit_at()) >= 4, 5)
+        assert wait_until(lambda: len(dark_before_each_flash()) >= 5, 5)
         light.show(LedPattern.LISTENING)
-    gaps = [later - earlier for earlier, later in zip(lit_at(), lit_at()[1:], strict=False)]
-    assert max(gaps[:3]) > 2.5 * min(gaps[:3])  # three quick flashes, then a pause
+    # The first flash ends the dark from before show(); then 0.1 s, 0.1 s, the 0.7 s pause, 0.1 s.
+    short, short_too, pause, next_short = dark_before_each_flash()[1:5]
+    assert pause > 2 * max(short, short_too, next_short), dark_before_each_flash()
 
 
 def test_a_new_pattern_stops_the_animation(factory: Any) -> None:
