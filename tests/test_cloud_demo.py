@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
@@ -73,6 +72,7 @@ def test_pressing_the_button_closes_a_streaming_answer(tmp_path, caplog):
     write_wav(tmp_path / "mic.wav", audio.astype("<i2").tobytes())
     caplog.set_level(logging.INFO, logger="device.cloud_brain")
     pressed_at: list[float] = []
+    pushed: list[bool] = []
     # 20 pieces of two words, one every 1.5 s: the answer would stream for 30 s.
     with (
         loopback_provider(first_token_seconds=0.2, token_interval_seconds=1.5) as (server, prov),
@@ -88,13 +88,14 @@ def test_pressing_the_button_closes_a_streaming_answer(tmp_path, caplog):
             state_dir=tmp_path,
             lockstep=False,
             providers=[prov],
+            # Push to talk at the first chunk (a timer thread could post before the loop ran).
+            on_tick=lambda _: pushed or pushed.append(True) or runtime.post(ButtonPressed()),
             on_state=lambda state: (
                 state is State.SPEAKING
                 and not pressed_at
                 and (pressed_at.append(time.time()) or runtime.post(ButtonPressed()))
             ),
         )
-        threading.Timer(0.2, lambda: runtime.post(ButtonPressed())).start()  # push to talk
         try:
             asyncio.run(runtime.run())
         finally:
