@@ -8,9 +8,21 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 
+from device import config
 from device.loopback_llm import LoopbackLLM
 
 TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot miss
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _nothing_from_this_machines_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests find no models or saved state of the machine they run on: a Vosk model fetched into
+    ~/.local/share/zeropin or /var/lib/zeropin would change which recogniser they get. Test
+    processes that start ``zeropin`` pass it a HOME of their own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+        patch.setattr(config, "SYSTEM_STATE_DIR", tmp_path_factory.mktemp("var") / "absent")
+        yield
 
 
 @pytest.fixture
