@@ -156,6 +156,16 @@ def _more_than_zero(text: str) -> float:
     return number
 
 
+def _zero_or_more(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        number = -1.0
+    if not number >= 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text}: must be a number, 0 or more")
+    return number
+
+
 def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     wakeword = sub.add_parser("wakeword", help="train and test wake-word models")
     wakeword.set_defaults(func=lambda _: wakeword.print_help() or 2)
@@ -176,6 +186,11 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
         "--validation-minutes",
         type=_more_than_zero,
         help="the training voices' talk to set the threshold",
+    )
+    train.add_argument(
+        "--accent-validation-minutes",
+        type=_zero_or_more,
+        help="talk half read by other languages' voices, to set it too (0: none)",
     )
     train.add_argument(
         "--validation-clips", type=_at_least_one, help="validation clips per noise level"
@@ -288,6 +303,7 @@ _TRAIN_OPTIONS = {
     "mining_rounds": "mining_rounds",
     "mining_minutes": "mining_minutes",
     "validation_minutes": "validation_minutes",
+    "accent_validation_minutes": "accent_validation_minutes",
     "validation_clips": "validation_positives_per_snr",
     "test_minutes": "test_minutes",
     "test_clips": "test_positives_per_snr",

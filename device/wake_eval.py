@@ -192,6 +192,11 @@ def _rates(scored: ScoredSet, level: int, smoothing: int) -> tuple[np.ndarray, n
     """(false reject rate, false accepts per hour) at every one of THRESHOLDS."""
     tops = np.array([_run_lows(s, level, smoothing).max(initial=0.0) for s in scored.positives])
     rejects = (tops[None, :] < THRESHOLDS[:, None]).mean(axis=1)
+    return rejects, _talk_rates(scored, level, smoothing)
+
+
+def _talk_rates(scored: ScoredSet, level: int, smoothing: int) -> np.ndarray:
+    """False accepts per hour of the negatives at every one of THRESHOLDS."""
     accepts = np.zeros(len(THRESHOLDS))
     for scores in scored.negatives:
         lows = _run_lows(scores, level, smoothing)
@@ -200,7 +205,7 @@ def _rates(scored: ScoredSet, level: int, smoothing: int) -> tuple[np.ndarray, n
             if top < threshold:
                 break
             accepts[index] += _count_firings(lows, threshold, level)
-    return rejects, accepts / (scored.negative_seconds / 3600)
+    return accepts / (scored.negative_seconds / 3600)
 
 
 def choose_rule(
@@ -208,11 +213,15 @@ def choose_rule(
     max_false_accepts_per_hour: float,
     levels: tuple[int, ...] = LEVELS,
     smoothings: tuple[int, ...] = SMOOTHINGS,
+    *,
+    also: Sequence[ScoredSet] = (),
 ) -> tuple[float, int, int]:
     """(threshold, trigger level, smoothing) with the fewest false rejects whose false-accept
     rate is within budget; of equals, the highest threshold, then the lowest level and
     smoothing (the quickest to fire). If none is within budget, the one with the fewest false
-    accepts (then false rejects, and so on).
+    accepts (then false rejects, and so on). The negatives of each set in ``also`` must keep
+    within the budget too, each set on its own (their positives are not used): talk of other
+    kinds, where the false accepts come from other voices.
 
     Smoothing and levels 1-4, not levels 1-3 alone: on the trainer's validation set for data seed
     0, then the shipped model's held-out set (400 clips, 2 h of talk), validation's choice for the
@@ -226,6 +235,8 @@ def choose_rule(
     for level in levels:
         for smoothing in smoothings:
             rejects, accepts = _rates(scored, level, smoothing)
+            for other in also:  # the worst of the sets decides
+                accepts = np.maximum(accepts, _talk_rates(other, level, smoothing))
             for index, threshold in enumerate(THRESHOLDS):
                 key = (float(rejects[index]), -float(threshold), level, smoothing)
                 if accepts[index] <= max_false_accepts_per_hour:

@@ -99,6 +99,30 @@ def test_the_chosen_rule_has_the_fewest_false_rejects_within_the_budget():
             assert rejects[accepts <= budget].min() >= chosen.false_reject_rate
 
 
+def test_other_talk_must_keep_within_the_budget_too_each_set_on_its_own():
+    scored = scored_set(np.random.default_rng(7))
+    budget = 30.0
+    alone = scored.at(*choose_rule(scored, budget))
+    other = scored_set(np.random.default_rng(8))
+    for scores in other.negatives:  # louder talk, as if read by voices the network knows less
+        scores[:] = np.minimum(scores * 1.6, 255 / 256)
+    rule = choose_rule(scored, budget, also=[other])
+    assert other.at(*rule).false_accepts_per_hour <= budget
+    assert scored.at(*rule).false_accepts_per_hour <= budget
+    # the other talk made it stricter; as one set with ours, it would only share the budget
+    assert (
+        other.at(alone.threshold, alone.trigger_level, alone.smoothing).false_accepts_per_hour
+        > budget
+    )
+    assert scored.at(*rule).false_reject_rate > alone.false_reject_rate
+    for level in (1, 2, 3, 4):
+        for smoothing in (1, 2, 3, 4, 5, 6):
+            rejects, accepts = _rates(scored, level, smoothing)
+            _, other_accepts = _rates(other, level, smoothing)
+            both_within = (accepts <= budget) & (other_accepts <= budget)
+            assert rejects[both_within].min(initial=1.0) >= scored.at(*rule).false_reject_rate
+
+
 def test_with_no_rule_in_budget_the_one_with_fewest_false_accepts_is_chosen():
     scored = scored_set(np.random.default_rng(3))
     scored.negatives[0][100:200] = 1.0  # a long loud stretch fires at any threshold

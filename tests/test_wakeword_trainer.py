@@ -49,6 +49,7 @@ TINY = TrainSettings(
     mining_epochs=1,
     validation_positives_per_snr=3,
     validation_minutes=0.5,
+    accent_validation_minutes=0.5,
     test_positives_per_snr=3,
     test_minutes=0.5,
     runs=2,
@@ -103,7 +104,16 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     assert f"| threshold | {rule} |" in markdown
     validation = card.metrics["validation"]
     assert 0.008 <= validation["negative_hours"] <= 0.017  # the half minute asked for, to a clip
-    assert f"per hour in {validation['negative_hours']:g} h of their talk." in markdown
+    assert 0.008 <= validation["accents_negative_hours"] <= 0.017
+    assert validation["within_budget"] is (
+        max(validation["false_accepts_per_hour"], validation["accents_false_accepts_per_hour"])
+        <= validation["false_accepts_per_hour_budget"]
+    )
+    assert (
+        f"per hour in {validation['negative_hours']:g} h of their talk and in "
+        f"{validation['accents_negative_hours']:g} h of talk half read by other languages' "
+        "voices, each on its own."
+    ) in markdown
 
 
 def test_of_several_runs_the_card_keeps_the_fewest_validation_false_rejects(tiny_model):
@@ -374,20 +384,21 @@ def test_train_options_reach_the_settings_and_the_card_command():
     args = _parser().parse_args(
         ["wakeword", "train", "hey jarvis", "--out", "jarvis.tflite", "--seed", "3",
          "--validation-minutes", "30", "--validation-clips", "20", "--test-clips", "50",
-         "--runs", "3"]
+         "--runs", "3", "--accent-validation-minutes", "0"]
     )  # fmt: skip
     settings, command = train_settings(args)
     assert settings == replace(
         TrainSettings(),
         data=DataSettings(seed=3),
         validation_minutes=30.0,
+        accent_validation_minutes=0.0,
         validation_positives_per_snr=20,
         test_positives_per_snr=50,
         runs=3,
     )
     assert command == (
         "zeropin wakeword train 'hey jarvis' --out jarvis.tflite --validation-minutes=30.0 "
-        "--validation-clips=20 --test-clips=50 --runs=3 --seed=3"
+        "--accent-validation-minutes=0.0 --validation-clips=20 --test-clips=50 --runs=3 --seed=3"
     )
 
 
@@ -398,6 +409,8 @@ def test_train_options_reach_the_settings_and_the_card_command():
         ("--validation-minutes", "0", "0: must be a number more than 0"),
         ("--test-clips", "-2", "-2: must be a whole number, 1 or more"),
         ("--validation-minutes", "abc", "abc: must be a number more than 0"),
+        ("--accent-validation-minutes", "-1", "-1: must be a number, 0 or more"),
+        ("--accent-validation-minutes", "nan", "nan: must be a number, 0 or more"),
         ("--runs", "2.5", "2.5: must be a whole number, 1 or more"),
     ],
 )

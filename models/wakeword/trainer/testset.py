@@ -65,19 +65,39 @@ def write_test_set(
         folder.mkdir(exist_ok=True)
         write_wav(folder / f"{index:04d}_{voice_tag}.wav", to_int16(audio).tobytes())
 
+    write_talk(phrase, split, neg_dir, negative_minutes, held_out=held_out, seed=seed,
+               file_minutes=file_minutes, quiet=quiet)  # fmt: skip
+    return pos_dir, neg_dir
+
+
+def write_talk(
+    phrase: str,
+    split: VoiceSplit,
+    out: Path,
+    minutes: float,
+    *,
+    held_out: bool,
+    seed: int,
+    accents: bool = False,
+    file_minutes: float = 10.0,
+    quiet: bool = False,
+) -> Path:
+    """``talk`` as WAV files of ``file_minutes`` each in ``out``; returns ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
     samples_per_file = int(file_minutes * 60 * RATE)
     parts: list[np.ndarray] = []
     length = files = 0
-    for part in talk(phrase, split, negative_minutes, held_out=held_out, seed=seed, quiet=quiet):
+    said = talk(phrase, split, minutes, held_out=held_out, seed=seed, quiet=quiet, accents=accents)
+    for part in said:
         parts.append(part)
         length += part.size
         if length >= samples_per_file:
             files += 1
-            write_wav(neg_dir / f"talk_{files:03d}.wav", to_int16(np.concatenate(parts)).tobytes())
+            write_wav(out / f"talk_{files:03d}.wav", to_int16(np.concatenate(parts)).tobytes())
             parts, length = [], 0
     if parts:
-        write_wav(neg_dir / f"talk_{files + 1:03d}.wav", to_int16(np.concatenate(parts)).tobytes())
-    return pos_dir, neg_dir
+        write_wav(out / f"talk_{files + 1:03d}.wav", to_int16(np.concatenate(parts)).tobytes())
+    return out
 
 
 def talk(
@@ -92,7 +112,8 @@ def talk(
 ) -> list[np.ndarray]:
     """At least ``minutes`` of talk without the phrase, one sentence in four confusable: degraded
     sentences with pauses of room noise between them, as float parts in order. English voices
-    only, unless ``accents`` (then half in other languages' voices, for training)."""
+    only, unless ``accents`` (then half in other languages' voices: for training, and to choose
+    the threshold on)."""
     rng = random.Random(seed)
     augmenter = Augmenter(seed + 1)
     wanted = int(minutes * 60 * RATE)

@@ -38,7 +38,7 @@ from . import network
 from .dataset import DataSettings, build_windows
 from .mining import hard_negatives
 from .speech import HELDOUT_VOICES, VoiceSplit, split_voices
-from .testset import talk, write_test_set
+from .testset import talk, write_talk, write_test_set
 from .variants import made_up_variants
 
 
@@ -98,7 +98,16 @@ class TrainSettings:
     #   and 5; 16.0%, 30.1% and 7.4%); how far it misleads depends on the network.
     # - a voice and a quarter of the variants kept for validation alone (en-gb-x-gbclan, 19
     #   variants; a network trained without them): 6 false accepts, 14.9% false rejects.
-    # So it stays the training voices.
+    # So it stays the training voices, and accents' talk joins it:
+    # Half of it read by other languages' voices, whose talk is never mined. Both kinds must keep
+    # within the budget, each on its own. Mined networks fool themselves on the training voices'
+    # talk, not on this; unmined ones the other way round. On the 10 h, for networks trained
+    # with 60, 240 and 480 minutes of mining a round (seed 0; seed 1 for the second of each):
+    # 60: 9.5% and 12 false accepts, 10.6% and 6 (training voices' talk alone: the same);
+    # 240: 6.1% and 7, 4.75% and 8 (alone: 2.9% and 29, 2.9% and 14); 480: 3.75% and 8 (alone:
+    # 2.5% and 23). The shipped model: 9.0% and 5 (alone: 5.1% and 7). 4 h more to speak and
+    # score: about 2 minutes.
+    accent_validation_minutes: float = 240.0
     test_positives_per_snr: int = 100
     test_minutes: float = 120.0
     # The device's scores are the sigmoid of the logit over this (network.cooled): an int8 score
@@ -180,6 +189,7 @@ class _Run:
     level: int
     smoothing: int
     on_validation: EvalResult
+    on_accent_talk: EvalResult | None  # the same rule on accents' talk, if there was any
 
     def rank(self) -> tuple[float, float]:
         """The run to keep has the fewest validation false rejects, then false accepts."""
@@ -250,13 +260,14 @@ def _train(
                            negative_minutes=minutes, seed=seed, quiet=quiet)  # fmt: skip
             return folder
 
-        def scored_set(model: bytes, folder: Path) -> ScoredSet:
+        def scored_set(model: bytes, folder: Path, talk: Path | None = None) -> ScoredSet:
             # each model is tested from here; the one kept goes to `out` once its card is done
             draft = Path(scratch) / out.name
             draft.write_bytes(model)
             card = ModelCard(phrase=phrase, threshold=0.5, features=dict(FEATURES))
             draft.with_suffix(".json").write_text(card.to_json())
-            return score_folders(draft, folder / "positives", folder / "negatives", bars)
+            negatives = talk or folder / "negatives"
+            return score_folders(draft, folder / "positives", negatives, bars)
 
         validation = write_set(
             Path(scratch) / "validation",
@@ -264,13 +275,22 @@ def _train(
             settings.validation_positives_per_snr,
             settings.validation_minutes,
         )
+        accent_talk = None
+        if settings.accent_validation_minutes > 0:
+            accent_talk = write_talk(phrase, split, Path(scratch) / "validation_accents",
+                                     settings.accent_validation_minutes, held_out=False,
+                                     seed=settings.data.seed + 1500, accents=True,
+                                     quiet=quiet)  # fmt: skip
         runs = []
         for number in range(settings.runs):
             seed = settings.data.seed + number
             fitted = _fit(phrase, split, settings, features, labels, seed, quiet)
             scored = scored_set(fitted.tflite, validation)
-            rule = choose_rule(scored, settings.max_false_accepts_per_hour)
-            runs.append(_Run(fitted, seed, *rule, scored.at(*rule)))
+            by_accents = scored_set(fitted.tflite, validation, accent_talk) if accent_talk else None
+            also = [by_accents] if by_accents else []
+            rule = choose_rule(scored, settings.max_false_accepts_per_hour, also=also)
+            on_accents = by_accents.at(*rule) if by_accents else None
+            runs.append(_Run(fitted, seed, *rule, scored.at(*rule), on_accents))
             if work_dir and settings.runs > 1:  # every run, to test each on the held-out set
                 kept = work_dir / f"run_seed{seed}.tflite"
                 threshold, level, smoothing = rule
@@ -285,8 +305,9 @@ def _train(
                       f"{100 * missed:.1f}%", flush=True)  # fmt: skip
         best = min(runs, key=_Run.rank)  # of equals, the first
         threshold, level, smoothing = best.threshold, best.level, best.smoothing
-        on_validation = best.on_validation
-        within_budget = on_validation.false_accepts_per_hour <= settings.max_false_accepts_per_hour
+        on_validation, on_accents = best.on_validation, best.on_accent_talk
+        worst = max(r.false_accepts_per_hour for r in (on_validation, on_accents) if r)
+        within_budget = worst <= settings.max_false_accepts_per_hour
         if not within_budget:
             print(
                 f"warning: no threshold keeps validation false accepts within "
@@ -323,6 +344,16 @@ def _train(
                 "false_accepts_per_hour_budget": settings.max_false_accepts_per_hour,
                 "negative_hours": on_validation.negative_hours,
                 "within_budget": within_budget,
+                **(
+                    {
+                        "accents_false_accepts_per_hour": round(
+                            on_accents.false_accepts_per_hour, 3
+                        ),
+                        "accents_negative_hours": on_accents.negative_hours,
+                    }
+                    if on_accents
+                    else {}
+                ),
             },
             "cpu_per_audio_second": round(on_test.cpu_per_audio_second, 5),
         },
@@ -396,6 +427,10 @@ def _made_up(data: dict) -> str:
 def _threshold_sentence(validation: dict) -> str:
     hours = validation.get("negative_hours")  # not in cards made before it was recorded
     talk = f"{hours:g} h of their talk" if hours else "their talk"
+    accents = validation.get("accents_negative_hours")  # nor in those made before this
+    if accents:
+        talk += (f" and in {accents:g} h of talk half read by other languages' voices, each on "
+                 f"its own")  # fmt: skip
     budget = validation["false_accepts_per_hour_budget"]
     return (f"The threshold, trigger level and smoothing have the fewest false rejects on fresh "
             f"clips by the training voices with at most {budget:g} false accepts per hour in "
