@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -151,7 +152,7 @@ def _more_than_zero(text: str) -> float:
         number = float(text)
     except ValueError:
         number = 0.0
-    if not number > 0:  # NaN too
+    if not 0 < number < math.inf:  # NaN too
         raise argparse.ArgumentTypeError(f"{text}: must be a number more than 0")
     return number
 
@@ -161,7 +162,7 @@ def _zero_or_more(text: str) -> float:
         number = float(text)
     except ValueError:
         number = -1.0
-    if not number >= 0:  # NaN too
+    if not 0 <= number < math.inf:  # NaN too
         raise argparse.ArgumentTypeError(f"{text}: must be a number, 0 or more")
     return number
 

@@ -17,8 +17,9 @@ TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot 
 @pytest.fixture(autouse=True, scope="session")
 def _nothing_from_this_machines_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests find no models or saved state of the machine they run on: a Vosk model fetched into
-    ~/.local/share/zeropin or /var/lib/zeropin would change which recogniser they get. Test
-    processes that start ``zeropin`` pass it a HOME of their own."""
+    ~/.local/share/zeropin or /var/lib/zeropin would change which recogniser they get. Tests that
+    start ``zeropin`` pass it a HOME of their own, but a ``zeropin`` run by root still finds
+    /var/lib/zeropin if it exists (CI's machines have none)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
         patch.setattr(config, "SYSTEM_STATE_DIR", tmp_path_factory.mktemp("var") / "absent")

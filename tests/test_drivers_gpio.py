@@ -195,7 +195,8 @@ def test_single_led_error_is_bursts_of_three_blinks(factory: Any) -> None:
 
         assert wait_until(lambda: len(dark_before_each_flash()) >= 5, 5)
         light.show(LedPattern.LISTENING)
-    # The first flash ends the dark from before show(); then 0.1 s, 0.1 s, the 0.7 s pause, 0.1 s.
+    # The first flash ends the dark from before show(); then 0.1 s, 0.1 s, 0.7 s (the 0.1 s
+    # between blinks and the 0.6 s pause), 0.1 s.
     short, short_too, pause, next_short = dark_before_each_flash()[1:5]
     assert pause > 2 * max(short, short_too, next_short), dark_before_each_flash()
 

@@ -112,8 +112,8 @@ def talk(
 ) -> list[np.ndarray]:
     """At least ``minutes`` of talk without the phrase, one sentence in four confusable: degraded
     sentences with pauses of room noise between them, as float parts in order. English voices
-    only, unless ``accents`` (then half in other languages' voices: for training, and to choose
-    the threshold on)."""
+    only, unless ``accents`` and not ``held_out`` (then half in other languages' voices: the
+    trainer chooses the threshold on that too)."""
     rng = random.Random(seed)
     augmenter = Augmenter(seed + 1)
     wanted = int(minutes * 60 * RATE)
