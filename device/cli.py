@@ -191,7 +191,7 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--accent-validation-minutes",
         type=_zero_or_more,
-        help="talk half read by other languages' voices, to set it too (0: none)",
+        help="talk half read by other languages' voices, to set it too (default 0: none)",
     )
     train.add_argument(
         "--validation-clips", type=_at_least_one, help="validation clips per noise level"
