@@ -198,7 +198,8 @@ class _Run:
 
     @property
     def worst_false_accepts_per_hour(self) -> float:
-        return max(r.false_accepts_per_hour for r in (self.on_validation, self.on_accents) if r)
+        results = (self.on_validation, self.on_accents)
+        return max(r.false_accepts_per_hour for r in results if r is not None)
 
     def rank(self) -> tuple[float, float]:
         """The run to keep has the fewest validation false rejects, then false accepts (on the
@@ -325,7 +326,7 @@ def _train(
         if not within_budget:
             where = [name for name, result in (("the training voices' talk", on_validation),
                                                ("accents' talk", on_accents))
-                     if result and result.false_accepts_per_hour > budget]  # fmt: skip
+                     if result is not None and result.false_accepts_per_hour > budget]  # fmt: skip
             print(
                 f"warning: no threshold keeps validation false accepts within {budget} per hour "
                 f"on {' and '.join(where)}; train on more data",
