@@ -120,6 +120,17 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     ) in markdown
 
 
+def test_any_time_of_talk_at_all_is_at_least_a_sentence():
+    """Else a tiny --accent-validation-minutes left a folder with no WAV files, found only once
+    the network was trained."""
+    from wakeword_trainer.testset import talk
+
+    split = split_voices()
+    assert talk("hey zero", split, 0.0, held_out=False, seed=0) == []
+    pause, sentence = talk("hey zero", split, 1e-7, held_out=False, seed=0)[:2]
+    assert sentence.size > 16000 // 4  # a quarter of a second or more of speech
+
+
 def test_a_card_without_accents_talk_says_the_threshold_was_chosen_on_the_voices_talk_alone():
     validation = {"negative_hours": 4.0, "false_accepts_per_hour_budget": 0.25}
     assert _threshold_sentence(validation).endswith(

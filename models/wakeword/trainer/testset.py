@@ -116,7 +116,7 @@ def talk(
     trainer chooses the threshold on that too)."""
     rng = random.Random(seed)
     augmenter = Augmenter(seed + 1)
-    wanted = int(minutes * 60 * RATE)
+    wanted = math.ceil(minutes * 60 * RATE)  # any time at all is at least a sentence
     parts: list[np.ndarray] = []
     length = 0
     while length < wanted:  # in batches, since sentence lengths vary: about 3 s each, 1 s pause
