@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -10,19 +11,25 @@ from openapi_schema import request_errors
 
 from device import config
 from device.loopback_llm import LoopbackLLM
+from device.providers import PRESETS
 
 TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot miss
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _nothing_from_this_machines_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Tests find no models or saved state of the machine they run on: a Vosk model fetched into
-    ~/.local/share/zeropin or /var/lib/zeropin would change which recogniser they get. Tests that
-    start ``zeropin`` pass it a HOME of their own, but a ``zeropin`` run by root still finds
-    /var/lib/zeropin if it exists (CI's machines have none)."""
+    """Tests find no models, saved state, settings or API keys of the machine they run on: a
+    Vosk model fetched into ~/.local/share/zeropin or /var/lib/zeropin would change which
+    recogniser they get. Tests that start ``zeropin`` pass it a HOME of their own, but a
+    ``zeropin`` run by root still finds /var/lib/zeropin if it exists (CI's machines have none)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
         patch.setattr(config, "SYSTEM_STATE_DIR", tmp_path_factory.mktemp("var") / "absent")
+        # Nor its settings or API keys: a daemon started with them could reach a real provider.
+        keys = {preset.api_key_env for preset in PRESETS.values()} | {"OPENAI_BASE_URL"}
+        for name in list(os.environ):
+            if name.startswith(config.ENV_PREFIX) or name in keys:
+                patch.delenv(name)
         yield
 
 
