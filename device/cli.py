@@ -147,22 +147,25 @@ def _at_least_one(text: str) -> int:
     return number
 
 
-def _more_than_zero(text: str) -> float:
+def _finite(text: str) -> float:
+    """``text`` as a finite number; NaN (which compares false with everything) for anything else."""
     try:
         number = float(text)
     except ValueError:
-        number = 0.0
-    if not 0 < number < math.inf:  # NaN too
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _more_than_zero(text: str) -> float:
+    number = _finite(text)
+    if not number > 0:
         raise argparse.ArgumentTypeError(f"{text}: must be a number more than 0")
     return number
 
 
 def _zero_or_more(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number < math.inf:  # NaN too
+    number = _finite(text)
+    if not number >= 0:
         raise argparse.ArgumentTypeError(f"{text}: must be a number, 0 or more")
     return number
 
