@@ -203,9 +203,9 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--test-clips", type=_at_least_one, help="held-out clips per noise level")
     train.add_argument("--seed", type=int)
     train.add_argument(
-        "--runs",
+        "--networks",
         type=_at_least_one,
-        help="networks to train on the same data, keeping validation's best (default 1)",
+        help="networks to train on the same data and average (default 1; each adds its CPU)",
     )
     train.add_argument(
         "--made-up-variants", type=int, metavar="N", help="espeak-ng variants to breed (0: none)"
@@ -223,7 +223,7 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
         "--keep-test-set",
         type=Path,
         metavar="DIR",
-        help="keep the held-out WAVs, the float model and (with --runs) every run's model here",
+        help="keep the held-out WAVs and the float model here",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_wakeword_train)
@@ -311,7 +311,7 @@ _TRAIN_OPTIONS = {
     "validation_clips": "validation_positives_per_snr",
     "test_minutes": "test_minutes",
     "test_clips": "test_positives_per_snr",
-    "runs": "runs",
+    "networks": "networks",
 }
 
 

@@ -11,6 +11,7 @@ parameters, 45 KB as int8 TFLite. With 48 channels it held out worse (22% false 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -169,16 +170,33 @@ def cooled(model: Any, temperature: float) -> Any:
     return copy
 
 
-def export_int8(model: Any, calibration: np.ndarray, temperature: float = 1.0) -> bytes:
-    """Full-integer TFLite: int8 weights, activations, input and output (``cooled`` first)."""
+def averaged(models: Sequence[Any]) -> Any:
+    """One model whose score is the mean of ``models``' scores (an ensemble): one file, and to the
+    device one network that many times the size. A single model is returned as it is."""
+    import tensorflow as tf
+
+    if len(models) == 1:
+        return models[0]
+    inputs = tf.keras.Input((CONTEXT_FRAMES, MEL_BANDS, 1))
+    return tf.keras.Model(inputs, tf.keras.layers.Average()([m(inputs) for m in models]))
+
+
+def calibration_windows(features: np.ndarray, count: int = 500) -> np.ndarray:
+    """The windows an int8 export sets its value ranges from: ``count`` of ``features``, the
+    same ones every time."""
+    return features[np.random.default_rng(0).permutation(len(features))[:count]]
+
+
+def export_int8(models: Sequence[Any], calibration: np.ndarray, temperature: float = 1.0) -> bytes:
+    """Full-integer TFLite of the ``averaged`` models (each ``cooled`` first): int8 weights,
+    activations, input and output, their ranges set from the ``calibration`` windows."""
     import tensorflow as tf
 
     if temperature != 1.0:
-        model = cooled(model, temperature)
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        models = [cooled(model, temperature) for model in models]
+    converter = tf.lite.TFLiteConverter.from_keras_model(averaged(models))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    samples = calibration[np.random.default_rng(0).permutation(len(calibration))[:500]]
-    converter.representative_dataset = lambda: ([s[None, ..., None]] for s in samples)
+    converter.representative_dataset = lambda: ([w[None, ..., None]] for w in calibration)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
