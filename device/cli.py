@@ -189,7 +189,7 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--validation-minutes",
         type=_more_than_zero,
-        help="the training voices' talk to set the threshold",
+        help="the held-out voices' talk to set the threshold",
     )
     train.add_argument(
         "--accent-validation-minutes",
@@ -205,7 +205,8 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--networks",
         type=_at_least_one,
-        help="networks to train on the same data and average (default 1; each adds its CPU)",
+        help="networks to train on the same data and average (default 1); each adds its "
+        "training time and its CPU on the device",
     )
     train.add_argument(
         "--made-up-variants", type=int, metavar="N", help="espeak-ng variants to breed (0: none)"
@@ -223,7 +224,7 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
         "--keep-test-set",
         type=Path,
         metavar="DIR",
-        help="keep the held-out WAVs and the float model here",
+        help="keep the test set's WAVs, the float networks and their calibration windows here",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.set_defaults(func=_wakeword_train)

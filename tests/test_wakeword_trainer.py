@@ -39,6 +39,7 @@ from wakeword_trainer.speech import (  # noqa: E402
     other_voices,
     split_voices,
 )
+from wakeword_trainer.testset import write_test_set  # noqa: E402
 from wakeword_trainer.train import (  # noqa: E402
     TrainSettings,
     _threshold_sentence,
@@ -60,11 +61,24 @@ TINY = TrainSettings(
 )
 
 
+WRITTEN_SETS: list[tuple[str, bool, int]] = []  # (folder name, held out, seed), as training goes
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
+    from wakeword_trainer import train
+
+    def recorded(phrase, split, folder, *, held_out, seed, **kwargs):
+        WRITTEN_SETS.append((Path(folder).name, held_out, seed))
+        return write_test_set(phrase, split, folder, held_out=held_out, seed=seed, **kwargs)
+
     out = tmp_path_factory.mktemp("trained")
     model = out / "hey_jarvis.tflite"
-    train_wake_word("Hey  Jarvis", model, TINY, command="(test)", work_dir=out / "work", quiet=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train, "write_test_set", recorded)
+        train_wake_word(
+            "Hey  Jarvis", model, TINY, command="(test)", work_dir=out / "work", quiet=True
+        )
     return model, out / "work" / "heldout"
 
 
@@ -79,18 +93,12 @@ def test_tiny_training_run_gives_a_model_the_device_loads(tiny_model):
     assert 10_000 < model.stat().st_size < 100_000  # tens of KB, int8
 
 
-def _networks(keras):
-    import tensorflow as tf
-
-    return [layer for layer in keras.layers if isinstance(layer, tf.keras.Model)]
-
-
 def test_the_float_model_is_kept_with_the_test_set_and_exports_cooler(tiny_model):
     """--keep-test-set keeps the Keras model; cooled, it ranks windows alike with softer scores."""
     import tensorflow as tf
 
     model, heldout = tiny_model
-    keras = _networks(tf.keras.models.load_model(heldout.parent / "model.keras"))[0]
+    keras = tf.keras.models.load_model(heldout.parent / "model.keras")
     windows = np.random.default_rng(0).normal(-8, 3, (64, CONTEXT_FRAMES, 40)).astype(np.float32)
     hot = keras.predict(windows[..., None], verbose=0).reshape(-1)
     cool = network.cooled(keras, 4.0).predict(windows[..., None], verbose=0).reshape(-1)
@@ -98,20 +106,10 @@ def test_the_float_model_is_kept_with_the_test_set_and_exports_cooler(tiny_model
     np.testing.assert_allclose(cool, 1 / (1 + np.exp(-logit / 4)), rtol=1e-3, atol=1e-5)
 
 
-def test_two_networks_make_one_model_that_scores_their_average(tiny_model):
-    """The device runs one .tflite; with --networks 2 it holds both, and its score is the mean of
-    their (cooled) scores, to within int8 steps."""
+def _scores(tflite: bytes, windows: np.ndarray) -> np.ndarray:
     import tensorflow as tf
 
-    model, heldout = tiny_model
-    networks = _networks(tf.keras.models.load_model(heldout.parent / "model.keras"))
-    assert len(networks) == 2
-    windows = np.random.default_rng(1).normal(-8, 3, (64, CONTEXT_FRAMES, 40)).astype(np.float32)
-    each = [
-        network.cooled(n, 4.0).predict(windows[..., None], verbose=0).reshape(-1) for n in networks
-    ]
-    assert np.abs(each[0] - each[1]).max() > 0.01  # two networks, not one twice
-    interpreter = tf.lite.Interpreter(model_path=str(model))
+    interpreter = tf.lite.Interpreter(model_content=tflite)
     interpreter.allocate_tensors()
     given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     (in_scale, in_zero), (out_scale, out_zero) = given["quantization"], taken["quantization"]
@@ -121,8 +119,29 @@ def test_two_networks_make_one_model_that_scores_their_average(tiny_model):
         interpreter.set_tensor(given["index"], quantized[None, ..., None])
         interpreter.invoke()
         scores.append((float(interpreter.get_tensor(taken["index"]).item()) - out_zero) * out_scale)
-    # here the networks differ by up to about 0.02, and the int8 model is within 1e-4 of their mean
-    np.testing.assert_allclose(scores, (each[0] + each[1]) / 2, atol=0.003)
+    return np.array(scores)
+
+
+def test_two_networks_make_one_model_that_scores_their_average(tiny_model):
+    """The device runs one .tflite; with --networks 2 it holds both, and its score is the mean of
+    their (cooled) scores, to within int8 steps. The kept networks and calibration windows
+    export it again."""
+    import tensorflow as tf
+
+    model, heldout = tiny_model
+    kept = heldout.parent
+    networks = [tf.keras.models.load_model(kept / n) for n in ("model.keras", "model_2.keras")]
+    calibration = np.load(kept / "calibration.npy")
+    windows = np.random.default_rng(1).normal(-8, 3, (64, CONTEXT_FRAMES, 40)).astype(np.float32)
+    again = network.export_int8(networks, calibration, 4.0)  # names inside differ, not scores
+    np.testing.assert_array_equal(_scores(again, windows), _scores(model.read_bytes(), windows))
+    each = [
+        network.cooled(n, 4.0).predict(windows[..., None], verbose=0).reshape(-1) for n in networks
+    ]
+    assert np.abs(each[0] - each[1]).max() > 0.01  # two networks, not one twice
+    # one network alone would be 0.01 or more off; their mean is within a few 1e-5
+    np.testing.assert_allclose(_scores(model.read_bytes(), windows), (each[0] + each[1]) / 2,
+                               atol=0.003)  # fmt: skip
     card = ModelCard.load(model)
     assert [n["network_seed"] for n in card.extra["networks"]] == [0, 1]  # the data's, the next
     assert card.extra["data"]["network_seeds"] == [0, 1]
@@ -131,7 +150,31 @@ def test_two_networks_make_one_model_that_scores_their_average(tiny_model):
     )
     assert card.extra["parameters"] == sum(int(n.count_params()) for n in networks)
     markdown = model.with_suffix(".md").read_text()
-    assert "2 networks were trained on these windows, each from its own seed (0, 1)" in markdown
+    assert "int8 TFLite, the average of 2 DS-CNNs" in markdown
+    assert "The model is the average of 2 networks trained on these windows" in markdown
+
+
+def test_one_network_is_exported_as_it_is():
+    """``averaged`` leaves a single network alone, so one network's export is what it was before
+    there could be several; the calibration windows are the same ones every time."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    alone = network.build_model()
+    assert network.averaged([alone]) is alone
+    features = np.random.default_rng(2).normal(size=(800, CONTEXT_FRAMES, 40)).astype(np.float32)
+    picked = network.calibration_windows(features)
+    assert picked.shape == (500, CONTEXT_FRAMES, 40)
+    np.testing.assert_array_equal(picked, network.calibration_windows(features.copy()))
+    assert len({w.tobytes() for w in picked}) == 500  # no window twice
+
+
+def test_the_rule_is_chosen_on_the_held_out_voices_with_other_sentences_than_the_tests(
+    tiny_model,
+):
+    assert WRITTEN_SETS == [("validation", True, 1000), ("heldout", True, 2000)]  # data seed 0
+    markdown = tiny_model[0].with_suffix(".md").read_text()
+    assert "fewest false rejects on clips by the held-out voices (other clips and" in markdown
 
 
 def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
