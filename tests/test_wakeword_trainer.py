@@ -90,7 +90,7 @@ def test_tiny_training_run_gives_a_model_the_device_loads(tiny_model):
     audio = np.zeros(32000, dtype="<i2").tobytes()
     detector.process(audio)
     assert 0.0 <= detector.last_score <= 1.0
-    assert 10_000 < model.stat().st_size < 100_000  # tens of KB, int8
+    assert 10_000 < model.stat().st_size < 60_000 * TINY.networks  # tens of KB a network, int8
 
 
 def test_the_float_model_is_kept_with_the_test_set_and_exports_cooler(tiny_model):
@@ -139,7 +139,7 @@ def test_two_networks_make_one_model_that_scores_their_average(tiny_model):
         network.cooled(n, 4.0).predict(windows[..., None], verbose=0).reshape(-1) for n in networks
     ]
     assert np.abs(each[0] - each[1]).max() > 0.01  # two networks, not one twice
-    # one network alone would be 0.01 or more off; their mean is within a few 1e-5
+    # one network alone would be 0.01 or more off; the mean was 2e-5 off (an int8 step: 0.004)
     np.testing.assert_allclose(_scores(model.read_bytes(), windows), (each[0] + each[1]) / 2,
                                atol=0.003)  # fmt: skip
     card = ModelCard.load(model)
@@ -174,7 +174,7 @@ def test_the_rule_is_chosen_on_the_held_out_voices_with_other_sentences_than_the
 ):
     assert WRITTEN_SETS == [("validation", True, 1000), ("heldout", True, 2000)]  # data seed 0
     markdown = tiny_model[0].with_suffix(".md").read_text()
-    assert "fewest false rejects on clips by the held-out voices (other clips and" in markdown
+    assert "on clips by the held-out voices (from another seed than the test's" in markdown
 
 
 def test_card_says_how_it_was_made_and_how_it_did(tiny_model):

@@ -1,8 +1,9 @@
 """Speech to train and test on: espeak-ng voices (and flite's and festival's, when installed),
 the wake phrase, and text without it.
 
-Voices are split in two, by voice and by variant: the model trains on one part and is judged on
-the other, so its figures say how it does on voices it never heard.
+Voices are split in two, by voice and by variant: the network trains on one part, and the other
+chooses its threshold (validation) and judges it (the test), each from its own seed, so its
+figures say how it does on voices it never heard (a little kindly: they chose the threshold).
 """
 
 from __future__ import annotations
