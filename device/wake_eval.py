@@ -224,12 +224,12 @@ def choose_rule(
     kinds, where the false accepts come from other voices.
 
     Smoothing and levels 1-4, not levels 1-3 alone: on the trainer's validation set for data seed
-    0 (by the training voices, as it was then), then the shipped model's held-out set (400
-    clips, 2 h of talk), validation's choice for the shipped model went from 7.0% false rejects
+    0 (by the training voices, as it was then), then the held-out set of r14 (shipped until
+    2026-12-05; 400 clips, 2 h of talk), validation's choice for r14 went from 7.0% false rejects
     to 5.5%, with the same 1 false accept; for the three networks of a `--runs 3` training (an
     option since replaced by `--networks`; seeds 0, 1, 2) from 15.0/11.5/14.5% with 5/2/3
     false accepts to 10.8/9.5/12.5% with 3/1/2. The price: it fires about 0.2 s later (2 steps,
-    median, on the shipped model's held-out clips).
+    median, on r14's held-out clips).
     """
     within: list[tuple[float, float, int, int]] = []  # (rejects, -threshold, level, smoothing)
     over: list[tuple[float, float, float, int, int]] = []  # accepts first
