@@ -254,9 +254,10 @@ class StreamingScorer:
             self._rows = np.concatenate((self._rows[STEP_FRAMES:], new_rows))
             self._filled = min(CONTEXT_FRAMES, self._filled + STEP_FRAMES)
             if self._filled == CONTEXT_FRAMES:
-                yield self._score(self._rows)
+                yield self.score_window(self._rows)
 
-    def _score(self, rows: np.ndarray) -> float:
+    def score_window(self, rows: np.ndarray) -> float:
+        """The model's score for one window of CONTEXT_FRAMES feature rows."""
         features = rows.reshape(self._input["shape"])
         if self._input["dtype"] == np.int8:
             features = np.clip(np.round(features / self._in_scale + self._in_zero), -128, 127)
