@@ -385,8 +385,8 @@ def _wakeword_eval(args: argparse.Namespace) -> int:
         result = evaluate(args.model, args.positives, args.negatives, args.threshold)
         print(json.dumps(result.as_dict()) if args.json else format_result(result))
         return 0
-    if not args.tune >= 0:  # also NaN
-        raise ConfigError(f"--tune {args.tune}: false accepts per hour must be 0 or more")
+    if not 0 <= args.tune < float("inf"):  # also NaN
+        raise ConfigError(f"--tune {args.tune}: false accepts per hour must be a number, 0 or more")
     result = tune(args.model, args.positives, args.negatives, args.tune)
     if args.json:
         print(json.dumps({**result.as_dict(), "tuned_for_false_accepts_per_hour": args.tune}))

@@ -431,14 +431,20 @@ def test_eval_tune_picks_the_rule_choose_rule_picks_and_prints_config_that_loads
     assert (wake.threshold, wake.trigger_level, wake.smoothing) == (threshold, level, smoothing)
 
 
-def test_eval_tune_refuses_a_negative_budget_and_a_threshold_beside_it(tiny_model):
+@pytest.mark.parametrize("budget", ["-1", "inf", "nan"])
+def test_eval_tune_refuses_a_budget_that_is_not_a_rate(tiny_model, budget):
     model, heldout = tiny_model
     folders = heldout / "positives", heldout / "negatives"
-    negative = zeropin_eval(model, *folders, "--tune", "-1")
-    assert negative.returncode == 1
-    assert negative.stderr.strip() == (
-        "zeropin: --tune -1.0: false accepts per hour must be 0 or more"
+    refused = zeropin_eval(model, *folders, "--tune", budget)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"zeropin: --tune {float(budget)}: false accepts per hour must be a number, 0 or more"
     )
+
+
+def test_eval_tune_refuses_a_threshold_beside_it(tiny_model):
+    model, heldout = tiny_model
+    folders = heldout / "positives", heldout / "negatives"
     both = zeropin_eval(model, *folders, "--tune", "1", "--threshold", "0.5")
     assert both.returncode == 2
     assert "not allowed with argument --tune" in both.stderr
