@@ -353,6 +353,11 @@ def _train(
             "scores_per_second": round(1 / STEP_SECONDS, 1),
             "temperature": settings.temperature,
             "band_means_removed": network.BAND_MEANS_REMOVED,
+            "formant_warp": {
+                "share": network.VOICE_SHARE,
+                "factors": [round(1 - network.WARP, 3), round(1 + network.WARP, 3)],
+                "tilt_db": network.EQ_DB,
+            },
             "data": {
                 "train_voices": list(split.train_voices),
                 "train_variants": len(split.train_variants) - settings.data.made_up_variants,
@@ -397,6 +402,16 @@ def _other_engines_sentence(data: dict) -> str:
     return (f"Other engines' voices (--other-engines) joined them: "
             f"{', '.join(others)}; each engine keeps one speaker for the test "
             f"({', '.join(held) or 'none'}).")  # fmt: skip
+
+
+def _warp_sentence(card: dict) -> str:
+    warp = card.get("formant_warp") or {}
+    if not warp.get("share"):
+        return ""
+    low, high = warp["factors"]
+    tilt = f" and tilted by up to {warp['tilt_db']:g} dB" if warp.get("tilt_db") else ""
+    return (f"In {100 * warp['share']:g}% of the windows, drawn afresh every epoch, the formants "
+            f"are moved by {low:g}-{high:g} times (other throats){tilt}; ")  # fmt: skip
 
 
 def _made_up(data: dict) -> str:
@@ -463,8 +478,9 @@ random speeds and pitches. {_other_engines_sentence(data)} {data["positive_clips
 clips and {data["windows"]:,} windows in all ({data["positive_windows"]:,} positive).
 {said_by_accents} Clips are sped up or slowed down and degraded with room
 echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble);
-SpecAugment masks frames and bands. Then {data.get("hard_negatives", 0):,} hard negatives mined
-from fresh English talk in rounds. Seed {data["seed"]}.{_networks_sentence(x)}
+{_warp_sentence(x)}SpecAugment masks frames and bands.
+Then {data.get("hard_negatives", 0):,} hard negatives mined from fresh English talk in rounds.
+Seed {data["seed"]}.{_networks_sentence(x)}
 
 ## How well it does
 
