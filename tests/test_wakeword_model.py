@@ -63,7 +63,8 @@ def test_card_figures_meet_the_targets():
 
 def test_card_figures_rest_on_enough_audio():
     assert CARD.metrics["positives"] >= 400
-    assert CARD.metrics["negative_hours"] >= 2  # enough talk for the false-accept figure to mean it
+    # enough talk for the false-accept figure to mean it: in 2 h one is 0.5 per hour, the target
+    assert CARD.metrics["negative_hours"] >= 8
 
 
 def test_recall_on_held_out_voices_in_noise_is_what_the_card_says(scored):

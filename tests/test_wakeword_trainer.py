@@ -181,6 +181,12 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     assert '# Wake-word model card: "hey jarvis"' in markdown
     assert card.extra["band_means_removed"] is network.BAND_MEANS_REMOVED
     assert ("each band less its mean" in markdown) is network.BAND_MEANS_REMOVED
+    warp = card.extra["formant_warp"]
+    assert warp["share"] == network.VOICE_SHARE
+    assert warp["factors"] == [round(1 - network.WARP, 3), round(1 + network.WARP, 3)]
+    low, high = warp["factors"]
+    said = f"% of the windows, drawn afresh every epoch, the formants are moved by {low:g}-{high:g}"
+    assert (said in markdown) is (network.VOICE_SHARE > 0)
     rule = trigger_text(card.threshold, card.trigger_level, card.smoothing)
     assert f"| threshold | {rule} |" in markdown
     validation = card.metrics["validation"]
@@ -243,6 +249,22 @@ def test_reshaping_moves_formants_and_tilts_the_bands():
     np.testing.assert_allclose(network.reshaped(rows, 1.0, np.zeros(5)), rows, atol=1e-5)
     louder = network.reshaped(rows, 1.0, np.full(5, 10.0))
     np.testing.assert_allclose(louder - rows, np.log(10), atol=1e-4)  # +10 dB: power times 10
+
+
+def test_about_voice_share_of_the_training_windows_get_another_throat():
+    """A tone at 1 kHz in every window: masking moves its band in some windows; the warp moves
+    it in about VOICE_SHARE of them, by up to WARP either way."""
+    t = np.arange(16000) / 16000
+    rows = log_mel((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))[:CONTEXT_FRAMES]
+    centres = band_centres_hz()
+    peak = int(rows.mean(axis=0).argmax())
+    out = network.masked(np.repeat(rows[None], 400, axis=0), np.random.default_rng(0))
+    ratios = centres[out.mean(axis=1).argmax(axis=1)] / centres[peak]
+    moved = ratios[ratios != 1.0]
+    assert abs(moved.size / 400 - network.VOICE_SHARE) < 0.1
+    step = centres[peak + 1] / centres[peak]  # one band, at 1 kHz
+    assert moved.min() < (1 - network.WARP) * step and moved.max() > (1 + network.WARP) / step
+    assert (1 - network.WARP) / step <= moved.min() and moved.max() <= (1 + network.WARP) * step
 
 
 def test_a_steady_colouring_of_the_bands_does_not_change_the_score():
