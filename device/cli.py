@@ -277,7 +277,12 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     testset.add_argument("phrase")
     testset.add_argument("out", type=Path)
     testset.add_argument("--clips", type=int, default=100, help="positive clips per noise level")
-    testset.add_argument("--minutes", type=float, default=120.0, help="negative talk")
+    testset.add_argument(
+        "--minutes",
+        type=float,
+        default=480.0,
+        help="negative talk (8 h: in 2 h, one false accept is 0.5 per hour)",
+    )
     testset.add_argument("--seed", type=int, default=7)
     testset.add_argument(
         "--other-engines", action="store_true", help="flite's and festival's held-out voices too"

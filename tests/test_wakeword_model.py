@@ -78,8 +78,8 @@ def test_recall_on_held_out_voices_in_noise_is_what_the_card_says(scored):
 
 
 def test_false_accepts_in_ten_minutes_of_talk(scored):
-    """At the card's 0.5 per hour, ten minutes of talk should give none; one is allowed (about a
-    one in twelve chance), two or more says the card is wrong."""
+    """At the card's rate (under 0.5 per hour), ten minutes of talk should give none; one is
+    allowed (under a one in twelve chance), two or more says the card is wrong."""
     result = scored.at(*RULE)
     assert result.negative_hours >= 10 / 60
     assert result.false_accepts <= 1

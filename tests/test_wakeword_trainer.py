@@ -43,6 +43,7 @@ from wakeword_trainer.testset import write_test_set  # noqa: E402
 from wakeword_trainer.train import (  # noqa: E402
     TrainSettings,
     _threshold_sentence,
+    _warp_sentence,
     train_wake_word,
 )
 
@@ -185,8 +186,10 @@ def test_card_says_how_it_was_made_and_how_it_did(tiny_model):
     assert warp["share"] == network.VOICE_SHARE
     assert warp["factors"] == [round(1 - network.WARP, 3), round(1 + network.WARP, 3)]
     low, high = warp["factors"]
-    said = f"% of the windows, drawn afresh every epoch, the formants are moved by {low:g}-{high:g}"
+    said = f"the formants are scaled by a factor between {low:g} and {high:g} (other throats). "
     assert (said in markdown) is (network.VOICE_SHARE > 0)
+    off = {"formant_warp": {**warp, "share": 0.0}}
+    assert _warp_sentence(off) == _warp_sentence({}) == ""
     rule = trigger_text(card.threshold, card.trigger_level, card.smoothing)
     assert f"| threshold | {rule} |" in markdown
     validation = card.metrics["validation"]
@@ -251,20 +254,31 @@ def test_reshaping_moves_formants_and_tilts_the_bands():
     np.testing.assert_allclose(louder - rows, np.log(10), atol=1e-4)  # +10 dB: power times 10
 
 
-def test_about_voice_share_of_the_training_windows_get_another_throat():
-    """A tone at 1 kHz in every window: masking moves its band in some windows; the warp moves
-    it in about VOICE_SHARE of them, by up to WARP either way."""
+def tone_peaks(batch_size: int, share: float, monkeypatch) -> tuple[np.ndarray, float]:
+    """A 1 kHz tone in every window, through ``masked`` with VOICE_SHARE = ``share``: the centre of
+    the loudest band of each window over the tone's own, and one band's step at 1 kHz."""
     t = np.arange(16000) / 16000
     rows = log_mel((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))[:CONTEXT_FRAMES]
     centres = band_centres_hz()
     peak = int(rows.mean(axis=0).argmax())
-    out = network.masked(np.repeat(rows[None], 400, axis=0), np.random.default_rng(0))
-    ratios = centres[out.mean(axis=1).argmax(axis=1)] / centres[peak]
-    moved = ratios[ratios != 1.0]
-    assert abs(moved.size / 400 - network.VOICE_SHARE) < 0.1
-    step = centres[peak + 1] / centres[peak]  # one band, at 1 kHz
-    assert moved.min() < (1 - network.WARP) * step and moved.max() > (1 + network.WARP) / step
-    assert (1 - network.WARP) / step <= moved.min() and moved.max() <= (1 + network.WARP) * step
+    monkeypatch.setattr(network, "VOICE_SHARE", share)
+    out = network.masked(np.repeat(rows[None], batch_size, axis=0), np.random.default_rng(0))
+    moved_to = centres[out.mean(axis=1).argmax(axis=1)]
+    return moved_to / centres[peak], centres[peak + 1] / centres[peak]
+
+
+def test_about_voice_share_of_the_training_windows_get_another_throat(monkeypatch):
+    """Masking alone moves the tone's band in a few windows; the warp moves it in about
+    VOICE_SHARE of them (less the few warps too small to move it), by up to WARP either way."""
+    share = network.VOICE_SHARE
+    alone, _ = tone_peaks(400, 0.0, monkeypatch)
+    always, step = tone_peaks(400, 1.0, monkeypatch)
+    ratios, _ = tone_peaks(400, share, monkeypatch)
+    assert np.mean(alone != 1.0) < 0.15 < 0.8 < np.mean(always != 1.0)
+    assert share - 0.15 < np.mean(ratios != 1.0) < share + 0.1
+    low, high = 1 - network.WARP, 1 + network.WARP
+    assert always.min() < low * step and always.max() > high / step  # the whole range is used
+    assert low / step <= always.min() and always.max() <= high * step  # and no more
 
 
 def test_a_steady_colouring_of_the_bands_does_not_change_the_score():

@@ -66,7 +66,8 @@ def build_model() -> Any:
 # different mic, or a voice's own tone).
 # Half the windows, 0.7-1.3, no tilt: the held-out clips the two-network model missed most were
 # said by the variants with the lowest formants (norbert: F2 at 75%; kaukovalta: F1 at 40%, the
-# rest at 70-80%; 45 of its 96 misses in 34 h), lower than the training variants go. With it (two
+# rest at 70-80%), lower than the training variants go: 45 of the 96 of 2,000 clips it missed
+# (testset seeds 1000 to 5000, at the best rule for 0.45 false accepts per hour). With it (two
 # networks, 240 minutes of mining, seed 0), on 18 h held out (testset seeds 2000, 3000, 4000):
 # the best any rule gives at 0.45 false accepts per hour, 1.9% false rejects against 3.7%
 # without; the rule validation chose, 3.3% at 0.44 per hour against 6.3% at 0.22.

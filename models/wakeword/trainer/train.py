@@ -124,9 +124,9 @@ class TrainSettings:
     # averaged 3.75% (seed 0's windows, network seeds 0 and 1), 3.8% and 3.7% (each its own data).
     # Shared windows are as good, and cost one set of data. Each network adds its training time and
     # its CPU on the device: two keep within the CPU targets (under 1% of a core, a third of
-    # pocketsphinx's), three would not. The rule validation chose for two (the model shipped on
-    # 2026-12-05) gave 5.75% and 3 false accepts on the 10 h of seeds 2000 and 3000: stricter
-    # than the best rule there (3.75% with 4).
+    # pocketsphinx's), three would not. The rule validation chose for two (before the formant
+    # warp, network.VOICE_SHARE; shipped in e9e37cd) gave 5.75% and 3 false accepts on the 10 h of
+    # seeds 2000 and 3000: stricter than the best rule there (3.75% with 4).
     networks: int = 1
 
 
@@ -412,8 +412,11 @@ def _warp_sentence(card: dict) -> str:
         return ""
     low, high = warp["factors"]
     tilt = f" and tilted by up to {warp['tilt_db']:g} dB" if warp.get("tilt_db") else ""
-    return (f"In {100 * warp['share']:g}% of the windows, drawn afresh every epoch, the formants "
-            f"are moved by {low:g}-{high:g} times (other throats){tilt}; ")  # fmt: skip
+    share = f"{100 * warp['share']:g}%"
+    return (
+        f"In {share} of the windows, drawn afresh every epoch, the formants are scaled by a "
+        f"factor between {low:g} and {high:g} (other throats){tilt}. "
+    )
 
 
 def _made_up(data: dict) -> str:
@@ -479,7 +482,7 @@ voices ({", ".join(espeak_voices)}) with {data["train_variants"]} variants{_made
 random speeds and pitches. {_other_engines_sentence(data)} {data["positive_clips"]:,} phrase
 clips and {data["windows"]:,} windows in all ({data["positive_windows"]:,} positive).
 {said_by_accents} Clips are sped up or slowed down and degraded with room
-echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble);
+echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble).
 {_warp_sentence(x)}SpecAugment masks frames and bands.
 Then {data.get("hard_negatives", 0):,} hard negatives mined from fresh English talk in rounds.
 Seed {data["seed"]}.{_networks_sentence(x)}
