@@ -239,13 +239,18 @@ def test_training_windows_are_labelled_and_shaped():
     assert WINDOW == 15840
 
 
+def tone_window() -> tuple[np.ndarray, int]:
+    """One model input of a steady 1 kHz tone, and the band it is loudest in."""
+    t = np.arange(16000) / 16000
+    rows = log_mel((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))[:CONTEXT_FRAMES]
+    return rows, int(rows.mean(axis=0).argmax())
+
+
 def test_reshaping_moves_formants_and_tilts_the_bands():
     """A tone at 1 kHz: warped by 1.1 its energy sits in the band of 1.1 kHz; an equaliser adds
     its gain (in dB, as log power) to every band; no warp and no gain leave it as it was."""
-    t = np.arange(16000) / 16000
-    rows = log_mel((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))[:CONTEXT_FRAMES]
+    rows, peak = tone_window()
     centres = band_centres_hz()
-    peak = int(rows.mean(axis=0).argmax())
     warped = network.reshaped(rows, 1.1, np.zeros(5))
     expected = int(np.abs(centres - centres[peak] * 1.1).argmin())
     assert int(warped.mean(axis=0).argmax()) == expected != peak
@@ -257,10 +262,8 @@ def test_reshaping_moves_formants_and_tilts_the_bands():
 def tone_peaks(batch_size: int, share: float, monkeypatch) -> tuple[np.ndarray, float]:
     """A 1 kHz tone in every window, through ``masked`` with VOICE_SHARE = ``share``: the centre of
     the loudest band of each window over the tone's own, and one band's step at 1 kHz."""
-    t = np.arange(16000) / 16000
-    rows = log_mel((0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))[:CONTEXT_FRAMES]
+    rows, peak = tone_window()
     centres = band_centres_hz()
-    peak = int(rows.mean(axis=0).argmax())
     monkeypatch.setattr(network, "VOICE_SHARE", share)
     out = network.masked(np.repeat(rows[None], batch_size, axis=0), np.random.default_rng(0))
     moved_to = centres[out.mean(axis=1).argmax(axis=1)]
