@@ -12,30 +12,34 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from device.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
-from device.brain import Brain, OfflineBrain
-from device.chain import ProviderChain
-from device.cloud_brain import BrainSettings, CloudBrain
-from device.cloud_speech import CloudRecognizer, CloudSynthesizer
+from device.cloud.brain import BrainSettings, CloudBrain
+from device.cloud.chain import ProviderChain
+from device.cloud.client import ChatClient
+from device.cloud.providers import Provider, resolve_providers
+from device.cloud.speech import CloudRecognizer, CloudSynthesizer
+from device.cloud.tools import Toolbox
 from device.config import Config, resolved_state_dir, resolved_vosk_model
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError, ModelError
-from device.intents import jsgf_grammar, parse
-from device.listener import Listener
-from device.llm_client import ChatClient
-from device.memory import ConversationStore, MemoryStore
-from device.models import load_manifest, shipped_file
-from device.notes import Database, NoteStore
-from device.providers import Provider, resolve_providers
-from device.router import Router
-from device.runtime import Runtime
-from device.skills import Skills, Volume
-from device.timers import Timers
-from device.tools import Toolbox
-from device.tts import EspeakSynthesizer, Synthesizer
-from device.vad import EndpointSettings
-from device.wake import PocketsphinxKeyphraseDetector, VoskGrammarDetector, WakeWordDetector
-from device.wake_tflite import TFLiteWakeDetector
+from device.listening.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
+from device.listening.listener import Listener
+from device.listening.tflite_wake import TFLiteWakeDetector
+from device.listening.vad import EndpointSettings
+from device.listening.wake import (
+    PocketsphinxKeyphraseDetector,
+    VoskGrammarDetector,
+    WakeWordDetector,
+)
+from device.loop.brain import Brain, OfflineBrain
+from device.loop.router import Router
+from device.loop.runtime import Runtime
+from device.skills.intents import jsgf_grammar, parse
+from device.skills.local import Skills, Volume
+from device.skills.timers import Timers
+from device.speaking.tts import EspeakSynthesizer, Synthesizer
+from device.storage.memory import ConversationStore, MemoryStore
+from device.storage.notes import Database, NoteStore
+from device.system.manifest import load_manifest, shipped_file
 from drivers.camera import Camera
 from drivers.leds import LedPattern, NoLed, PrivacyLed, RgbLed, SingleLed, StatusLight
 from drivers.mic import Microphone

@@ -10,8 +10,8 @@ from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 
 from device import config
-from device.loopback_llm import LoopbackLLM
-from device.providers import PRESETS
+from device.cloud.providers import PRESETS
+from device.sim.loopback import LoopbackLLM
 
 TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot miss
 

@@ -20,7 +20,7 @@ Three things about the document shape how it is read here:
   no ``tool_call_id`` reads "$.messages[0]: 'tool_call_id' is a required property".
 * Multipart bodies (``CreateTranscriptionRequest``). Pass the form fields as a dict of strings
   (an array field as a list) and each file field as any placeholder *string*, such as
-  ``"<binary 32044 bytes>"`` as :mod:`device.loopback_llm` records it. The document types a file
+  ``"<binary 32044 bytes>"`` as :mod:`device.sim.loopback` records it. The document types a file
   as ``{"type": "string", "format": "binary"}``; 2020-12 treats ``format`` as an annotation, so
   only the string type is checked, and bytes or a byte count would be an error. Form fields have
   no types on the wire, so for schemas the document sends as ``multipart/form-data`` a string is

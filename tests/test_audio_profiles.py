@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from device import audio_profiles
-from device.audio_profiles import (
+from device.errors import ConfigError
+from device.system import audio_profiles
+from device.system.audio_profiles import (
     BACKUP_SUFFIX,
     BLOCK_BEGIN,
     BLOCK_END,
@@ -34,7 +35,6 @@ from device.audio_profiles import (
     fix_i2s_frame_pin,
     get_profile,
 )
-from device.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ALSA is Linux-only")
 
@@ -318,7 +318,7 @@ def test_overlay_of_another_profile_outside_the_block_is_reported(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     root = make_root(tmp_path, STOCK_CONFIG_TXT + b"dtoverlay=seeed-2mic-voicecard\n")
-    with caplog.at_level(logging.WARNING, logger="device.audio_profiles"):
+    with caplog.at_level(logging.WARNING, logger="device.system.audio_profiles"):
         apply_profile(get_profile("respeaker-2mic"), root, no_mixer)
     assert "dtoverlay=seeed-2mic-voicecard" in caplog.text
 
@@ -373,7 +373,7 @@ def test_a_failing_mixer_setting_is_logged_not_raised(
         calls.append(args)
         raise subprocess.CalledProcessError(1, ["amixer", *args])
 
-    with caplog.at_level(logging.WARNING, logger="device.audio_profiles"):
+    with caplog.at_level(logging.WARNING, logger="device.system.audio_profiles"):
         assert apply_profile(get_profile("respeaker-2mic"), root, broken) is True
     assert len(calls) == len(get_profile("respeaker-2mic").mixer)  # one failure stops nothing
     assert "Left Boost Mixer LINPUT1" in caplog.text
@@ -392,7 +392,7 @@ def test_amixer_runner_logs_a_failing_amixer(
     monkeypatch.setenv("PATH", str(bin_dir))
     run = audio_profiles._amixer_runner()
     assert run is not None
-    with caplog.at_level(logging.WARNING, logger="device.audio_profiles"):
+    with caplog.at_level(logging.WARNING, logger="device.system.audio_profiles"):
         run(["-c", "Device", "sset", "Mic", "80%", "cap"])
     assert "Unable to find simple control" in caplog.text
 
@@ -407,7 +407,7 @@ def test_frame_pin_left_as_input_is_set_back_to_pcm_fs(caplog: pytest.LogCapture
         calls.append(list(args))
         return "19: ip    pd | lo // GPIO19 = input\n"
 
-    with caplog.at_level(logging.WARNING, logger="device.audio_profiles"):
+    with caplog.at_level(logging.WARNING, logger="device.system.audio_profiles"):
         assert fix_i2s_frame_pin(pinctrl) is True
     assert calls == [["get", "19"], ["set", "19", "a0"]]
     assert "seeed-voicecard/issues/333" in caplog.text

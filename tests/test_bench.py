@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
-from device.bench import _cpu_per_audio_second, _wake_engines
 from device.config import load_config
+from device.sim.bench import _cpu_per_audio_second, _wake_engines
 
 CFG = load_config(paths=[], env={})
 

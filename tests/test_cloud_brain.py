@@ -13,7 +13,7 @@ from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
 from device.app import build_chain, build_skills
-from device.cloud_brain import (
+from device.cloud.brain import (
     CAMERA_FAILED,
     CUT_OFF,
     NO_VISION,
@@ -22,15 +22,15 @@ from device.cloud_brain import (
     BrainSettings,
     CloudBrain,
 )
+from device.cloud.providers import Provider, Secret
+from device.cloud.tools import Toolbox
 from device.config import load_config
 from device.egress import EgressGate, Ledger
-from device.intents import parse
-from device.loopback_llm import LoopbackLLM
-from device.notes import Database
-from device.providers import Provider, Secret
-from device.skills import Volume
-from device.timers import Timers
-from device.tools import Toolbox
+from device.sim.loopback import LoopbackLLM
+from device.skills.intents import parse
+from device.skills.local import Volume
+from device.skills.timers import Timers
+from device.storage.notes import Database
 from drivers.camera import FolderCamera
 from drivers.leds import PrivacyLed
 

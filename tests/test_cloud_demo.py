@@ -16,13 +16,13 @@ from conftest import TEST_KEY
 from PIL import Image
 
 from device.app import assemble
-from device.cloud_demo import CLOUD_SCENARIO, loopback_provider, run_cloud_demo
 from device.config import load_config
-from device.demo import USER_VOICE
 from device.events import ButtonPressed
-from device.loopback_llm import DEFAULT_REPLY, LoopbackLLM
-from device.states import State
-from device.tts import EspeakSynthesizer
+from device.loop.states import State
+from device.sim.cloud_demo import CLOUD_SCENARIO, loopback_provider, run_cloud_demo
+from device.sim.demo import USER_VOICE
+from device.sim.loopback import DEFAULT_REPLY, LoopbackLLM
+from device.speaking.tts import EspeakSynthesizer
 from drivers.audio_format import write_wav
 from drivers.leds import NoLed
 from drivers.mic import FileMicrophone
@@ -70,7 +70,7 @@ def test_pressing_the_button_closes_a_streaming_answer(tmp_path, caplog):
     audio = np.concatenate([np.zeros(8000), speech, np.zeros(16000 * 6)])
     audio += np.random.default_rng(1).normal(0, 30, len(audio))  # room noise throughout
     write_wav(tmp_path / "mic.wav", audio.astype("<i2").tobytes())
-    caplog.set_level(logging.INFO, logger="device.cloud_brain")
+    caplog.set_level(logging.INFO, logger="device.cloud.brain")
     pressed_at: list[float] = []
     pushed: list[bool] = []
     # 20 pieces of two words, one every 1.5 s: the answer would stream for 30 s.

@@ -24,9 +24,9 @@ from alsa_file_device import INPUT_NAME, OUTPUT_NAME, AlsaFileDevice, alsa_file_
 from conftest import TEST_KEY, BrokenLedFactory
 from PIL import Image
 
+from device.cloud.providers import Provider, Secret
 from device.config import load_config
-from device.doctor import exit_code, run_doctor
-from device.doctor_checks import (
+from device.doctor.checks import (
     TONE_SECONDS,
     Finding,
     Level,
@@ -43,9 +43,9 @@ from device.doctor_checks import (
     check_provider,
     check_speaker,
 )
-from device.loopback_llm import LoopbackLLM
-from device.models import MANIFEST_PATH, load_manifest, marker_path
-from device.providers import Provider, Secret
+from device.doctor.run import exit_code, run_doctor
+from device.sim.loopback import LoopbackLLM
+from device.system.manifest import MANIFEST_PATH, load_manifest, marker_path
 from drivers.audio_format import BYTES_PER_SECOND, RATE
 from drivers.buttons import Buttons, press, simulated_pin_factory
 from drivers.camera import FolderCamera

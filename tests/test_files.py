@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from device.files import write_atomically
+from device.storage.files import write_atomically
 
 
 def test_replaces_the_file_with_the_given_mode(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ def test_a_full_disk_leaves_the_old_file_whole_and_no_temp_file(tmp_path: Path) 
     script = (
         "import resource, signal, sys\n"
         "from pathlib import Path\n"
-        "from device.files import write_atomically\n"
+        "from device.storage.files import write_atomically\n"
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
         "try:\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from device.errors import ConfigError
-from device.firstboot import MOVED_NOTE, apply_boot_config, move_secrets
+from device.system.firstboot import MOVED_NOTE, apply_boot_config, move_secrets
 
 KEY = "sk-proj-firstboot-0123456789"
 OTHER_KEY = "gsk_second_provider_key_42"
@@ -185,8 +185,8 @@ def test_the_cli_applies_a_root_and_says_what_it_did(tmp_path: Path) -> None:
 
 
 def test_every_audio_profile_is_a_valid_setting_and_nothing_else_is(tmp_path: Path) -> None:
-    from device.audio_profiles import PROFILES
     from device.config import load_config
+    from device.system.audio_profiles import PROFILES
 
     for name in PROFILES:
         assert load_config(paths=[], env={}, overrides=[f"audio.profile={name}"]).audio.profile

@@ -2,8 +2,8 @@
 
 import pytest
 
-from device.asr import PocketsphinxRecognizer
-from device.intents import SPECS, jsgf_grammar, normalise, parse
+from device.listening.asr import PocketsphinxRecognizer
+from device.skills.intents import SPECS, jsgf_grammar, normalise, parse
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,12 @@ import pytest
 from conftest import TEST_KEY
 
 from device.cancel import Cancellation, Cancelled
+from device.cloud.client import ChatClient, PartialAnswer, TextDelta, ToolCall
+from device.cloud.providers import Provider, Secret
 from device.egress import EgressGate, Ledger
 from device.errors import CloudError
-from device.llm_client import ChatClient, PartialAnswer, TextDelta, ToolCall
-from device.loopback_llm import LoopbackLLM
-from device.notes import Database
-from device.providers import Provider, Secret
+from device.sim.loopback import LoopbackLLM
+from device.storage.notes import Database
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import requests
 from openapi_schema import request_errors, schema_errors
 from PIL import Image
 
-from device.loopback_llm import DEFAULT_REPLY, DEFAULT_TRANSCRIPT, LOOPBACK_MODEL, LoopbackLLM
+from device.sim.loopback import DEFAULT_REPLY, DEFAULT_TRANSCRIPT, LOOPBACK_MODEL, LoopbackLLM
 
 TIMEOUT = 5.0  # seconds, for every request unless a test wants a shorter one
 MODEL = "test-model"

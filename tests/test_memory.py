@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from device import notes
 from device.errors import StorageError
-from device.memory import ConversationStore, Fact, MemoryStore, Turn, content_words
-from device.notes import MIGRATIONS, Database, NoteStore
+from device.storage import notes
+from device.storage.memory import ConversationStore, Fact, MemoryStore, Turn, content_words
+from device.storage.notes import MIGRATIONS, Database, NoteStore
 
 
 @pytest.fixture

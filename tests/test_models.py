@@ -17,7 +17,7 @@ import pytest
 
 from device.config import load_config, resolved_vosk_model
 from device.errors import ModelError
-from device.models import (
+from device.system.manifest import (
     MANIFEST_PATH,
     ModelSpec,
     fetch,

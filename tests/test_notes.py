@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from device.errors import StorageError, ZeroPinError
-from device.notes import MIGRATIONS, Database, Note, NoteStore
+from device.storage.notes import MIGRATIONS, Database, Note, NoteStore
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from device.numbers import parse_duration, parse_number, say_duration, words_to_digits
+from device.skills.numbers import parse_duration, parse_number, say_duration, words_to_digits
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,11 @@ import pytest
 
 from device.app import assemble, build_listener
 from device.config import load_config
-from device.demo import ROOM_NOISE_RMS, USER_VOICE, run_demo
 from device.errors import ModelError
 from device.events import Heard, ListenMode, WakeWordDetected
-from device.intents import parse
-from device.tts import EspeakSynthesizer
+from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE, run_demo
+from device.skills.intents import parse
+from device.speaking.tts import EspeakSynthesizer
 from drivers.leds import NoLed
 from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker

@@ -1,4 +1,4 @@
-"""Tests for device.providers: presets, resolving the chain, keys, and that keys never leak."""
+"""Tests for device.cloud.providers: presets, resolving the chain, and that keys never leak."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from device.cloud.providers import PRESETS, Provider, Secret, is_lan_url, resolve_providers
 from device.config import (
     Config,
     ConfigError,
@@ -16,7 +17,6 @@ from device.config import (
     load_config,
     render_config,
 )
-from device.providers import PRESETS, Provider, Secret, is_lan_url, resolve_providers
 
 FAKE_KEY = "sk-test-DO-NOT-LEAK-1234"  # distinctive, so a scan for it cannot miss
 
@@ -253,7 +253,7 @@ def test_custom_cloud_endpoint_without_a_key_is_warned_about(
         '[llm]\nchain = ["free"]\n'
         '[providers.free]\nbase_url = "https://llm.example.com/v1"\nmodel = "m"\n'
     )
-    with caplog.at_level(logging.WARNING, logger="device.providers"):
+    with caplog.at_level(logging.WARNING, logger="device.cloud.providers"):
         (free,) = chain(tmp_path, text)
     assert not free.api_key
     assert [r.getMessage() for r in caplog.records] == [

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from device.sdnotify import Notifier, keep_alive
+from device.system.sdnotify import Notifier, keep_alive
 
 RECV_TIMEOUT_SECONDS = 2.0
 
@@ -111,7 +111,7 @@ def test_without_notify_socket_nothing_is_sent(
 
 
 def test_an_unsupported_address_disables_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="device.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="device.system.sdnotify"):
         notifier = Notifier.from_env({"NOTIFY_SOCKET": "vsock:2:1234"})
     assert not notifier.enabled
     assert "NOTIFY_SOCKET" in caplog.text
@@ -144,7 +144,7 @@ def test_a_vanished_socket_warns_once_and_never_raises(
     sock.close()
     os.unlink(address)
 
-    with caplog.at_level(logging.DEBUG, logger="device.sdnotify"):
+    with caplog.at_level(logging.DEBUG, logger="device.system.sdnotify"):
         notifier.ready()
         notifier.ping()
         notifier.ping()
@@ -206,7 +206,7 @@ def test_keep_alive_pings_only_while_the_daemon_makes_progress(
             with pytest.raises(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=1.0)
 
-    with caplog.at_level(logging.INFO, logger="device.sdnotify"):
+    with caplog.at_level(logging.INFO, logger="device.system.sdnotify"):
         asyncio.run(scenario())
 
     stalls = [r for r in caplog.records if "no progress" in r.getMessage()]

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from device.sentences import SentenceSplitter
+from device.speaking.sentences import SentenceSplitter
 
 PARAGRAPH = (
     "Good morning! Dr. Smith said the trip takes approx. 3.5 hours, i.e. most of the day. "

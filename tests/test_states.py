@@ -18,7 +18,7 @@ from device.events import (
     TimerFinished,
     WakeWordDetected,
 )
-from device.states import State, transition
+from device.loop.states import State, transition
 from drivers.leds import LedPattern
 
 HEARD = Heard("what time is it", True, 3.0)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from device.status import Status, describe, read_status, say_size
+from device.system.status import Status, describe, read_status, say_size
 from drivers.power import Battery
 
 ROUTE_HEADER = (
@@ -68,7 +68,7 @@ def test_unreadable_files_mean_unknown_and_warn_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     missing_route, missing_meminfo = tmp_path / "no-route", tmp_path / "no-meminfo"
-    with caplog.at_level(logging.WARNING, logger="device.status"):
+    with caplog.at_level(logging.WARNING, logger="device.system.status"):
         for _ in range(3):
             status = read_status(tmp_path, proc_net_route=missing_route, meminfo=missing_meminfo)
             assert status.online is None

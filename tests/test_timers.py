@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from device.timers import MAX_DURATION_SECONDS, Timer, Timers
+from device.skills.timers import MAX_DURATION_SECONDS, Timer, Timers
 
 
 class FakeClock:

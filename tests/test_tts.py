@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from device.earcons import EARCONS, earcon
 from device.errors import TtsError
-from device.tts import EspeakSynthesizer, speakable, wav_bytes_to_bus
+from device.speaking.earcons import EARCONS, earcon
+from device.speaking.tts import EspeakSynthesizer, speakable, wav_bytes_to_bus
 from drivers.audio_format import RATE, seconds_of
 
 needs_espeak = pytest.mark.skipif(

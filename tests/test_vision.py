@@ -11,8 +11,8 @@ import pytest
 from PIL import ExifTags, Image
 from PIL.JpegImagePlugin import JpegImageFile
 
-from device import vision
-from device.vision import data_url, prepare_image
+from device.cloud import vision
+from device.cloud.vision import data_url, prepare_image
 
 RED, BLUE, GREEN, WHITE = (220, 20, 20), (20, 20, 220), (20, 200, 20), (255, 255, 255)
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from alsa_file_device import INPUT_NAME, alsa_file_device
 
-from device.cli import main
+from device.cli.main import main
 from device.errors import ConfigError, StorageError
-from device.tts import EspeakSynthesizer
-from device.wake_eval import firings, score_folders
-from device.wake_record import record_clips
-from device.wake_tflite import ModelCard
+from device.listening.tflite_wake import ModelCard
+from device.speaking.tts import EspeakSynthesizer
+from device.wakeword.eval import firings, score_folders
+from device.wakeword.record import record_clips
 from drivers.audio_format import RATE, read_wav, write_wav
 from drivers.mic import FileMicrophone, PyAudioMicrophone
 

@@ -17,10 +17,10 @@ from device.app import build_listener, build_wake, resolved_wake_model
 from device.config import load_config
 from device.errors import ConfigError, ModelError
 from device.events import ListenMode, WakeWordDetected
-from device.models import load_manifest, shipped_file
-from device.tts import EspeakSynthesizer
-from device.wake_features import CONTEXT_FRAMES, FEATURES, MEL_BANDS, frame_count, log_mel
-from device.wake_tflite import STEP_FRAMES, ModelCard, StreamingScorer, TFLiteWakeDetector
+from device.listening.features import CONTEXT_FRAMES, FEATURES, MEL_BANDS, frame_count, log_mel
+from device.listening.tflite_wake import STEP_FRAMES, ModelCard, StreamingScorer, TFLiteWakeDetector
+from device.speaking.tts import EspeakSynthesizer
+from device.system.manifest import load_manifest, shipped_file
 
 CFG = load_config(paths=[], env={})
 MODEL = resolved_wake_model(CFG)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from device.errors import ModelError
-from device.wake_eval import (
+from device.listening.tflite_wake import ScoreTrigger
+from device.wakeword.eval import (
     REFRACTORY_STEPS,
     THRESHOLDS,
     ScoredSet,
@@ -18,7 +19,6 @@ from device.wake_eval import (
     firings,
     wav_files,
 )
-from device.wake_tflite import ScoreTrigger
 
 
 def fired_at(trigger: ScoreTrigger, scores: list[float]) -> list[int]:

@@ -15,8 +15,8 @@ import pytest
 
 from device.app import resolved_wake_model
 from device.config import load_config
-from device.wake_eval import firings, score_folders, stream_scores
-from device.wake_tflite import ModelCard, StreamingScorer
+from device.listening.tflite_wake import ModelCard, StreamingScorer
+from device.wakeword.eval import firings, score_folders, stream_scores
 
 pytest.importorskip("scipy")  # the trainer's data tools (the train extra)
 

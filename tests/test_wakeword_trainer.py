@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from device.errors import ModelError
-from device.wake_eval import trigger_text
-from device.wake_features import CONTEXT_FRAMES, FEATURES, band_centres_hz, log_mel
-from device.wake_tflite import ModelCard, StreamingScorer, TFLiteWakeDetector
+from device.listening.features import CONTEXT_FRAMES, FEATURES, band_centres_hz, log_mel
+from device.listening.tflite_wake import ModelCard, StreamingScorer, TFLiteWakeDetector
+from device.wakeword.eval import trigger_text
 from drivers.audio_format import read_wav
 
 pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
@@ -441,7 +441,7 @@ def test_eval_tune_picks_the_rule_choose_rule_picks_and_prints_config_that_loads
     """--tune: the rule with the fewest false rejects on the folders within the budget, its
     figures, and [wake] lines the device's config loader reads back to that rule."""
     from device.config import load_config
-    from device.wake_eval import choose_rule, score_folders
+    from device.wakeword.eval import choose_rule, score_folders
 
     model, heldout = tiny_model
     folders = heldout / "positives", heldout / "negatives"
@@ -490,7 +490,7 @@ def test_eval_tune_refuses_a_threshold_beside_it(tiny_model):
 
 
 def test_train_options_reach_the_settings_and_the_card_command():
-    from device.cli import _parser, train_settings
+    from device.cli.main import _parser, train_settings
 
     args = _parser().parse_args(
         ["wakeword", "train", "hey jarvis", "--out", "jarvis.tflite", "--seed", "3",

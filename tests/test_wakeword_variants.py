@@ -12,7 +12,7 @@ import pytest
 from wakeword_trainer.variants import MOST, child, data_folder, made_up_variants, parse, spans
 
 from device.errors import TtsError
-from device.tts import EspeakSynthesizer
+from device.speaking.tts import EspeakSynthesizer
 
 PARENTS = ("m1", "f2", "klatt3", "Mario", "whisper")
 

@@ -1,6 +1,6 @@
 """ZeroPin's wake-word trainer (``zeropin wakeword train``): laptop only, needs the ``train`` extra.
 
-The daemon never imports this package; it shares only ``device.wake_features`` with it.
+The daemon never imports this package; it shares only ``device.listening.features`` with it.
 """
 
 import os

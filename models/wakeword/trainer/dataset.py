@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from device.errors import ModelError
-from device.wake_features import CONTEXT_FRAMES, HOP_SAMPLES, WINDOW_SAMPLES, log_mel
+from device.listening.features import CONTEXT_FRAMES, HOP_SAMPLES, WINDOW_SAMPLES, log_mel
 from drivers.audio_format import read_wav
 
 from . import engines

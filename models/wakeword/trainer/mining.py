@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from device.wake_features import CONTEXT_FRAMES, MEL_BANDS, log_mel
-from device.wake_tflite import STEP_FRAMES
+from device.listening.features import CONTEXT_FRAMES, MEL_BANDS, log_mel
+from device.listening.tflite_wake import STEP_FRAMES
 
 from .augment import to_int16
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from device.wake_features import CONTEXT_FRAMES, MEL_BANDS, band_centres_hz
+from device.listening.features import CONTEXT_FRAMES, MEL_BANDS, band_centres_hz
 
 CHANNELS = 64
 BLOCKS = 4

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import TtsError
-from device.tts import EspeakSynthesizer
+from device.speaking.tts import EspeakSynthesizer
 
 from . import engines
 

@@ -22,7 +22,7 @@ from .speech import VoiceSplit
 
 SNRS = (math.inf, 20.0, 10.0, 5.0)  # dB; inf: no added noise (echo and band-limiting still)
 # Seconds of the clip's own room before and after the phrase (the same on both sides). The
-# evaluator puts digital silence around every file (device.wake_eval), and a room never falls
+# evaluator puts digital silence around every file (device.wakeword.eval), and a room never falls
 # silent on the device, so the one-second windows the model decides on must not reach it. With
 # 0.1-0.6 s they did: a step from the room to silence no microphone makes, and r14 (seed 0) at
 # its card's threshold missed 54 of the card's 400 held-out clips (clean 8, noisy 12-20 of 100).

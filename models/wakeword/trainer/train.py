@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from device.wake_eval import (
+from device.listening.features import FEATURES
+from device.listening.tflite_wake import STEP_SECONDS, ModelCard
+from device.wakeword.eval import (
     ScoredSet,
     choose_rule,
     score_folders,
     trigger_text,
 )
-from device.wake_features import FEATURES
-from device.wake_tflite import STEP_SECONDS, ModelCard
 
 from . import network
 from .dataset import DataSettings, build_windows

@@ -1,0 +1,259 @@
+"""The cloud brain: questions the device cannot answer itself go to the provider chain.
+
+One ``reply`` is one spoken answer. It builds the conversation (a system prompt for a voice
+device, remembered facts that matter to the question, the last few turns), streams the answer
+as text fragments for the speaking pipeline, runs the tools the model calls and asks again with
+their results, and attaches a camera frame when the question is about what the wearer sees.
+Whatever goes wrong, the user hears one sentence about it and the device keeps working offline.
+
+Example::
+
+    brain = CloudBrain(chain, toolbox, memory, conversation, BrainSettings())
+    for fragment in brain.reply("why is the sky blue"):
+        print(fragment, end="")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from device.cancel import Cancellation, Cancelled
+from device.cloud.chain import AllProvidersFailed, ProviderChain
+from device.cloud.client import PartialAnswer, TextDelta, ToolCall
+from device.cloud.providers import Provider
+from device.cloud.tools import Toolbox
+from device.cloud.vision import data_url, prepare_image
+from device.errors import EgressRefused, StorageError
+from device.storage.memory import ConversationStore, MemoryStore
+from drivers.errors import DriverError
+
+log = logging.getLogger(__name__)
+
+MAX_TOOL_ROUNDS = 3  # model -> tools -> model ... at most this many times per question
+
+SYSTEM_PROMPT = """\
+You are {name}, a voice assistant inside a small wearable device with a camera, a microphone \
+and a speaker. Everything you write is read aloud by a speech synthesiser, so:
+- answer in one to three short spoken sentences unless asked for more;
+- plain words only: no Markdown, lists, tables, emoji, URLs or code;
+- write numbers the way they are said when that is clearer.
+You can act on the device with your tools: take a photo and look at it, set timers, save and \
+search notes, set the volume, remember facts about the wearer and recall them. When the wearer \
+asks what they are looking at or to read something, look at the photo you are given.
+It is {now:%A %d %B %Y}, {now:%H:%M} local time."""
+
+MEMORY_HEADING = "Things the wearer asked you to remember:"
+
+OFFLINE_FALLBACK = (
+    "I can't reach the cloud right now, so I can't answer that. "
+    "Offline, I can still tell the time, set timers, take notes and photos, and change the volume."
+)
+CUT_OFF = "Sorry, the connection dropped, so that's all I have."
+NO_CAMERA = "There's no camera connected, so I can't see anything."
+CAMERA_FAILED = "The camera didn't work. Check its cable."
+PRIVACY_REFUSED = (
+    "I didn't send anything, because the privacy light isn't working. Check the privacy LED."
+)
+NO_VISION = "None of my cloud models can see pictures. Add a vision model to answer that."
+TOOLS_LOOPED = "I got stuck using my tools on that one."
+
+
+@dataclass(frozen=True)
+class BrainSettings:
+    device_name: str = "ZeroPin"
+    stream: bool = True
+    max_tokens: int = 300
+    history_turns: int = 6  # question+answer pairs kept as context
+    history_minutes: float = 10.0  # older turns are forgotten
+    image_max_side: int = 768  # pixels
+    image_quality: int = 80  # JPEG quality
+
+
+class CloudBrain:
+    """A ``Brain`` backed by a chain of OpenAI-compatible providers."""
+
+    def __init__(
+        self,
+        chain: ProviderChain,
+        toolbox: Toolbox,
+        memory: MemoryStore,
+        conversation: ConversationStore,
+        settings: BrainSettings = BrainSettings(),
+        *,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+    ) -> None:
+        self.chain = chain
+        self.toolbox = toolbox
+        self.memory = memory
+        self.conversation = conversation
+        self.settings = settings
+        self.now = now
+
+    def reply(
+        self, text: str, *, look: bool = False, cancel: Cancellation | None = None
+    ) -> Iterator[str]:
+        """The spoken answer to ``text`` as it streams; ``look``: about what the camera sees."""
+        cancel = cancel or Cancellation()
+        said: list[str] = []
+        try:
+            image = self._capture() if look else None
+            messages = self._messages(text, image)
+            for round_number in range(MAX_TOOL_ROUNDS + 1):
+                calls: list[ToolCall] = []
+                kind = "image" if _has_image(messages) else "text"
+                body_for = self._body_for(messages, kind == "image", round_number)
+                written: list[str] = []
+                for _, delta in self.chain.chat(
+                    body_for,
+                    "vision" if kind == "image" else "chat",
+                    cancel,
+                    kind=kind,
+                    prompt_text=text,
+                ):
+                    if isinstance(delta, TextDelta):
+                        written.append(delta.text)
+                        said.append(delta.text)
+                        yield delta.text
+                    else:
+                        calls.append(delta)
+                if not calls:
+                    break
+                messages += self._tool_messages(calls, "".join(written), cancel)
+            else:
+                yield TOOLS_LOOPED
+        except _Spoken as reason:
+            yield str(reason)
+        except AllProvidersFailed as exc:
+            log.warning("no cloud answer: %s", exc)
+            yield NO_VISION if exc.incapable else OFFLINE_FALLBACK
+        except PartialAnswer as exc:
+            log.warning("answer cut off: %s", exc)
+            yield (" " if said else "") + CUT_OFF
+        except EgressRefused as exc:
+            log.error("%s", exc)
+            yield PRIVACY_REFUSED
+        except Cancelled:
+            log.info("answer cancelled")
+            return
+        if said:
+            self._keep_turn(text, "".join(said))
+
+    # ---- building the request ------------------------------------------------------------
+    def _messages(self, text: str, image: bytes | None) -> list[dict[str, Any]]:
+        settings = self.settings
+        system = SYSTEM_PROMPT.format(name=settings.device_name, now=self.now())
+        facts = self.memory.relevant(text)
+        if facts:
+            system += "\n" + MEMORY_HEADING + "\n" + "\n".join(f"- {f.text}" for f in facts)
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+        history = self.conversation.recent(settings.history_turns, settings.history_minutes * 60)
+        messages += [{"role": turn.role, "content": turn.text} for turn in history]
+        messages.append(_user_message(text, image))
+        return messages
+
+    def _body_for(
+        self, messages: list[dict[str, Any]], needs_vision: bool, round_number: int
+    ) -> Callable[[Provider], dict[str, Any] | None]:
+        settings = self.settings
+        tools = self.toolbox.schemas if round_number < MAX_TOOL_ROUNDS else []
+
+        def body(provider: Provider) -> dict[str, Any] | None:
+            model = provider.vision_model if needs_vision else provider.model
+            if not model:
+                return None  # this provider cannot see; the chain tries the next
+            request: dict[str, Any] = {
+                "model": model,
+                "messages": messages,
+                "max_tokens": settings.max_tokens,
+                "stream": settings.stream,
+            }
+            if tools:
+                request["tools"] = tools
+            return request
+
+        return body
+
+    def _tool_messages(
+        self, calls: list[ToolCall], written: str, cancel: Cancellation
+    ) -> list[dict[str, Any]]:
+        """The assistant's tool calls and each result, as the next request needs them."""
+        messages: list[dict[str, Any]] = [
+            {
+                "role": "assistant",
+                "content": written or None,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": call.arguments or "{}"},
+                    }
+                    for call in calls
+                ],
+            }
+        ]
+        images: list[bytes] = []
+        for call in calls:
+            cancel.check()
+            result = self.toolbox.run(call)
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
+            if result.image is not None:
+                images.append(self._prepared(result.image))
+        for image in images:  # tool messages carry text only: the photo follows as the user's
+            messages.append(_user_message("Here is the photo you took.", image))
+        return messages
+
+    # ---- camera --------------------------------------------------------------------------
+    def _capture(self) -> bytes:
+        camera = self.toolbox.skills.camera
+        if camera is None:
+            raise _Spoken(NO_CAMERA)
+        try:
+            photo = camera.capture()
+        except DriverError as exc:
+            log.warning("camera failed: %s", exc)
+            raise _Spoken(CAMERA_FAILED) from None
+        return self._prepared(photo.data)
+
+    def _prepared(self, data: bytes) -> bytes:
+        try:
+            return prepare_image(data, self.settings.image_max_side, self.settings.image_quality)
+        except ValueError as exc:
+            log.warning("unusable photo: %s", exc)
+            raise _Spoken(CAMERA_FAILED) from None
+
+    # ---- conversation --------------------------------------------------------------------
+    def _keep_turn(self, question: str, answer: str) -> None:
+        try:
+            self.conversation.prune(self.settings.history_minutes * 60)
+            self.conversation.add("user", question)
+            self.conversation.add("assistant", answer)
+        except (StorageError, ValueError) as exc:  # context is a nicety; a full disk is not
+            log.warning("could not keep the conversation turn: %s", exc)
+
+
+class _Spoken(Exception):
+    """Stop and say this sentence instead of an answer."""
+
+
+def _user_message(text: str, image: bytes | None) -> dict[str, Any]:
+    if image is None:
+        return {"role": "user", "content": text}
+    return {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": text},
+            {"type": "image_url", "image_url": {"url": data_url(image), "detail": "low"}},
+        ],
+    }
+
+
+def _has_image(messages: list[dict[str, Any]]) -> bool:
+    return any(
+        isinstance(m.get("content"), list)
+        and any(part.get("type") == "image_url" for part in m["content"])
+        for m in messages
+    )

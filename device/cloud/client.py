@@ -1,0 +1,459 @@
+"""A client for one OpenAI-compatible endpoint: streamed chat completions over ``requests``.
+
+It sends a Chat Completions body (built by the caller) and yields what the model says as it
+arrives: :class:`TextDelta` for words, :class:`ToolCall` for each finished function call. Every
+request passes through the egress gate (ledger row; privacy LED for images and audio).
+
+Time limits, each turning into a :class:`~device.errors.CloudError` the chain can act on:
+
+- ``connect_timeout_seconds``: TCP and TLS set-up;
+- ``first_token_timeout_seconds``: from sending to the first word or tool call (a role-only
+  chunk does not count: some servers send it at once and then think);
+- ``deadline_seconds``: the whole exchange.
+
+A watchdog thread closes the response when a limit passes or the user interrupts, so a read
+blocked on a silent socket ends at once instead of at the next timeout. 429 and 5xx answers
+and dropped connections are retried with back-off (honouring Retry-After) while nothing has been
+yielded yet; after that, a failure is reported with ``partial=True`` so the caller can say the
+answer was cut off instead of starting again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+import sseclient
+import urllib3
+
+from device.cancel import Cancellation, Cancelled
+from device.cloud.providers import Provider
+from device.egress import EgressGate
+from device.errors import CloudError
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 8.0
+USER_AGENT = "zeropin"
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it (may be invalid: the caller checks)
+
+
+Delta = TextDelta | ToolCall
+
+
+class PartialAnswer(CloudError):
+    """The stream broke after some of the answer was already given out."""
+
+
+@dataclass
+class _ToolCallParts:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class ChatClient:
+    """Chat completions against one provider. Thread-safe; one instance per provider.
+
+    Example::
+
+        client = ChatClient(provider, gate)
+        body = {"model": provider.model, "messages": [{"role": "user", "content": "Hi"}]}
+        for delta in client.chat(body, purpose="chat", cancel=Cancellation()):
+            print(delta)
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        gate: EgressGate,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] | None = None,  # tests: record back-offs, don't wait
+    ) -> None:
+        self.provider = provider
+        self.gate = gate
+        self.session = session or requests.Session()
+        self._sleep = sleep
+
+    # ---- chat ----------------------------------------------------------------------------
+    def chat(
+        self,
+        body: dict[str, Any],
+        *,
+        purpose: str,
+        cancel: Cancellation,
+        kind: str = "text",
+        prompt_text: str = "",
+    ) -> Iterator[Delta]:
+        """Send ``body`` to /chat/completions; yield the answer as it streams (or all at once
+        when ``body["stream"]`` is false). Raises CloudError, PartialAnswer or Cancelled.
+
+        ``kind`` is what the request carries for the egress ledger ("image" lights the privacy
+        LED); ``prompt_text`` is the user's words, recorded only when the ledger is configured
+        to keep prompt text.
+        """
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            cancel.check()
+            given_out = False
+            try:
+                with self.gate.upload(
+                    host=self.provider.host,
+                    kind=kind,
+                    size_bytes=len(payload),
+                    purpose=purpose,
+                    content=prompt_text,
+                ):
+                    for delta in self._exchange(payload, bool(body.get("stream")), started, cancel):
+                        given_out = True
+                        yield delta
+                return
+            except CloudError as exc:
+                if given_out:
+                    raise PartialAnswer(str(exc)) from exc
+                if not exc.retryable or attempt >= self.provider.max_retries:
+                    raise
+                wait = _backoff(attempt, exc.retry_after_seconds)
+                remaining = self.provider.deadline_seconds - (time.monotonic() - started)
+                if wait > remaining:
+                    raise  # waiting would pass the deadline: let the chain move on
+                log.warning("%s: %s; retrying in %.1f s", self.provider.name, exc, wait)
+                attempt += 1
+                self._sleep_unless_cancelled(wait, cancel)
+
+    def _exchange(
+        self, payload: bytes, stream: bool, started: float, cancel: Cancellation
+    ) -> Iterator[Delta]:
+        provider = self.provider
+        watchdog = _Watchdog(cancel)
+        watchdog.arm(provider.first_token_timeout_seconds, "did not start answering")
+        try:
+            response = self._post(payload, stream)
+            with response:
+                watchdog.attach(response)
+                raise_for_status(response, provider)
+                if stream:
+                    deltas = _stream_deltas(response, provider)
+                else:
+                    deltas = _whole_deltas(response, provider)
+                first = True
+                for delta in deltas:
+                    if first:
+                        first = False
+                        elapsed = time.monotonic() - started
+                        watchdog.arm(max(0.0, provider.deadline_seconds - elapsed), "took too long")
+                    yield delta
+                if first:
+                    raise CloudError(f"{provider.name} sent an empty answer")
+        except Exception as exc:
+            # A closed response surfaces as whatever the read was doing; what closed it decides.
+            cancel.check()
+            if watchdog.expired:
+                raise CloudError(f"{provider.name} {watchdog.reason}") from None
+            if isinstance(exc, CloudError):
+                raise
+            if isinstance(
+                exc, requests.RequestException | urllib3.exceptions.HTTPError | OSError | ValueError
+            ):
+                raise network_error(exc, provider) from None
+            raise
+        finally:
+            watchdog.stop()
+
+    def _post(self, payload: bytes, stream: bool) -> requests.Response:
+        accept = "text/event-stream" if stream else "application/json"
+        # The read timeout also bounds waiting for the headers; the watchdog bounds the rest.
+        return post(
+            self.session, self.provider, "chat/completions", payload, "application/json", accept
+        )
+
+    def _sleep_unless_cancelled(self, seconds: float, cancel: Cancellation) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        else:  # a back-off the user's button press can cut short
+            woken = threading.Event()
+            remove = cancel.on_cancel(woken.set)
+            try:
+                woken.wait(seconds)
+            finally:
+                remove()
+        cancel.check()
+
+
+class _Watchdog:
+    """Closes the response when a time limit passes or the work is cancelled."""
+
+    def __init__(self, cancel: Cancellation) -> None:
+        self._cancel = cancel
+        self._timer: threading.Timer | None = None
+        self._response: requests.Response | None = None
+        self._lock = threading.Lock()
+        self._remove = cancel.on_cancel(self._close)
+        self.expired = False
+        self.reason = ""
+
+    def arm(self, seconds: float, reason: str) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.reason = f"{reason} within {seconds:.1f} s"
+            self._timer = threading.Timer(seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def attach(self, response: requests.Response) -> None:
+        with self._lock:
+            self._response = response
+        if self.expired or self._cancel.cancelled:
+            self._close()
+
+    def stop(self) -> None:
+        self._remove()
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            response = self._response
+        if response is not None:
+            _shut_down(response)
+            response.close()
+
+
+def _shut_down(response: requests.Response) -> None:
+    """Wake a read blocked on this response's socket in another thread.
+
+    Closing a file descriptor does not wake a thread blocked in recv() on Linux; shutting the
+    socket down does (the read returns at once). urllib3 exposes the socket only privately, so
+    look for it carefully and fall back to a plain close.
+    """
+    connection = getattr(response.raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def post(
+    session: requests.Session,
+    provider: Provider,
+    path: str,
+    body: bytes,
+    content_type: str,
+    accept: str,
+) -> requests.Response:
+    """POST ``body`` to ``{base_url}/{path}`` with the key and the provider's connect and
+    first-byte timeouts; the response is streamed (read it with ``response.raw.read1``)."""
+    headers = {"Content-Type": content_type, "Accept": accept, "User-Agent": USER_AGENT}
+    if provider.api_key:
+        headers["Authorization"] = f"Bearer {provider.api_key.reveal()}"
+    return session.post(
+        f"{provider.base_url}/{path}",
+        data=body,
+        headers=headers,
+        stream=True,
+        timeout=(provider.connect_timeout_seconds, provider.first_token_timeout_seconds),
+    )
+
+
+def wrong_content_type(provider: Provider, kind: str, wanted: str = "a model reply") -> CloudError:
+    """The error for an answer of the wrong type: most often a captive portal's login page."""
+    return CloudError(
+        f"{provider.name} answered with {kind or 'no content type'}, not {wanted} "
+        "(a Wi-Fi login page or a proxy?)"
+    )
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    return min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt) * random.uniform(0.8, 1.2)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def raise_for_status(response: requests.Response, provider: Provider) -> None:
+    status = response.status_code
+    if status == 200:
+        return
+    detail = _scrubbed(_error_message(response), provider)
+    name = provider.name
+    if status in (401, 403):
+        raise CloudError(f"{name} refused the API key ({status}): {detail}", key_refused=True)
+    if status == 429:
+        raise CloudError(
+            f"{name} is rate-limited or out of quota (429): {detail}",
+            retryable=True,
+            retry_after_seconds=_retry_after(response),
+        )
+    if status >= 500:
+        raise CloudError(
+            f"{name} had a server error ({status}): {detail}",
+            retryable=True,
+            retry_after_seconds=_retry_after(response),
+        )
+    raise CloudError(f"{name} rejected the request ({status}): {detail}")
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        text = response.raw.read(4096, decode_content=True).decode("utf-8", "replace")
+    except Exception:  # the body of an error is a nicety; the status already says enough
+        return "no details"
+    try:
+        error = json.loads(text).get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+        if message:
+            return " ".join(str(message).split())[:200]
+    except (ValueError, AttributeError):
+        pass
+    return " ".join(text.split())[:120] or "no details"
+
+
+def _scrubbed(text: str, provider: Provider) -> str:
+    """Servers sometimes echo the key back in errors; never pass it on."""
+    key = provider.api_key.reveal()
+    return text.replace(key, "***") if key else text
+
+
+def network_error(exc: BaseException, provider: Provider) -> CloudError:
+    name = provider.name
+    # Timeouts are not retried on the same provider: the next one in the chain is a better bet.
+    if isinstance(exc, requests.ConnectTimeout):
+        return CloudError(f"{name} did not accept a connection in time")
+    if isinstance(exc, requests.ReadTimeout):
+        return CloudError(f"{name} did not start answering in time")
+    if isinstance(exc, requests.ConnectionError):
+        return CloudError(f"cannot reach {name} ({provider.host})", retryable=True)
+    if isinstance(
+        exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.HTTPError | OSError
+    ):
+        return CloudError(f"the connection to {name} broke off", retryable=True)
+    return CloudError(f"{name} sent something that is not a model reply ({type(exc).__name__})")
+
+
+def content_type_of(response: requests.Response) -> str:
+    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
+    """Bytes as the socket delivers them (``iter_content`` would wait for 128 bytes or EOF)."""
+    raw = response.raw
+    while True:
+        data = raw.read1(65536)
+        if not data:
+            return
+        yield data
+
+
+def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[Delta]:
+    kind = content_type_of(response)
+    if kind == "application/json":  # a server that ignores "stream": true
+        yield from _whole_deltas(response, provider)
+        return
+    if kind != "text/event-stream":
+        raise wrong_content_type(provider, kind)
+    calls: dict[int, _ToolCallParts] = {}
+    finished = False  # "[DONE]" or a finish_reason: the answer is whole
+    for event in sseclient.SSEClient(_raw_chunks(response)).events():
+        data = event.data.strip()
+        if not data:
+            continue
+        if data == "[DONE]":
+            finished = True
+            break
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            log.warning("%s: skipped an unreadable event (%d bytes)", provider.name, len(data))
+            continue
+        if isinstance(chunk, dict) and "error" in chunk:  # some servers report errors in-stream
+            raise CloudError(f"{provider.name} failed mid-answer: {_in_stream_error(chunk)}")
+        for choice in (chunk.get("choices") or []) if isinstance(chunk, dict) else []:
+            finished = finished or bool(choice.get("finish_reason"))
+            delta = choice.get("delta") or {}
+            text = delta.get("content")
+            if text:
+                yield TextDelta(text)
+            for part in delta.get("tool_calls") or []:
+                parts = calls.setdefault(int(part.get("index", 0)), _ToolCallParts())
+                function = part.get("function") or {}
+                parts.id = part.get("id") or parts.id
+                parts.name = function.get("name") or parts.name
+                parts.arguments.append(function.get("arguments") or "")
+    if not finished:
+        raise CloudError(f"the connection to {provider.name} broke off", retryable=True)
+    for index in sorted(calls):
+        parts = calls[index]
+        if parts.name:
+            yield ToolCall(parts.id or f"call_{index}", parts.name, "".join(parts.arguments))
+
+
+def _in_stream_error(chunk: dict[str, Any]) -> str:
+    error = chunk["error"]
+    message = error.get("message") if isinstance(error, dict) else error
+    return " ".join(str(message).split())[:200]
+
+
+def _whole_deltas(response: requests.Response, provider: Provider) -> Iterator[Delta]:
+    if content_type_of(response) != "application/json":
+        raise wrong_content_type(provider, content_type_of(response))
+    try:
+        document = json.loads(b"".join(_raw_chunks(response)))
+        message = document["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise CloudError(f"{provider.name} sent an answer without a message") from None
+    if message.get("content"):
+        yield TextDelta(message["content"])
+    for index, call in enumerate(message.get("tool_calls") or []):
+        function = call.get("function") or {}
+        if function.get("name"):
+            yield ToolCall(
+                call.get("id") or f"call_{index}", function["name"], function.get("arguments", "")
+            )
+
+
+__all__ = ["ChatClient", "Delta", "PartialAnswer", "TextDelta", "ToolCall", "Cancelled"]

@@ -1,0 +1,179 @@
+"""What the cloud model may do on the device (function calling), and doing it.
+
+Each tool reuses a local skill where one exists, so "set a timer" behaves the same whether the
+grammar or the model decided it, and the model reads back the sentence the user would have
+heard. A tool never raises: a bad argument or a failing part becomes a result the model can
+explain to the user.
+
+Example::
+
+    toolbox = Toolbox(skills, memory)
+    result = toolbox.run(ToolCall("call_1", "set_timer", '{"seconds": 300}'))
+    result.content  # "OK, timer set for 5 minutes."
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from device.cloud.client import ToolCall
+from device.errors import StorageError
+from device.skills.intents import Intent
+from device.skills.local import Skills
+from device.storage.memory import MemoryStore
+from drivers.errors import DriverError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    content: str  # told to the model as the tool's answer
+    image: bytes | None = None  # a photo the model should look at next (encoded JPEG/PNG)
+
+
+def _function(name: str, description: str, properties: dict[str, Any], required: list[str]):
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": required},
+        },
+    }
+
+
+TOOLS: tuple[dict[str, Any], ...] = (
+    _function(
+        "take_photo",
+        "Take a photo with the wearer's camera and look at it. Use it when the question is "
+        "about what the wearer sees.",
+        {},
+        [],
+    ),
+    _function(
+        "set_timer",
+        "Start a countdown timer that rings on the device.",
+        {
+            "seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+            "name": {"type": "string", "description": "optional, e.g. pasta"},
+        },
+        ["seconds"],
+    ),
+    _function(
+        "save_note",
+        "Save a short note the wearer can ask to hear later.",
+        {"text": {"type": "string"}},
+        ["text"],
+    ),
+    _function(
+        "search_notes",
+        "Find the wearer's saved notes containing these words.",
+        {"query": {"type": "string"}},
+        ["query"],
+    ),
+    _function(
+        "set_volume",
+        "Set the speaker volume.",
+        {"percent": {"type": "integer", "minimum": 0, "maximum": 100}},
+        ["percent"],
+    ),
+    _function(
+        "remember",
+        "Store a fact about the wearer in long-term memory, e.g. 'my locker is 42'.",
+        {"fact": {"type": "string"}},
+        ["fact"],
+    ),
+    _function(
+        "recall",
+        "Look up facts the wearer asked you to remember.",
+        {"query": {"type": "string"}},
+        ["query"],
+    ),
+)
+
+
+class Toolbox:
+    """Runs the model's tool calls against the device's skills and memory."""
+
+    def __init__(self, skills: Skills, memory: MemoryStore) -> None:
+        self.skills = skills
+        self.memory = memory
+        self._handlers: dict[str, Callable[[dict[str, Any]], ToolResult]] = {
+            "take_photo": self._take_photo,
+            "set_timer": self._set_timer,
+            "save_note": self._save_note,
+            "search_notes": self._search_notes,
+            "set_volume": self._set_volume,
+            "remember": self._remember,
+            "recall": self._recall,
+        }
+
+    @property
+    def schemas(self) -> list[dict[str, Any]]:
+        """The tools offered to the model (``take_photo`` only when there is a camera)."""
+        return [
+            tool
+            for tool in TOOLS
+            if tool["function"]["name"] != "take_photo" or self.skills.camera is not None
+        ]
+
+    def run(self, call: ToolCall) -> ToolResult:
+        handler = self._handlers.get(call.name)
+        if handler is None:
+            return ToolResult(f"Error: there is no tool called {call.name}.")
+        try:
+            arguments = json.loads(call.arguments or "{}")
+        except ValueError:
+            return ToolResult("Error: the arguments were not valid JSON.")
+        if not isinstance(arguments, dict):
+            return ToolResult("Error: the arguments must be a JSON object.")
+        log.info("tool call: %s", call.name)
+        try:
+            return handler(arguments)
+        except (KeyError, TypeError, ValueError) as exc:
+            return ToolResult(f"Error: bad arguments for {call.name} ({exc}).")
+        except (StorageError, DriverError) as exc:
+            log.warning("tool %s failed: %s", call.name, exc)
+            return ToolResult(f"Error: {call.name} failed on the device.")
+
+    # ---- the tools -----------------------------------------------------------------------
+    def _take_photo(self, arguments: dict[str, Any]) -> ToolResult:
+        camera = self.skills.camera
+        if camera is None:
+            return ToolResult("There is no camera connected.")
+        photo = camera.capture()
+        return ToolResult("Photo taken; it follows as an image.", image=photo.data)
+
+    def _set_timer(self, arguments: dict[str, Any]) -> ToolResult:
+        slots = {"seconds": str(int(arguments["seconds"]))}
+        if arguments.get("name"):
+            slots["name"] = str(arguments["name"]).strip().lower()
+        return ToolResult(self.skills.handle(Intent("timer_set", slots)))
+
+    def _save_note(self, arguments: dict[str, Any]) -> ToolResult:
+        return ToolResult(self.skills.handle(Intent("note_add", {"text": str(arguments["text"])})))
+
+    def _search_notes(self, arguments: dict[str, Any]) -> ToolResult:
+        notes = self.skills.notes.search(str(arguments["query"]), limit=5)
+        if not notes:
+            return ToolResult("No notes match.")
+        return ToolResult("Matching notes: " + "; ".join(note.text for note in notes))
+
+    def _set_volume(self, arguments: dict[str, Any]) -> ToolResult:
+        percent = str(int(arguments["percent"]))
+        return ToolResult(self.skills.handle(Intent("volume_set", {"percent": percent})))
+
+    def _remember(self, arguments: dict[str, Any]) -> ToolResult:
+        fact = self.memory.remember(str(arguments["fact"]))
+        return ToolResult(f"Remembered: {fact.text}")
+
+    def _recall(self, arguments: dict[str, Any]) -> ToolResult:
+        facts = self.memory.relevant(str(arguments["query"]))
+        if not facts:
+            return ToolResult("Nothing remembered about that.")
+        return ToolResult("Remembered facts: " + "; ".join(fact.text for fact in facts))

@@ -1,0 +1,181 @@
+"""``zeropin run``: the voice loop on real hardware, or in the simulator on a laptop.
+
+In the simulator the main button is a gpiozero MockFactory pin pressed with the Enter key, and
+LED changes are printed. ``--mic FILE`` replays a recording at real speed; ``--speaker-file DIR``
+writes replies as WAV files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from device.app import assemble, build_light, build_privacy_led
+from device.config import Config, resolved_state_dir
+from device.events import ButtonHeld, ButtonPressed
+from device.loop.runtime import Runtime, TurnReport
+from device.system.sdnotify import Notifier, keep_alive
+from drivers.buttons import Buttons, simulated_pin_factory
+from drivers.camera import Camera, FolderCamera, Picamera2Camera
+from drivers.errors import DriverError
+from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
+from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
+
+log = logging.getLogger(__name__)
+
+
+def run_interactive(
+    cfg: Config,
+    *,
+    sim: bool,
+    mic_file: Path | None,
+    speaker_dir: Path | None,
+    camera_folder: Path | None,
+) -> int:
+    frames = cfg.audio.chunk_ms * 16
+    factory = simulated_pin_factory() if sim else None
+    notifier = Notifier.from_env()  # systemd's, when run by zeropin.service; else a no-op
+    heartbeat = _Heartbeat()
+    with contextlib.ExitStack() as stack:
+        mic: Microphone = (
+            FileMicrophone(mic_file, frames, realtime=True)
+            if mic_file
+            else PyAudioMicrophone(cfg.audio.mic, frames)
+        )
+        stack.callback(mic.close)
+        speaker: Speaker = (
+            WavSpeaker(speaker_dir) if speaker_dir else PyAudioSpeaker(cfg.audio.speaker)
+        )
+        stack.callback(speaker.close)
+        camera = _camera(cfg, camera_folder, sim)
+        if camera is not None:
+            stack.enter_context(camera)
+        light = stack.enter_context(build_light(cfg, factory, _print_led if sim else None))
+        buttons = stack.enter_context(
+            Buttons(
+                {"main": cfg.buttons.main_pin},
+                pin_factory=factory,
+                hold_seconds=cfg.buttons.hold_seconds,
+            )
+        )
+        privacy_led = build_privacy_led(cfg, factory, _print_privacy if sim else None)
+        if privacy_led is not None:
+            stack.enter_context(privacy_led)
+        runtime, database = assemble(
+            cfg,
+            mic=mic,
+            speaker=speaker,
+            light=light,
+            camera=camera,
+            state_dir=resolved_state_dir(cfg),
+            lockstep=False,
+            privacy_led=privacy_led,
+            on_turn=_print_turn,
+            on_tick=heartbeat.beat,
+        )
+        stack.callback(database.close)
+        buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
+        buttons.on_hold = lambda name: runtime.post(ButtonHeld(name))
+        if sim:
+            print(
+                "ZeroPin simulator: say 'hey zero ...', or press Enter to talk; type l and Enter "
+                "to long-press (ask about what the camera sees). Ctrl-C quits."
+            )
+            _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds)
+        stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
+        notifier.stopping()
+    if mic_file is None and not stopped:
+        # A live microphone never ends by itself: it failed (logged). A non-zero exit lets
+        # systemd restart the daemon, which reopens the device.
+        print("zeropin: the microphone stopped; exiting so the service restarts", file=sys.stderr)
+        return 1
+    return 0
+
+
+class _Heartbeat:
+    """Counts microphone chunks, so the watchdog is fed only while audio is really flowing."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self._seen = 0
+
+    def beat(self, _seconds: float) -> None:
+        self.chunks += 1
+
+    def moved(self) -> bool:
+        """Whether chunks arrived since the last call."""
+        moved, self._seen = self.chunks != self._seen, self.chunks
+        return moved
+
+
+async def _serve(runtime: Runtime, notifier: Notifier, heartbeat: _Heartbeat) -> bool:
+    """Run until the microphone ends or SIGTERM/SIGINT arrives; True if a signal stopped it."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    assert main is not None
+    stop = asyncio.Event()
+
+    def on_signal() -> None:
+        stop.set()
+        main.cancel()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    notifier.ready("listening")  # models are loaded, the microphone is open, SIGTERM is handled
+    watchdog = asyncio.create_task(keep_alive(notifier, heartbeat.moved))
+    try:
+        await runtime.run()
+    except asyncio.CancelledError:
+        if not stop.is_set():
+            raise
+    finally:
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog
+    return stop.is_set()
+
+
+def _camera(cfg: Config, folder: Path | None, sim: bool) -> Camera | None:
+    backend = "folder" if folder else cfg.camera.backend
+    if backend == "folder" or (backend == "auto" and cfg.camera.folder):
+        return FolderCamera(folder or Path(cfg.camera.folder))
+    if backend == "picamera2":
+        return Picamera2Camera((cfg.camera.width, cfg.camera.height))
+    if backend == "auto" and not sim:
+        try:
+            return Picamera2Camera((cfg.camera.width, cfg.camera.height))
+        except DriverError as exc:  # a pin without a camera still talks
+            log.warning("no camera: %s", exc)
+    return None
+
+
+def _press_on_enter(factory: Any, pin: int, hold_seconds: float) -> None:
+    """Each Enter on the terminal is a short press of the mock button; "l" Enter a long one."""
+
+    def loop() -> None:
+        for line in sys.stdin:
+            factory.pin(pin).drive_low()
+            if line.strip().lower() == "l":
+                time.sleep(hold_seconds + 0.2)  # gpiozero's hold timer fires when_held
+            factory.pin(pin).drive_high()
+
+    threading.Thread(target=loop, name="enter-button", daemon=True).start()
+
+
+def _print_privacy(lit: bool) -> None:
+    print(f"  [privacy LED {'ON: sending' if lit else 'off'}]", flush=True)
+
+
+def _print_led(pattern: object) -> None:
+    print(f"  [LED {pattern}]", flush=True)
+
+
+def _print_turn(report: TurnReport) -> None:
+    print(f"  heard {report.heard!r} -> {report.intent}: {report.said!r}", flush=True)

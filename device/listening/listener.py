@@ -1,0 +1,201 @@
+"""The listening half of the voice loop: microphone chunks in, facts out.
+
+Chunks of any size are cut into 30 ms frames (a carried remainder keeps the cut identical for
+every chunk size), so the wake word, the endpointer and the recogniser see the same frames and
+make the same decisions whether the microphone delivers 10 ms or 100 ms at a time.
+
+    listener = Listener(wake, recognizer, EndpointSettings(), preroll_seconds=0.5)
+    for chunk in mic_chunks:
+        for event in listener.process(chunk):
+            ...  # WakeWordDetected, Heard, NothingHeard
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from device.events import Event, Heard, ListenMode, NothingHeard, WakeWordDetected
+from device.listening.asr import Recognizer
+from device.listening.vad import FRAME_MS, Endpoint, Endpointer, EndpointSettings
+from device.listening.wake import WakeWordDetector
+from drivers.audio_format import RATE, SAMPLE_WIDTH
+
+log = logging.getLogger(__name__)
+
+FRAME_BYTES = RATE * FRAME_MS // 1000 * SAMPLE_WIDTH
+ADAPT_SECONDS = 5.0  # speech heard idle that a recogniser adapts to the microphone from, once
+
+
+@dataclass
+class StageCpu:
+    """CPU seconds spent per stage, and audio seconds seen, for ``zeropin bench``."""
+
+    wake: float = 0.0
+    vad: float = 0.0
+    asr: float = 0.0
+    audio_seconds: float = 0.0
+    asr_audio_seconds: float = 0.0  # audio the recogniser was fed
+
+
+class Listener:
+    """Pre-roll ring buffer, wake word, endpointer and recogniser, driven by ``mode``."""
+
+    def __init__(
+        self,
+        wake: WakeWordDetector,
+        recognizer: Recognizer,
+        endpoint: EndpointSettings,
+        preroll_seconds: float = 0.5,
+        refractory_seconds: float = 2.0,
+    ) -> None:
+        self.wake = wake
+        self.recognizer = recognizer
+        self.endpointer = Endpointer(endpoint)
+        self.refractory_seconds = refractory_seconds
+        self.cpu = StageCpu()
+        self.mode = ListenMode.WAKE
+        self._carry = b""
+        self._frames = 0  # frames seen since the microphone opened: the audio clock
+        # After a wake word the recogniser hears the whole phrase, which its grammar takes as an
+        # optional prefix: from its tail alone ("oh, set a timer") it misheard the command.
+        self._preroll_frames = int(preroll_seconds * 1000 / FRAME_MS)
+        phrase_frames = math.ceil(getattr(wake, "phrase_seconds", 0.0) * 1000 / FRAME_MS)
+        self._wake_preroll_frames = max(self._preroll_frames, phrase_frames)
+        self._preroll: collections.deque[bytes] = collections.deque(
+            maxlen=max(1, self._wake_preroll_frames)
+        )
+        self._last_wake_frame = -(10**9)
+        self._spoke = False
+        # what the microphone heard while idle, for a recogniser to adapt to before its first use
+        self._idle: collections.deque[bytes] = collections.deque(
+            maxlen=int(ADAPT_SECONDS * 1000 / FRAME_MS)
+        )
+        # nothing to do if the wake detector shares its normalisation, or the recogniser has none
+        self._adapted = hasattr(wake, "cmn") or not hasattr(recognizer, "adapt")
+
+    @property
+    def seconds(self) -> float:
+        """Audio time: seconds of audio processed since the microphone opened."""
+        return self._frames * FRAME_MS / 1000
+
+    @property
+    def carried_bytes(self) -> int:
+        """Bytes waiting for the rest of their frame."""
+        return len(self._carry)
+
+    def set_mode(self, mode: ListenMode, after_wake: bool = False) -> None:
+        """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio, which
+        ``after_wake`` stretches back to where the wake phrase can have begun."""
+        if mode is self.mode:
+            return
+        if mode is ListenMode.WAKE:
+            self.wake.reset()
+        elif mode is ListenMode.UTTERANCE:
+            self.endpointer.begin()
+            self._spoke = False
+            started = time.thread_time()
+            self._share_acoustic_normalisation()
+            self.recognizer.start()
+            count = self._wake_preroll_frames if after_wake else self._preroll_frames
+            preroll = list(self._preroll)[-count:] if count else []
+            for frame in preroll:
+                self.recognizer.feed(frame)
+            self.cpu.asr += time.thread_time() - started
+            self.cpu.asr_audio_seconds += len(preroll) * FRAME_MS / 1000
+        self.mode = mode
+
+    def _share_acoustic_normalisation(self) -> None:
+        """pocketsphinx adapts its cepstral mean to the microphone over a few seconds of speech;
+        from its generic default it mishears the first utterance after start-up. A pocketsphinx
+        wake detector has heard everything while idle, so the recogniser starts from its state;
+        with another detector, the recogniser adapts once to the first seconds of speech heard
+        idle (or to what there is, if woken sooner)."""
+        if hasattr(self.wake, "cmn") and hasattr(self.recognizer, "cmn"):
+            self.recognizer.cmn = self.wake.cmn
+        else:
+            self._adapt_to_idle_audio()
+
+    def _adapt_to_idle_audio(self) -> None:
+        """Once: it costs about 0.07 CPU s per second of audio here, so it is done while idle."""
+        if not self._adapted and self._idle and hasattr(self.recognizer, "adapt"):
+            self.recognizer.adapt(b"".join(self._idle))
+        self._adapted = True
+        self._idle.clear()
+
+    def process(self, chunk: bytes) -> list[Event]:
+        """Feed a microphone chunk of any length; returns the fact it produced, if any.
+
+        Processing stops at the first fact and keeps the rest of the chunk: call ``process(b"")``
+        after reacting to it (e.g. switching mode), until it returns nothing. The frame after a
+        wake word then goes to the recogniser whatever the chunk size.
+        """
+        self.cpu.audio_seconds += len(chunk) / (RATE * SAMPLE_WIDTH)
+        data = self._carry + chunk
+        offset = 0
+        while len(data) - offset >= FRAME_BYTES:
+            event = self._process_frame(data[offset : offset + FRAME_BYTES])
+            offset += FRAME_BYTES
+            if event is not None:
+                self._carry = data[offset:]
+                return [event]
+        self._carry = data[offset:]
+        return []
+
+    def _process_frame(self, frame: bytes) -> Event | None:
+        self._frames += 1
+        event: Event | None = None
+        if self.mode is ListenMode.WAKE:
+            event = self._spot_wake_word(frame)
+            if not self._adapted and self.endpointer.is_speech(frame):
+                self._idle.append(frame)
+                if len(self._idle) == self._idle.maxlen:
+                    self._adapt_to_idle_audio()
+        elif self.mode is ListenMode.UTTERANCE:
+            event = self._follow_utterance(frame)
+        self._preroll.append(frame)
+        return event
+
+    def _spot_wake_word(self, frame: bytes) -> Event | None:
+        started = time.thread_time()
+        detected = self.wake.process(frame)
+        self.cpu.wake += time.thread_time() - started
+        refractory_frames = self.refractory_seconds * 1000 / FRAME_MS
+        if not detected or self._frames - self._last_wake_frame < refractory_frames:
+            return None
+        self._last_wake_frame = self._frames
+        log.debug("wake word at %.2f s", self.seconds)
+        return WakeWordDetected(self.seconds, self.wake.name)
+
+    def _follow_utterance(self, frame: bytes) -> Event | None:
+        started = time.thread_time()
+        endpoint = self.endpointer.process(frame)
+        vad_done = time.thread_time()
+        self.cpu.vad += vad_done - started
+        if endpoint is Endpoint.NO_SPEECH:
+            self.mode = ListenMode.OFF
+            self.recognizer.finish()
+            return NothingHeard("no speech")
+        self.recognizer.feed(frame)
+        self.cpu.asr += time.thread_time() - vad_done
+        self.cpu.asr_audio_seconds += FRAME_MS / 1000
+        if endpoint is Endpoint.SPEECH_STARTED:
+            self._spoke = True
+        if endpoint not in (Endpoint.SPEECH_ENDED, Endpoint.TOO_LONG):
+            return None
+        return self._finish_utterance()
+
+    def _finish_utterance(self) -> Event:
+        self.mode = ListenMode.OFF
+        wall, cpu = time.perf_counter(), time.thread_time()
+        transcript = self.recognizer.finish()
+        self.cpu.asr += time.thread_time() - cpu
+        asr_ms = (time.perf_counter() - wall) * 1000
+        text = transcript.text.strip()
+        if not text:
+            return NothingHeard("empty transcript")
+        log.debug("heard %r (in grammar: %s)", text, transcript.in_grammar)
+        return Heard(text, transcript.in_grammar, self.seconds, {"asr_final": asr_ms})

@@ -1,0 +1,358 @@
+"""The default wake-word engine: our own small int8 TFLite model over streaming log-mel features.
+
+A model is two files side by side: ``hey_zero.tflite`` and its card ``hey_zero.json`` (phrase,
+threshold, the features it was trained on, how it was made and how well it did). The scorer keeps
+the last second of features (a window that shifts by one step at a time) and runs the model every
+``STEP_FRAMES`` frames, at fixed positions in the stream, so any chunk size gives the same scores.
+
+    detector = TFLiteWakeDetector(Path("models/wakeword/hey_zero.tflite"))
+    for frame in frames:
+        if detector.process(frame):
+            print("wake!")
+
+The runtime is ``tflite_runtime`` (Python <= 3.11, numpy < 2) or else ``ai_edge_litert``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device.errors import ModelError
+from device.listening.features import (
+    CONTEXT_FRAMES,
+    CONTEXT_SECONDS,
+    FEATURES,
+    HOP_SAMPLES,
+    MEL_BANDS,
+    SAMPLE_RATE,
+    WINDOW_SAMPLES,
+    log_mel,
+)
+
+log = logging.getLogger(__name__)
+
+STEP_FRAMES = 5  # the model runs every 5 frames: 10 times a second
+STEP_SAMPLES = STEP_FRAMES * HOP_SAMPLES
+STEP_SECONDS = STEP_SAMPLES / SAMPLE_RATE
+# samples that make the next STEP_FRAMES frames: the last frame's window overhangs its hop
+_STEP_SPAN = (STEP_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES
+
+TRAIN_HINT = 'train one with `zeropin wakeword train "hey zero" --out FILE.tflite`'
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a wake-word model is and how well it did: ``<model>.json`` beside the ``.tflite``."""
+
+    phrase: str
+    threshold: float  # score in 0..1 at which the model fires, chosen by the trainer
+    features: dict[str, Any]
+    trigger_level: int = 1
+    smoothing: int = 1  # scores averaged before the threshold (1: each score on its own)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # data, command, sizes: for people
+
+    @classmethod
+    def load(cls, model_path: Path) -> ModelCard:
+        path = model_path.with_suffix(".json")
+        if not path.is_file():
+            raise ModelError(
+                f"{path}: the model card of {model_path.name} is missing; the trainer writes it "
+                f"next to the model ({TRAIN_HINT})"
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ModelError(f"{path}: cannot read the model card: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ModelError(f"{path}: not a wake-word model card (expected a JSON object)")
+        card = cls(
+            phrase=_card_value(path, data, "phrase", str, lambda v: bool(v.strip())),
+            threshold=float(_card_value(path, data, "threshold", float, lambda v: 0 < v < 1)),
+            features=_card_value(path, data, "features", dict, lambda v: True),
+            trigger_level=_card_value(path, data, "trigger_level", int, lambda v: v >= 1, 1),
+            smoothing=_card_value(path, data, "smoothing", int, lambda v: v >= 1, 1),
+            metrics=_card_value(path, data, "metrics", dict, lambda v: True, {}),
+            extra={k: v for k, v in data.items() if k not in _CARD_KEYS},
+        )
+        if card.features != FEATURES:
+            changed = sorted(
+                k
+                for k in FEATURES.keys() | card.features.keys()
+                if card.features.get(k) != FEATURES.get(k)
+            )
+            raise ModelError(
+                f"{model_path}: trained on other features than this version computes "
+                f"({', '.join(changed)} differ); retrain it ({TRAIN_HINT})"
+            )
+        return card
+
+    def to_json(self) -> str:
+        data = {
+            "phrase": self.phrase,
+            "threshold": self.threshold,
+            "trigger_level": self.trigger_level,
+            "smoothing": self.smoothing,
+            "features": self.features,
+            "metrics": self.metrics,
+            **self.extra,
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+
+_INTERPRETERS = ("tflite_runtime.interpreter", "ai_edge_litert.interpreter")
+
+# Loads a model from stdin: run in a child process first, since a damaged file can crash the
+# runtime instead of raising (a truncated model segfaulted tflite-runtime 2.14 here, at random:
+# it reads past the end of the buffer).
+_TRIAL_LOAD = """
+import importlib, sys
+Interpreter = importlib.import_module(sys.argv[1]).Interpreter
+Interpreter(model_content=sys.stdin.buffer.read(), num_threads=1).allocate_tensors()
+"""
+_loads_safely: set[str] = set()  # sha256 of model bytes that a child process loaded
+
+
+def _runtime() -> tuple[str, Any]:
+    for module in _INTERPRETERS:
+        try:
+            return module, importlib.import_module(module).Interpreter
+        except ImportError:
+            continue
+    raise ModelError(
+        "no TFLite runtime: pip install tflite-runtime (Python <= 3.11) or ai-edge-litert"
+    )
+
+
+def _check_loads_safely(model_path: Path, content: bytes, module: str) -> None:
+    digest = hashlib.sha256(content).hexdigest()
+    if digest in _loads_safely:
+        return
+    try:
+        trial = subprocess.run(
+            [sys.executable, "-c", _TRIAL_LOAD, module],
+            input=content,
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ModelError(f"{model_path}: could not test-load the model: {exc}") from exc
+    if trial.returncode < 0:
+        raise ModelError(
+            f"{model_path} crashed the TFLite runtime (signal {-trial.returncode}): the file is "
+            f"damaged or cut short; copy it again, or {TRAIN_HINT}"
+        )
+    if trial.returncode != 0:  # not loaded here either: the same memory may not fail cleanly
+        lines = trial.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"]
+        raise ModelError(f"{model_path}: the TFLite runtime cannot run it: {lines[-1]}")
+    _loads_safely.add(digest)
+
+
+_CARD_KEYS = ("phrase", "threshold", "features", "trigger_level", "smoothing", "metrics")
+_CARD_RULES = {
+    "phrase": "a non-empty string",
+    "threshold": "a number between 0 and 1",
+    "features": "a table",
+    "trigger_level": "a whole number of at least 1",
+    "smoothing": "a whole number of at least 1",
+    "metrics": "a table",
+}
+
+
+def _card_value(
+    path: Path,
+    data: dict[str, Any],
+    key: str,
+    kind: type,
+    ok: Callable[[Any], bool],
+    default: Any = None,
+) -> Any:
+    """``data[key]`` if it is of ``kind`` and ``ok``; else ModelError naming the card and key."""
+    if key not in data and default is not None:
+        return default
+    value = data.get(key)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) or not ok(value):
+        problem = "missing" if key not in data else f"got {value!r}"
+        raise ModelError(f"{path}: {key} must be {_CARD_RULES[key]} ({problem})")
+    return value
+
+
+def load_interpreter(model_path: Path) -> Any:
+    """A TFLite interpreter for ``model_path``, from tflite_runtime or else ai_edge_litert."""
+    module, Interpreter = _runtime()
+    if not model_path.is_file():
+        raise ModelError(f"wake-word model {model_path} not found; {TRAIN_HINT}")
+    try:
+        content = model_path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot read the wake-word model: {exc.strerror}") from exc
+    if content[4:8] != b"TFL3":
+        raise ModelError(f"{model_path} is not a TFLite model (no TFL3 identifier); {TRAIN_HINT}")
+    _check_loads_safely(model_path, content, module)
+    try:
+        interpreter = Interpreter(model_content=content, num_threads=1)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"{model_path}: the TFLite runtime cannot run it: {exc}") from exc
+    return interpreter
+
+
+class StreamingScorer:
+    """Wake-word scores (0..1) for a stream of 16 kHz int16 audio, one per ``STEP_SECONDS``.
+
+    Scores start once a whole second of features is buffered; each one covers the second of
+    audio up to its position. Positions are counted from the start of the stream (or the last
+    ``reset``), never from chunk boundaries.
+    """
+
+    def __init__(self, model_path: Path) -> None:
+        self.model_path = model_path
+        self._interpreter = load_interpreter(model_path)
+        self.card = ModelCard.load(model_path)
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        shape = tuple(self._input["shape"])
+        if shape not in ((1, CONTEXT_FRAMES, MEL_BANDS, 1), (1, CONTEXT_FRAMES, MEL_BANDS)):
+            raise ModelError(
+                f"{model_path}: input shape {shape} does not match {CONTEXT_FRAMES} frames of "
+                f"{MEL_BANDS} mel bands; retrain it ({TRAIN_HINT})"
+            )
+        self._in_scale, self._in_zero = self._input["quantization"]
+        self._out_scale, self._out_zero = self._output["quantization"]
+        self.reset()
+
+    def reset(self) -> None:
+        self._samples = np.zeros(0, dtype=np.int16)
+        self._rows = np.zeros((CONTEXT_FRAMES, MEL_BANDS), dtype=np.float32)
+        self._filled = 0  # rows of real audio in the window, up to CONTEXT_FRAMES
+
+    @property
+    def features(self) -> np.ndarray:
+        """The window the model sees: the last CONTEXT_FRAMES feature rows, oldest first."""
+        return self._rows.copy()
+
+    def scores(self, samples: np.ndarray) -> Iterator[float]:
+        """Feed int16 samples; yields the score of every step they complete."""
+        self._samples = np.concatenate((self._samples, samples))
+        while self._samples.size >= _STEP_SPAN:
+            new_rows = log_mel(self._samples[:_STEP_SPAN])  # always STEP_FRAMES rows
+            self._samples = self._samples[STEP_SAMPLES:]
+            self._rows = np.concatenate((self._rows[STEP_FRAMES:], new_rows))
+            self._filled = min(CONTEXT_FRAMES, self._filled + STEP_FRAMES)
+            if self._filled == CONTEXT_FRAMES:
+                yield self.score_window(self._rows)
+
+    def score_window(self, rows: np.ndarray) -> float:
+        """The model's score for one window of CONTEXT_FRAMES feature rows."""
+        features = rows.reshape(self._input["shape"])
+        if self._input["dtype"] == np.int8:
+            features = np.clip(np.round(features / self._in_scale + self._in_zero), -128, 127)
+        self._interpreter.set_tensor(self._input["index"], features.astype(self._input["dtype"]))
+        self._interpreter.invoke()
+        out = self._interpreter.get_tensor(self._output["index"]).reshape(-1)[0]
+        if self._output["dtype"] == np.int8:
+            return float((int(out) - self._out_zero) * self._out_scale)
+        return float(out)
+
+
+class ScoreTrigger:
+    """Fires when ``level`` smoothed scores in a row reach ``threshold``, then not again for
+    ``refractory_steps`` scores. A smoothed score is the mean of the last ``smoothing`` scores
+    (those before the first count as 0): one score just over the threshold between low ones is
+    not enough, and a phrase that scores a little under it for a few steps is still heard, as
+    posterior smoothing in Chen et al., "Small-footprint keyword spotting using deep neural
+    networks" (2014)."""
+
+    def __init__(
+        self, threshold: float, level: int = 1, refractory_steps: int = 0, smoothing: int = 1
+    ) -> None:
+        self.threshold = threshold
+        self.level = level
+        self.refractory_steps = refractory_steps
+        self.smoothing = smoothing
+        self.reset()
+
+    def reset(self) -> None:
+        self._run = 0
+        self._quiet = 0
+        self._recent = deque([0.0] * self.smoothing, maxlen=self.smoothing)
+
+    def update(self, score: float) -> bool:
+        self._recent.append(score)  # also while quiet: the mean is over the last scores
+        if self._quiet > 0:
+            self._quiet -= 1
+            return False
+        smoothed = sum(self._recent) / self.smoothing
+        self._run = self._run + 1 if smoothed >= self.threshold else 0
+        if self._run < self.level:
+            return False
+        self._run = 0
+        self._quiet = self.refractory_steps
+        return True
+
+
+class TFLiteWakeDetector:
+    """``WakeWordDetector`` over a ZeroPin wake-word model (see ``zeropin wakeword train``).
+
+    ``threshold``, ``trigger_level`` and ``smoothing`` default to the model card's;
+    ``refractory_seconds`` keeps one utterance from firing twice.
+    """
+
+    name = "tflite"
+
+    def __init__(
+        self,
+        model_path: Path,
+        threshold: float | None = None,
+        trigger_level: int | None = None,
+        refractory_seconds: float = 2.0,
+        smoothing: int | None = None,
+    ) -> None:
+        self.scorer = StreamingScorer(model_path)
+        card = self.scorer.card
+        self.phrase = card.phrase
+        self.trigger = ScoreTrigger(
+            threshold if threshold is not None else card.threshold,
+            trigger_level if trigger_level is not None else card.trigger_level,
+            round(refractory_seconds / STEP_SECONDS),
+            smoothing if smoothing is not None else card.smoothing,
+        )
+        self.last_score = 0.0
+
+    @property
+    def threshold(self) -> float:
+        return self.trigger.threshold
+
+    @property
+    def phrase_seconds(self) -> float:
+        """How far back the phrase can begin when the detector fires: the audio the oldest
+        score in its firing saw (the first of the scores averaged for the first of the trigger
+        level's smoothed scores), and the steps since."""
+        steps = (self.trigger.smoothing - 1) + (self.trigger.level - 1)
+        return CONTEXT_SECONDS + steps * STEP_SECONDS
+
+    def process(self, frame: bytes) -> bool:
+        fired = False
+        for score in self.scorer.scores(np.frombuffer(frame, dtype="<i2")):
+            self.last_score = score
+            fired = self.trigger.update(score) or fired
+        return fired
+
+    def reset(self) -> None:
+        """Forget buffered audio: nothing heard before (e.g. while the device spoke) can fire."""
+        self.scorer.reset()
+        self.trigger.reset()

@@ -1,0 +1,41 @@
+"""The brain answers what the device cannot do by itself.
+
+``Brain.reply`` yields text fragments as they arrive, so a streaming cloud model is spoken
+sentence by sentence. ``look=True`` means the question is about what the camera sees.
+``cancel`` stops the answer (the user pressed the button): a cloud brain closes its HTTP stream.
+``OfflineBrain`` is used when no cloud provider is configured; ``device.cloud.brain`` has the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from device.cancel import Cancellation
+
+OFFLINE_ANSWER = (
+    "I need a cloud connection to answer that, and none is set up. "
+    "Offline, I can tell the time and date, set timers, take notes and photos, "
+    "and change the volume."
+)
+OFFLINE_LOOK_ANSWER = (
+    "I need a cloud vision model to tell what I see, and none is set up. "
+    "I can still take a photo: say take a photo."
+)
+
+
+class Brain(Protocol):
+    def reply(
+        self, text: str, *, look: bool = False, cancel: Cancellation | None = None
+    ) -> Iterator[str]:
+        """Text fragments of the answer to ``text``, as soon as each is known."""
+        ...
+
+
+class OfflineBrain:
+    """Says clearly that a question needs the cloud, and what still works without it."""
+
+    def reply(
+        self, text: str, *, look: bool = False, cancel: Cancellation | None = None
+    ) -> Iterator[str]:
+        yield OFFLINE_LOOK_ANSWER if look else OFFLINE_ANSWER

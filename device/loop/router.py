@@ -1,0 +1,38 @@
+"""Decides who answers: a local skill when the words are a command, otherwise the brain.
+
+"What am I looking at" and its kin are recognised locally (they are in the command grammar, so
+the offline recogniser hears them reliably) and sent to the brain with the camera's view; so is
+any question asked after a long press of the button.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from device.cancel import Cancellation
+from device.loop.brain import Brain
+from device.skills.intents import parse, without_wake_words
+from device.skills.local import Skills
+
+LOOK = "look"  # the intent that sends the camera's view to the brain
+
+
+class Router:
+    def __init__(self, skills: Skills, brain: Brain) -> None:
+        self.skills = skills
+        self.brain = brain
+
+    def route(
+        self, text: str, *, look: bool = False, cancel: Cancellation | None = None
+    ) -> tuple[str, Iterator[str]]:
+        """The intent's name ("brain" for the cloud) and the reply's text fragments.
+
+        ``look``: the user long-pressed the button, so a question goes out with a photo.
+        """
+        intent = parse(text)
+        question = without_wake_words(text)
+        if intent is not None and intent.name == LOOK:
+            return LOOK, self.brain.reply(question, look=True, cancel=cancel)
+        if intent is None:
+            return "brain", self.brain.reply(question, look=look, cancel=cancel)
+        return intent.name, iter([self.skills.handle(intent)])

@@ -1,0 +1,217 @@
+"""``zeropin bench``: CPU per audio second for each listening stage, and reply latency.
+
+All audio is synthesised here (espeak-ng), so the figures can be compared between machines.
+Each figure is the median of ``runs`` runs. Cloud figures come from the loopback server of the
+demo (first token after ``FIRST_TOKEN_SECONDS``, then two words every
+``TOKEN_INTERVAL_SECONDS``), so they measure ZeroPin's own part: recognising, the HTTP stream,
+sentence splitting and speech synthesis, not a provider's speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device.app import build_recognizer, build_wake
+from device.config import Config, WakeConfig
+from device.errors import ConfigError, ModelError
+from device.listening.listener import FRAME_BYTES
+from device.listening.vad import Endpointer, EndpointSettings
+from device.sim.cloud_demo import FIRST_TOKEN_SECONDS, TOKEN_INTERVAL_SECONDS, run_cloud_demo
+from device.sim.demo import SCENARIO, USER_VOICE, Step, run_demo
+from device.speaking.tts import EspeakSynthesizer
+
+SENTENCES = (
+    "hey zero, what time is it",
+    "the meeting moved to thursday afternoon",
+    "hey zero, set a timer for ten seconds",
+    "could you pass me the salt please",
+)
+
+
+def _corpus(seconds_of_silence: float = 2.0) -> bytes:
+    voice, rate, pitch = USER_VOICE
+    tts = EspeakSynthesizer(voice, rate, pitch, volume_percent=100)
+    rng = np.random.default_rng(3)
+    parts = []
+    for text in SENTENCES:
+        parts.append(tts.synthesize(text))
+        parts.append(rng.normal(0, 30, int(16000 * seconds_of_silence)).astype("<i2").tobytes())
+    return b"".join(parts)
+
+
+def _cpu_per_audio_second(feed: Any, audio: bytes) -> float:
+    started = time.thread_time()
+    for offset in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES):
+        feed(audio[offset : offset + FRAME_BYTES])
+    return (time.thread_time() - started) / (len(audio) / 32000)
+
+
+CLOUD_STEPS = (
+    Step("testing the microphone, one, two, three, four, five"),
+    Step("hey zero, why is the sky blue"),  # five sentences from the loopback model
+)
+
+
+def _cloud_first_audio(cfg: Config, stream: bool) -> float:
+    """End of speech to first audio (s) for a question the loopback model answers."""
+    with tempfile.TemporaryDirectory() as out:
+        demo = run_cloud_demo(cfg, Path(out), steps=CLOUD_STEPS, stream=stream)
+    question = demo.reports[-1]  # the sound check may wake the device too; the question is last
+    return question.timings_ms["end_of_speech_to_first_audio"] / 1000
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    with open("/proc/cpuinfo") if os.path.exists("/proc/cpuinfo") else open(os.devnull) as info:
+        for line in info:
+            if line.startswith(("model name", "Model")):  # x86, Raspberry Pi
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
+    )
+
+
+WAKE_ENGINES = ("tflite", "pocketsphinx", "vosk")
+
+
+def _wake_engines(cfg: Config) -> dict[str, Config]:
+    """A config for every wake-word engine that can run here, the configured one first.
+
+    The others use the default phrase and their own default threshold; one that cannot be built
+    here (no Vosk model, no TFLite runtime) is left out, with a line on stderr."""
+    engines = {cfg.wake.engine: cfg}
+    for engine in WAKE_ENGINES:
+        if engine in engines:
+            continue
+        other = replace(cfg, wake=replace(WakeConfig(), engine=engine))
+        try:
+            build_wake(other)
+        except (ModelError, ConfigError) as exc:
+            print(f"bench: leaving out the {engine} wake word: {exc}", file=sys.stderr)
+            continue
+        engines[engine] = other
+    return engines
+
+
+def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
+    audio = _corpus()
+    engines = _wake_engines(cfg)
+    results: dict[str, list[float]] = {
+        **{f"wake_{engine}": [] for engine in engines},
+        "wake": [],
+        "vad": [],
+        "asr": [],
+        "first_audio": [],
+        "cloud_stream": [],
+        "cloud_whole": [],
+    }
+    for _ in range(runs):
+        for engine, engine_cfg in engines.items():
+            wake = build_wake(engine_cfg)
+            results[f"wake_{engine}"].append(_cpu_per_audio_second(wake.process, audio))
+        results["wake"].append(results[f"wake_{cfg.wake.engine}"][-1])
+        endpointer = Endpointer(EndpointSettings(aggressiveness=cfg.vad.aggressiveness))
+        results["vad"].append(_cpu_per_audio_second(endpointer.is_speech, audio))
+        recognizer = build_recognizer(cfg)
+        asr_engine = recognizer.name
+        recognizer.start()
+        results["asr"].append(_cpu_per_audio_second(recognizer.feed, audio))
+        recognizer.finish()
+        with tempfile.TemporaryDirectory() as out:
+            reports = run_demo(cfg, Path(out), steps=SCENARIO)
+        local = [
+            r.timings_ms["end_of_speech_to_first_audio"] / 1000
+            for r in reports
+            if r.intent != "brain" and "end_of_speech_to_first_audio" in r.timings_ms
+        ]
+        results["first_audio"].append(statistics.median(local) if local else float("nan"))
+        results["cloud_stream"].append(_cloud_first_audio(cfg, stream=True))
+        results["cloud_whole"].append(_cloud_first_audio(cfg, stream=False))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return {
+        "machine": machine(),
+        "runs": runs,
+        "audio_seconds": round(len(audio) / 32000, 1),
+        "wake_engine": cfg.wake.engine,
+        "asr_engine": asr_engine,
+        "wake_cpu_per_audio_s": statistics.median(results["wake"]),
+        **{
+            f"wake_cpu_per_audio_s_{engine}": statistics.median(results[f"wake_{engine}"])
+            for engine in engines
+        },
+        # ours divided by pocketsphinx keyphrase spotting's, on the same audio
+        "wake_cpu_ratio_vs_pocketsphinx": (
+            statistics.median(results["wake_tflite"])
+            / statistics.median(results["wake_pocketsphinx"])
+            if "tflite" in engines and "pocketsphinx" in engines
+            else None
+        ),
+        "vad_cpu_per_audio_s": statistics.median(results["vad"]),
+        "asr_cpu_per_audio_s": statistics.median(results["asr"]),
+        "local_intent_first_audio_s": statistics.median(results["first_audio"]),
+        "cloud_server_first_token_s": FIRST_TOKEN_SECONDS,
+        "cloud_server_token_interval_s": TOKEN_INTERVAL_SECONDS,
+        "cloud_first_audio_s": statistics.median(results["cloud_stream"]),
+        "cloud_first_audio_minus_ttft_s": statistics.median(results["cloud_stream"])
+        - FIRST_TOKEN_SECONDS,
+        "cloud_whole_answer_first_audio_s": statistics.median(results["cloud_whole"]),
+        "streaming_speedup": statistics.median(results["cloud_whole"])
+        / statistics.median(results["cloud_stream"]),
+        "peak_rss_mb": round(peak, 1),
+    }
+
+
+def print_bench(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+        return
+    rows = [
+        ("machine", result["machine"]),
+        ("runs (median of)", result["runs"]),
+        ("audio per run", f"{result['audio_seconds']} s of synthesised speech and room noise"),
+        *(
+            (
+                f"wake word ({engine})",
+                f"{result[f'wake_cpu_per_audio_s_{engine}']:.4f} CPU s / audio s",
+            )
+            for engine in WAKE_ENGINES
+            if f"wake_cpu_per_audio_s_{engine}" in result
+        ),
+        (
+            "wake word: tflite / pocketsphinx CPU",
+            f"{result['wake_cpu_ratio_vs_pocketsphinx']:.3f}"
+            if result["wake_cpu_ratio_vs_pocketsphinx"] is not None
+            else "n/a (one of them is not available)",
+        ),
+        ("VAD (webrtcvad)", f"{result['vad_cpu_per_audio_s']:.5f} CPU s / audio s"),
+        (f"ASR ({result['asr_engine']})", f"{result['asr_cpu_per_audio_s']:.4f} CPU s / audio s"),
+        (
+            "local intent: end of speech to first audio",
+            f"{result['local_intent_first_audio_s']:.3f} s",
+        ),
+        (
+            "cloud answer: end of speech to first audio",
+            f"{result['cloud_first_audio_s']:.3f} s streamed "
+            f"({result['cloud_first_audio_minus_ttft_s']:.3f} s after the model's first token, "
+            f"{result['cloud_server_first_token_s']} s); "
+            f"{result['cloud_whole_answer_first_audio_s']:.3f} s waiting for the whole answer",
+        ),
+        ("streaming speed-up (5-sentence answer)", f"{result['streaming_speedup']:.2f}x"),
+        ("peak RSS", f"{result['peak_rss_mb']} MB"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}", file=sys.stdout)

@@ -1,0 +1,237 @@
+"""``zeropin demo``: a scripted conversation through the real pipeline, with no hardware.
+
+A simulated user speaks with espeak-ng into a simulated microphone (room noise between turns) and
+waits for each answer before speaking again, like a person would; the button is a gpiozero
+MockFactory pin. Wake word, endpointing, recognition, skills, speech and the speaker path are the
+real ones. Everything the microphone heard is saved as ``mic.wav``, each reply as a WAV file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from device.app import assemble
+from device.cloud.providers import Provider
+from device.config import Config
+from device.events import ButtonPressed
+from device.loop.runtime import TurnReport
+from device.loop.states import State
+from device.speaking.tts import EspeakSynthesizer
+from drivers.audio_format import RATE, frames_for, write_wav
+from drivers.buttons import Buttons, simulated_pin_factory
+from drivers.camera import Camera
+from drivers.leds import NoLed, PrivacyLed
+from drivers.speaker import WavSpeaker, slug
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str = ""  # what the user says
+    press_button: bool = False  # press the main button first (push-to-talk)
+    pause_seconds: float = 0.0  # wait this long in silence instead of speaking
+
+
+SCENARIO: tuple[Step, ...] = (
+    # A sound check, as at any demo: no wake word, so no answer. pocketsphinx adapts to the
+    # microphone on it (its first utterance after start-up is otherwise often misheard).
+    Step("testing the microphone, one, two, three, four, five"),
+    Step("hey zero, what time is it"),
+    Step("hey zero, set a timer for ten seconds"),
+    Step("hey zero, take a note buy milk"),
+    Step(pause_seconds=6.0),  # the timer rings meanwhile
+    Step("hey zero, read my notes"),
+    Step("what can you do", press_button=True),
+    Step("hey zero, set the volume to fifty percent"),
+    Step("hey zero, why is the sky blue"),
+)
+USER_VOICE = ("en-us+f2", 140, 50)  # voice, words per minute, pitch: not the device's voice
+ROOM_NOISE_RMS = 30  # int16 units, about -60 dBFS: a quiet room
+
+
+class ScriptedMicrophone:
+    """A microphone whose user speaks the next step once the device is idle again.
+
+    A simulation part for the demo and tests: it reads the runtime's state to know when the
+    answer is over, as a person listening would. Deterministic (seeded noise).
+    """
+
+    realtime = False
+
+    def __init__(
+        self,
+        steps: tuple[Step, ...],
+        state: Callable[[], State],
+        press: Callable[[], None],
+        chunk_frames: int,
+        settle_seconds: float = 1.0,
+        seed: int = 7,
+    ) -> None:
+        voice, rate, pitch = USER_VOICE
+        self._tts = EspeakSynthesizer(voice, rate, pitch, volume_percent=100)
+        self.chunk_frames = chunk_frames
+        self._state = state
+        self._press = press
+        self._steps = collections.deque(steps)
+        self._rng = np.random.default_rng(seed)
+        self._pending = b""
+        self._idle_frames = 0
+        self._settle_frames = frames_for(settle_seconds)
+        self._finished = False
+        self.recorded: list[bytes] = []
+
+    def _noise(self, frames: int) -> bytes:
+        return (self._rng.normal(0, ROOM_NOISE_RMS, frames)).astype("<i2").tobytes()
+
+    def _next_step(self) -> None:
+        step = self._steps.popleft()
+        if step.pause_seconds:
+            self._pending = self._noise(frames_for(step.pause_seconds))
+            return
+        if step.press_button:
+            self._press()
+        speech = np.frombuffer(self._tts.synthesize(step.text), dtype="<i2").astype(np.float32)
+        noise = np.frombuffer(self._noise(len(speech)), dtype="<i2")
+        self._pending = np.clip(speech + noise, -32768, 32767).astype("<i2").tobytes()
+
+    def read(self) -> bytes:
+        if self._finished:
+            return b""
+        size = self.chunk_frames * 2
+        if not self._pending:
+            idle = self._state() in (State.IDLE, State.OFFLINE)
+            self._idle_frames = self._idle_frames + self.chunk_frames if idle else 0
+            if self._idle_frames >= self._settle_frames:
+                self._idle_frames = 0
+                if not self._steps:
+                    self._finished = True
+                    return b""
+                self._next_step()
+        chunk, self._pending = self._pending[:size], self._pending[size:]
+        chunk += self._noise((size - len(chunk)) // 2)
+        self.recorded.append(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._finished = True
+
+    def __enter__(self) -> ScriptedMicrophone:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def run_demo(
+    cfg: Config,
+    out_dir: Path,
+    *,
+    steps: tuple[Step, ...] = SCENARIO,
+    chunk_ms: int | None = None,
+    providers: Sequence[Provider] = (),
+    camera: Camera | None = None,
+    privacy_led: PrivacyLed | None = None,
+    state_dir: Path | None = None,
+    now: Callable[[], dt.datetime] = dt.datetime.now,
+) -> list[TurnReport]:
+    """Run the scenario; returns one report per answered utterance.
+
+    With no ``providers`` questions get the offline answer (the demo never uses the cloud
+    set up in the environment); ``state_dir`` defaults to a temporary folder. ``now`` is the
+    skills' clock: pin it for a run that repeats exactly, since the user waits for each answer
+    and "It's 9:59 PM" is not as long as "It's 10:00 PM".
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports: list[TurnReport] = []
+    factory = simulated_pin_factory()
+    pin = cfg.buttons.main_pin
+    with (
+        tempfile.TemporaryDirectory(prefix="zeropin-demo-") as temporary_dir,
+        WavSpeaker(out_dir / "replies") as speaker,
+        Buttons({"main": pin}, pin_factory=factory) as buttons,
+    ):
+        holder: dict[str, object] = {}
+
+        def press() -> None:  # a real gpiozero press on the mock pin, released next chunk
+            factory.pin(pin).drive_low()
+            holder["release"] = True
+
+        def on_tick(_: float) -> None:
+            if holder.pop("release", False):
+                factory.pin(pin).drive_high()
+
+        frames = (chunk_ms or cfg.audio.chunk_ms) * RATE // 1000
+        mic = ScriptedMicrophone(steps, lambda: runtime.state, press, frames)
+        runtime, database = assemble(
+            cfg,
+            mic=mic,
+            speaker=speaker,
+            light=NoLed(),
+            camera=camera,
+            state_dir=state_dir or Path(temporary_dir),
+            lockstep=True,
+            privacy_led=privacy_led,
+            providers=list(providers),
+            on_turn=reports.append,
+            on_tick=on_tick,
+            now=now,
+        )
+        buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
+        try:
+            asyncio.run(runtime.run())
+        finally:
+            database.close()
+        write_wav(out_dir / "mic.wav", b"".join(mic.recorded))
+        files = list(speaker.files)
+    for report in reports:
+        report_file = next(
+            (f for f in files if f.name.endswith(f"-{slug(report.heard)}.wav")), None
+        )
+        report.reply_wav = str(report_file) if report_file else ""
+    return reports
+
+
+def as_json(report: TurnReport, part: str = "offline") -> str:
+    return json.dumps(
+        {
+            "part": part,
+            "trigger": report.trigger,
+            "heard": report.heard,
+            "intent": report.intent,
+            "said": report.said,
+            "reply_wav": report.reply_wav,
+            "ms": {k: round(v, 1) for k, v in report.timings_ms.items()},
+        }
+    )
+
+
+def print_reports(
+    reports: list[TurnReport], out_dir: Path, json_lines: bool, part: str = "offline"
+) -> None:
+    out = sys.stdout
+    if json_lines:
+        for report in reports:
+            print(as_json(report, part), file=out)
+        return
+    for n, r in enumerate(reports, 1):
+        t = r.timings_ms
+        print(f"{n}. [{r.trigger}] heard: {r.heard!r}", file=out)
+        print(f"   decided: {r.intent}", file=out)
+        print(f"   said:    {r.said!r}", file=out)
+        print(
+            f"   ms: recognise {t.get('asr_final', 0):.0f}, decide {t.get('intent', 0):.0f}, "
+            f"first speech {t.get('tts_first', 0):.0f}; end of speech to first audio "
+            f"{t.get('end_of_speech_to_first_audio', 0):.0f}",
+            file=out,
+        )
+        print(f"   reply:   {r.reply_wav}", file=out)
+    print(f"\nmicrophone input: {out_dir / 'mic.wav'}; replies in {out_dir / 'replies'}", file=out)

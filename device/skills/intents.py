@@ -1,0 +1,338 @@
+"""What the user asked for, decided on the device from recognised text.
+
+Each intent has regular expressions over normalised text (lowercase, no punctuation, wake words and
+politeness removed) and a JSGF fragment: the same table builds the grammar that lets the bundled
+pocketsphinx model recognise commands reliably. Text that matches nothing goes to the brain.
+
+    >>> parse("Hey zero, set a timer for ten seconds please").name
+    'timer_set'
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from device.skills.numbers import parse_duration, parse_number
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A decision: which skill to run, with what it needs (``slots``)."""
+
+    name: str
+    slots: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    text: str = ""  # the normalised text it was decided from
+
+
+@dataclass(frozen=True)
+class IntentSpec:
+    name: str
+    patterns: tuple[str, ...]  # regexes over normalised text; named groups become slots
+    grammar: str  # JSGF alternatives, may use <number>, <unit>, <words>
+    examples: tuple[str, ...]  # canonical phrases, also used for fuzzy matching
+    fuzzy: bool = True  # whether near-misses of the examples count (no free-text slots)
+
+
+ONES = "one two three four five six seven eight nine".split()
+TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+NUMBER_WORDS = ["zero", *ONES, *TEENS, *TENS, "hundred"]
+
+# Words a note may contain when the bundled pocketsphinx model is the recogniser: up to four
+# of these. Vosk (or the cloud) recognises free text; this keeps the fallback usable.
+NOTE_WORDS = (
+    "a an the and or to of for at in on with my me i it is this that buy get pick up call "
+    "email text ring book pay send bring take make fix clean wash cook order check find "
+    "remember milk bread eggs butter cheese coffee tea sugar rice pasta apples bananas water "
+    "beer wine juice soap batteries tape mom dad mum sister brother doctor dentist friend "
+    "boss team meeting appointment dinner lunch breakfast party gift card ticket tickets car "
+    "bike keys phone laptop charger book books plants dog cat bills rent tomorrow today "
+    "tonight morning evening monday tuesday wednesday thursday friday saturday sunday week "
+    "next new old red blue green black white big small some more"
+).split() + NUMBER_WORDS
+
+# Questions the device cannot answer offline still need a path through the grammar, or the
+# recogniser forces them onto the nearest command. They go to the brain.
+QUESTION_STARTS = (
+    "what | why | who | where | when | how | which | tell me | explain | is | are | do | does "
+    "| can | should | will"
+)
+QUESTION_WORDS = (
+    "the a an of in on is are was be it you your i my me to for and about with from this that "
+    "there sky blue moon sun weather rain world country city capital france paris london "
+    "history science music song film movie book game football match team won win score "
+    "today tomorrow yesterday far away long big many much old best good joke cats dogs story "
+    "recipe cook make meaning word president king queen people water food coffee why"
+).split()
+
+SPECS: tuple[IntentSpec, ...] = (
+    IntentSpec(
+        "time",
+        (
+            r"\bwhat time is it\b",
+            r"\bwhats? (?:is )?the time\b",
+            r"\btell me the time\b",
+            r"^time$",
+        ),
+        "what time is it | what is the time | tell me the time",
+        ("what time is it", "what is the time"),
+    ),
+    IntentSpec(
+        "date",
+        (
+            r"\bwhats? (?:is )?(?:the|todays) date\b",
+            r"\bwhat day is (?:it|today)\b",
+            r"\bwhat is today\b",
+            r"^date$",
+        ),
+        "what is the date [today] | what day is it [today]",
+        ("what is the date", "what day is it"),
+    ),
+    IntentSpec(
+        "timer_cancel",
+        (
+            r"\b(?:cancel|stop|delete|remove|clear) (?:the |my |all )?(?:(?:my |the )?timers?|"
+            r"(?P<name>[a-z]+) timer)\b",
+        ),
+        "(cancel | stop | delete) [the | my | all] (timer | timers)",
+        ("cancel the timer", "cancel all timers"),
+        fuzzy=False,
+    ),
+    IntentSpec(
+        "timer_query",
+        (r"\bhow (?:much|long) (?:time )?(?:is )?left\b", r"\bwhat timers\b", r"\bany timers\b"),
+        "how much time is left | how long is left | what timers are (running | set)",
+        ("how much time is left", "what timers are running"),
+    ),
+    IntentSpec(
+        "timer_set",
+        (
+            r"\b(?:set|start|make) (?:an? |the )?(?:(?P<name>[a-z]+) )?timer\b"
+            r"(?: for)?(?P<duration>.*)$",
+            r"\btimer for (?P<duration>.+)$",
+            r"\bremind me in (?P<duration>.+)$",
+        ),
+        "(set | start) a timer for <number> [and a half] <unit> [and <number> <unit>]",
+        ("set a timer for ten seconds", "set a timer for five minutes"),
+        fuzzy=False,
+    ),
+    IntentSpec(
+        "volume_set",
+        (r"\b(?:set )?(?:the )?volume (?:to|at) (?P<level>[a-z0-9 ]+?)(?: percent)?$",),
+        "[set] [the] volume to <number> [percent]",
+        ("set the volume to fifty percent",),
+        fuzzy=False,
+    ),
+    IntentSpec(
+        "volume_up",
+        (
+            r"\bvolume up\b",
+            r"\blouder\b",
+            r"\bturn (?:it|the volume) up\b",
+            r"\bincrease (?:the )?volume\b",
+        ),
+        "volume up | louder | turn it up",
+        ("volume up", "louder"),
+    ),
+    IntentSpec(
+        "volume_down",
+        (
+            r"\bvolume down\b",
+            r"\bquieter\b",
+            r"\bsofter\b",
+            r"\bturn (?:it|the volume) down\b",
+            r"\b(?:decrease|lower) (?:the )?volume\b",
+        ),
+        "volume down | quieter | turn it down",
+        ("volume down", "quieter"),
+    ),
+    IntentSpec("unmute", (r"\bunmute\b",), "unmute", ("unmute",)),
+    IntentSpec(
+        "mute", (r"^mute\b", r"\bmute (?:the )?(?:sound|volume|speaker)\b"), "mute", ("mute",)
+    ),
+    IntentSpec(
+        "repeat",
+        (r"\brepeat(?: that| it)?\b", r"\bsay (?:that|it) again\b", r"\bwhat did you say\b"),
+        "repeat [that] | say that again",
+        ("repeat that", "say that again"),
+    ),
+    IntentSpec(
+        "photo",
+        (r"\btake (?:a |another )?(?:photo|picture|snapshot|pic)\b",),
+        "take a (photo | picture)",
+        ("take a photo", "take a picture"),
+    ),
+    IntentSpec(
+        "look",  # answered by the cloud brain with the camera's view, see device.loop.router
+        (
+            r"\bwhat am i looking at\b",
+            r"\bwhat (?:do you|can you) see\b",
+            r"\bwhat (?:is|s) (?:this|that|in front of me)$",
+            r"\bread (?:this|that|it)(?: for me| to me)?$",
+            r"\bwhat does (?:this|that|the) (?:sign|label|page|note|screen) say\b",
+            r"\bdescribe (?:what you see|this|the scene)\b",
+        ),
+        "what am i looking at | what do you see | what is this | read this [for me] "
+        "| what does (this | the) sign say | describe what you see",
+        ("what am i looking at", "what does this sign say", "read this"),
+    ),
+    IntentSpec(
+        "forget",
+        (r"\bforget (?:everything|all|it all|what i told you)\b",),
+        "forget everything",
+        ("forget everything",),
+        fuzzy=False,
+    ),
+    IntentSpec(
+        "notes_read",
+        (
+            r"\bread (?:me )?(?:my |the |all )*notes\b",
+            r"\bwhat are my notes\b",
+            r"\blist (?:my |the )?notes\b",
+        ),
+        "read [me] my notes | what are my notes",
+        ("read my notes", "what are my notes"),
+    ),
+    IntentSpec(
+        "notes_delete",
+        (r"\b(?:delete|clear|erase|remove) (?:all )?(?:of )?(?:my |the )?notes\b",),
+        "(delete | clear) [all] my notes",
+        ("delete my notes", "clear all my notes"),
+    ),
+    IntentSpec(
+        "note_add",
+        (
+            r"\b(?:take|make|write|add) (?:a |another )?note(?: that| saying| to)? (?P<text>.+)$",
+            r"^note (?P<text>.+)$",
+        ),
+        "(take | make) a note <words>",
+        ("take a note buy milk",),
+        fuzzy=False,
+    ),
+    IntentSpec(
+        "help",
+        (r"\bwhat can you do\b", r"^help\b", r"\bwhat do you do\b", r"\bwhat are you\b"),
+        "what can you do | help",
+        ("what can you do",),
+    ),
+    IntentSpec(
+        "status",
+        (r"\bstatus\b", r"\bhow are you doing\b", r"\bare you online\b", r"\bbattery\b"),
+        "status | system status | are you online",
+        ("status", "are you online"),
+    ),
+    IntentSpec(
+        "stop",
+        (r"^(?:stop|cancel|never ?mind|shut up|be quiet|enough|quiet)(?: it| that)?$",),
+        "stop | cancel | never mind | be quiet",
+        ("stop", "never mind"),
+    ),
+)
+
+WAKE_REMNANTS = ("hey zero", "hi zero", "ok zero", "okay zero", "hey", "zero")
+LEADING_POLITENESS = ("can you", "could you", "would you", "will you", "i want you to", "now")
+
+_COMPILED = [(spec, [re.compile(p) for p in spec.patterns]) for spec in SPECS]
+
+
+def without_wake_words(text: str) -> str:
+    """``text`` without a leading wake phrase the recogniser heard in the pre-roll ("zero ...").
+
+    Case and punctuation are kept: this is what the brain is asked.
+    """
+    lowered = text.lower()
+    for remnant in WAKE_REMNANTS:
+        if lowered == remnant or re.match(re.escape(remnant) + r"\b[\s,.!?]*", lowered):
+            rest = text[len(remnant) :].lstrip(" ,.!?")
+            if rest:
+                return rest
+    return text
+
+
+def normalise(text: str) -> str:
+    """Lowercase, drop punctuation and apostrophes, remove wake words and politeness."""
+    text = text.lower().replace("'", "")
+    text = re.sub(r"[^a-z0-9%]+", " ", text)
+    text = " ".join(word for word in text.split() if word != "please")
+    for remnant in WAKE_REMNANTS:  # only at the start: "zero" elsewhere is a number
+        if text == remnant or text.startswith(remnant + " "):
+            text = text[len(remnant) :].strip()
+            break
+    for phrase in LEADING_POLITENESS:
+        if text.startswith(phrase + " "):
+            text = text[len(phrase) :].strip()
+    return text
+
+
+def parse(text: str) -> Intent | None:
+    """The intent in ``text``, or None when it is a question for the brain."""
+    norm = normalise(text)
+    if not norm:
+        return None
+    for spec, patterns in _COMPILED:
+        for pattern in patterns:
+            match = pattern.search(norm)
+            if match:
+                intent = _with_slots(spec.name, match.groupdict(), norm)
+                if intent is not None:
+                    return intent
+    return _fuzzy(norm)
+
+
+def _with_slots(name: str, groups: Mapping[str, str | None], norm: str) -> Intent | None:
+    slots = {k: v.strip() for k, v in groups.items() if v and v.strip()}
+    if name == "timer_set":
+        seconds = parse_duration(slots.get("duration", ""))
+        if seconds is None:
+            return Intent("timer_set", MappingProxyType({}), norm)  # the skill asks for a length
+        slots = {"seconds": repr(seconds), **({"name": slots["name"]} if "name" in slots else {})}
+        if slots.get("name") in ("a", "an", "the", "new"):
+            slots.pop("name")
+    elif name == "volume_set":
+        level = slots.get("level", "")
+        number = int(level) if level.isdigit() else parse_number(level)
+        if number is None:
+            return None
+        slots = {"percent": str(number)}
+    return Intent(name, MappingProxyType(slots), norm)
+
+
+def _fuzzy(norm: str) -> Intent | None:
+    """Near-misses of a slot-free intent's examples (an ASR that dropped or swapped a word)."""
+    words = norm.split()
+    best: tuple[float, str] = (0.0, "")
+    for spec in SPECS:
+        if not spec.fuzzy:
+            continue
+        for example in spec.examples:
+            ratio = difflib.SequenceMatcher(None, words, example.split()).ratio()
+            if ratio > best[0]:
+                best = (ratio, spec.name)
+    return Intent(best[1], MappingProxyType({}), norm) if best[0] >= 0.75 else None
+
+
+def jsgf_grammar(wake_phrase: str = "hey zero") -> str:
+    """A JSGF grammar of every command, with the wake phrase as an optional prefix."""
+    units = "second | seconds | minute | minutes | hour | hours"
+    commands = " | ".join(f"/1/ ( {spec.grammar} )" for spec in SPECS) + " | /0.05/ <question>"
+    wake = " ".join(f"[{word}]" for word in wake_phrase.split())
+    return (
+        "#JSGF V1.0;\n"
+        "grammar zeropin;\n"
+        f"public <utterance> = {wake} [please] <command> [please];\n"
+        f"<command> = {commands};\n"
+        f"<ones> = {' | '.join(ONES)};\n"
+        f"<teens> = {' | '.join(TEENS)};\n"
+        f"<tens> = {' | '.join(TENS)};\n"
+        "<number> = <ones> [hundred] | <teens> | <tens> [<ones>] | zero | a | an;\n"
+        f"<unit> = {units};\n"
+        # A bounded phrase, not a (word)+ loop: the loop is slower and inserts words.
+        f"<word> = {' | '.join(sorted(set(NOTE_WORDS)))};\n"
+        "<words> = <word> [<word>] [<word>] [<word>];\n"
+        f"<question> = ({QUESTION_STARTS}) <qword> [<qword>] [<qword>] [<qword>] [<qword>];\n"
+        f"<qword> = {' | '.join(sorted(set(QUESTION_WORDS)))};\n"
+    )

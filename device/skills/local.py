@@ -1,0 +1,226 @@
+"""What the device does by itself, offline: one method per intent, each returning the reply text.
+
+skills = Skills(timers, notes, volume, camera=None, photos_dir=Path("photos"), ...)
+skills.handle(parse("what time is it"))  # -> "It's 3:07 PM."
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from device.errors import StorageError
+from device.skills.intents import Intent
+from device.skills.numbers import say_duration
+from device.skills.timers import Timers
+from device.storage.files import write_atomically
+from device.storage.memory import ConversationStore, MemoryStore
+from device.storage.notes import NoteStore
+from device.system.status import BatteryGauge, describe, read_status
+from drivers.camera import Camera
+from drivers.errors import DriverError
+
+log = logging.getLogger(__name__)
+
+HELP = (
+    "I can tell the time and the date, set and cancel timers, take notes and read them back, "
+    "take photos, change the volume, and repeat what I said. Anything else needs the cloud."
+)
+
+
+@dataclass
+class Volume:
+    """Output level, applied to everything the speaker plays."""
+
+    percent: int = 80
+    muted: bool = False
+    step: int = 10
+
+    @property
+    def gain(self) -> float:
+        return 0.0 if self.muted else self.percent / 100
+
+    def set(self, percent: int) -> int:
+        self.percent = max(0, min(100, percent))
+        self.muted = False
+        return self.percent
+
+
+class Skills:
+    """Runs local intents. Collaborators are injected; nothing here reads global config."""
+
+    def __init__(
+        self,
+        timers: Timers,
+        notes: NoteStore,
+        volume: Volume,
+        *,
+        camera: Camera | None,
+        photos_dir: Path,
+        state_dir: Path,
+        battery: BatteryGauge | None = None,
+        now: Callable[[], dt.datetime] = dt.datetime.now,
+        max_notes_read: int = 5,
+        memory: MemoryStore | None = None,
+        conversation: ConversationStore | None = None,
+    ) -> None:
+        self.timers = timers
+        self.notes = notes
+        self.volume = volume
+        self.camera = camera
+        self.photos_dir = photos_dir
+        self.state_dir = state_dir
+        self.battery = battery
+        self.now = now
+        self.max_notes_read = max_notes_read
+        self.memory = memory
+        self.conversation = conversation
+        self.last_reply = ""
+
+    def handle(self, intent: Intent) -> str:
+        """The reply to ``intent`` (may be empty: "stop" says nothing)."""
+        method: Callable[[Intent], str] = getattr(self, f"_{intent.name}")
+        reply = method(intent)
+        if intent.name != "repeat" and reply:
+            self.last_reply = reply
+        return reply
+
+    # ---- time ----------------------------------------------------------------------------
+    def _time(self, intent: Intent) -> str:
+        now = self.now()
+        return f"It's {now.hour % 12 or 12}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}."
+
+    def _date(self, intent: Intent) -> str:
+        now = self.now()
+        return f"Today is {now:%A}, {now.day} {now:%B %Y}."
+
+    # ---- timers --------------------------------------------------------------------------
+    def _timer_set(self, intent: Intent) -> str:
+        if "seconds" not in intent.slots:
+            return "For how long? For example: set a timer for five minutes."
+        seconds = float(intent.slots["seconds"])
+        try:
+            timer = self.timers.start(seconds, intent.slots.get("name"))
+        except ValueError:
+            return "Timers can run from one second to one day."
+        label = f"{timer.name} timer" if not timer.name[0].isdigit() else "timer"
+        return f"OK, {label} set for {say_duration(seconds)}."
+
+    def _timer_cancel(self, intent: Intent) -> str:
+        cancelled = self.timers.cancel(intent.slots.get("name"))
+        if not cancelled:
+            return "There's no timer running."
+        if len(cancelled) == 1:
+            return f"Cancelled the {cancelled[0].name} timer."
+        return f"Cancelled {len(cancelled)} timers."
+
+    def _timer_query(self, intent: Intent) -> str:
+        active = self.timers.active()
+        if not active:
+            return "There's no timer running."
+        parts = [f"{t.name} timer, {say_duration(self.timers.remaining(t))} left" for t in active]
+        return "; ".join(parts) + "."
+
+    # ---- volume --------------------------------------------------------------------------
+    def _volume_up(self, intent: Intent) -> str:
+        return f"Volume {self.volume.set(self.volume.percent + self.volume.step)} percent."
+
+    def _volume_down(self, intent: Intent) -> str:
+        return f"Volume {self.volume.set(self.volume.percent - self.volume.step)} percent."
+
+    def _volume_set(self, intent: Intent) -> str:
+        return f"Volume {self.volume.set(int(intent.slots['percent']))} percent."
+
+    def _mute(self, intent: Intent) -> str:
+        self.volume.muted = True
+        return ""  # anything said now would be silent
+
+    def _unmute(self, intent: Intent) -> str:
+        self.volume.muted = False
+        return f"Sound is back on, at {self.volume.percent} percent."
+
+    # ---- conversation --------------------------------------------------------------------
+    def _stop(self, intent: Intent) -> str:
+        return ""
+
+    def _repeat(self, intent: Intent) -> str:
+        return self.last_reply or "I haven't said anything yet."
+
+    def _help(self, intent: Intent) -> str:
+        return HELP
+
+    def _status(self, intent: Intent) -> str:
+        return describe(read_status(self.state_dir, self.battery))
+
+    def _forget(self, intent: Intent) -> str:
+        """Wipe long-term memory and the conversation so far (notes are kept: they have
+        their own "delete my notes")."""
+        try:
+            facts = self.memory.forget_all() if self.memory is not None else 0
+            if self.conversation is not None:
+                self.conversation.clear()
+        except StorageError as exc:
+            log.warning("%s", exc)
+            return "I couldn't forget: the storage failed."
+        things = f"{facts} thing{'s' if facts != 1 else ''}"
+        return f"Done. I forgot {things} you told me, and our conversation."
+
+    # ---- camera --------------------------------------------------------------------------
+    def _photo(self, intent: Intent) -> str:
+        if self.camera is None:
+            return "There's no camera connected."
+        try:
+            photo = self.camera.capture()
+        except DriverError as exc:
+            log.warning("camera failed: %s", exc)
+            return "The camera didn't work. Check its cable."
+        suffix = ".png" if photo.mime == "image/png" else ".jpg"
+        path = self.photos_dir / f"{self.now():%Y%m%d-%H%M%S}{suffix}"
+        try:
+            write_atomically(path, photo.data, mode=0o600)  # photos are private
+        except OSError as exc:
+            log.warning("could not save photo %s: %s", path, exc)
+            return "I took the photo but couldn't save it. The card may be full."
+        return "Photo saved."
+
+    # ---- notes ---------------------------------------------------------------------------
+    def _note_add(self, intent: Intent) -> str:
+        text = intent.slots.get("text", "").strip()
+        if not text:
+            return "What should the note say?"
+        try:
+            self.notes.add(text)
+        except StorageError as exc:
+            log.warning("%s", exc)
+            return "I couldn't save that note. The storage may be full."
+        return f"Noted: {text}."
+
+    def _notes_read(self, intent: Intent) -> str:
+        try:
+            count = self.notes.count()
+            notes = self.notes.recent(self.max_notes_read)
+        except StorageError as exc:
+            log.warning("%s", exc)
+            return "I couldn't read your notes."
+        if count == 0:
+            return "You have no notes."
+        listing = " ".join(f"{n.text.rstrip('.')}." for n in notes)
+        if count == 1:
+            return f"You have one note: {listing}"
+        more = f" And {count - len(notes)} older." if count > len(notes) else ""
+        return f"You have {count} notes. Newest first: {listing}{more}"
+
+    def _notes_delete(self, intent: Intent) -> str:
+        try:
+            deleted = self.notes.delete_all()
+        except StorageError as exc:
+            log.warning("%s", exc)
+            return "I couldn't delete your notes."
+        return (
+            f"Deleted {deleted} note{'s' if deleted != 1 else ''}."
+            if deleted
+            else "You have no notes."
+        )

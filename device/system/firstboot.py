@@ -1,0 +1,252 @@
+"""``zeropin firstboot``: apply the boot partition's ``zeropin.toml`` to the system, every boot.
+
+A maker flashes a card and edits ``/boot/firmware/zeropin.toml`` from any laptop (the boot
+partition is FAT, so every laptop can write it, and read it). At boot, as root and before the
+daemon starts (``zeropin-firstboot.service``), this:
+
+1. reads the file the way the daemon will, so a broken line stops here with the file, key and
+   reason, and nothing is changed;
+2. moves every ``[providers.NAME] api_key`` out of it into ``/etc/zeropin/secrets.toml`` (mode
+   0600, owned by the daemon's user), leaving a comment where the key was: the key is written
+   and synced to its new home before it is removed from the old one, so a power cut in between
+   leaves it in both places, never in neither;
+3. sets the host name, the Wi-Fi country and the audio profile (ALSA config, overlay, mixer).
+
+Every step is idempotent, so it runs on every boot and a later edit of the file takes effect at
+the next one. ``root`` lets tests (and image builds) apply it to a folder instead of ``/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from device.config import Config, load_config
+from device.errors import ConfigError, StorageError
+from device.storage.files import write_atomically
+
+log = logging.getLogger(__name__)
+
+BOOT_CONFIG = Path("boot/firmware/zeropin.toml")  # paths here are relative to the root
+SYSTEM_CONFIG = Path("etc/zeropin/config.toml")
+SECRETS = Path("etc/zeropin/secrets.toml")
+CMDLINE = Path("boot/firmware/cmdline.txt")
+DAEMON_USER = "zeropin"
+MOVED_NOTE = "# api_key moved to /etc/zeropin/secrets.toml by zeropin firstboot"
+
+_TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]")  # [table], not [[array of tables]]
+_API_KEY_LINE = re.compile(r"^\s*(api_key|\"api_key\")\s*=")
+_REGDOM = re.compile(r"\s*\bcfg80211\.ieee80211_regdom=\S*")
+
+Runner = Callable[[Sequence[str]], None]
+
+
+@dataclass
+class FirstbootReport:
+    """What one run changed; ``reboot_needed`` when an overlay changed in config.txt."""
+
+    keys_moved: list[str] = field(default_factory=list)  # provider names
+    hostname: str = ""
+    wifi_country: str = ""
+    audio_profile: str = ""
+    reboot_needed: bool = False
+
+
+def apply_boot_config(
+    root: Path = Path("/"),
+    boot_config: Path | None = None,
+    *,
+    run: Runner | None = None,
+    owner: str = DAEMON_USER,
+) -> FirstbootReport:
+    """Apply ``boot_config`` (default ``<root>/boot/firmware/zeropin.toml``) to ``root``.
+
+    ``run`` carries out system commands (``hostname``, ``iw``) only when ``root`` is ``/``;
+    it defaults to running them when they are installed.
+    """
+    boot_file = boot_config or root / BOOT_CONFIG
+    report = FirstbootReport()
+    if not boot_file.is_file():
+        log.info("%s: not there, nothing to apply", boot_file)
+        return report
+    # Raises ConfigError naming the file and key; nothing has been changed yet.
+    cfg = load_config(paths=[root / SYSTEM_CONFIG, boot_file], env={}, secrets_paths=[])
+    live = root.resolve() == Path("/")
+    runner = run or (_run_if_installed if live else None)
+    report.keys_moved = move_secrets(boot_file, root / SECRETS, owner)
+    report.hostname = _apply_hostname(cfg, root, runner)
+    report.wifi_country = _apply_wifi_country(cfg, root, runner)
+    if cfg.audio.profile:
+        report.audio_profile, report.reboot_needed = _apply_audio(cfg, root)
+    return report
+
+
+# -- secrets ------------------------------------------------------------------------------------
+
+
+def move_secrets(boot_file: Path, secrets_file: Path, owner: str = DAEMON_USER) -> list[str]:
+    """Move the API keys in ``boot_file`` into ``secrets_file``; return the providers moved."""
+    text = boot_file.read_text(encoding="utf-8-sig")
+    keys = {
+        name: table["api_key"]
+        for name, table in tomllib.loads(text).get("providers", {}).items()
+        if isinstance(table, dict) and table.get("api_key")
+    }
+    if not keys:
+        return []
+    stripped = _without_api_keys(text)
+    if stripped is None:
+        log.warning(
+            "%s: API keys are written in a form firstboot cannot take out safely (an inline "
+            'table?); write each as api_key = "..." under its [providers.NAME], or move it '
+            "to /etc/zeropin/secrets.toml by hand",
+            boot_file,
+        )
+        return []
+    secrets = _read_secrets(secrets_file)
+    for name, key in keys.items():
+        secrets.setdefault("providers", {}).setdefault(name, {})["api_key"] = key
+    _write_atomically(secrets_file, _render_secrets(secrets), mode=0o600, owner=owner)
+    _write_atomically(boot_file, stripped, mode=None)
+    log.warning("moved the API keys of %s from %s to %s", ", ".join(keys), boot_file, secrets_file)
+    return list(keys)
+
+
+def _without_api_keys(text: str) -> str | None:
+    """``text`` with each provider table's api_key line replaced by a note; None if unsure.
+
+    Sure means: the result parses to the same document minus the keys, so nothing else moved.
+    """
+    lines, table = [], ""
+    for line in text.splitlines(keepends=True):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            table = header.group(1).replace(" ", "")
+        if table.startswith("providers.") and _API_KEY_LINE.match(line):
+            ending = "\r\n" if line.endswith("\r\n") else "\n"
+            line = MOVED_NOTE + ending
+        lines.append(line)
+    result = "".join(lines)
+    expected = tomllib.loads(text)
+    for table_ in expected.get("providers", {}).values():
+        if isinstance(table_, dict):
+            table_.pop("api_key", None)
+    try:
+        return result if tomllib.loads(result) == expected else None
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def _read_secrets(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        # Never overwrite a file we cannot read: the keys in it would be lost.
+        raise ConfigError(f"{path}: cannot read it to add keys: {exc}") from exc
+
+
+def _render_secrets(secrets: dict[str, Any]) -> str:
+    lines = ["# API keys, moved here from the boot partition by zeropin firstboot. Mode 0600."]
+    for name, table in secrets.get("providers", {}).items():
+        lines += ["", f"[providers.{name}]"]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _write_atomically(path: Path, text: str, *, mode: int | None, owner: str = "") -> None:
+    """write_atomically, keeping a file's mode unless told, as StorageError naming the file."""
+    if mode is None:
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    try:
+        write_atomically(path, text.encode("utf-8"), mode=mode, owner=_uid_gid(owner, path))
+    except OSError as exc:
+        raise StorageError(
+            f"{path}: cannot write it: {exc.strerror or exc}; left as it was"
+        ) from exc
+
+
+def _uid_gid(owner: str, path: Path) -> tuple[int, int] | None:
+    if not owner or os.geteuid() != 0:
+        return None
+    try:
+        user = pwd.getpwnam(owner)
+    except KeyError:
+        log.warning("no user %s: %s stays owned by root", owner, path)
+        return None
+    return user.pw_uid, user.pw_gid
+
+
+# -- host name, Wi-Fi country, audio ------------------------------------------------------------
+
+
+def _apply_hostname(cfg: Config, root: Path, run: Runner | None) -> str:
+    name = cfg.system.hostname
+    if not name:
+        return ""
+    hostname_file = root / "etc/hostname"
+    old = hostname_file.read_text().strip() if hostname_file.is_file() else ""
+    if old != name:
+        _write_atomically(hostname_file, name + "\n", mode=None)
+    _set_hosts_line(root / "etc/hosts", name)
+    if run is not None and socket.gethostname() != name:
+        run(["hostname", name])
+    return name
+
+
+def _set_hosts_line(hosts: Path, name: str) -> None:
+    """Point 127.0.1.1 at ``name`` (as Debian's installer does), so sudo and mDNS find it."""
+    lines = hosts.read_text().splitlines() if hosts.is_file() else ["127.0.0.1\tlocalhost"]
+    wanted = f"127.0.1.1\t{name}"
+    kept = [line for line in lines if not line.startswith("127.0.1.1")]
+    new = [*kept, wanted]
+    if new != lines:
+        _write_atomically(hosts, "\n".join(new) + "\n", mode=None)
+
+
+def _apply_wifi_country(cfg: Config, root: Path, run: Runner | None) -> str:
+    """The regulatory domain on the kernel command line (as raspi-config sets it), and now."""
+    country = cfg.system.wifi_country
+    if not country:
+        return ""
+    cmdline = root / CMDLINE
+    if cmdline.is_file():
+        old = cmdline.read_text().strip()
+        new = _REGDOM.sub("", old) + f" cfg80211.ieee80211_regdom={country}"
+        if new != old:
+            _write_atomically(cmdline, new + "\n", mode=None)
+    else:
+        log.info("no %s (not a Raspberry Pi image): the country applies until reboot", cmdline)
+    if run is not None:
+        run(["iw", "reg", "set", country])
+        run(["rfkill", "unblock", "wifi"])  # Raspberry Pi OS keeps Wi-Fi off until this
+    return country
+
+
+def _apply_audio(cfg: Config, root: Path) -> tuple[str, bool]:
+    from device.system.audio_profiles import apply_profile, get_profile
+
+    profile = get_profile(cfg.audio.profile)
+    return profile.name, apply_profile(profile, root)
+
+
+def _run_if_installed(command: Sequence[str]) -> None:
+    """Run a system command; one that is missing or fails is logged, not fatal."""
+    if shutil.which(command[0]) is None:
+        log.warning("%s is not installed: skipped %s", command[0], " ".join(command))
+        return
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    if result.returncode:
+        log.warning("%s failed: %s", " ".join(command), result.stderr.strip()[:200])
