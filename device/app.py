@@ -18,7 +18,7 @@ from device.cloud.client import ChatClient
 from device.cloud.providers import Provider, resolve_providers
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
-from device.config import Config, resolved_state_dir, resolved_vosk_model
+from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError, ModelError
 from device.listening.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
@@ -34,13 +34,20 @@ from device.loop.brain import Brain, OfflineBrain
 from device.loop.router import Router
 from device.loop.runtime import Runtime
 from device.skills.intents import jsgf_grammar, parse
-from device.skills.local import Skills, Volume
+from device.skills.local import Skills
 from device.skills.timers import Timers
+from device.speaking.playback import Volume
 from device.speaking.tts import EspeakSynthesizer, Synthesizer
+from device.storage.database import Database
 from device.storage.memory import ConversationStore, MemoryStore
-from device.storage.notes import Database, NoteStore
-from device.system.manifest import load_manifest, shipped_file
-from drivers.camera import Camera
+from device.storage.notes import NoteStore
+from device.system.paths import (
+    resolved_vosk_model,
+    resolved_wake_model,
+    state_paths,
+)
+from drivers.camera import Camera, FolderCamera, Picamera2Camera
+from drivers.errors import DriverError
 from drivers.leds import LedPattern, NoLed, PrivacyLed, RgbLed, SingleLed, StatusLight
 from drivers.mic import Microphone
 from drivers.power import Battery
@@ -49,16 +56,8 @@ from drivers.speaker import Speaker
 log = logging.getLogger(__name__)
 
 
-SHIPPED_WAKE_MODEL = "wakeword-hey-zero"  # the manifest entry of the default wake-word model
 POCKETSPHINX_THRESHOLD = 1e-40
 MIN_TFLITE_THRESHOLD = 0.05  # lower fires on nearly anything
-
-
-def resolved_wake_model(cfg: Config) -> Path:
-    """The tflite wake-word model: the configured file, or the shipped one (sha256 checked)."""
-    if cfg.wake.model:
-        return Path(cfg.wake.model).expanduser()
-    return shipped_file(load_manifest()[SHIPPED_WAKE_MODEL])
 
 
 def build_wake(cfg: Config) -> WakeWordDetector:
@@ -221,16 +220,6 @@ def build_brain(cfg: Config, providers: list[Provider], gate: EgressGate, skills
     )
 
 
-def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]:
-    """(database file, photos folder) under the state directory, created if missing."""
-    root = state_dir or resolved_state_dir(cfg)
-    try:
-        (root / "photos").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"[device] state_dir: cannot create {root}: {exc.strerror}") from exc
-    return root / "zeropin.db", root / "photos"
-
-
 def build_skills(
     cfg: Config,
     database: Database,
@@ -325,3 +314,17 @@ __all__ = [
     "LedPattern",
     "ModelError",
 ]
+
+
+def _camera(cfg: Config, folder: Path | None, sim: bool) -> Camera | None:
+    backend = "folder" if folder else cfg.camera.backend
+    if backend == "folder" or (backend == "auto" and cfg.camera.folder):
+        return FolderCamera(folder or Path(cfg.camera.folder))
+    if backend == "picamera2":
+        return Picamera2Camera((cfg.camera.width, cfg.camera.height))
+    if backend == "auto" and not sim:
+        try:
+            return Picamera2Camera((cfg.camera.width, cfg.camera.height))
+        except DriverError as exc:  # a pin without a camera still talks
+            log.warning("no camera: %s", exc)
+    return None

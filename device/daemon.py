@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 import threading
@@ -17,18 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.app import assemble, build_light, build_privacy_led
-from device.config import Config, resolved_state_dir
+from device.app import _camera, assemble, build_light, build_privacy_led
+from device.config.schema import Config
 from device.events import ButtonHeld, ButtonPressed
 from device.loop.runtime import Runtime, TurnReport
+from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
 from drivers.buttons import Buttons, simulated_pin_factory
-from drivers.camera import Camera, FolderCamera, Picamera2Camera
-from drivers.errors import DriverError
 from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
 from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
-
-log = logging.getLogger(__name__)
 
 
 def run_interactive(
@@ -140,20 +136,6 @@ async def _serve(runtime: Runtime, notifier: Notifier, heartbeat: _Heartbeat) ->
         with contextlib.suppress(asyncio.CancelledError):
             await watchdog
     return stop.is_set()
-
-
-def _camera(cfg: Config, folder: Path | None, sim: bool) -> Camera | None:
-    backend = "folder" if folder else cfg.camera.backend
-    if backend == "folder" or (backend == "auto" and cfg.camera.folder):
-        return FolderCamera(folder or Path(cfg.camera.folder))
-    if backend == "picamera2":
-        return Picamera2Camera((cfg.camera.width, cfg.camera.height))
-    if backend == "auto" and not sim:
-        try:
-            return Picamera2Camera((cfg.camera.width, cfg.camera.height))
-        except DriverError as exc:  # a pin without a camera still talks
-            log.warning("no camera: %s", exc)
-    return None
 
 
 def _press_on_enter(factory: Any, pin: int, hold_seconds: float) -> None:

@@ -20,7 +20,7 @@ Example::
     from pathlib import Path
     from drivers.leds import PrivacyLed
     from device.egress import EgressGate, Ledger, format_ledger
-    from device.storage.notes import Database
+    from device.storage.database import Database
 
     with Database(Path("/var/lib/zeropin/zeropin.db")) as db, PrivacyLed(16) as led:
         ledger = Ledger(db)
@@ -44,7 +44,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from device.errors import DriverError, EgressRefused, StorageError
-from device.storage.notes import Database
+from device.storage.database import Database
 from drivers.leds import PrivacyLed
 
 __all__ = ["KINDS", "EgressGate", "Ledger", "LedgerRow", "format_ledger", "host_name"]

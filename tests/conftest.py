@@ -9,9 +9,10 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 
-from device import config
-from device.cloud.providers import PRESETS
-from device.sim.loopback import LoopbackLLM
+from device.config.presets import PRESETS
+from device.config.sources import ENV_PREFIX
+from device.sim.loopback.server import LoopbackLLM
+from device.system import paths
 
 TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot miss
 
@@ -24,11 +25,11 @@ def _nothing_from_this_machines_state(tmp_path_factory: pytest.TempPathFactory) 
     ``zeropin`` run by root still finds /var/lib/zeropin if it exists (CI's machines have none)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-        patch.setattr(config, "SYSTEM_STATE_DIR", tmp_path_factory.mktemp("var") / "absent")
+        patch.setattr(paths, "SYSTEM_STATE_DIR", tmp_path_factory.mktemp("var") / "absent")
         # Nor its settings or API keys: a daemon started with them could reach a real provider.
         keys = {preset.api_key_env for preset in PRESETS.values()} | {"OPENAI_BASE_URL"}
         for name in list(os.environ):
-            if name.startswith(config.ENV_PREFIX) or name in keys:
+            if name.startswith(ENV_PREFIX) or name in keys:
                 patch.delenv(name)
         yield
 

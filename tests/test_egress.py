@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 
 from device.egress import EgressGate, Ledger, LedgerRow, format_ledger, host_name
 from device.errors import EgressRefused, StorageError
-from device.storage.notes import Database
+from device.storage.database import Database
 from drivers.leds import PrivacyLed
 
 PRIVACY_PIN = 16

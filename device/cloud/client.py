@@ -20,12 +20,8 @@ answer was cut off instead of starting again.
 
 from __future__ import annotations
 
-import contextlib
-import email.utils
 import json
 import logging
-import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,14 +33,21 @@ import sseclient
 import urllib3
 
 from device.cancel import Cancellation, Cancelled
+from device.cloud.http import (
+    _backoff,
+    _raw_chunks,
+    _Watchdog,
+    content_type_of,
+    network_error,
+    post,
+    raise_for_status,
+    wrong_content_type,
+)
 from device.cloud.providers import Provider
 from device.egress import EgressGate
 from device.errors import CloudError
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_SECONDS = 8.0
-USER_AGENT = "zeropin"
 
 
 @dataclass(frozen=True)
@@ -202,191 +205,6 @@ class ChatClient:
             finally:
                 remove()
         cancel.check()
-
-
-class _Watchdog:
-    """Closes the response when a time limit passes or the work is cancelled."""
-
-    def __init__(self, cancel: Cancellation) -> None:
-        self._cancel = cancel
-        self._timer: threading.Timer | None = None
-        self._response: requests.Response | None = None
-        self._lock = threading.Lock()
-        self._remove = cancel.on_cancel(self._close)
-        self.expired = False
-        self.reason = ""
-
-    def arm(self, seconds: float, reason: str) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self.reason = f"{reason} within {seconds:.1f} s"
-            self._timer = threading.Timer(seconds, self._expire)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def attach(self, response: requests.Response) -> None:
-        with self._lock:
-            self._response = response
-        if self.expired or self._cancel.cancelled:
-            self._close()
-
-    def stop(self) -> None:
-        self._remove()
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-
-    def _expire(self) -> None:
-        self.expired = True
-        self._close()
-
-    def _close(self) -> None:
-        with self._lock:
-            response = self._response
-        if response is not None:
-            _shut_down(response)
-            response.close()
-
-
-def _shut_down(response: requests.Response) -> None:
-    """Wake a read blocked on this response's socket in another thread.
-
-    Closing a file descriptor does not wake a thread blocked in recv() on Linux; shutting the
-    socket down does (the read returns at once). urllib3 exposes the socket only privately, so
-    look for it carefully and fall back to a plain close.
-    """
-    connection = getattr(response.raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is None:
-        fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
-        sock = getattr(getattr(fp, "raw", None), "_sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def post(
-    session: requests.Session,
-    provider: Provider,
-    path: str,
-    body: bytes,
-    content_type: str,
-    accept: str,
-) -> requests.Response:
-    """POST ``body`` to ``{base_url}/{path}`` with the key and the provider's connect and
-    first-byte timeouts; the response is streamed (read it with ``response.raw.read1``)."""
-    headers = {"Content-Type": content_type, "Accept": accept, "User-Agent": USER_AGENT}
-    if provider.api_key:
-        headers["Authorization"] = f"Bearer {provider.api_key.reveal()}"
-    return session.post(
-        f"{provider.base_url}/{path}",
-        data=body,
-        headers=headers,
-        stream=True,
-        timeout=(provider.connect_timeout_seconds, provider.first_token_timeout_seconds),
-    )
-
-
-def wrong_content_type(provider: Provider, kind: str, wanted: str = "a model reply") -> CloudError:
-    """The error for an answer of the wrong type: most often a captive portal's login page."""
-    return CloudError(
-        f"{provider.name} answered with {kind or 'no content type'}, not {wanted} "
-        "(a Wi-Fi login page or a proxy?)"
-    )
-
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return max(0.0, retry_after)
-    return min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt) * random.uniform(0.8, 1.2)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    if value.replace(".", "", 1).isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def raise_for_status(response: requests.Response, provider: Provider) -> None:
-    status = response.status_code
-    if status == 200:
-        return
-    detail = _scrubbed(_error_message(response), provider)
-    name = provider.name
-    if status in (401, 403):
-        raise CloudError(f"{name} refused the API key ({status}): {detail}", key_refused=True)
-    if status == 429:
-        raise CloudError(
-            f"{name} is rate-limited or out of quota (429): {detail}",
-            retryable=True,
-            retry_after_seconds=_retry_after(response),
-        )
-    if status >= 500:
-        raise CloudError(
-            f"{name} had a server error ({status}): {detail}",
-            retryable=True,
-            retry_after_seconds=_retry_after(response),
-        )
-    raise CloudError(f"{name} rejected the request ({status}): {detail}")
-
-
-def _error_message(response: requests.Response) -> str:
-    try:
-        text = response.raw.read(4096, decode_content=True).decode("utf-8", "replace")
-    except Exception:  # the body of an error is a nicety; the status already says enough
-        return "no details"
-    try:
-        error = json.loads(text).get("error")
-        message = error.get("message") if isinstance(error, dict) else error
-        if message:
-            return " ".join(str(message).split())[:200]
-    except (ValueError, AttributeError):
-        pass
-    return " ".join(text.split())[:120] or "no details"
-
-
-def _scrubbed(text: str, provider: Provider) -> str:
-    """Servers sometimes echo the key back in errors; never pass it on."""
-    key = provider.api_key.reveal()
-    return text.replace(key, "***") if key else text
-
-
-def network_error(exc: BaseException, provider: Provider) -> CloudError:
-    name = provider.name
-    # Timeouts are not retried on the same provider: the next one in the chain is a better bet.
-    if isinstance(exc, requests.ConnectTimeout):
-        return CloudError(f"{name} did not accept a connection in time")
-    if isinstance(exc, requests.ReadTimeout):
-        return CloudError(f"{name} did not start answering in time")
-    if isinstance(exc, requests.ConnectionError):
-        return CloudError(f"cannot reach {name} ({provider.host})", retryable=True)
-    if isinstance(
-        exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.HTTPError | OSError
-    ):
-        return CloudError(f"the connection to {name} broke off", retryable=True)
-    return CloudError(f"{name} sent something that is not a model reply ({type(exc).__name__})")
-
-
-def content_type_of(response: requests.Response) -> str:
-    return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-
-def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
-    """Bytes as the socket delivers them (``iter_content`` would wait for 128 bytes or EOF)."""
-    raw = response.raw
-    while True:
-        data = raw.read1(65536)
-        if not data:
-            return
-        yield data
 
 
 def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[Delta]:

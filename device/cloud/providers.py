@@ -27,34 +27,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
+from device.config.presets import PRESETS, Preset
+from device.config.schema import Secret, is_clean_key
 from device.errors import ConfigError
 
 if TYPE_CHECKING:
-    from device.config import Config, LlmConfig, ProviderConfig
+    from device.config.schema import Config, LlmConfig, ProviderConfig
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 LAN_SUFFIXES = (".local", ".lan", ".home.arpa", ".internal", ".localhost")
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A value that must never be printed: ``str(secret)`` is "***" (or "" when empty)."""
-
-    _value: str = field(default="", repr=False)
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
-
-    def __str__(self) -> str:
-        return "***" if self._value else ""
-
-    def __repr__(self) -> str:
-        return f"Secret({str(self)!r})"
 
 
 @dataclass(frozen=True)
@@ -78,67 +61,6 @@ class Provider:
     def host(self) -> str:
         """The host name requests go to (for the egress ledger)."""
         return urlsplit(self.base_url).hostname or self.base_url
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Defaults for a well-known endpoint; a ``[providers.NAME]`` table overrides any of them."""
-
-    base_url: str
-    model: str  # "" = the user must name one (the server runs whatever it was started with)
-    vision_model: str  # "" = no default model that accepts images
-    api_key_env: str  # environment variable that holds the key; "" = no key needed
-    transcription_model: str = ""
-    speech_model: str = ""
-    speech_voice: str = ""
-
-
-# Model ids age: providers retire them every few months. Each is only a default; a table's
-# `model = "..."` replaces it without touching the rest of the preset.
-PRESETS: dict[str, Preset] = {
-    "openai": Preset(
-        "https://api.openai.com/v1",
-        "gpt-4o-mini",
-        "gpt-4o-mini",
-        "OPENAI_API_KEY",
-        transcription_model="whisper-1",
-        speech_model="tts-1",
-        speech_voice="alloy",
-    ),
-    "dashscope": Preset(  # Qwen, international (Singapore) endpoint of the compatible mode
-        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-        "qwen-plus",
-        "qwen-vl-plus",
-        "DASHSCOPE_API_KEY",
-    ),
-    "openrouter": Preset(
-        "https://openrouter.ai/api/v1",
-        "openai/gpt-4o-mini",
-        "openai/gpt-4o-mini",
-        "OPENROUTER_API_KEY",
-    ),
-    "groq": Preset(  # its vision models are previews that come and go: set vision_model yourself
-        "https://api.groq.com/openai/v1",
-        "openai/gpt-oss-20b",
-        "",
-        "GROQ_API_KEY",
-        transcription_model="whisper-large-v3-turbo",
-    ),
-    "gemini": Preset(
-        "https://generativelanguage.googleapis.com/v1beta/openai",
-        "gemini-3.5-flash-lite",
-        "gemini-3.5-flash-lite",
-        "GEMINI_API_KEY",
-    ),
-    "ollama": Preset("http://localhost:11434/v1", "llama3.2", "", ""),
-    "llamacpp": Preset("http://localhost:8080/v1", "local", "", ""),  # serves one model, any name
-    "vllm": Preset("http://localhost:8000/v1", "", "", ""),
-}
-
-
-def is_clean_key(text: str) -> bool:
-    """Whether text can be a key as is: printable ASCII without spaces (a paste often adds some)."""
-    return all(33 <= ord(char) <= 126 for char in text)
 
 
 def is_lan_url(url: str) -> bool:
@@ -167,7 +89,7 @@ def resolve_providers(cfg: Config, env: Mapping[str, str]) -> list[Provider]:
     """
     if not cfg.llm.chain:
         return _from_openai_variables(cfg.llm, env)
-    from device.config import ProviderConfig  # device.config imports this module
+    from device.config.schema import ProviderConfig
 
     tables = dict(cfg.providers)
     chain = []
@@ -225,7 +147,7 @@ def _inherit(own: _T | None, default: _T) -> _T:
 
 
 def _where_keys_go(label: str, key_env: str) -> str:
-    from device.config import SECRETS_PATHS  # device.config imports this module
+    from device.config.sources import SECRETS_PATHS
 
     return f'put it in {SECRETS_PATHS[0]} as {label} api_key = "..." or set {key_env}'
 

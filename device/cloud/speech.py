@@ -15,10 +15,10 @@ Example (``[providers.NAME] transcription_model`` and ``speech_model`` pick the 
     from pathlib import Path
     from device.listening.asr import PocketsphinxRecognizer
     from device.cloud.speech import CloudRecognizer, CloudSynthesizer
-    from device.config import load_config
+    from device.config.sources import load_config
     from device.egress import EgressGate, Ledger
     from device.skills.intents import jsgf_grammar, parse
-    from device.storage.notes import Database
+    from device.storage.database import Database
     from device.cloud.providers import resolve_providers
     from device.speaking.tts import EspeakSynthesizer
     from drivers.leds import PrivacyLed
@@ -48,7 +48,7 @@ import urllib3
 from urllib3.filepost import encode_multipart_formdata
 
 from device.cloud.chain import CircuitBreaker
-from device.cloud.client import (
+from device.cloud.http import (
     content_type_of,
     network_error,
     post,

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from device.app import SHIPPED_WAKE_MODEL, build_light, build_privacy_led
-from device.cloud.providers import Provider, Secret, resolve_providers
-from device.config import Config, resolved_state_dir, resolved_vosk_model
+from device.app import build_light, build_privacy_led
+from device.cloud.providers import Provider, resolve_providers
+from device.config.schema import Config, Secret
 from device.doctor.checks import (
     Finding,
     Level,
@@ -58,8 +58,9 @@ from device.doctor.checks import (
     ntp_synchronized,
 )
 from device.errors import ConfigError, ModelError, TtsError
-from device.sim.loopback import LOOPBACK_MODEL, LoopbackLLM
+from device.sim.loopback.server import LOOPBACK_MODEL, LoopbackLLM
 from device.system.manifest import load_manifest
+from device.system.paths import SHIPPED_WAKE_MODEL, resolved_state_dir, resolved_vosk_model
 from device.system.status import available_memory_mb
 from drivers.audio_format import RATE, write_wav
 from drivers.buttons import Buttons, press, simulated_pin_factory

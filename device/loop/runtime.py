@@ -41,10 +41,9 @@ from device.events import (
 from device.listening.listener import FRAME_BYTES, Listener
 from device.loop.router import Router
 from device.loop.states import State, transition
-from device.skills.local import Volume
 from device.skills.timers import Timers
 from device.speaking import earcons
-from device.speaking.playback import Playback
+from device.speaking.playback import Playback, Volume
 from device.speaking.sentences import SentenceSplitter
 from device.speaking.tts import Synthesizer, speakable
 from drivers.errors import DriverError

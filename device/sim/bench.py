@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from device.app import build_recognizer, build_wake
-from device.config import Config, WakeConfig
+from device.config.schema import Config, WakeConfig
 from device.errors import ConfigError, ModelError
 from device.listening.listener import FRAME_BYTES
 from device.listening.vad import Endpointer, EndpointSettings

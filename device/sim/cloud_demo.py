@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device.cloud.providers import Provider
-from device.config import Config
+from device.config.schema import Config
 from device.egress import Ledger, LedgerRow
 from device.loop.runtime import TurnReport
 from device.sim.demo import Step, run_demo
-from device.sim.loopback import LoopbackLLM
-from device.storage.notes import Database
+from device.sim.loopback.server import LoopbackLLM
+from device.storage.database import Database
 from drivers.buttons import simulated_pin_factory
 from drivers.camera import FolderCamera
 from drivers.leds import PrivacyLed

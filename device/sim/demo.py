@@ -22,7 +22,7 @@ import numpy as np
 
 from device.app import assemble
 from device.cloud.providers import Provider
-from device.config import Config
+from device.config.schema import Config
 from device.events import ButtonPressed
 from device.loop.runtime import TurnReport
 from device.loop.states import State

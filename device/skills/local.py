@@ -9,13 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from device.errors import StorageError
 from device.skills.intents import Intent
 from device.skills.numbers import say_duration
 from device.skills.timers import Timers
+from device.speaking.playback import Volume
 from device.storage.files import write_atomically
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
@@ -29,24 +29,6 @@ HELP = (
     "I can tell the time and the date, set and cancel timers, take notes and read them back, "
     "take photos, change the volume, and repeat what I said. Anything else needs the cloud."
 )
-
-
-@dataclass
-class Volume:
-    """Output level, applied to everything the speaker plays."""
-
-    percent: int = 80
-    muted: bool = False
-    step: int = 10
-
-    @property
-    def gain(self) -> float:
-        return 0.0 if self.muted else self.percent / 100
-
-    def set(self, percent: int) -> int:
-        self.percent = max(0, min(100, percent))
-        self.muted = False
-        return self.percent
 
 
 class Skills:

@@ -120,3 +120,21 @@ class Playback:
             samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * gain
             pcm = samples.astype("<i2").tobytes()
         self.speaker.play(pcm)
+
+
+@dataclass
+class Volume:
+    """Output level, applied to everything the speaker plays."""
+
+    percent: int = 80
+    muted: bool = False
+    step: int = 10
+
+    @property
+    def gain(self) -> float:
+        return 0.0 if self.muted else self.percent / 100
+
+    def set(self, percent: int) -> int:
+        self.percent = max(0, min(100, percent))
+        self.muted = False
+        return self.percent

@@ -10,7 +10,7 @@ Example::
 
     from pathlib import Path
     from device.storage.memory import ConversationStore, MemoryStore
-    from device.storage.notes import Database
+    from device.storage.database import Database
 
     with Database(Path("/var/lib/zeropin/zeropin.db")) as db:
         memory = MemoryStore(db)
@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from device.storage.notes import Database
+from device.storage.database import Database
 
 __all__ = ["ConversationStore", "Fact", "MemoryStore", "ROLES", "Turn", "content_words"]
 

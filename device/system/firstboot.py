@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from device.config import Config, load_config
+from device.config.schema import Config
+from device.config.sources import load_config
 from device.errors import ConfigError, StorageError
 from device.storage.files import write_atomically
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from device.app import assemble, build_listener
-from device.config import load_config
+from device.config.sources import load_config
 from device.errors import ModelError
 from device.events import Heard, ListenMode, WakeWordDetected
 from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE, run_demo

@@ -15,11 +15,12 @@ from conftest import TEST_KEY
 
 from device.cancel import Cancellation, Cancelled
 from device.cloud.client import ChatClient, PartialAnswer, TextDelta, ToolCall
-from device.cloud.providers import Provider, Secret
+from device.cloud.providers import Provider
+from device.config.schema import Secret
 from device.egress import EgressGate, Ledger
 from device.errors import CloudError
-from device.sim.loopback import LoopbackLLM
-from device.storage.notes import Database
+from device.sim.loopback.server import LoopbackLLM
+from device.storage.database import Database
 
 
 @pytest.fixture

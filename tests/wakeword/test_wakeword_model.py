@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.app import resolved_wake_model
-from device.config import load_config
+from device.config.sources import load_config
 from device.listening.tflite_wake import ModelCard, StreamingScorer
+from device.system.paths import resolved_wake_model
 from device.wakeword.eval import firings, score_folders, stream_scores
 
 pytest.importorskip("scipy")  # the trainer's data tools (the train extra)

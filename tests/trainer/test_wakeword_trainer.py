@@ -440,7 +440,7 @@ def test_eval_tune_picks_the_rule_choose_rule_picks_and_prints_config_that_loads
 ):
     """--tune: the rule with the fewest false rejects on the folders within the budget, its
     figures, and [wake] lines the device's config loader reads back to that rule."""
-    from device.config import load_config
+    from device.config.sources import load_config
     from device.wakeword.eval import choose_rule, score_folders
 
     model, heldout = tiny_model
@@ -490,7 +490,9 @@ def test_eval_tune_refuses_a_threshold_beside_it(tiny_model):
 
 
 def test_train_options_reach_the_settings_and_the_card_command():
-    from device.cli.main import _parser, train_settings
+    from wakeword_trainer.cli import train_settings
+
+    from device.cli.main import _parser
 
     args = _parser().parse_args(
         ["wakeword", "train", "hey jarvis", "--out", "jarvis.tflite", "--seed", "3",

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from device.cloud.providers import PRESETS, Provider, Secret, is_lan_url, resolve_providers
-from device.config import (
-    Config,
-    ConfigError,
-    LlmConfig,
-    ProviderConfig,
-    load_config,
-    render_config,
-)
+from device.cloud.providers import Provider, is_lan_url, resolve_providers
+from device.config.presets import PRESETS
+from device.config.render import render_config
+from device.config.schema import Config, LlmConfig, ProviderConfig, Secret
+from device.config.sources import load_config
+from device.errors import ConfigError
 
 FAKE_KEY = "sk-test-DO-NOT-LEAK-1234"  # distinctive, so a scan for it cannot miss
 
@@ -447,7 +444,7 @@ def test_provider_config_is_frozen_and_hashable() -> None:
 
 # -- the documentation's examples ---------------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "providers.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "providers.md"
 
 
 def test_every_toml_example_in_the_docs_loads_and_resolves(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from device.config import load_config, resolved_vosk_model
+from device.config.sources import load_config
 from device.errors import ModelError
 from device.system.manifest import (
     MANIFEST_PATH,
@@ -27,6 +27,7 @@ from device.system.manifest import (
     shipped_file,
     verify,
 )
+from device.system.paths import resolved_vosk_model
 
 FOLDER = "vosk-model-test-0.1"
 MODEL_FILES = {f"{FOLDER}/am/final.mdl": b"acoustic model", f"{FOLDER}/conf/model.conf": b"--x=1\n"}
@@ -336,7 +337,7 @@ def test_require_returns_existing_path(tmp_path: Path) -> None:
 
 def test_shipped_manifest_is_well_formed() -> None:
     specs = load_manifest()
-    repo_manifest = Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
+    repo_manifest = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
     assert repo_manifest == MANIFEST_PATH
     assert specs
     for name, spec in specs.items():

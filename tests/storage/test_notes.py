@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from device.errors import StorageError, ZeroPinError
-from device.storage.notes import MIGRATIONS, Database, Note, NoteStore
+from device.storage.database import MIGRATIONS, Database
+from device.storage.notes import Note, NoteStore
 
 
 @pytest.fixture

@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.app import build_listener, build_wake, resolved_wake_model
-from device.config import load_config
+from device.app import build_listener, build_wake
+from device.config.sources import load_config
 from device.errors import ConfigError, ModelError
 from device.events import ListenMode, WakeWordDetected
 from device.listening.features import CONTEXT_FRAMES, FEATURES, MEL_BANDS, frame_count, log_mel
 from device.listening.tflite_wake import STEP_FRAMES, ModelCard, StreamingScorer, TFLiteWakeDetector
 from device.speaking.tts import EspeakSynthesizer
 from device.system.manifest import load_manifest, shipped_file
+from device.system.paths import resolved_wake_model
 
 CFG = load_config(paths=[], env={})
 MODEL = resolved_wake_model(CFG)

@@ -16,12 +16,13 @@ from conftest import TEST_KEY
 from PIL import Image
 
 from device.app import assemble
-from device.config import load_config
+from device.config.sources import load_config
 from device.events import ButtonPressed
 from device.loop.states import State
 from device.sim.cloud_demo import CLOUD_SCENARIO, loopback_provider, run_cloud_demo
 from device.sim.demo import USER_VOICE
-from device.sim.loopback import DEFAULT_REPLY, LoopbackLLM
+from device.sim.loopback.scripted import DEFAULT_REPLY
+from device.sim.loopback.server import LoopbackLLM
 from device.speaking.tts import EspeakSynthesizer
 from drivers.audio_format import write_wav
 from drivers.leds import NoLed

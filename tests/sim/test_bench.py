@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from device.config import load_config
+from device.config.sources import load_config
 from device.sim.bench import _cpu_per_audio_second, _wake_engines
 
 CFG = load_config(paths=[], env={})

@@ -66,7 +66,7 @@ def test_keys_move_to_a_0600_secrets_file_and_everything_else_stays(tmp_path: Pa
 
 
 def test_the_daemon_then_reads_the_key_from_the_secrets_file(tmp_path: Path) -> None:
-    from device.config import load_config
+    from device.config.sources import load_config
 
     root = _root(tmp_path, MAKER)
     apply_boot_config(root, run=lambda command: None, owner="")
@@ -185,7 +185,7 @@ def test_the_cli_applies_a_root_and_says_what_it_did(tmp_path: Path) -> None:
 
 
 def test_every_audio_profile_is_a_valid_setting_and_nothing_else_is(tmp_path: Path) -> None:
-    from device.config import load_config
+    from device.config.sources import load_config
     from device.system.audio_profiles import PROFILES
 
     for name in PROFILES:

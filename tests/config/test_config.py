@@ -11,19 +11,13 @@ from typing import Any
 
 import pytest
 
-from device import config
-from device.config import (
-    CameraConfig,
-    Config,
-    ConfigError,
-    LlmConfig,
-    ProviderConfig,
-    load_config,
-    load_config_with_sources,
-    render_config,
-    resolved_state_dir,
-    resolved_vosk_model,
-)
+from device.config import render, sources
+from device.config.render import render_config
+from device.config.schema import CameraConfig, Config, LlmConfig, ProviderConfig
+from device.config.sources import load_config, load_config_with_sources
+from device.errors import ConfigError
+from device.system import paths
+from device.system.paths import resolved_state_dir, resolved_vosk_model
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:
@@ -72,7 +66,7 @@ def test_missing_files_are_skipped(tmp_path: Path) -> None:
 
 
 def test_default_paths_are_etc_then_boot() -> None:
-    etc, boot = config.DEFAULT_PATHS
+    etc, boot = sources.DEFAULT_PATHS
     assert (etc, boot) == (Path("/etc/zeropin/config.toml"), Path("/boot/firmware/zeropin.toml"))
 
 
@@ -715,13 +709,13 @@ def test_missing_secrets_files_are_skipped(tmp_path: Path) -> None:
 def test_default_secrets_paths_expand_the_home_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    etc, home = config.SECRETS_PATHS
+    etc, home = sources.SECRETS_PATHS
     assert (etc, home) == (
         Path("/etc/zeropin/secrets.toml"),
         Path("~/.config/zeropin/secrets.toml"),
     )
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(config, "SECRETS_PATHS", (tmp_path / "none.toml", Path("~/s.toml")))
+    monkeypatch.setattr(sources, "SECRETS_PATHS", (tmp_path / "none.toml", Path("~/s.toml")))
     write(tmp_path / "s.toml", '[providers.groq]\napi_key = "from-home"\n')
     table = load_config(paths=[], env={}).provider("groq")
     assert table is not None and table.api_key.reveal() == "from-home"
@@ -735,7 +729,7 @@ def test_api_key_in_a_world_readable_config_file_is_warned_about_once(
         f'[providers.groq]\napi_key = "{FAKE_KEY}"\n[providers.dashscope]\napi_key = "k2"\n',
         0o755,
     )
-    with caplog.at_level(logging.DEBUG, logger="device.config"):
+    with caplog.at_level(logging.DEBUG, logger="device.config.sources"):
         table = load(boot).provider("groq")
     assert table is not None and table.api_key.reveal() == FAKE_KEY
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -798,9 +792,9 @@ def test_render_shows_llm_and_provider_tables_and_round_trips(tmp_path: Path) ->
 
 
 def test_render_masks_only_keys_whose_last_word_is_secret() -> None:
-    assert [config._is_secret(name) for name in ("api_key", "apikey", "Auth_Token")] == [True] * 3
+    assert [render._is_secret(name) for name in ("api_key", "apikey", "Auth_Token")] == [True] * 3
     names = ("api_key_env", "max_tokens", "token_count", "keyboard", "secret_word_list")
-    assert [config._is_secret(name) for name in names] == [False] * len(names)
+    assert [render._is_secret(name) for name in names] == [False] * len(names)
     text = render_config(load(flags=("llm.max_tokens=123",)))
     assert "max_tokens = 123" in text.splitlines()
 
@@ -821,14 +815,14 @@ def test_empty_state_dir_prefers_a_writable_system_directory(
 ) -> None:
     system = tmp_path / "var-lib-zeropin"
     system.mkdir()
-    monkeypatch.setattr(config, "SYSTEM_STATE_DIR", system)
+    monkeypatch.setattr(paths, "SYSTEM_STATE_DIR", system)
     assert resolved_state_dir(Config()) == system
 
 
 def test_empty_state_dir_falls_back_to_home_when_the_system_one_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(config, "SYSTEM_STATE_DIR", tmp_path / "absent")
+    monkeypatch.setattr(paths, "SYSTEM_STATE_DIR", tmp_path / "absent")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert resolved_state_dir(Config()) == tmp_path / ".local" / "share" / "zeropin"
 
@@ -838,12 +832,12 @@ def test_empty_state_dir_falls_back_to_home_when_the_system_one_is_read_only(
 ) -> None:
     system = tmp_path / "var-lib-zeropin"
     system.mkdir()
-    monkeypatch.setattr(config, "SYSTEM_STATE_DIR", system)
+    monkeypatch.setattr(paths, "SYSTEM_STATE_DIR", system)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     # root may write anywhere, so stand in for a read-only directory by denying access to it
     real_access = os.access
     monkeypatch.setattr(
-        config.os, "access", lambda path, mode: path != system and real_access(path, mode)
+        paths.os, "access", lambda path, mode: path != system and real_access(path, mode)
     )
     assert resolved_state_dir(Config()) == tmp_path / "home" / ".local" / "share" / "zeropin"
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from device.errors import StorageError
-from device.storage import notes
+from device.storage import database
+from device.storage.database import MIGRATIONS, Database
 from device.storage.memory import ConversationStore, Fact, MemoryStore, Turn, content_words
-from device.storage.notes import MIGRATIONS, Database, NoteStore
+from device.storage.notes import NoteStore
 
 
 @pytest.fixture
@@ -240,7 +241,7 @@ def test_a_version_1_database_migrates_and_keeps_its_notes(
 ) -> None:
     path = tmp_path / "zeropin.db"
     with monkeypatch.context() as before_memory:  # the ZeroPin that shipped with notes only
-        before_memory.setattr(notes, "MIGRATIONS", MIGRATIONS[:1])
+        before_memory.setattr(database, "MIGRATIONS", MIGRATIONS[:1])
         with Database(path) as old:
             NoteStore(old).add("buy oat milk")
             assert old.schema_version == 1
@@ -283,7 +284,7 @@ def test_a_failed_migration_leaves_version_1_intact(
 ) -> None:
     path = tmp_path / "zeropin.db"
     with monkeypatch.context() as before_memory:
-        before_memory.setattr(notes, "MIGRATIONS", MIGRATIONS[:1])
+        before_memory.setattr(database, "MIGRATIONS", MIGRATIONS[:1])
         with Database(path) as old:
             NoteStore(old).add("kept")
     # Something already squats on a name the migration creates: it must fail whole.
@@ -294,7 +295,7 @@ def test_a_failed_migration_leaves_version_1_intact(
     with pytest.raises(StorageError, match="could not open the database"):
         Database(path)
     with monkeypatch.context() as before_memory:
-        before_memory.setattr(notes, "MIGRATIONS", MIGRATIONS[:1])
+        before_memory.setattr(database, "MIGRATIONS", MIGRATIONS[:1])
         with Database(path) as old:
             assert old.schema_version == 1
             assert [n.text for n in NoteStore(old).recent(5)] == ["kept"]

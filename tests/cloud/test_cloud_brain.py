@@ -22,15 +22,16 @@ from device.cloud.brain import (
     BrainSettings,
     CloudBrain,
 )
-from device.cloud.providers import Provider, Secret
+from device.cloud.providers import Provider
 from device.cloud.tools import Toolbox
-from device.config import load_config
+from device.config.schema import Secret
+from device.config.sources import load_config
 from device.egress import EgressGate, Ledger
-from device.sim.loopback import LoopbackLLM
+from device.sim.loopback.server import LoopbackLLM
 from device.skills.intents import parse
-from device.skills.local import Volume
 from device.skills.timers import Timers
-from device.storage.notes import Database
+from device.speaking.playback import Volume
+from device.storage.database import Database
 from drivers.camera import FolderCamera
 from drivers.leds import PrivacyLed
 

@@ -24,8 +24,9 @@ from alsa_file_device import INPUT_NAME, OUTPUT_NAME, AlsaFileDevice, alsa_file_
 from conftest import TEST_KEY, BrokenLedFactory
 from PIL import Image
 
-from device.cloud.providers import Provider, Secret
-from device.config import load_config
+from device.cloud.providers import Provider
+from device.config.schema import Secret
+from device.config.sources import load_config
 from device.doctor.checks import (
     TONE_SECONDS,
     Finding,
@@ -44,7 +45,7 @@ from device.doctor.checks import (
     check_speaker,
 )
 from device.doctor.run import exit_code, run_doctor
-from device.sim.loopback import LoopbackLLM
+from device.sim.loopback.server import LoopbackLLM
 from device.system.manifest import MANIFEST_PATH, load_manifest, marker_path
 from drivers.audio_format import BYTES_PER_SECOND, RATE
 from drivers.buttons import Buttons, press, simulated_pin_factory

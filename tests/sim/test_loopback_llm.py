@@ -21,7 +21,8 @@ import requests
 from openapi_schema import request_errors, schema_errors
 from PIL import Image
 
-from device.sim.loopback import DEFAULT_REPLY, DEFAULT_TRANSCRIPT, LOOPBACK_MODEL, LoopbackLLM
+from device.sim.loopback.scripted import DEFAULT_REPLY
+from device.sim.loopback.server import DEFAULT_TRANSCRIPT, LOOPBACK_MODEL, LoopbackLLM
 
 TIMEOUT = 5.0  # seconds, for every request unless a test wants a shorter one
 MODEL = "test-model"

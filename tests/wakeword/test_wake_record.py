@@ -21,7 +21,7 @@ from device.wakeword.record import record_clips
 from drivers.audio_format import RATE, read_wav, write_wav
 from drivers.mic import FileMicrophone, PyAudioMicrophone
 
-SHIPPED = Path(__file__).parents[1] / "models" / "wakeword" / "hey_zero.tflite"
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "wakeword" / "hey_zero.tflite"
 
 
 @functools.cache

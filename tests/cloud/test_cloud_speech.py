@@ -21,21 +21,18 @@ from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 
 from device.app import assemble, build_listener, build_recognizer, build_synthesizer
-from device.cloud.providers import Provider, Secret
+from device.cloud.providers import Provider
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
-from device.config import load_config
+from device.config.schema import Secret
+from device.config.sources import load_config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
 from device.listening.asr import PocketsphinxRecognizer, Transcript
-from device.sim.loopback import (
-    SPEECH_MAX_SECONDS,
-    SPEECH_RATE,
-    SPEECH_SECONDS_PER_CHARACTER,
-    LoopbackLLM,
-)
+from device.sim.loopback.server import LoopbackLLM
+from device.sim.loopback.wire import SPEECH_MAX_SECONDS, SPEECH_RATE, SPEECH_SECONDS_PER_CHARACTER
 from device.skills.intents import jsgf_grammar, parse
 from device.speaking.tts import EspeakSynthesizer
-from device.storage.notes import Database
+from device.storage.database import Database
 from drivers.leds import NoLed, PrivacyLed
 from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker

@@ -1,0 +1,180 @@
+"""What each ``zeropin`` command does, once ``main`` has parsed its arguments.
+
+Heavy modules are imported inside each command, so ``zeropin --help`` stays fast on a Pi Zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _load(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
+    from device.config.sources import load_config_with_sources
+
+    return load_config_with_sources(paths=args.config, overrides=args.set)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from device.egress import format_ledger
+    from device.sim.cloud_demo import run_cloud_demo
+    from device.sim.demo import print_reports, run_demo
+
+    cfg, _ = _load(args)
+    if not args.json:
+        print("Offline part: no cloud provider, answered on the device\n")
+    reports = run_demo(cfg, args.out)
+    print_reports(reports, args.out, args.json, part="offline")
+    if args.offline_only:
+        return 0
+    cloud_out = args.out / "cloud"
+    if not args.json:
+        print("\nCloud part: a scripted OpenAI-compatible model on a loopback server, no key\n")
+    cloud = run_cloud_demo(cfg, cloud_out)
+    print_reports(cloud.reports, cloud_out, args.json, part="cloud")
+    if not args.json:
+        lit = sum(cloud.led_changes)
+        print(f"\nprivacy LED lit {lit} time(s); what left the device ({cloud.server_url}):")
+        print(format_ledger(cloud.ledger, cloud.totals))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from device.daemon import run_interactive
+
+    cfg, _ = _load(args)
+    return run_interactive(
+        cfg,
+        sim=args.sim,
+        mic_file=args.mic,
+        speaker_dir=args.speaker_file,
+        camera_folder=args.camera_folder,
+    )
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    from device.config.render import render_config
+
+    cfg, sources = _load(args)
+    print(render_config(cfg, sources), end="")
+    return 0
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    from device.errors import ModelError
+    from device.system.manifest import fetch, load_manifest
+    from device.system.paths import resolved_state_dir
+
+    cfg, _ = _load(args)
+    specs = load_manifest()
+    if args.name not in specs:
+        raise ModelError(f"no model {args.name!r} in the manifest (known: {', '.join(specs)})")
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r{done / 1e6:6.1f} / {total / 1e6:.1f} MB", end="", file=sys.stderr)
+
+    path = fetch(
+        specs[args.name], resolved_state_dir(cfg) / "models", progress=progress, source=args.source
+    )
+    print(f"\n{args.name}: {path}")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from device.system.manifest import MANIFEST_PATH, load_manifest, verify
+    from device.system.paths import resolved_state_dir
+
+    cfg, _ = _load(args)
+    root = resolved_state_dir(cfg) / "models"
+    for name, spec in load_manifest().items():
+        if spec.path:
+            print(f"{name:22} {'shipped':9} {MANIFEST_PATH.parent / spec.path}  ({spec.licence})")
+            continue
+        path = root / spec.unpacks_to
+        state = "installed" if verify(spec, path) else "missing"
+        print(f"{name:22} {state:9} {path}  ({spec.size_bytes / 1e6:.0f} MB, {spec.licence})")
+    return 0
+
+
+def _firstboot(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from device.system.firstboot import apply_boot_config
+
+    report = apply_boot_config(args.root, args.boot_config)
+    done = [
+        f"moved the API keys of {', '.join(report.keys_moved)} to /etc/zeropin/secrets.toml"
+        if report.keys_moved
+        else "",
+        f"host name {report.hostname}" if report.hostname else "",
+        f"Wi-Fi country {report.wifi_country}" if report.wifi_country else "",
+        f"audio profile {report.audio_profile}" if report.audio_profile else "",
+    ]
+    print("zeropin firstboot: " + ("; ".join(filter(None, done)) or "nothing to apply"))
+    if report.reboot_needed:
+        print("zeropin firstboot: config.txt changed; a reboot loads the new overlay")
+        if args.reboot_if_needed:
+            subprocess.run(["systemctl", "--no-block", "reboot"], check=False)
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from device.app import build_brain, build_gate, build_privacy_led, build_skills
+    from device.cloud.providers import resolve_providers
+    from device.skills.timers import Timers
+    from device.speaking.playback import Volume
+    from device.storage.database import Database
+    from device.system.paths import resolved_state_dir
+    from drivers.camera import FolderCamera
+
+    cfg, _ = _load(args)
+    providers = resolve_providers(cfg, os.environ)
+    if not providers:
+        print(
+            "zeropin: no cloud provider is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL "
+            "for other services) or add [llm] chain to the config; see docs/providers.md",
+            file=sys.stderr,
+        )
+        return 1
+    state_dir = resolved_state_dir(cfg)
+    camera = FolderCamera(args.image) if args.image else None
+    with Database(state_dir / "zeropin.db") as database:
+        skills = build_skills(
+            cfg, database, camera, state_dir, Timers(time.monotonic), Volume(cfg.tts.volume_percent)
+        )
+        gate = build_gate(cfg, database, build_privacy_led(cfg))
+        brain = build_brain(cfg, providers, gate, skills)
+        for fragment in brain.reply(args.question, look=args.image is not None):
+            print(fragment, end="", flush=True)
+        print()
+    return 0
+
+
+def _privacy_ledger(args: argparse.Namespace) -> int:
+    from device.egress import Ledger, format_ledger
+    from device.storage.database import Database
+    from device.system.paths import resolved_state_dir
+
+    cfg, _ = _load(args)
+    with Database(resolved_state_dir(cfg) / "zeropin.db") as database:
+        ledger = Ledger(database)
+        print(format_ledger(ledger.recent(args.limit), ledger.totals()))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from device.sim.bench import print_bench, run_bench
+
+    cfg, _ = _load(args)
+    print_bench(run_bench(cfg, runs=args.runs), as_json=args.json)
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from device.doctor.run import print_doctor
+
+    cfg, _ = _load(args)
+    return print_doctor(cfg, sim=args.sim, as_json=args.json, button_seconds=args.button_seconds)

@@ -1,0 +1,349 @@
+"""Reading the settings: layered TOML, environment and flags into one validated ``Config``.
+
+Layers, later wins: built-in defaults, the files in DEFAULT_PATHS, the secrets files in
+SECRETS_PATHS, ``ZEROPIN_<SECTION>_<KEY>`` environment variables, then ``--set section.key=value``
+flags. Components receive their own section (``cfg.tts``), never the whole tree. Any problem
+raises ConfigError with one line naming the layer, the key and the reason::
+
+    /etc/zeropin/config.toml: [tts] rate_wpm: expected an integer, got "fast"
+
+Cloud providers are tables ``[providers.NAME]``, one per endpoint, kept in ``Config.providers``
+in the order the files give them; a secrets file (mode 0600) may hold only their ``api_key``.
+A key is held in a :class:`~device.cloud.providers.Secret` and never shown, in errors or dumps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from device.config.checks import _NAMES, _RULES, PROVIDER_NAME, _typed
+from device.config.presets import PRESETS
+from device.config.render import _hidden, _is_secret, _show
+from device.config.schema import (
+    Config,
+    ProviderConfig,
+)
+from device.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PATHS: tuple[Path, ...] = (
+    Path("/etc/zeropin/config.toml"),
+    Path("/boot/firmware/zeropin.toml"),
+)
+
+
+SECRETS_PATHS: tuple[Path, ...] = (
+    Path("/etc/zeropin/secrets.toml"),
+    Path("~/.config/zeropin/secrets.toml"),  # "~" is expanded when the file is read
+)
+
+
+ENV_PREFIX = "ZEROPIN_"
+
+
+_SECTIONS: dict[str, Any] = {
+    name: kind for name, kind in get_type_hints(Config).items() if dataclasses.is_dataclass(kind)
+}
+
+
+_FIELDS: dict[str, dict[str, Any]] = {name: get_type_hints(cls) for name, cls in _SECTIONS.items()}
+
+
+_PROVIDER_FIELDS: dict[str, Any] = get_type_hints(ProviderConfig)
+
+
+_TABLE = ""  # the key of a setting that only says "this [providers.NAME] table exists"
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """One value from one layer, before validation."""
+
+    where: str  # names the layer in errors: a path, "environment variable X", "flag --set a.b=c"
+    source: str  # names the layer in render_config comments
+    section: str  # "tts", or "providers.NAME" for a provider table
+    key: str
+    value: Any
+
+
+def _validated(setting: _Setting) -> Any:
+    """Return the setting's value converted to its field type, or raise ConfigError."""
+    section, key = setting.section, setting.key
+    if section.startswith("providers."):
+        fields = _PROVIDER_FIELDS
+    elif section in _FIELDS:
+        fields = _FIELDS[section]
+    else:
+        raise _unknown_section(setting.where, section)
+    if key not in fields:
+        known = ", ".join(fields)
+        raise ConfigError(f"{setting.where}: [{section}] {key}: unknown key (known: {known})")
+    value, reason = _typed(fields[key], setting.value, _hidden if _is_secret(key) else _show)
+    rule = _RULES.get(f"{section.partition('.')[0]}.{key}")
+    if reason is None and rule is not None:
+        reason = rule(value)
+    if reason:
+        raise ConfigError(f"{setting.where}: [{section}] {key}: {reason}")
+    return value
+
+
+def _unknown_section(where: str, section: str) -> ConfigError:
+    known = ", ".join([*_FIELDS, "providers"])
+    return ConfigError(f"{where}: [{section}]: unknown section (known: {known})")
+
+
+def _check_chain(cfg: Config, where: str) -> None:
+    """Every name in [llm] chain must be a [providers.NAME] table or a preset."""
+    for name in cfg.llm.chain:
+        if cfg.provider(name) is None and name not in PRESETS:
+            raise ConfigError(
+                f"{where}: [llm] chain: {_show(name)} is neither a [providers.{name}] table nor "
+                f"a preset ({', '.join(PRESETS)})"
+            )
+
+
+def _read(path: Path) -> tuple[bytes, int] | None:
+    """A file's bytes and mode bits; None if it does not exist."""
+    try:
+        with path.open("rb") as file:
+            return file.read(), os.fstat(file.fileno()).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+
+
+def _document(where: str, data: bytes) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8-sig")  # editors on other laptops may add a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text (bad byte at offset {exc.start})") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: {_syntax_error(exc, text)}") from exc
+
+
+def _document_settings(where: str, document: dict[str, Any]) -> Iterator[_Setting]:
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: {_top_level_reason(section, table)}")
+        if section == "providers":
+            yield from _provider_settings(where, table)
+        elif section in _FIELDS:
+            yield from (_Setting(where, where, section, k, v) for k, v in table.items())
+        else:
+            raise _unknown_section(where, section)
+
+
+def _provider_settings(where: str, tables: dict[str, Any]) -> Iterator[_Setting]:
+    for name, table in tables.items():
+        if not PROVIDER_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}: [providers] {_show(name)}: a provider name holds only lowercase "
+                "letters, digits, - and _"
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{where}: [providers] {name}: expected a table, got {_hidden(table)}; "
+                f"write [providers.{name}] above its keys"
+            )
+        section = f"providers.{name}"
+        yield _Setting(where, where, section, _TABLE, None)  # so that an empty table counts
+        yield from (_Setting(where, where, section, k, v) for k, v in table.items())
+
+
+def _file_settings(path: Path) -> list[_Setting]:
+    """Settings from one TOML file; a missing file gives none."""
+    found = _read(path)
+    if found is None:
+        return []
+    data, mode = found
+    where = str(path)
+    settings = list(_document_settings(where, _document(where, data)))
+    if mode & 0o077 and any(s.key == "api_key" and s.value for s in settings):
+        log.warning(
+            "%s holds an API key that other users can read (mode %04o); move it to %s",
+            where,
+            mode & 0o777,
+            SECRETS_PATHS[0],
+        )
+    log.debug("read configuration from %s", where)
+    return settings
+
+
+def _secrets_settings(path: Path) -> list[_Setting]:
+    """The API keys in one secrets file; refused if other users may read it."""
+    found = _read(path)
+    if found is None:
+        return []
+    data, mode = found
+    where = str(path)
+    if mode & 0o077:  # the mode bits, not access(): root can read anything
+        raise ConfigError(
+            f"{where}: mode {mode & 0o777:04o} lets other users read API keys; "
+            f"run: chmod 600 {where}"
+        )
+    settings = list(_document_settings(where, _document(where, data)))
+    for setting in settings:
+        if not setting.section.startswith("providers.") or setting.key not in (_TABLE, "api_key"):
+            raise ConfigError(
+                f"{where}: [{setting.section}] {setting.key}: not allowed in a secrets file; "
+                "it holds only [providers.NAME] api_key"
+            )
+    log.debug("read secrets from %s", where)
+    return settings
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> str:
+    message = " ".join(str(exc).split())
+    match = re.search(r"at line (\d+)", message)
+    line = match[1] if match else str(text.count("\n") + 1)  # "at end of document"
+    return f"line {line}: {message}"
+
+
+def _top_level_reason(name: str, value: Any) -> str:
+    if name in _FIELDS or name == "providers":
+        return f"[{name}]: expected a table, got {_show(value)}"
+    owners = [f"[{section}]" for section, fields in _FIELDS.items() if name in fields]
+    if name in _PROVIDER_FIELDS:
+        owners.append("[providers.NAME]")
+    sections = ", ".join([*_FIELDS, "providers"])
+    hint = f"put it under {owners[0]}" if owners else f"sections are: {sections}"
+    return f"{name}: key outside any [section]; {hint}"
+
+
+def _env_settings(env: Mapping[str, str]) -> Iterator[_Setting]:
+    """Settings from ZEROPIN_<SECTION>_<KEY>; other ZEROPIN_ variables belong to someone else.
+
+    Provider tables have none: their keys come from the variable each names in api_key_env.
+    """
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section in _FIELDS:
+            value = _parse_value(raw, _FIELDS[section].get(key))
+            yield _Setting(f"environment variable {name}", f"env {name}", section, key, value)
+
+
+def _flag_setting(text: str) -> _Setting:
+    """The setting from one ``--set section.key=value`` or ``--set providers.NAME.key=value``."""
+    name, equals, raw = text.partition("=")
+    name = name.strip()
+    where = f"flag --set {name}=***" if _is_secret(name) else f"flag --set {text}"
+    section, dot, key = name.partition(".")
+    if not equals or not dot:
+        raise ConfigError(f"{where}: expected section.key=value")
+    if section != "providers":
+        value = _parse_value(raw.strip(), _FIELDS.get(section, {}).get(key))
+        return _Setting(where, "flag --set", section, key, value)
+    provider, dot, key = key.partition(".")
+    if not dot or not PROVIDER_NAME.fullmatch(provider):
+        raise ConfigError(f"{where}: expected providers.NAME.key=value, NAME like lan or groq")
+    if _is_secret(key):
+        raise ConfigError(
+            f"{where}: any user can read a command line; put the key in {SECRETS_PATHS[0]} "
+            "or name its environment variable in api_key_env"
+        )
+    value = _parse_value(raw.strip(), _PROVIDER_FIELDS.get(key))
+    return _Setting(where, "flag --set", f"providers.{provider}", key, value)
+
+
+def _parse_value(raw: str, kind: Any) -> Any:
+    """Read raw text as a TOML value; keep it as plain text if it is not one or a string is wanted.
+
+    Taking the text verbatim for string keys lets ``ZEROPIN_DEVICE_NAME=42`` mean "42"; a list of
+    names may be given as ``lan,groq``.
+    """
+    try:
+        document = tomllib.loads(f"v = {raw}")
+    except tomllib.TOMLDecodeError:
+        document = {}
+    value = document["v"] if document.keys() == {"v"} else raw
+    if kind is str and not isinstance(value, str):
+        return raw
+    if kind == _NAMES and isinstance(value, str):
+        return [part.strip() for part in value.split(",")] if value.strip() else []
+    return value
+
+
+def _settings(
+    paths: Sequence[Path],
+    secrets_paths: Sequence[Path],
+    env: Mapping[str, str],
+    overrides: Sequence[str],
+) -> Iterator[_Setting]:
+    for path in paths:
+        yield from _file_settings(Path(path))
+    for path in secrets_paths:
+        try:
+            expanded = Path(path).expanduser()
+        except RuntimeError:  # no home directory (a system user): no per-user file either
+            continue
+        yield from _secrets_settings(expanded)
+    yield from _env_settings(env)
+    for text in overrides:
+        yield _flag_setting(text)
+
+
+def load_config_with_sources(
+    paths: Sequence[Path] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Sequence[str] = (),
+    secrets_paths: Sequence[Path] | None = None,
+) -> tuple[Config, dict[str, str]]:
+    """Merge every layer into a Config; also map each "section.key" to the layer that set it.
+
+    A source is "default", a file path, "env ZEROPIN_X" or "flag --set"; provider keys appear as
+    "providers.NAME.key". Secrets files (SECRETS_PATHS unless given) are read after the others.
+    """
+    values = dataclasses.asdict(Config())
+    sources = {f"{s}.{k}": "default" for s, fields in _FIELDS.items() for k in fields}
+    tables: dict[str, dict[str, Any]] = {}  # provider name -> its keys, in first-named order
+    chain_where = "defaults"
+    layers = _settings(
+        DEFAULT_PATHS if paths is None else paths,
+        SECRETS_PATHS if secrets_paths is None else secrets_paths,
+        os.environ if env is None else env,
+        overrides,
+    )
+    for setting in layers:
+        if setting.section.startswith("providers."):
+            table = tables.setdefault(setting.section.partition(".")[2], {})
+            if setting.key == _TABLE:
+                continue
+            table[setting.key] = _validated(setting)
+        else:
+            values[setting.section][setting.key] = _validated(setting)
+            if (setting.section, setting.key) == ("llm", "chain"):
+                chain_where = setting.where
+        sources[f"{setting.section}.{setting.key}"] = setting.source
+    config = Config(
+        **{name: cls(**values[name]) for name, cls in _SECTIONS.items()},
+        providers=tuple((name, ProviderConfig(**keys)) for name, keys in tables.items()),
+    )
+    _check_chain(config, chain_where)
+    return config, sources
+
+
+def load_config(
+    paths: Sequence[Path] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Sequence[str] = (),
+    secrets_paths: Sequence[Path] | None = None,
+) -> Config:
+    """Merge defaults, files (missing ones skipped), secrets, environment and flags.
+
+    Raises ConfigError naming the layer, key and reason.
+    """
+    return load_config_with_sources(paths, env, overrides, secrets_paths)[0]

@@ -1,0 +1,52 @@
+"""Where things live on disk: the state directory, the database, photos and models.
+
+One place for every path the daemon writes or reads by default, so ``zeropin run``, ``doctor`` and
+``bench`` agree. Dev machines use ``~/.local/share/zeropin``; the image ``/var/lib/zeropin``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from device.config.schema import Config
+from device.errors import ConfigError
+from device.system.manifest import load_manifest, shipped_file
+
+SYSTEM_STATE_DIR = Path("/var/lib/zeropin")
+
+
+def resolved_state_dir(cfg: Config) -> Path:
+    """Where notes, photos and recordings live: the configured directory, or the usual place."""
+    if cfg.device.state_dir:
+        return Path(cfg.device.state_dir).expanduser()
+    if SYSTEM_STATE_DIR.is_dir() and os.access(SYSTEM_STATE_DIR, os.W_OK | os.X_OK):
+        return SYSTEM_STATE_DIR
+    return Path.home() / ".local" / "share" / "zeropin"
+
+
+def resolved_vosk_model(cfg: Config) -> Path:
+    """The Vosk model directory: the configured one, or the small English model in the state dir."""
+    if cfg.asr.vosk_model:
+        return Path(cfg.asr.vosk_model).expanduser()
+    return resolved_state_dir(cfg) / "models" / "vosk-model-small-en-us-0.15"
+
+
+SHIPPED_WAKE_MODEL = "wakeword-hey-zero"  # the manifest entry of the default wake-word model
+
+
+def resolved_wake_model(cfg: Config) -> Path:
+    """The tflite wake-word model: the configured file, or the shipped one (sha256 checked)."""
+    if cfg.wake.model:
+        return Path(cfg.wake.model).expanduser()
+    return shipped_file(load_manifest()[SHIPPED_WAKE_MODEL])
+
+
+def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]:
+    """(database file, photos folder) under the state directory, created if missing."""
+    root = state_dir or resolved_state_dir(cfg)
+    try:
+        (root / "photos").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"[device] state_dir: cannot create {root}: {exc.strerror}") from exc
+    return root / "zeropin.db", root / "photos"
