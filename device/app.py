@@ -8,7 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,7 @@ from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
 from device.config.schema import Config
 from device.egress import EgressGate, Ledger
-from device.errors import ConfigError, ModelError
+from device.errors import ConfigError
 from device.listening.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
 from device.listening.listener import Listener
 from device.listening.tflite_wake import TFLiteWakeDetector
@@ -42,16 +46,19 @@ from device.storage.database import Database
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
 from device.system.paths import (
+    resolved_state_dir,
     resolved_vosk_model,
     resolved_wake_model,
     state_paths,
 )
+from drivers.audio_format import RATE
+from drivers.buttons import Buttons
 from drivers.camera import Camera, FolderCamera, Picamera2Camera
 from drivers.errors import DriverError
-from drivers.leds import LedPattern, NoLed, PrivacyLed, RgbLed, SingleLed, StatusLight
-from drivers.mic import Microphone
+from drivers.leds import NoLed, PrivacyLed, RgbLed, SingleLed, StatusLight
+from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
 from drivers.power import Battery
-from drivers.speaker import Speaker
+from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +113,7 @@ def build_recognizer(
             able,
             gate,
             _local_recognizer(cfg, "auto"),
-            is_command=lambda t: parse(t) is not None,
+            is_command=lambda t: parse(t, cfg.wake.phrase) is not None,
             failures=cfg.llm.breaker_failures,
             cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
         )
@@ -123,7 +130,8 @@ def _local_recognizer(cfg: Config, engine: str) -> Recognizer:
             "(zeropin models fetch vosk-small-en-us for free text)",
             model,
         )
-    return PocketsphinxRecognizer(jsgf_grammar(cfg.wake.phrase), lambda t: parse(t) is not None)
+    phrase = cfg.wake.phrase
+    return PocketsphinxRecognizer(jsgf_grammar(phrase), lambda t: parse(t, phrase) is not None)
 
 
 def _providers_with(providers: list[Provider] | None, model: str, section: str) -> list[Provider]:
@@ -199,12 +207,31 @@ def build_chain(cfg: Config, providers: list[Provider], gate: EgressGate) -> Pro
     )
 
 
-def build_brain(cfg: Config, providers: list[Provider], gate: EgressGate, skills: Skills) -> Brain:
+@dataclass(frozen=True)
+class Stores:
+    """What the device keeps in its database, made once and shared by the skills and the brain."""
+
+    notes: NoteStore
+    memory: MemoryStore
+    conversation: ConversationStore
+
+
+def build_stores(database: Database) -> Stores:
+    return Stores(NoteStore(database), MemoryStore(database), ConversationStore(database))
+
+
+def build_brain(
+    cfg: Config,
+    providers: list[Provider],
+    gate: EgressGate,
+    skills: Skills,
+    stores: Stores,
+    camera: Camera | None,
+) -> Brain:
     """The cloud brain over the provider chain, or the offline answer when there is none."""
     if not providers:
         log.info("no cloud provider configured: questions get the offline answer")
         return OfflineBrain()
-    assert skills.memory is not None and skills.conversation is not None
     settings = BrainSettings(
         device_name=cfg.device.name,
         stream=cfg.llm.stream,
@@ -214,15 +241,19 @@ def build_brain(cfg: Config, providers: list[Provider], gate: EgressGate, skills
         image_max_side=cfg.llm.image_max_side,
         image_quality=cfg.llm.image_quality,
     )
-    toolbox = Toolbox(skills, skills.memory)
     return CloudBrain(
-        build_chain(cfg, providers, gate), toolbox, skills.memory, skills.conversation, settings
+        build_chain(cfg, providers, gate),
+        Toolbox(skills, stores.memory),
+        stores.memory,
+        stores.conversation,
+        settings,
+        camera=camera,
     )
 
 
 def build_skills(
     cfg: Config,
-    database: Database,
+    stores: Stores,
     camera: Camera | None,
     state_dir: Path,
     timers: Timers,
@@ -232,7 +263,7 @@ def build_skills(
     photos = state_paths(cfg, state_dir)[1]
     return Skills(
         timers,
-        NoteStore(database),
+        stores.notes,
         volume,
         camera=camera,
         photos_dir=photos,
@@ -240,9 +271,23 @@ def build_skills(
         battery=Battery(),
         now=now,
         max_notes_read=cfg.notes.max_notes_read,
-        memory=MemoryStore(database),
-        conversation=ConversationStore(database),
+        memory=stores.memory,
+        conversation=stores.conversation,
     )
+
+
+@contextmanager
+def brain_alone(cfg: Config, providers: list[Provider], camera: Camera | None) -> Iterator[Brain]:
+    """The cloud brain without the voice loop (``zeropin ask``), on the device's own notes,
+    memory and ledger."""
+    state_dir = resolved_state_dir(cfg)
+    with Database(state_paths(cfg, state_dir)[0]) as database:
+        timers = Timers(time.monotonic)
+        volume = Volume(cfg.tts.volume_percent)
+        stores = build_stores(database)
+        skills = build_skills(cfg, stores, camera, state_dir, timers, volume)
+        gate = build_gate(cfg, database, build_privacy_led(cfg))
+        yield build_brain(cfg, providers, gate, skills, stores, camera)
 
 
 def assemble(
@@ -281,12 +326,13 @@ def assemble(
         raise
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
     volume = Volume(percent=cfg.tts.volume_percent)
-    skills = build_skills(cfg, database, camera, state_dir, timers, volume, now)
-    brain = build_brain(cfg, providers, gate, skills)
+    stores = build_stores(database)
+    skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now)
+    brain = build_brain(cfg, providers, gate, skills, stores, camera)
     runtime = Runtime(
         mic=mic,
         listener=listener,
-        router=Router(skills, brain),
+        router=Router(skills, brain, cfg.wake.phrase),
         synthesizer=synthesizer,
         speaker=speaker,
         light=light,
@@ -298,33 +344,86 @@ def assemble(
     return runtime, database
 
 
-__all__ = [
-    "build_wake",
-    "build_recognizer",
-    "build_listener",
-    "build_synthesizer",
-    "build_light",
-    "build_privacy_led",
-    "build_gate",
-    "build_chain",
-    "build_brain",
-    "build_skills",
-    "state_paths",
-    "assemble",
-    "LedPattern",
-    "ModelError",
-]
+# -- the hardware, or its stand-ins -------------------------------------------------------------
 
 
-def _camera(cfg: Config, folder: Path | None, sim: bool) -> Camera | None:
+def frames_for(cfg: Config) -> int:
+    """Samples in one microphone chunk of ``[audio] chunk_ms``."""
+    return cfg.audio.chunk_ms * RATE // 1000
+
+
+def build_mic(cfg: Config, recording: Path | None = None, *, realtime: bool = True) -> Microphone:
+    """The configured sound card, or a recording played as the microphone.
+
+    ``realtime=False`` hands a recording over as fast as it is read (lockstep replays)."""
+    if recording is not None:
+        return FileMicrophone(recording, frames_for(cfg), realtime=realtime)
+    return PyAudioMicrophone(cfg.audio.mic, frames_for(cfg))
+
+
+def build_speaker(cfg: Config, folder: Path | None = None) -> Speaker:
+    """The configured sound card, or WAV files written into ``folder``."""
+    return WavSpeaker(folder) if folder is not None else PyAudioSpeaker(cfg.audio.speaker)
+
+
+def build_buttons(cfg: Config, pin_factory: Any = None) -> Buttons:
+    return Buttons(
+        {"main": cfg.buttons.main_pin},
+        pin_factory=pin_factory,
+        hold_seconds=cfg.buttons.hold_seconds,
+    )
+
+
+PICAMERA2_MISSING = (
+    "picamera2 is not installed: on Raspberry Pi OS `sudo apt install python3-picamera2` "
+    'and a --system-site-packages venv; or set [camera] backend = "none"'
+)
+
+
+def camera_backend(
+    cfg: Config, folder: Path | None = None, *, sim: bool = False
+) -> tuple[str, str]:
+    """("folder" | "picamera2" | "none", why there is none): ``auto`` made concrete.
+
+    ``folder`` (``--camera-folder``) wins over the config. The simulator has no camera unless
+    given a folder; on a device, ``auto`` means the Pi camera when picamera2 is installed."""
     backend = "folder" if folder else cfg.camera.backend
+    if backend == "none":
+        return "none", 'disabled ([camera] backend = "none")'
     if backend == "folder" or (backend == "auto" and cfg.camera.folder):
-        return FolderCamera(folder or Path(cfg.camera.folder))
+        if not (folder or cfg.camera.folder):
+            raise ConfigError(
+                '[camera] backend: "folder" needs [camera] folder, a folder of images'
+            )
+        return "folder", ""
+    if backend == "auto" and sim:
+        return "none", "the simulator has no camera: give --camera-folder or [camera] folder"
+    if backend == "auto" and find_spec("picamera2") is None:
+        return "none", PICAMERA2_MISSING
+    return "picamera2", ""
+
+
+def open_camera(cfg: Config, folder: Path | None = None, *, sim: bool = False) -> Camera | None:
+    """The camera ``camera_backend`` chose, opened (DriverError if it fails); None for none."""
+    backend, _ = camera_backend(cfg, folder, sim=sim)
+    if backend == "folder":
+        return FolderCamera(folder or Path(cfg.camera.folder).expanduser())
     if backend == "picamera2":
         return Picamera2Camera((cfg.camera.width, cfg.camera.height))
-    if backend == "auto" and not sim:
-        try:
-            return Picamera2Camera((cfg.camera.width, cfg.camera.height))
-        except DriverError as exc:  # a pin without a camera still talks
-            log.warning("no camera: %s", exc)
     return None
+
+
+def build_camera(cfg: Config, folder: Path | None = None, *, sim: bool = False) -> Camera | None:
+    """``open_camera`` for the daemon: with ``auto``, no camera or one that fails to open is
+    logged and left out, since a pin without a camera still talks."""
+    auto = cfg.camera.backend == "auto" and folder is None
+    try:
+        camera = open_camera(cfg, folder, sim=sim)
+    except DriverError as exc:
+        if not auto:
+            raise
+        log.warning("no camera: %s", exc)
+        return None
+    if camera is None and auto and not sim:
+        log.warning("no camera: %s", camera_backend(cfg)[1])
+    return camera

@@ -16,15 +16,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.app import _camera, assemble, build_light, build_privacy_led
+from device.app import (
+    assemble,
+    build_buttons,
+    build_camera,
+    build_light,
+    build_mic,
+    build_privacy_led,
+    build_speaker,
+)
 from device.config.schema import Config
 from device.events import ButtonHeld, ButtonPressed
 from device.loop.runtime import Runtime, TurnReport
 from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
-from drivers.buttons import Buttons, simulated_pin_factory
-from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
-from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
+from drivers.buttons import simulated_pin_factory
 
 
 def run_interactive(
@@ -35,32 +41,19 @@ def run_interactive(
     speaker_dir: Path | None,
     camera_folder: Path | None,
 ) -> int:
-    frames = cfg.audio.chunk_ms * 16
     factory = simulated_pin_factory() if sim else None
     notifier = Notifier.from_env()  # systemd's, when run by zeropin.service; else a no-op
     heartbeat = _Heartbeat()
     with contextlib.ExitStack() as stack:
-        mic: Microphone = (
-            FileMicrophone(mic_file, frames, realtime=True)
-            if mic_file
-            else PyAudioMicrophone(cfg.audio.mic, frames)
-        )
+        mic = build_mic(cfg, mic_file, realtime=True)
         stack.callback(mic.close)
-        speaker: Speaker = (
-            WavSpeaker(speaker_dir) if speaker_dir else PyAudioSpeaker(cfg.audio.speaker)
-        )
+        speaker = build_speaker(cfg, speaker_dir)
         stack.callback(speaker.close)
-        camera = _camera(cfg, camera_folder, sim)
+        camera = build_camera(cfg, camera_folder, sim=sim)
         if camera is not None:
             stack.enter_context(camera)
         light = stack.enter_context(build_light(cfg, factory, _print_led if sim else None))
-        buttons = stack.enter_context(
-            Buttons(
-                {"main": cfg.buttons.main_pin},
-                pin_factory=factory,
-                hold_seconds=cfg.buttons.hold_seconds,
-            )
-        )
+        buttons = stack.enter_context(build_buttons(cfg, factory))
         privacy_led = build_privacy_led(cfg, factory, _print_privacy if sim else None)
         if privacy_led is not None:
             stack.enter_context(privacy_led)

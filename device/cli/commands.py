@@ -63,7 +63,7 @@ def _config_show(args: argparse.Namespace) -> int:
 def _models_fetch(args: argparse.Namespace) -> int:
     from device.errors import ModelError
     from device.system.manifest import fetch, load_manifest
-    from device.system.paths import resolved_state_dir
+    from device.system.paths import models_dir
 
     cfg, _ = _load(args)
     specs = load_manifest()
@@ -73,19 +73,17 @@ def _models_fetch(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\r{done / 1e6:6.1f} / {total / 1e6:.1f} MB", end="", file=sys.stderr)
 
-    path = fetch(
-        specs[args.name], resolved_state_dir(cfg) / "models", progress=progress, source=args.source
-    )
+    path = fetch(specs[args.name], models_dir(cfg), progress=progress, source=args.source)
     print(f"\n{args.name}: {path}")
     return 0
 
 
 def _models_list(args: argparse.Namespace) -> int:
     from device.system.manifest import MANIFEST_PATH, load_manifest, verify
-    from device.system.paths import resolved_state_dir
+    from device.system.paths import models_dir
 
     cfg, _ = _load(args)
-    root = resolved_state_dir(cfg) / "models"
+    root = models_dir(cfg)
     for name, spec in load_manifest().items():
         if spec.path:
             print(f"{name:22} {'shipped':9} {MANIFEST_PATH.parent / spec.path}  ({spec.licence})")
@@ -120,14 +118,9 @@ def _firstboot(args: argparse.Namespace) -> int:
 
 def _ask(args: argparse.Namespace) -> int:
     import os
-    import time
 
-    from device.app import build_brain, build_gate, build_privacy_led, build_skills
+    from device.app import brain_alone
     from device.cloud.providers import resolve_providers
-    from device.skills.timers import Timers
-    from device.speaking.playback import Volume
-    from device.storage.database import Database
-    from device.system.paths import resolved_state_dir
     from drivers.camera import FolderCamera
 
     cfg, _ = _load(args)
@@ -139,14 +132,8 @@ def _ask(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    state_dir = resolved_state_dir(cfg)
     camera = FolderCamera(args.image) if args.image else None
-    with Database(state_dir / "zeropin.db") as database:
-        skills = build_skills(
-            cfg, database, camera, state_dir, Timers(time.monotonic), Volume(cfg.tts.volume_percent)
-        )
-        gate = build_gate(cfg, database, build_privacy_led(cfg))
-        brain = build_brain(cfg, providers, gate, skills)
+    with brain_alone(cfg, providers, camera) as brain:
         for fragment in brain.reply(args.question, look=args.image is not None):
             print(fragment, end="", flush=True)
         print()
@@ -156,10 +143,10 @@ def _ask(args: argparse.Namespace) -> int:
 def _privacy_ledger(args: argparse.Namespace) -> int:
     from device.egress import Ledger, format_ledger
     from device.storage.database import Database
-    from device.system.paths import resolved_state_dir
+    from device.system.paths import database_path, resolved_state_dir
 
     cfg, _ = _load(args)
-    with Database(resolved_state_dir(cfg) / "zeropin.db") as database:
+    with Database(database_path(resolved_state_dir(cfg))) as database:
         ledger = Ledger(database)
         print(format_ledger(ledger.recent(args.limit), ledger.totals()))
     return 0

@@ -30,13 +30,20 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from device.app import build_light, build_privacy_led
+from device.app import (
+    build_buttons,
+    build_light,
+    build_mic,
+    build_privacy_led,
+    build_speaker,
+    camera_backend,
+    open_camera,
+)
 from device.cloud.providers import Provider, resolve_providers
 from device.config.schema import Config, Secret
 from device.doctor.checks import (
@@ -60,14 +67,20 @@ from device.doctor.checks import (
 from device.errors import ConfigError, ModelError, TtsError
 from device.sim.loopback.server import LOOPBACK_MODEL, LoopbackLLM
 from device.system.manifest import load_manifest
-from device.system.paths import SHIPPED_WAKE_MODEL, resolved_state_dir, resolved_vosk_model
+from device.system.paths import (
+    SHIPPED_WAKE_MODEL,
+    models_dir,
+    resolved_state_dir,
+    resolved_vosk_model,
+)
 from device.system.status import available_memory_mb
 from drivers.audio_format import RATE, write_wav
 from drivers.buttons import Buttons, press, simulated_pin_factory
-from drivers.camera import Camera, FolderCamera, Picamera2Camera
+from drivers.camera import Camera, FolderCamera
+from drivers.errors import DriverError
 from drivers.leds import PrivacyLed, StatusLight
-from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
-from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
+from drivers.mic import Microphone
+from drivers.speaker import Speaker
 
 if TYPE_CHECKING:
     from gpiozero.pins.mock import MockFactory
@@ -228,7 +241,7 @@ def _model_findings(cfg: Config) -> list[Finding]:
         required.add(SHIPPED_WAKE_MODEL)
     findings = check_models(
         specs,
-        resolved_state_dir(cfg) / "models",
+        models_dir(cfg),
         required=frozenset(required),
         locations={VOSK_MODEL: resolved_vosk_model(cfg)},
         fallbacks={VOSK_MODEL: "until then pocketsphinx recognises the commands only"},
@@ -273,17 +286,14 @@ def _providers(cfg: Config, env: Mapping[str, str]) -> tuple[list[Provider], str
 
 
 def _device_parts(cfg: Config, env: Mapping[str, str]) -> Parts:
-    frames = cfg.audio.chunk_ms * 16
     providers, error = _providers(cfg, env)
     open_camera, missing = _device_camera(cfg)
     return Parts(
-        open_mic=lambda: PyAudioMicrophone(cfg.audio.mic, frames),
-        open_speaker=lambda: PyAudioSpeaker(cfg.audio.speaker),
+        open_mic=lambda: build_mic(cfg),
+        open_speaker=lambda: build_speaker(cfg),
         open_camera=open_camera,
         camera_missing=missing,
-        open_buttons=lambda: Buttons(
-            {"main": cfg.buttons.main_pin}, hold_seconds=cfg.buttons.hold_seconds
-        ),
+        open_buttons=lambda: build_buttons(cfg),
         press=None,
         open_light=lambda: build_light(cfg),
         open_privacy=(lambda: _privacy(cfg, None)) if cfg.led.privacy_pin else None,
@@ -299,20 +309,21 @@ def _privacy(cfg: Config, factory: object) -> PrivacyLed:
 
 
 def _device_camera(cfg: Config) -> tuple[Callable[[], Camera] | None, str]:
-    backend, folder = cfg.camera.backend, cfg.camera.folder
+    """How ``zeropin run`` would open the camera, or why it would have none."""
+    try:
+        backend, why = camera_backend(cfg)
+    except ConfigError as exc:
+        return None, str(exc)
     if backend == "none":
-        return None, 'disabled ([camera] backend = "none")'
-    if backend == "folder" or (backend == "auto" and folder):
-        if not folder:
-            return None, 'set [camera] folder for backend = "folder"'
-        return (lambda: FolderCamera(Path(folder).expanduser())), ""
-    if find_spec("picamera2") is None:
-        return None, (
-            "picamera2 is not installed: on Raspberry Pi OS `sudo apt install python3-picamera2` "
-            'and a --system-site-packages venv; or set [camera] backend = "none"'
-        )
-    size = (cfg.camera.width, cfg.camera.height)
-    return (lambda: Picamera2Camera(size)), ""
+        return None, why
+    return (lambda: _open_camera(cfg)), ""
+
+
+def _open_camera(cfg: Config) -> Camera:
+    camera = open_camera(cfg)
+    if camera is None:  # camera_backend said there is one
+        raise DriverError("no camera backend")
+    return camera
 
 
 # -- the simulator's parts ----------------------------------------------------------------------
@@ -334,13 +345,11 @@ def _sim_parts(cfg: Config, env: Mapping[str, str], stack: contextlib.ExitStack)
     skipped = ", ".join(p.name for p in configured)
     pin = cfg.buttons.main_pin
     return Parts(
-        open_mic=lambda: FileMicrophone(_sim_recording(folder), cfg.audio.chunk_ms * 16),
-        open_speaker=lambda: WavSpeaker(folder / "speaker"),
+        open_mic=lambda: build_mic(cfg, _sim_recording(folder)),
+        open_speaker=lambda: build_speaker(cfg, folder / "speaker"),
         open_camera=lambda: FolderCamera(_sim_picture(cfg, folder)),
         camera_missing="",
-        open_buttons=lambda: Buttons(
-            {"main": pin}, pin_factory=factory, hold_seconds=cfg.buttons.hold_seconds
-        ),
+        open_buttons=lambda: build_buttons(cfg, factory),
         press=lambda: _press_soon(factory, pin),
         open_light=lambda: build_light(cfg, factory),
         open_privacy=(lambda: _privacy(cfg, factory)) if cfg.led.privacy_pin else None,

@@ -21,6 +21,7 @@ from device.loop.runtime import TurnReport
 from device.sim.demo import Step, run_demo
 from device.sim.loopback.server import LoopbackLLM
 from device.storage.database import Database
+from device.system.paths import database_path
 from drivers.buttons import simulated_pin_factory
 from drivers.camera import FolderCamera
 from drivers.leds import PrivacyLed
@@ -107,7 +108,7 @@ def run_cloud_demo(
                 privacy_led=led,
                 state_dir=state_dir,
             )
-        with Database(state_dir / "zeropin.db") as database:
+        with Database(database_path(state_dir)) as database:
             ledger = Ledger(database)
             rows, totals = ledger.recent(100), ledger.totals()
         return CloudDemo(reports, rows, totals, server.base_url, changes)

@@ -29,7 +29,17 @@ def resolved_vosk_model(cfg: Config) -> Path:
     """The Vosk model directory: the configured one, or the small English model in the state dir."""
     if cfg.asr.vosk_model:
         return Path(cfg.asr.vosk_model).expanduser()
-    return resolved_state_dir(cfg) / "models" / "vosk-model-small-en-us-0.15"
+    return models_dir(cfg) / "vosk-model-small-en-us-0.15"
+
+
+def models_dir(cfg: Config) -> Path:
+    """Where ``zeropin models fetch`` unpacks speech models."""
+    return resolved_state_dir(cfg) / "models"
+
+
+def database_path(state_dir: Path) -> Path:
+    """The one SQLite file: notes, memory, conversation turns and the egress ledger."""
+    return state_dir / "zeropin.db"
 
 
 SHIPPED_WAKE_MODEL = "wakeword-hey-zero"  # the manifest entry of the default wake-word model
@@ -49,4 +59,4 @@ def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]
         (root / "photos").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"[device] state_dir: cannot create {root}: {exc.strerror}") from exc
-    return root / "zeropin.db", root / "photos"
+    return database_path(root), root / "photos"
