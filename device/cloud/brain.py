@@ -8,7 +8,7 @@ Whatever goes wrong, the user hears one sentence about it and the device keeps w
 
 Example::
 
-    brain = CloudBrain(chain, toolbox, memory, conversation, BrainSettings())
+    brain = CloudBrain(chain, toolbox, memory, conversation, BrainSettings(), camera=None)
     for fragment in brain.reply("why is the sky blue"):
         print(fragment, end="")
 """
@@ -29,6 +29,7 @@ from device.cloud.tools import Toolbox
 from device.cloud.vision import data_url, prepare_image
 from device.errors import EgressRefused, StorageError
 from device.storage.memory import ConversationStore, MemoryStore
+from drivers.camera import Camera
 from drivers.errors import DriverError
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,11 @@ class CloudBrain:
         conversation: ConversationStore,
         settings: BrainSettings = BrainSettings(),
         *,
+        camera: Camera | None,
         now: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
         self.chain = chain
+        self.camera = camera
         self.toolbox = toolbox
         self.memory = memory
         self.conversation = conversation
@@ -208,11 +211,10 @@ class CloudBrain:
 
     # ---- camera --------------------------------------------------------------------------
     def _capture(self) -> bytes:
-        camera = self.toolbox.skills.camera
-        if camera is None:
+        if self.camera is None:
             raise _Spoken(NO_CAMERA)
         try:
-            photo = camera.capture()
+            photo = self.camera.capture()
         except DriverError as exc:
             log.warning("camera failed: %s", exc)
             raise _Spoken(CAMERA_FAILED) from None

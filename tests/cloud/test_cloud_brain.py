@@ -12,7 +12,7 @@ from conftest import TEST_KEY, BrokenLedFactory
 from gpiozero.pins.mock import MockFactory
 from PIL import Image
 
-from device.app import build_chain, build_skills
+from device.app import build_chain, build_skills, build_stores
 from device.cloud.brain import (
     CAMERA_FAILED,
     CUT_OFF,
@@ -80,20 +80,16 @@ def make_device(tmp_path: Path, photos: Path):
         ledger = Ledger(database)
         gate = EgressGate(ledger, led)
         timers = Timers(lambda: 0.0)
-        skills = build_skills(
-            cfg,
-            database,
-            FolderCamera(photos) if camera else None,
-            tmp_path,
-            timers,
-            Volume(),
-        )
+        stores = build_stores(database)
+        the_camera = FolderCamera(photos) if camera else None
+        skills = build_skills(cfg, stores, the_camera, tmp_path, timers, Volume())
         brain = CloudBrain(
             build_chain(cfg, providers, gate),
-            Toolbox(skills, skills.memory),
-            skills.memory,
-            skills.conversation,
+            Toolbox(skills, stores.memory),
+            stores.memory,
+            stores.conversation,
             BrainSettings(stream=stream),
+            camera=the_camera,
         )
         return Device(brain, ledger, led, skills, timers)
 
