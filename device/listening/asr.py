@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from device.errors import ModelError
 
@@ -40,6 +40,23 @@ class Recognizer(Protocol):
 
     def finish(self) -> Transcript:
         """End the utterance and return what was said."""
+
+
+@runtime_checkable
+class HasCepstralMean(Protocol):
+    """Optional: pocketsphinx's cepstral mean normalisation, the microphone's average spectrum.
+
+    A pocketsphinx wake detector learns it from everything heard idle; a pocketsphinx recogniser
+    given it hears the first utterance after start-up as well as later ones."""
+
+    cmn: str
+
+
+@runtime_checkable
+class Adaptable(Protocol):
+    """Optional: a recogniser that can tune itself to the microphone from speech heard idle."""
+
+    def adapt(self, pcm: bytes) -> None: ...
 
 
 # Words our commands use that pocketsphinx's dictionary lacks (CMU phone set).

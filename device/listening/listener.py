@@ -19,14 +19,14 @@ import time
 from dataclasses import dataclass
 
 from device.events import Event, Heard, ListenMode, NothingHeard, WakeWordDetected
-from device.listening.asr import Recognizer
-from device.listening.vad import FRAME_MS, Endpoint, Endpointer, EndpointSettings
+from device.listening.asr import Adaptable, HasCepstralMean, Recognizer
+from device.listening.frames import FRAME_MS, Framer, frames_in
+from device.listening.vad import Endpoint, Endpointer, EndpointSettings
 from device.listening.wake import WakeWordDetector
 from drivers.audio_format import RATE, SAMPLE_WIDTH
 
 log = logging.getLogger(__name__)
 
-FRAME_BYTES = RATE * FRAME_MS // 1000 * SAMPLE_WIDTH
 ADAPT_SECONDS = 5.0  # speech heard idle that a recogniser adapts to the microphone from, once
 
 
@@ -58,12 +58,12 @@ class Listener:
         self.refractory_seconds = refractory_seconds
         self.cpu = StageCpu()
         self.mode = ListenMode.WAKE
-        self._carry = b""
+        self._framer = Framer()
         self._frames = 0  # frames seen since the microphone opened: the audio clock
         # After a wake word the recogniser hears the whole phrase, which its grammar takes as an
         # optional prefix: from its tail alone ("oh, set a timer") it misheard the command.
-        self._preroll_frames = int(preroll_seconds * 1000 / FRAME_MS)
-        phrase_frames = math.ceil(getattr(wake, "phrase_seconds", 0.0) * 1000 / FRAME_MS)
+        self._preroll_frames = frames_in(preroll_seconds)
+        phrase_frames = math.ceil(wake.phrase_seconds * 1000 / FRAME_MS)
         self._wake_preroll_frames = max(self._preroll_frames, phrase_frames)
         self._preroll: collections.deque[bytes] = collections.deque(
             maxlen=max(1, self._wake_preroll_frames)
@@ -71,11 +71,16 @@ class Listener:
         self._last_wake_frame = -(10**9)
         self._spoke = False
         # what the microphone heard while idle, for a recogniser to adapt to before its first use
-        self._idle: collections.deque[bytes] = collections.deque(
-            maxlen=int(ADAPT_SECONDS * 1000 / FRAME_MS)
+        self._idle: collections.deque[bytes] = collections.deque(maxlen=frames_in(ADAPT_SECONDS))
+        # Capabilities are checked once, here: a pocketsphinx wake detector shares what it learnt
+        # of the microphone; otherwise a recogniser that can adapt does so once, to idle speech.
+        self._shared_cmn = (
+            (wake, recognizer)
+            if isinstance(wake, HasCepstralMean) and isinstance(recognizer, HasCepstralMean)
+            else None
         )
-        # nothing to do if the wake detector shares its normalisation, or the recogniser has none
-        self._adapted = hasattr(wake, "cmn") or not hasattr(recognizer, "adapt")
+        self._adaptable = recognizer if isinstance(recognizer, Adaptable) else None
+        self._adapted = isinstance(wake, HasCepstralMean) or self._adaptable is None
 
     @property
     def seconds(self) -> float:
@@ -85,7 +90,7 @@ class Listener:
     @property
     def carried_bytes(self) -> int:
         """Bytes waiting for the rest of their frame."""
-        return len(self._carry)
+        return self._framer.carried_bytes
 
     def set_mode(self, mode: ListenMode, after_wake: bool = False) -> None:
         """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio, which
@@ -114,15 +119,16 @@ class Listener:
         wake detector has heard everything while idle, so the recogniser starts from its state;
         with another detector, the recogniser adapts once to the first seconds of speech heard
         idle (or to what there is, if woken sooner)."""
-        if hasattr(self.wake, "cmn") and hasattr(self.recognizer, "cmn"):
-            self.recognizer.cmn = self.wake.cmn
+        if self._shared_cmn is not None:
+            wake, recognizer = self._shared_cmn
+            recognizer.cmn = wake.cmn
         else:
             self._adapt_to_idle_audio()
 
     def _adapt_to_idle_audio(self) -> None:
         """Once: it costs about 0.07 CPU s per second of audio here, so it is done while idle."""
-        if not self._adapted and self._idle and hasattr(self.recognizer, "adapt"):
-            self.recognizer.adapt(b"".join(self._idle))
+        if not self._adapted and self._idle and self._adaptable is not None:
+            self._adaptable.adapt(b"".join(self._idle))
         self._adapted = True
         self._idle.clear()
 
@@ -134,15 +140,11 @@ class Listener:
         wake word then goes to the recogniser whatever the chunk size.
         """
         self.cpu.audio_seconds += len(chunk) / (RATE * SAMPLE_WIDTH)
-        data = self._carry + chunk
-        offset = 0
-        while len(data) - offset >= FRAME_BYTES:
-            event = self._process_frame(data[offset : offset + FRAME_BYTES])
-            offset += FRAME_BYTES
+        self._framer.push(chunk)
+        while (frame := self._framer.pop()) is not None:
+            event = self._process_frame(frame)
             if event is not None:
-                self._carry = data[offset:]
                 return [event]
-        self._carry = data[offset:]
         return []
 
     def _process_frame(self, frame: bytes) -> Event | None:

@@ -24,15 +24,17 @@ log = logging.getLogger(__name__)
 class WakeWordDetector(Protocol):
     name: str  # engine name, for logs and the bench
 
+    @property
+    def phrase_seconds(self) -> float:
+        """How far back the phrase can begin when ``process`` returns True (0: unknown). The
+        listener gives the recogniser that much pre-roll, so it hears the whole phrase (which
+        its grammar expects) rather than the phrase's tail."""
+
     def process(self, frame: bytes) -> bool:
         """Feed one frame; True when the wake phrase has just ended in it."""
 
     def reset(self) -> None:
         """Forget partial evidence (called when the detector is re-armed)."""
-
-    # Optional: ``phrase_seconds``, how far back the phrase can begin when ``process`` returns
-    # True. The listener then gives the recogniser that much pre-roll, so it hears the whole
-    # phrase (which its grammar expects) rather than the phrase's tail.
 
 
 class PocketsphinxKeyphraseDetector:
@@ -43,6 +45,7 @@ class PocketsphinxKeyphraseDetector:
     """
 
     name = "pocketsphinx"
+    phrase_seconds = 0.0
 
     def __init__(self, phrase: str, threshold: float = 1e-40) -> None:
         from pocketsphinx import Decoder
@@ -85,6 +88,7 @@ class VoskGrammarDetector:
     """
 
     name = "vosk"
+    phrase_seconds = 0.0
 
     def __init__(self, phrase: str, model_path: Path) -> None:
         from device.listening.asr import load_vosk_model
