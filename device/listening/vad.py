@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-FRAME_MS = 30  # webrtcvad accepts 10, 20 or 30 ms frames; the listener uses 30 throughout
+from device.listening.frames import FRAME_MS
 
 
 class Endpoint(enum.Enum):

@@ -38,7 +38,8 @@ from device.events import (
     TimerFinished,
     WakeWordDetected,
 )
-from device.listening.listener import FRAME_BYTES, Listener
+from device.listening.frames import FRAME_BYTES
+from device.listening.listener import Listener
 from device.loop.router import Router
 from device.loop.states import State, transition
 from device.skills.timers import Timers

@@ -26,7 +26,7 @@ import numpy as np
 from device.app import build_recognizer, build_wake
 from device.config.schema import Config, WakeConfig
 from device.errors import ConfigError, ModelError
-from device.listening.listener import FRAME_BYTES
+from device.listening.frames import frames
 from device.listening.vad import Endpointer, EndpointSettings
 from device.sim.cloud_demo import FIRST_TOKEN_SECONDS, TOKEN_INTERVAL_SECONDS, run_cloud_demo
 from device.sim.demo import SCENARIO, USER_VOICE, Step, run_demo
@@ -53,8 +53,8 @@ def _corpus(seconds_of_silence: float = 2.0) -> bytes:
 
 def _cpu_per_audio_second(feed: Any, audio: bytes) -> float:
     started = time.thread_time()
-    for offset in range(0, len(audio) - FRAME_BYTES + 1, FRAME_BYTES):
-        feed(audio[offset : offset + FRAME_BYTES])
+    for frame in frames([audio]):
+        feed(frame)
     return (time.thread_time() - started) / (len(audio) / 32000)
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import ConfigError, StorageError
-from device.listening.vad import FRAME_MS, Endpoint, Endpointer, EndpointSettings
+from device.listening.frames import FRAME_MS, frames
+from device.listening.vad import Endpoint, Endpointer, EndpointSettings
 from device.storage.files import write_atomically
 from drivers.audio_format import (
-    BYTES_PER_SECOND,
     CLIPPED_SHARE,
     audio_level,
     seconds_of,
@@ -33,7 +33,6 @@ from drivers.audio_format import (
 )
 from drivers.mic import Microphone
 
-FRAME_BYTES = BYTES_PER_SECOND * FRAME_MS // 1000
 # The room kept before the speech: what the detector hears before the phrase. A second, so that
 # when `zeropin wakeword eval` pads the clip with silence, the windows it decides on do not reach
 # it (see wakeword_trainer.testset.PAD_SECONDS); a take with under MIN_ROOM_SECONDS is refused.
@@ -99,12 +98,7 @@ class TakeEndpointer(Endpointer):
 
 def _frames(mic: Microphone) -> Iterator[bytes]:
     """The microphone's audio in 30 ms frames, whatever its chunk size; ends with the audio."""
-    pending = b""
-    while chunk := mic.read():
-        pending += chunk
-        while len(pending) >= FRAME_BYTES:
-            yield pending[:FRAME_BYTES]
-            pending = pending[FRAME_BYTES:]
+    return frames(iter(mic.read, b""))
 
 
 class TakeCutter:
