@@ -18,9 +18,10 @@ LOOK = "look"  # the intent that sends the camera's view to the brain
 
 
 class Router:
-    def __init__(self, skills: Skills, brain: Brain) -> None:
+    def __init__(self, skills: Skills, brain: Brain, wake_phrase: str) -> None:
         self.skills = skills
         self.brain = brain
+        self.wake_phrase = wake_phrase  # what of it the recogniser heard is not the question
 
     def route(
         self, text: str, *, look: bool = False, cancel: Cancellation | None = None
@@ -29,8 +30,8 @@ class Router:
 
         ``look``: the user long-pressed the button, so a question goes out with a photo.
         """
-        intent = parse(text)
-        question = without_wake_words(text)
+        intent = parse(text, self.wake_phrase)
+        question = without_wake_words(text, self.wake_phrase)
         if intent is not None and intent.name == LOOK:
             return LOOK, self.brain.reply(question, look=True, cancel=cancel)
         if intent is None:

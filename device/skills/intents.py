@@ -11,6 +11,7 @@ pocketsphinx model recognise commands reliably. Text that matches nothing goes t
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -233,19 +234,31 @@ SPECS: tuple[IntentSpec, ...] = (
     ),
 )
 
-WAKE_REMNANTS = ("hey zero", "hi zero", "ok zero", "okay zero", "hey", "zero")
+DEFAULT_WAKE_PHRASE = "hey zero"  # [wake] phrase's default; the daemon passes the configured one
+GREETINGS = ("hey", "hi", "ok", "okay")  # said in place of each other before a name
 LEADING_POLITENESS = ("can you", "could you", "would you", "will you", "i want you to", "now")
 
 _COMPILED = [(spec, [re.compile(p) for p in spec.patterns]) for spec in SPECS]
 
 
-def without_wake_words(text: str) -> str:
+@functools.cache
+def wake_remnants(phrase: str) -> tuple[str, ...]:
+    """What of the wake phrase a recogniser may leave at the start of an utterance, longest
+    first: the phrase, its greeting said another way ("hi zero" for "hey zero"), each word."""
+    words = phrase.lower().split()
+    forms = {" ".join(words), *words}
+    if len(words) > 1 and words[0] in GREETINGS:
+        forms |= {" ".join([greeting, *words[1:]]) for greeting in GREETINGS}
+    return tuple(sorted(forms, key=lambda form: (-len(form), form)))
+
+
+def without_wake_words(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str:
     """``text`` without a leading wake phrase the recogniser heard in the pre-roll ("zero ...").
 
     Case and punctuation are kept: this is what the brain is asked.
     """
     lowered = text.lower()
-    for remnant in WAKE_REMNANTS:
+    for remnant in wake_remnants(wake_phrase):
         if lowered == remnant or re.match(re.escape(remnant) + r"\b[\s,.!?]*", lowered):
             rest = text[len(remnant) :].lstrip(" ,.!?")
             if rest:
@@ -253,12 +266,12 @@ def without_wake_words(text: str) -> str:
     return text
 
 
-def normalise(text: str) -> str:
+def normalise(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str:
     """Lowercase, drop punctuation and apostrophes, remove wake words and politeness."""
     text = text.lower().replace("'", "")
     text = re.sub(r"[^a-z0-9%]+", " ", text)
     text = " ".join(word for word in text.split() if word != "please")
-    for remnant in WAKE_REMNANTS:  # only at the start: "zero" elsewhere is a number
+    for remnant in wake_remnants(wake_phrase):  # only at the start: "zero" elsewhere is a number
         if text == remnant or text.startswith(remnant + " "):
             text = text[len(remnant) :].strip()
             break
@@ -268,9 +281,9 @@ def normalise(text: str) -> str:
     return text
 
 
-def parse(text: str) -> Intent | None:
+def parse(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> Intent | None:
     """The intent in ``text``, or None when it is a question for the brain."""
-    norm = normalise(text)
+    norm = normalise(text, wake_phrase)
     if not norm:
         return None
     for spec, patterns in _COMPILED:

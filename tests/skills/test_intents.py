@@ -3,7 +3,14 @@
 import pytest
 
 from device.listening.asr import PocketsphinxRecognizer
-from device.skills.intents import SPECS, jsgf_grammar, normalise, parse
+from device.skills.intents import (
+    SPECS,
+    jsgf_grammar,
+    normalise,
+    parse,
+    wake_remnants,
+    without_wake_words,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +71,19 @@ def test_every_example_is_parsed_as_its_own_intent():
 
 def test_grammar_loads_into_pocketsphinx_with_every_word_known():
     PocketsphinxRecognizer(jsgf_grammar("hey zero"))  # raises ModelError on an unknown word
+
+
+def test_wake_remnants_follow_the_configured_phrase():
+    assert set(wake_remnants("hey zero")) == {
+        "hey zero", "hi zero", "ok zero", "okay zero", "hey", "zero"
+    }  # fmt: skip
+    assert wake_remnants("computer") == ("computer",)
+    assert parse("hey jarvis what time is it", "hey jarvis").name == "time"
+    assert parse("hi jarvis, set a timer for ten seconds", "hey jarvis").name == "timer_set"
+    assert without_wake_words("Jarvis, why is the sky blue?", "hey jarvis") == (
+        "why is the sky blue?"
+    )
+    # another device's phrase is not stripped: "zero" is only a wake word where it is the phrase
+    assert without_wake_words("Zero gravity, how does it feel?", "hey jarvis") == (
+        "Zero gravity, how does it feel?"
+    )
