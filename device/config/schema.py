@@ -1,13 +1,32 @@
 """The shape of ZeroPin's settings: one frozen dataclass per ``[section]``, with defaults.
 
 Field names carry their unit (``refractory_seconds``, ``rate_wpm``); a component receives its own
-section, never the whole tree. Where each value may come from is in ``sources``, what makes it
-valid in ``checks``.
+section, never the whole tree. A field declared ``setting(default, rule)`` takes only the values
+its rule (from ``checks``) allows; where each value may come from is in ``sources``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from device.config.checks import (
+    BCM_GPIO,
+    POSITIVE,
+    at_least,
+    between,
+    country_code,
+    dns_label,
+    empty_or,
+    env_var_name,
+    http_url,
+    not_empty,
+    one_of,
+    provider_names,
+    setting,
+    tens_of_ms,
+)
+from device.config.presets import PRESETS
+from device.system.audio_profiles import PROFILES
 
 
 @dataclass(frozen=True)
@@ -34,9 +53,16 @@ def is_clean_key(text: str) -> bool:
     return all(33 <= ord(char) <= 126 for char in text)
 
 
+def _key_alone(key: Secret) -> str | None:
+    """The rule of ``api_key``, beside the type it checks."""
+    if is_clean_key(key.reveal()):
+        return None
+    return "must hold the key alone: no spaces, line breaks or non-ASCII (value not shown)"
+
+
 @dataclass(frozen=True)
 class DeviceConfig:
-    name: str = "zeropin"
+    name: str = setting("zeropin", not_empty)
     state_dir: str = ""  # "" = /var/lib/zeropin if writable, else ~/.local/share/zeropin
 
 
@@ -44,105 +70,123 @@ class DeviceConfig:
 class AudioConfig:
     mic: str = ""  # substring of the PyAudio input device name; "" = system default
     speaker: str = ""  # substring of the PyAudio output device name; "" = system default
-    chunk_ms: int = 100  # milliseconds of audio per read: 10, 20, ..., 100
+    chunk_ms: int = setting(100, tens_of_ms)  # milliseconds of audio per read
     # sound hardware `zeropin firstboot` sets up (ALSA config, overlay, mixer): a name in
     # device.system.audio_profiles.PROFILES ("usb", "respeaker-2mic", ...); "" = leave audio alone
-    profile: str = ""
+    profile: str = setting("", one_of("", *PROFILES))
 
 
 @dataclass(frozen=True)
 class SystemConfig:
     """What ``zeropin firstboot`` applies to the operating system; the daemon ignores it."""
 
-    hostname: str = ""  # "" = leave it; e.g. "zeropin-07" for kit 7 on a workshop table
-    wifi_country: str = ""  # ISO 3166 code, e.g. "GB"; a Pi keeps Wi-Fi off until one is set
+    # "" = leave it; e.g. "zeropin-07" for kit 7 on a workshop table
+    hostname: str = setting("", dns_label)
+    # ISO 3166 code, e.g. "GB"; a Pi keeps Wi-Fi off until one is set
+    wifi_country: str = setting("", country_code)
 
 
 @dataclass(frozen=True)
 class WakeConfig:
-    engine: str = "tflite"  # our own model; "pocketsphinx" and "vosk" spot the phrase by ASR
-    phrase: str = "hey zero"  # a tflite model knows its phrase: this must match its card
+    # our own model; "pocketsphinx" and "vosk" spot the phrase by ASR
+    engine: str = setting("tflite", one_of("pocketsphinx", "vosk", "tflite"))
+    # a tflite model knows its phrase: this must match its card
+    phrase: str = setting("hey zero", not_empty)
     # Score needed to fire; 0 = the engine's default: the model card's threshold (tflite, scores
     # 0..1), 1e-40 (pocketsphinx keyphrase). Vosk has none.
-    threshold: float = 0.0
+    threshold: float = setting(0.0, at_least(0))
     model: str = ""  # tflite model file; "" = the shipped "hey zero" model
-    refractory_seconds: float = 2.0  # detections this soon after one are ignored
-    trigger_level: int = 0  # tflite: smoothed scores in a row at the threshold; 0 = card's
-    smoothing: int = 0  # tflite: scores averaged before the threshold; 0 = the card's
+    # detections this soon after one are ignored
+    refractory_seconds: float = setting(2.0, at_least(0))
+    # tflite: smoothed scores in a row at the threshold; 0 = card's
+    trigger_level: int = setting(0, at_least(0))
+    # tflite: scores averaged before the threshold; 0 = the card's
+    smoothing: int = setting(0, at_least(0))
 
 
 @dataclass(frozen=True)
 class VadConfig:
-    aggressiveness: int = 2  # webrtcvad mode, 0 (keeps most audio) .. 3 (drops most non-speech)
-    trailing_silence_seconds: float = 0.6  # silence that ends an utterance
-    max_utterance_seconds: float = 10.0
-    no_speech_timeout_seconds: float = 5.0  # give up if nobody speaks after the wake word
-    preroll_seconds: float = 0.5  # audio kept from before speech starts
+    # webrtcvad mode, 0 (keeps most audio) .. 3 (drops most non-speech)
+    aggressiveness: int = setting(2, between(0, 3))
+    # silence that ends an utterance
+    trailing_silence_seconds: float = setting(0.6, between(0.1, 5))
+    max_utterance_seconds: float = setting(10.0, between(1, 60))
+    # give up if nobody speaks after the wake word
+    no_speech_timeout_seconds: float = setting(5.0, between(0.5, 60))
+    preroll_seconds: float = setting(0.5, between(0, 3))  # audio kept from before speech starts
 
 
 @dataclass(frozen=True)
 class AsrConfig:
-    engine: str = "auto"
+    engine: str = setting("auto", one_of("auto", "vosk", "pocketsphinx", "cloud"))
     vosk_model: str = ""  # "" = <state_dir>/models/vosk-model-small-en-us-0.15
 
 
 @dataclass(frozen=True)
 class TtsConfig:
-    engine: str = "espeak-ng"
+    engine: str = setting("espeak-ng", one_of("espeak-ng", "cloud"))
     voice: str = "en-us"
-    rate_wpm: int = 165  # words per minute
-    pitch: int = 50  # espeak-ng pitch, 0..99
-    volume_percent: int = 80
+    rate_wpm: int = setting(165, between(80, 450))  # words per minute
+    pitch: int = setting(50, between(0, 99))  # espeak-ng pitch
+    volume_percent: int = setting(80, between(0, 100))
 
 
 @dataclass(frozen=True)
 class ButtonsConfig:
-    main_pin: int = 17  # BCM GPIO number
-    hold_seconds: float = 1.0  # press longer than this counts as a hold
+    main_pin: int = setting(17, BCM_GPIO)
+    # press longer than this counts as a hold
+    hold_seconds: float = setting(1.0, between(0.2, 10))
 
 
 @dataclass(frozen=True)
 class LedConfig:
-    kind: str = "single"
-    pin: int = 12  # BCM GPIO of the single LED
-    red_pin: int = 5  # BCM GPIOs of the RGB LED
-    green_pin: int = 6
-    blue_pin: int = 13
-    privacy_pin: int = 0  # BCM GPIO of the camera/mic privacy LED; 0 = none
+    kind: str = setting("single", one_of("single", "rgb", "none"))
+    pin: int = setting(12, BCM_GPIO)  # the single LED
+    red_pin: int = setting(5, BCM_GPIO)  # the RGB LED
+    green_pin: int = setting(6, BCM_GPIO)
+    blue_pin: int = setting(13, BCM_GPIO)
+    privacy_pin: int = setting(0, BCM_GPIO)  # the camera/mic privacy LED; 0 = none
 
 
 @dataclass(frozen=True)
 class CameraConfig:
-    backend: str = "auto"
+    backend: str = setting("auto", one_of("auto", "picamera2", "folder", "none"))
     folder: str = ""  # directory of images for the folder backend
-    width: int = 1280  # pixels
-    height: int = 960  # pixels
+    width: int = setting(1280, at_least(1))  # pixels
+    height: int = setting(960, at_least(1))  # pixels
 
 
 @dataclass(frozen=True)
 class NotesConfig:
-    max_notes_read: int = 5  # notes read aloud at most per request
+    max_notes_read: int = setting(5, between(1, 50))  # notes read aloud at most per request
 
 
 @dataclass(frozen=True)
 class LlmConfig:
     """The cloud brain: which providers to try, and how to talk to them."""
 
-    chain: tuple[str, ...] = ()  # provider names, first tried first; () = OpenAI variables or none
+    # provider names, first tried first; () = OpenAI variables or none
+    chain: tuple[str, ...] = setting((), provider_names)
     model: str = ""  # model for the provider OPENAI_BASE_URL/OPENAI_API_KEY give; "" = gpt-4o-mini
     stream: bool = True  # speak the answer sentence by sentence as it arrives
-    max_tokens: int = 300  # longest answer, in tokens
-    history_turns: int = 6  # question+answer pairs sent along as context
-    history_minutes: float = 10.0  # turns older than this are left out
+    max_tokens: int = setting(300, between(1, 4096))  # longest answer, in tokens
+    # question+answer pairs sent along as context
+    history_turns: int = setting(6, between(0, 50))
+    history_minutes: float = setting(10.0, between(0, 1440))  # turns older than this are left out
     log_prompt_text: bool = False  # the egress ledger records what was asked, not just its size
-    image_max_side: int = 768  # pixels; photos are downscaled to fit before upload
-    image_quality: int = 80  # JPEG quality of uploaded photos
-    breaker_failures: int = 3  # failures in a row before a provider is skipped for a while
-    breaker_cooldown_seconds: float = 60.0  # how long a failing provider is skipped
-    connect_timeout_seconds: float = 3.0  # each provider may override these four
-    first_token_timeout_seconds: float = 8.0  # from request sent to the first byte of answer
-    deadline_seconds: float = 30.0  # whole request, streaming included
-    max_retries: int = 1  # extra attempts on 429/5xx/reset before the chain moves on
+    image_max_side: int = setting(768, between(128, 2048))  # pixels; photos are downscaled to fit
+    image_quality: int = setting(80, between(30, 95))  # JPEG quality of uploaded photos
+    # failures in a row before a provider is skipped for a while
+    breaker_failures: int = setting(3, at_least(1))
+    # how long a failing provider is skipped
+    breaker_cooldown_seconds: float = setting(60.0, at_least(0))
+    # each provider may override these four
+    connect_timeout_seconds: float = setting(3.0, POSITIVE)
+    # from request sent to the first byte of answer
+    first_token_timeout_seconds: float = setting(8.0, POSITIVE)
+    deadline_seconds: float = setting(30.0, POSITIVE)  # whole request, streaming included
+    # extra attempts on 429/5xx/reset before the chain moves on
+    max_retries: int = setting(1, between(0, 5))
 
 
 @dataclass(frozen=True)
@@ -153,19 +197,20 @@ class ProviderConfig:
     ``preset = "groq"``. The timeouts and retries are None ("not set": ``[llm]``'s value applies).
     """
 
-    preset: str = ""  # a name in device.cloud.providers.PRESETS
-    base_url: str = ""  # "https://host/v1"; "" = the preset's
+    preset: str = setting("", empty_or(one_of(*PRESETS)))  # a name in config.presets.PRESETS
+    base_url: str = setting("", http_url)  # "https://host/v1"; "" = the preset's
     model: str = ""
     vision_model: str = ""  # a model that accepts images; "" = the preset's, if any
-    api_key: Secret = field(default_factory=Secret)  # better kept in a secrets file
-    api_key_env: str = ""  # NAME of the environment variable with the key; "" = the preset's
+    api_key: Secret = setting(Secret(), _key_alone)  # better kept in a secrets file
+    # NAME of the environment variable with the key; "" = the preset's
+    api_key_env: str = setting("", env_var_name)
     transcription_model: str = ""
     speech_model: str = ""
     speech_voice: str = ""
-    connect_timeout_seconds: float | None = None
-    first_token_timeout_seconds: float | None = None
-    deadline_seconds: float | None = None
-    max_retries: int | None = None
+    connect_timeout_seconds: float | None = setting(None, POSITIVE)
+    first_token_timeout_seconds: float | None = setting(None, POSITIVE)
+    deadline_seconds: float | None = setting(None, POSITIVE)
+    max_retries: int | None = setting(None, between(0, 5))
 
 
 @dataclass(frozen=True)

@@ -9,28 +9,27 @@ raises ConfigError with one line naming the layer, the key and the reason::
 
 Cloud providers are tables ``[providers.NAME]``, one per endpoint, kept in ``Config.providers``
 in the order the files give them; a secrets file (mode 0600) may hold only their ``api_key``.
-A key is held in a :class:`~device.cloud.providers.Secret` and never shown, in errors or dumps.
+A key is held in a :class:`~device.config.schema.Secret` and never shown, in errors or dumps.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+import types
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
-from device.config.checks import _NAMES, _RULES, PROVIDER_NAME, _typed
+from device.config.checks import PROVIDER_NAME, Check, rules
 from device.config.presets import PRESETS
-from device.config.render import _hidden, _is_secret, _show
-from device.config.schema import (
-    Config,
-    ProviderConfig,
-)
+from device.config.schema import Config, ProviderConfig, Secret
+from device.config.text import hidden, is_secret, shown
 from device.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -61,6 +60,17 @@ _FIELDS: dict[str, dict[str, Any]] = {name: get_type_hints(cls) for name, cls in
 _PROVIDER_FIELDS: dict[str, Any] = get_type_hints(ProviderConfig)
 
 
+_SECTION_RULES: dict[str, dict[str, Check]] = {  # read from the fields' setting(default, rule)
+    name: rules(cls) for name, cls in [*_SECTIONS.items(), ("providers", ProviderConfig)]
+}
+
+
+_NAMES = tuple[str, ...]  # the type of a list of names, like [llm] chain
+
+
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
 _TABLE = ""  # the key of a setting that only says "this [providers.NAME] table exists"
 
 
@@ -87,13 +97,38 @@ def _validated(setting: _Setting) -> Any:
     if key not in fields:
         known = ", ".join(fields)
         raise ConfigError(f"{setting.where}: [{section}] {key}: unknown key (known: {known})")
-    value, reason = _typed(fields[key], setting.value, _hidden if _is_secret(key) else _show)
-    rule = _RULES.get(f"{section.partition('.')[0]}.{key}")
+    value, reason = _typed(fields[key], setting.value, hidden if is_secret(key) else shown)
+    rule = _SECTION_RULES[section.partition(".")[0]].get(key)
     if reason is None and rule is not None:
         reason = rule(value)
     if reason:
         raise ConfigError(f"{setting.where}: [{section}] {key}: {reason}")
     return value
+
+
+def _typed(kind: Any, value: Any, show: Callable[[Any], str] = shown) -> tuple[Any, str | None]:
+    """Return the value as `kind` and the reason it is wrong, if any; ints widen to float.
+
+    ``X | None`` reads as X: TOML has no null, so None is said by leaving the key out.
+    """
+    if get_origin(kind) in (Union, types.UnionType):
+        (kind,) = (arg for arg in get_args(kind) if arg is not type(None))
+    if kind == _NAMES:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            return value, f"expected an array of strings, got {show(value)}"
+        if not all(value):
+            return value, f"expected an array of non-empty strings, got {show(value)}"
+        return tuple(value), None
+    if kind is Secret:
+        text, reason = _typed(str, value, show)
+        return (Secret(text) if reason is None else text), reason
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        return value, f"expected {_TYPE_NAMES.get(kind, kind.__name__)}, got {show(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return value, f"must be a finite number, got {show(value)}"
+    return value, None
 
 
 def _unknown_section(where: str, section: str) -> ConfigError:
@@ -106,7 +141,7 @@ def _check_chain(cfg: Config, where: str) -> None:
     for name in cfg.llm.chain:
         if cfg.provider(name) is None and name not in PRESETS:
             raise ConfigError(
-                f"{where}: [llm] chain: {_show(name)} is neither a [providers.{name}] table nor "
+                f"{where}: [llm] chain: {shown(name)} is neither a [providers.{name}] table nor "
                 f"a preset ({', '.join(PRESETS)})"
             )
 
@@ -149,12 +184,12 @@ def _provider_settings(where: str, tables: dict[str, Any]) -> Iterator[_Setting]
     for name, table in tables.items():
         if not PROVIDER_NAME.fullmatch(name):
             raise ConfigError(
-                f"{where}: [providers] {_show(name)}: a provider name holds only lowercase "
+                f"{where}: [providers] {shown(name)}: a provider name holds only lowercase "
                 "letters, digits, - and _"
             )
         if not isinstance(table, dict):
             raise ConfigError(
-                f"{where}: [providers] {name}: expected a table, got {_hidden(table)}; "
+                f"{where}: [providers] {name}: expected a table, got {hidden(table)}; "
                 f"write [providers.{name}] above its keys"
             )
         section = f"providers.{name}"
@@ -213,7 +248,7 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> str:
 
 def _top_level_reason(name: str, value: Any) -> str:
     if name in _FIELDS or name == "providers":
-        return f"[{name}]: expected a table, got {_show(value)}"
+        return f"[{name}]: expected a table, got {shown(value)}"
     owners = [f"[{section}]" for section, fields in _FIELDS.items() if name in fields]
     if name in _PROVIDER_FIELDS:
         owners.append("[providers.NAME]")
@@ -240,7 +275,7 @@ def _flag_setting(text: str) -> _Setting:
     """The setting from one ``--set section.key=value`` or ``--set providers.NAME.key=value``."""
     name, equals, raw = text.partition("=")
     name = name.strip()
-    where = f"flag --set {name}=***" if _is_secret(name) else f"flag --set {text}"
+    where = f"flag --set {name}=***" if is_secret(name) else f"flag --set {text}"
     section, dot, key = name.partition(".")
     if not equals or not dot:
         raise ConfigError(f"{where}: expected section.key=value")
@@ -250,7 +285,7 @@ def _flag_setting(text: str) -> _Setting:
     provider, dot, key = key.partition(".")
     if not dot or not PROVIDER_NAME.fullmatch(provider):
         raise ConfigError(f"{where}: expected providers.NAME.key=value, NAME like lan or groq")
-    if _is_secret(key):
+    if is_secret(key):
         raise ConfigError(
             f"{where}: any user can read a command line; put the key in {SECRETS_PATHS[0]} "
             "or name its environment variable in api_key_env"

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
-from device.config import render, sources
+from device.config import sources
+from device.config.checks import rules
 from device.config.render import render_config
-from device.config.schema import CameraConfig, Config, LlmConfig, ProviderConfig
+from device.config.schema import CameraConfig, Config, LlmConfig, ProviderConfig, TtsConfig
 from device.config.sources import load_config, load_config_with_sources
+from device.config.text import is_secret
 from device.errors import ConfigError
 from device.system import paths
 from device.system.paths import resolved_state_dir, resolved_vosk_model
@@ -185,6 +187,24 @@ def test_value_out_of_range(tmp_path: Path) -> None:
 )
 def test_rules(tmp_path: Path, line: str, reason: str) -> None:
     assert reason in error(write(tmp_path / "c.toml", line + "\n"))
+
+
+def test_a_rule_travels_with_its_field_and_a_field_without_one_takes_any_value() -> None:
+    tts, providers = rules(TtsConfig), rules(ProviderConfig)
+    assert tts["rate_wpm"](500) == "must be 80..450, got 500"
+    assert "voice" not in tts
+    assert providers["preset"]("") is None  # empty: NAME's preset, if any
+    reason = providers["preset"]("acme") or ""
+    assert reason.startswith('must be one of "openai", ') and reason.endswith(', got "acme"')
+
+
+def test_every_default_passes_its_rule() -> None:
+    for section in [*(type(part) for part in vars(Config()).values()), ProviderConfig]:
+        if dataclasses.is_dataclass(section):
+            defaults = section()
+            for name, rule in rules(section).items():
+                value = getattr(defaults, name)
+                assert value is None or rule(value) is None, f"{section.__name__}.{name}"
 
 
 def test_every_chunk_size_from_10_to_100_ms_is_allowed() -> None:
@@ -792,9 +812,9 @@ def test_render_shows_llm_and_provider_tables_and_round_trips(tmp_path: Path) ->
 
 
 def test_render_masks_only_keys_whose_last_word_is_secret() -> None:
-    assert [render._is_secret(name) for name in ("api_key", "apikey", "Auth_Token")] == [True] * 3
+    assert [is_secret(name) for name in ("api_key", "apikey", "Auth_Token")] == [True] * 3
     names = ("api_key_env", "max_tokens", "token_count", "keyboard", "secret_word_list")
-    assert [render._is_secret(name) for name in names] == [False] * len(names)
+    assert [is_secret(name) for name in names] == [False] * len(names)
     text = render_config(load(flags=("llm.max_tokens=123",)))
     assert "max_tokens = 123" in text.splitlines()
 
