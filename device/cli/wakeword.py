@@ -1,7 +1,9 @@
-"""``zeropin wakeword ...``: eval and record here; train and testset in the trainer.
+"""``zeropin wakeword ...``: eval and record here; train and testset are the trainer's.
 
-The trainer (``models/wakeword/trainer``, TensorFlow) is imported only when one of its commands
-runs, so the daemon and the rest of the CLI never load it.
+The trainer (``models/wakeword/trainer``, TensorFlow) declares and parses its own commands'
+options. Here they are names that hand the rest of the command line over (``main`` forwards it),
+and the trainer is imported only when one of them runs: the daemon and the rest of the CLI never
+load it.
 """
 
 from __future__ import annotations
@@ -9,77 +11,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wakeword_trainer.cli import (
-    _at_least_one,
-    _more_than_zero,
-    _wakeword_testset,
-    _wakeword_train,
-    _zero_or_more,
-)
-
 from device.cli.commands import _load
-from device.errors import ZeroPinError
+from device.errors import ModelError, ZeroPinError
 
 
 def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     wakeword = sub.add_parser("wakeword", help="train and test wake-word models")
     wakeword.set_defaults(func=lambda _: wakeword.print_help() or 2)
     wake_sub = wakeword.add_subparsers()
-    train = wake_sub.add_parser(
-        "train", help="train a model from synthetic speech, offline (needs the train extra)"
+    _trainer_command(
+        wake_sub, "train", "train a model from synthetic speech, offline (needs the train extra)"
     )
-    train.add_argument("phrase", help='the wake phrase, e.g. "hey jarvis"')
-    train.add_argument("--out", type=Path, required=True, help="the .tflite file to write")
-    # no defaults here: TrainSettings and DataSettings hold them
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--positives", type=int, help="phrase clips to synthesise")
-    train.add_argument("--sentences", type=int, help="sentences without the phrase")
-    train.add_argument("--confusables", type=int, help='"hey there", "zero", ...')
-    train.add_argument("--mining-rounds", type=int, help="rounds of hard-negative mining")
-    train.add_argument("--mining-minutes", type=float, help="talk scored in each round")
-    train.add_argument(
-        "--validation-minutes",
-        type=_more_than_zero,
-        help="the held-out voices' talk to set the threshold",
-    )
-    train.add_argument(
-        "--accent-validation-minutes",
-        type=_zero_or_more,
-        help="talk half read by other languages' voices, to set it too (default 0: none)",
-    )
-    train.add_argument(
-        "--validation-clips", type=_at_least_one, help="validation clips per noise level"
-    )
-    train.add_argument("--test-minutes", type=_more_than_zero, help="held-out talk")
-    train.add_argument("--test-clips", type=_at_least_one, help="held-out clips per noise level")
-    train.add_argument("--seed", type=int)
-    train.add_argument(
-        "--networks",
-        type=_at_least_one,
-        help="networks to train on the same data and average (default 1); each adds its "
-        "training time and its CPU on the device",
-    )
-    train.add_argument(
-        "--made-up-variants", type=int, metavar="N", help="espeak-ng variants to breed (0: none)"
-    )
-    train.add_argument(
-        "--recordings", type=Path, metavar="DIR", help="your own WAV clips of the phrase, to add"
-    )
-    train.add_argument(
-        "--other-engines",
-        action="store_true",
-        default=None,
-        help="also speak with flite's and festival's voices (when installed)",
-    )
-    train.add_argument(
-        "--keep-test-set",
-        type=Path,
-        metavar="DIR",
-        help="keep the test set's WAVs, the float networks and their calibration windows here",
-    )
-    train.add_argument("--quiet", action="store_true", help="no progress bars")
-    train.set_defaults(func=_wakeword_train)
-
     evaluate = wake_sub.add_parser("eval", help="false rejects and false accepts on WAV folders")
     evaluate.add_argument("model", type=Path)
     # repeatable: several test sets (the card's and a longer one) or a class's folders, read as one
@@ -122,24 +64,27 @@ def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     )
     record.set_defaults(func=_wakeword_record)
 
-    testset = wake_sub.add_parser(
-        "testset", help="write held-out positives/ and negatives/ WAV folders (train extra)"
+    _trainer_command(
+        wake_sub, "testset", "write held-out positives/ and negatives/ WAV folders (train extra)"
     )
-    testset.add_argument("phrase")
-    testset.add_argument("out", type=Path)
-    testset.add_argument("--clips", type=int, default=100, help="positive clips per noise level")
-    testset.add_argument(
-        "--minutes",
-        type=float,
-        default=480.0,
-        help="negative talk (8 h: in 2 h, one false accept is 0.5 per hour)",
-    )
-    testset.add_argument("--seed", type=int, default=7)
-    testset.add_argument(
-        "--other-engines", action="store_true", help="flite's and festival's held-out voices too"
-    )
-    testset.add_argument("--quiet", action="store_true", help="no progress bars")
-    testset.set_defaults(func=_wakeword_testset)
+
+
+def _trainer_command(wake_sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
+    # no options here, not even --help: main hands all that follows the name to the trainer
+    command = wake_sub.add_parser(name, help=help_text, add_help=False)
+    command.set_defaults(func=_wakeword_trainer, trainer_command=name, takes_rest=True)
+
+
+def _wakeword_trainer(args: argparse.Namespace) -> int:
+    """``zeropin wakeword train|testset ARGS...``: the trainer parses ``args.rest`` and runs it."""
+    try:
+        from wakeword_trainer.cli import run
+    except ImportError as exc:
+        raise ModelError(
+            f"the wake-word trainer is not installed ({exc.name} is missing): "
+            "pip install -e '.[train]' on a laptop"
+        ) from exc
+    return run(args.trainer_command, args.rest)
 
 
 def _wakeword_eval(args: argparse.Namespace) -> int:

@@ -223,13 +223,8 @@ def choose_rule(
     within the budget too, each set on its own (their positives are not used): talk of other
     kinds, where the false accepts come from other voices.
 
-    Smoothing and levels 1-4, not levels 1-3 alone: on the trainer's validation set for data seed
-    0 (by the training voices, as it was then), then the held-out set of r14 (shipped until
-    2026-12-05; 400 clips, 2 h of talk), validation's choice for r14 went from 7.0% false rejects
-    to 5.5%, with the same 1 false accept; for the three networks of a `--runs 3` training (an
-    option since replaced by `--networks`; seeds 0, 1, 2) from 15.0/11.5/14.5% with 5/2/3
-    false accepts to 10.8/9.5/12.5% with 3/1/2. The price: it fires about 0.2 s later (2 steps,
-    median, on r14's held-out clips).
+    Smoothing and levels 1-4, not levels 1-3 alone: fewer false rejects held out at the same
+    false accepts, for firing about 0.2 s later (the figures: models/README.md).
     """
     within: list[tuple[float, float, int, int]] = []  # (rejects, -threshold, level, smoothing)
     over: list[tuple[float, float, float, int, int]] = []  # accepts first

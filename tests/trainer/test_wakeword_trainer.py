@@ -25,13 +25,8 @@ from drivers.audio_format import read_wav
 pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
 
 from wakeword_trainer import engines, network  # noqa: E402
-from wakeword_trainer.dataset import (  # noqa: E402
-    RECORDING_COPIES,
-    WINDOW,
-    DataSettings,
-    build_windows,
-    synthesize,
-)
+from wakeword_trainer.dataset import RECORDING_COPIES, WINDOW, build_windows, synthesize  # noqa: E402
+from wakeword_trainer.settings import DataSettings, TrainSettings  # noqa: E402
 from wakeword_trainer.speech import (  # noqa: E402
     REPEAT_PROBE,
     Voice,
@@ -40,12 +35,7 @@ from wakeword_trainer.speech import (  # noqa: E402
     split_voices,
 )
 from wakeword_trainer.testset import write_test_set  # noqa: E402
-from wakeword_trainer.train import (  # noqa: E402
-    TrainSettings,
-    _threshold_sentence,
-    _warp_sentence,
-    train_wake_word,
-)
+from wakeword_trainer.train import _threshold_sentence, _warp_sentence, train_wake_word  # noqa: E402
 
 TINY = TrainSettings(
     data=DataSettings(positives=60, sentences=40, confusables=20, noise_windows=40, copies=1),
@@ -92,6 +82,9 @@ def test_tiny_training_run_gives_a_model_the_device_loads(tiny_model):
     detector.process(audio)
     assert 0.0 <= detector.last_score <= 1.0
     assert 10_000 < model.stat().st_size < 60_000 * TINY.networks  # tens of KB a network, int8
+    # written atomically: the model and its card, and no temp file beside them
+    written = sorted(p.name for p in model.parent.iterdir() if p.is_file())
+    assert written == ["hey_jarvis.json", "hey_jarvis.md", "hey_jarvis.tflite"]
 
 
 def test_the_float_model_is_kept_with_the_test_set_and_exports_cooler(tiny_model):
@@ -487,69 +480,3 @@ def test_eval_tune_refuses_a_threshold_beside_it(tiny_model):
     both = zeropin_eval(model, *folders, "--tune", "1", "--threshold", "0.5")
     assert both.returncode == 2
     assert "not allowed with argument --tune" in both.stderr
-
-
-def test_train_options_reach_the_settings_and_the_card_command():
-    from wakeword_trainer.cli import train_settings
-
-    from device.cli.main import _parser
-
-    args = _parser().parse_args(
-        ["wakeword", "train", "hey jarvis", "--out", "jarvis.tflite", "--seed", "3",
-         "--validation-minutes", "30", "--validation-clips", "20", "--test-clips", "50",
-         "--networks", "3", "--accent-validation-minutes", "0"]
-    )  # fmt: skip
-    settings, command = train_settings(args)
-    assert settings == replace(
-        TrainSettings(),
-        data=DataSettings(seed=3),
-        validation_minutes=30.0,
-        accent_validation_minutes=0.0,
-        validation_positives_per_snr=20,
-        test_positives_per_snr=50,
-        networks=3,
-    )
-    assert command == (
-        "zeropin wakeword train 'hey jarvis' --out jarvis.tflite --validation-minutes=30.0 "
-        "--accent-validation-minutes=0.0 --validation-clips=20 --test-clips=50 --networks=3 "
-        "--seed=3"
-    )
-
-
-@pytest.mark.parametrize(
-    ("option", "value", "said"),
-    [
-        ("--networks", "0", "0: must be a whole number, 1 or more"),
-        ("--validation-minutes", "0", "0: must be a number more than 0"),
-        ("--test-clips", "-2", "-2: must be a whole number, 1 or more"),
-        ("--validation-minutes", "abc", "abc: must be a number more than 0"),
-        ("--accent-validation-minutes", "-1", "-1: must be a number, 0 or more"),
-        ("--accent-validation-minutes", "nan", "nan: must be a number, 0 or more"),
-        ("--validation-minutes", "inf", "inf: must be a number more than 0"),
-        ("--networks", "2.5", "2.5: must be a whole number, 1 or more"),
-    ],
-)
-def test_a_train_option_that_would_fail_after_the_training_fails_at_once(option, value, said):
-    command = [sys.executable, "-m", "device.cli", "wakeword", "train", "hey zero"]
-    result = subprocess.run(
-        [*command, "--out", "x.tflite", option, value], capture_output=True, text=True
-    )
-    assert result.returncode == 2
-    assert result.stderr.splitlines()[-1].endswith(f"argument {option}: {said}")
-
-
-def test_a_keep_test_set_that_cannot_be_a_folder_fails_at_once(tmp_path):
-    taken = tmp_path / "notes.txt"
-    taken.write_text("mine")
-    command = [sys.executable, "-m", "device.cli", "wakeword", "train", "hey zero"]
-    result = subprocess.run(
-        [*command, "--out", str(tmp_path / "x.tflite"), "--keep-test-set", str(taken)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip() == (
-        f"zeropin: --keep-test-set {taken}: cannot make that folder (File exists)"
-    )
-    assert taken.read_text() == "mine"

@@ -87,8 +87,7 @@ def test_false_accepts_in_ten_minutes_of_talk(scored):
 
 def test_confusable_phrases_seldom_wake_it():
     """Each confusable said by 10 held-out speakers (270 utterances): at most 2% wake it. (None
-    of 81 was asked before; the model shipped then passed that by luck: 9 of 540 on another draw,
-    against 3 of 540 for the one shipped next, r14.)"""
+    at all is luck on a smaller draw: models/README.md.)"""
     rng = random.Random(5)
     scorer = StreamingScorer(MODEL)
     fired, said = [], 0

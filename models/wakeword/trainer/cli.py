@@ -1,10 +1,30 @@
-"""``zeropin wakeword train`` and ``testset``: the trainer's options beside its settings."""
+"""``zeropin wakeword train`` and ``testset``: the trainer's own command line.
+
+``zeropin`` knows these two commands by name only and hands them the rest of its command line
+(``run``), so neither the daemon nor the rest of the CLI ever imports the trainer. Each ``train``
+option sets the TrainSettings or DataSettings field of its name (or the one it names) and shows
+that field's default.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
+import shlex
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
+
+from .settings import DataSettings, TrainSettings
+
+
+def run(command: str, argv: Sequence[str]) -> int:
+    """``zeropin wakeword COMMAND ARGV...``, ``command`` "train" or "testset"; argparse exits
+    with status 2 on a bad option, as ``zeropin`` does."""
+    parser = {"train": train_parser, "testset": testset_parser}[command]()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
 
 
 def _at_least_one(text: str) -> int:
@@ -40,67 +60,161 @@ def _zero_or_more(text: str) -> float:
     return number
 
 
-def _trainer():  # noqa: ANN202 - the trainer package, imported only for these commands
+@dataclasses.dataclass(frozen=True)
+class _Option:
+    help: str
+    parse: Callable[[str], Any] | None = None  # checks the value; default: the field's type
+    field: str = ""  # the settings field it sets, when that is not named as the option is
+    metavar: str | None = None
+
+
+# `train`'s options, in the order the card's command line gives them: training, then data.
+# Their defaults are the settings' (argparse's stay None: the card names only the options given).
+_OPTIONS = {
+    "epochs": _Option("training epochs before mining"),
+    "mining_rounds": _Option("rounds of hard-negative mining"),
+    "mining_minutes": _Option("minutes of talk scored in each round"),
+    "validation_minutes": _Option(
+        "minutes of the held-out voices' talk to set the threshold", _more_than_zero
+    ),
+    "accent_validation_minutes": _Option(
+        "minutes of talk half read by other languages' voices, to set it too", _zero_or_more
+    ),
+    "validation_clips": _Option(
+        "validation clips per noise level", _at_least_one, "validation_positives_per_snr"
+    ),
+    "test_minutes": _Option("minutes of held-out talk", _more_than_zero),
+    "test_clips": _Option(
+        "held-out clips per noise level", _at_least_one, "test_positives_per_snr"
+    ),
+    "networks": _Option(
+        "networks to train on the same data and average; each adds its training time and its "
+        "CPU on the device",
+        _at_least_one,
+    ),
+    "positives": _Option("phrase clips to synthesise"),
+    "sentences": _Option("sentences without the phrase"),
+    "confusables": _Option('"hey there", "zero", ...'),
+    "seed": _Option("of the data, and of the first network"),
+    "made_up_variants": _Option("espeak-ng variants to breed from the training ones", metavar="N"),
+    "recordings": _Option("your own WAV clips of the phrase, to add", Path, metavar="DIR"),
+    "other_engines": _Option("also speak with flite's and festival's voices (when installed)"),
+}
+
+
+def _setting(name: str) -> tuple[str, Any]:
+    """("train" or "data", the default) of the TrainSettings or DataSettings field ``name``."""
+    for where, settings in (("train", TrainSettings), ("data", DataSettings)):
+        for candidate in dataclasses.fields(settings):
+            if candidate.name == name:
+                return where, candidate.default
+    raise LookupError(f"neither TrainSettings nor DataSettings has a field {name!r}")
+
+
+def _add_option(group: argparse._ArgumentGroup, name: str, default: Any) -> None:
+    option = _OPTIONS[name]
+    flag = "--" + name.replace("_", "-")
+    if isinstance(default, bool):
+        group.add_argument(flag, action="store_true", default=None, help=option.help)
+        return
+    shown = f" (default {default:g})" if isinstance(default, int | float) else ""
+    group.add_argument(
+        flag,
+        type=option.parse or type(default),
+        metavar=option.metavar,
+        help=option.help + shown,
+    )
+
+
+def train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zeropin wakeword train",
+        description="Train a wake-word model from synthetic speech, offline. Needs the train "
+        "extra (TensorFlow): a laptop, not the device.",
+    )
+    parser.add_argument("phrase", help='the wake phrase, e.g. "hey jarvis"')
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the .tflite file to write (its card beside it)"
+    )
+    groups = {
+        "train": parser.add_argument_group("training"),
+        "data": parser.add_argument_group("data"),
+    }
+    for name, option in _OPTIONS.items():
+        where, default = _setting(option.field or name)
+        _add_option(groups[where], name, default)
+    parser.add_argument(
+        "--keep-test-set",
+        type=Path,
+        metavar="DIR",
+        help="keep the test set's WAVs, the float networks and their calibration windows here",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_train)
+    return parser
+
+
+def testset_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zeropin wakeword testset",
+        description="Write held-out positives/ and negatives/ WAV folders, of the kind the "
+        "trainer tests on, by voices it never trains on. Needs the train extra.",
+    )
+    parser.add_argument("phrase")
+    parser.add_argument("out", type=Path)
+    clips = _setting("test_positives_per_snr")[1]
+    minutes = _setting("test_minutes")[1]
+    parser.add_argument(
+        "--clips", type=int, default=clips, help=f"positive clips per noise level (default {clips})"
+    )
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        default=minutes,
+        help=f"minutes of negative talk (default {minutes:g}, {minutes / 60:g} h: in 2 h, one "
+        "false accept is 0.5 per hour)",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--other-engines", action="store_true", help="flite's and festival's held-out voices too"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=_testset)
+    return parser
+
+
+def train_settings(args: argparse.Namespace) -> tuple[TrainSettings, str]:
+    """The TrainSettings ``zeropin wakeword train`` asked for, and the command line for the card
+    (the options given, in a fixed order, so the card says how to make the model again)."""
+    given = {name: getattr(args, name) for name in _OPTIONS if getattr(args, name) is not None}
+    chosen: dict[str, dict[str, Any]] = {"train": {}, "data": {}}
+    options = []
+    for name, value in given.items():
+        field = _OPTIONS[name].field or name
+        where, default = _setting(field)
+        chosen[where][field] = type(default)(value)  # the field's type: a Path as the str it is
+        flag = "--" + name.replace("_", "-")
+        options.append(flag if value is True else f"{flag}={value}")
+    settings = TrainSettings(data=DataSettings(**chosen["data"]), **chosen["train"])
+    command = ["zeropin", "wakeword", "train", args.phrase, "--out", str(args.out), *options]
+    return settings, shlex.join(command)
+
+
+def _check_train_extra() -> None:
     from device.errors import ModelError
 
     try:
         import scipy  # noqa: F401
         import tqdm  # noqa: F401
-        import wakeword_trainer  # noqa: F401
     except ImportError as exc:
         raise ModelError(
             f"the wake-word trainer needs the train extra ({exc.name} is missing): "
             "pip install -e '.[train]' on a laptop"
         ) from exc
-    return wakeword_trainer
 
 
-# `zeropin wakeword train` options and the settings they set; their defaults are the settings'.
-_DATA_OPTIONS = ("positives", "sentences", "confusables", "seed", "made_up_variants")
-
-
-_TRAIN_OPTIONS = {
-    "epochs": "epochs",
-    "mining_rounds": "mining_rounds",
-    "mining_minutes": "mining_minutes",
-    "validation_minutes": "validation_minutes",
-    "accent_validation_minutes": "accent_validation_minutes",
-    "validation_clips": "validation_positives_per_snr",
-    "test_minutes": "test_minutes",
-    "test_clips": "test_positives_per_snr",
-    "networks": "networks",
-}
-
-
-def train_settings(args: argparse.Namespace) -> tuple[Any, str]:
-    """The TrainSettings ``zeropin wakeword train`` asked for, and the command line for the card
-    (the options given, in a fixed order, so the card says how to make the model again)."""
-    import shlex
-
-    from wakeword_trainer.dataset import DataSettings
-    from wakeword_trainer.train import TrainSettings
-
-    given = {name: value for name, value in vars(args).items() if value is not None}
-    data: dict[str, Any] = {k: given[k] for k in _DATA_OPTIONS if k in given}
-    if args.recordings:
-        data["recordings"] = str(args.recordings)
-    if args.other_engines:
-        data["other_engines"] = True
-    training = {field: given[option] for option, field in _TRAIN_OPTIONS.items() if option in given}
-    settings = TrainSettings(data=DataSettings(**data), **training)
-    options = [
-        f"--{name.replace('_', '-')}={given[name]}"
-        for name in (*_TRAIN_OPTIONS, *_DATA_OPTIONS, "recordings")
-        if name in given
-    ]
-    if args.other_engines:
-        options.append("--other-engines")
-    command = ["zeropin", "wakeword", "train", args.phrase, "--out", str(args.out), *options]
-    return settings, shlex.join(command)
-
-
-def _wakeword_train(args: argparse.Namespace) -> int:
-    _trainer()
+def _train(args: argparse.Namespace) -> int:
+    _check_train_extra()
     from device.errors import ModelError
 
     if args.keep_test_set:  # made now: a bad folder fails at once, not after the first run
@@ -117,7 +231,7 @@ def _wakeword_train(args: argparse.Namespace) -> int:
         raise ModelError(
             "training needs TensorFlow: pip install -e '.[train]' (about 1.6 GB, laptop only)"
         ) from exc
-    from wakeword_trainer.train import train_wake_word
+    from .train import train_wake_word
 
     settings, command = train_settings(args)
     card = train_wake_word(
@@ -131,10 +245,10 @@ def _wakeword_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wakeword_testset(args: argparse.Namespace) -> int:
-    _trainer()
-    from wakeword_trainer.speech import split_voices
-    from wakeword_trainer.testset import write_test_set
+def _testset(args: argparse.Namespace) -> int:
+    _check_train_extra()
+    from .speech import split_voices
+    from .testset import write_test_set
 
     positives, negatives = write_test_set(
         " ".join(args.phrase.lower().split()),

@@ -11,7 +11,6 @@ import multiprocessing
 import os
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from drivers.audio_format import read_wav
 
 from . import engines
 from .augment import RATE, Augmenter, to_float, to_int16
+from .settings import DataSettings
 from .speech import (
     CONFUSABLES,
     Voice,
@@ -34,39 +34,6 @@ from .speech import (
 )
 
 WINDOW = (CONTEXT_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES  # samples behind one model input
-
-
-@dataclass(frozen=True)
-class DataSettings:
-    # Twice these four (8000 clips, 12000 sentences, ...) for half the epochs (13, 4 per mining
-    # round), to keep the time, held out worse (seed 0): 18.5% false rejects at the best threshold
-    # with 1 false accept in 2 h, 6.8% at 10 (as they are: 11.8%, 5.0%); 30.7 minutes.
-    positives: int = 4000  # phrase clips, each giving `copies` augmented positive windows
-    sentences: int = 6000  # sentences without the phrase
-    confusables: int = 1500  # confusable phrases ("hey there", "zero", ...)
-    noise_windows: int = 2000  # noise alone
-    # Each clip degraded this many ways. With 4 (seed 0, all else as now) held out worse: 25.2%
-    # false rejects at the best threshold with 1 false accept in 2 h, 7.5% at 10 (with 2: 11.8%
-    # and 5.0%); 32.9 minutes.
-    copies: int = 2
-    seed: int = 0
-    # A folder of your own recordings of the phrase (WAV, any rate): added to the positives, each
-    # degraded RECORDING_COPIES times, since a few real voices are worth many synthetic ones.
-    recordings: str = ""
-    # The share of phrase clips said by other languages' voices (accents). Off: held-out
-    # espeak-ng voices did worse with it. With 0.25 alone (band means removed, seed 0), the best
-    # threshold with 1 false accept in 2 h gave 25.2% false rejects, against 11.5% without it;
-    # its card said 14.0% with 10 false accepts. (With flite and festival too: 16.5% and 11.)
-    accent_share: float = 0.0
-    # Also speak with flite's and festival's voices, when installed. Off by default: with them
-    # (and accents) festival's held-out voice went from 96% false rejects to 53%, but espeak-ng's
-    # held-out voices did worse, and a run with the engines and no accents did worse still on
-    # them (20.5% false rejects and 10 false accepts in 2 h; the model shipped then: 12.2% and 1).
-    other_engines: bool = False
-    # espeak-ng variants bred from the training ones (variants.py), beside them: more throats.
-    # Off: with 100 (and no other change) held-out voices did worse, 20.8% false rejects against
-    # the 12.2% of the model shipped then, and the variants it missed most it still missed.
-    made_up_variants: int = 0
 
 
 RECORDING_COPIES = 10
@@ -120,9 +87,8 @@ def synthesize(jobs: list[tuple[Voice, str]], what: str, quiet: bool = False) ->
     The same clips every time, for the voices speech.py lets through: espeak-ng's
     vi-vn-x-central voice said "bollmann" differently from one call to the next (274,322, 280,270
     and 277,766 bytes of WAV for one sentence), and that one sentence of the 6,000 was all that set
-    two seed-0 builds of the windows apart; training then parts further. At the best threshold with
-    1 false accept in 2 h held out, the shipped seed-0 network misses 6.8%, and a later seed-0 run
-    of the same command 12.2%."""
+    two seed-0 builds of the windows apart; training then parts further (by 5 points of false
+    rejects held out: models/README.md)."""
     batches = _batches(jobs)
     clips: list[np.ndarray] = [np.zeros(0, np.int16)] * len(jobs)
     # Forked workers only run the synthesisers and numpy, never TensorFlow, whose threads may be

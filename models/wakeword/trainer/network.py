@@ -3,10 +3,8 @@
 Input: one second of log-mel features (49 frames x 40 bands), each band less its mean over the
 second. A strided 10x4 convolution, four depthwise-separable blocks of 64 channels (the first
 strided again), average pooling, and one sigmoid: "the phrase has just been said". About 24k
-parameters, 45 KB as int8 TFLite. With 48 channels it held out worse (22% false rejects against
-12%, at 1.0 false accepts per hour against 0.5) for 0.37 ms a run instead of about 0.5 ms. With
-80 (band means removed) it held out worse too: 20.8% false rejects at the best threshold with
-1 false accept in 2 h, against 11.5% with 64; 0.80 ms a run against 0.56, and 37 minutes to train.
+parameters, 45 KB as int8 TFLite. 48 and 80 channels both held out worse than 64 (the figures of
+these choices are in models/README.md, "How the trainer's defaults were chosen").
 """
 
 from __future__ import annotations
@@ -22,13 +20,8 @@ CHANNELS = 64
 BLOCKS = 4
 BATCH = 128
 # The model sees every band less its mean over the window: a steady colouring of the sound (a
-# voice's own tone, a small speaker, a mic) drops out, as cepstral mean normalisation does. On the
-# held-out set of the card shipped before (best threshold and level, 400 clips, 2 h, with 0.1-0.6 s
-# of room around each clip), against the same settings without it: 11.5% false rejects at 1 false
-# accept against 17.8%, 4.0% at 10 against 5.5% (seed 0); 15.8% against 23.5%, 6.2% against 8.8%
-# (seed 1). The model shipped before it (without): 12.2%, 8.0%.
-# Each band less its maximum instead (a pause stays quiet rather than lifted to the mean): 12.5%
-# at 1 false accept, 5.8% at 10 (seed 0), no better. The model shipped now removes the means.
+# voice's own tone, a small speaker, a mic) drops out, as cepstral mean normalisation does. It
+# held out far better than without, and better than each band less its maximum.
 BAND_MEANS_REMOVED = True
 
 
@@ -52,8 +45,7 @@ def build_model() -> Any:
         stride = (2, 2) if block == 0 else (1, 1)
         x = norm_relu(layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x))
         x = norm_relu(layers.Conv2D(CHANNELS, 1, use_bias=False)(x))
-    # Flattened instead (so the head knows where in the second each feature is): no better, 12.8%
-    # false rejects at the best threshold with 1 false accept in 2 h, 5.2% at 10 (seed 0).
+    # pooled: flattened (so the head knows where in the second each feature is) was no better
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.2)(x)
     outputs = layers.Dense(1, activation="sigmoid")(x)
@@ -63,17 +55,8 @@ def build_model() -> Any:
 # Other throats and other microphones, drawn afresh every epoch for VOICE_SHARE of the windows
 # (mined ones too): formants moved by a factor from 1 - WARP to 1 + WARP (vocal tract length
 # perturbation, Jaitly and Hinton, 2013) and a smooth tilt of up to EQ_DB across the bands (a
-# different mic, or a voice's own tone).
-# Half the windows, 0.7-1.3, no tilt: the held-out clips the two-network model missed most were
-# said by the variants with the lowest formants (norbert: F2 at 75%; kaukovalta: F1 at 40%, the
-# rest at 70-80%), lower than the training variants go: 45 of the 96 of 2,000 clips it missed
-# (testset seeds 1000 to 5000, at the best rule for 0.45 false accepts per hour). With it (two
-# networks, 240 minutes of mining, seed 0), on 18 h held out (testset seeds 2000, 3000, 4000):
-# the best any rule gives at 0.45 false accepts per hour, 1.9% false rejects against 3.7%
-# without; the rule validation chose, 3.3% at 0.44 per hour against 6.3% at 0.22.
-# (Tried before at 0.8 of the windows, up to 0.12 and 6 dB, with one network, 60 minutes of
-# mining and validation by the training voices: held-out positives scored higher, but so did talk;
-# 26.5% false rejects and 2 false accepts in 2 h, against 12.2% for the model shipped then.)
+# different mic, or a voice's own tone). Half the windows, 0.7-1.3, no tilt: the held-out clips
+# missed most were said by variants with lower formants than the training variants have.
 VOICE_SHARE = 0.5
 WARP = 0.3
 EQ_DB = 0.0

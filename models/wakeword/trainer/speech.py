@@ -20,6 +20,7 @@ from device.errors import TtsError
 from device.speaking.tts import EspeakSynthesizer
 
 from . import engines
+from .settings import HELDOUT_VOICES
 
 # Sounds like part of the phrase: heard as negatives, in training and in the held-out test. Near
 # rhymes that differ in one sound ("say zero", "hey hero") are left out: a model small enough for
@@ -160,9 +161,6 @@ class VoiceSplit:
     negative_voices: tuple[str, ...] = ()
     # Those of them that say the phrase as words: accents that say it, for training positives.
     accent_voices: tuple[str, ...] = ()
-
-
-HELDOUT_VOICES = ("en-029", "en-gb-scotland")  # Caribbean and Scottish English
 
 
 def split_voices(

@@ -23,10 +23,9 @@ from .speech import VoiceSplit
 SNRS = (math.inf, 20.0, 10.0, 5.0)  # dB; inf: no added noise (echo and band-limiting still)
 # Seconds of the clip's own room before and after the phrase (the same on both sides). The
 # evaluator puts digital silence around every file (device.wakeword.eval), and a room never falls
-# silent on the device, so the one-second windows the model decides on must not reach it. With
-# 0.1-0.6 s they did: a step from the room to silence no microphone makes, and r14 (seed 0) at
-# its card's threshold missed 54 of the card's 400 held-out clips (clean 8, noisy 12-20 of 100).
-# The same voices and texts with 0.8-1.2 s: 28 missed (clean 5, noisy 5-11); the talk is as was.
+# silent on the device, so the one-second windows the model decides on must not reach it: with
+# 0.1-0.6 s they did, a step from the room to silence no microphone makes, and twice the clips
+# were missed (models/README.md).
 PAD_SECONDS = (0.8, 1.2)
 
 

@@ -2,12 +2,11 @@
 
 An espeak-ng variant is a small text file of numbers: formant frequencies, strengths and widths,
 pitch, tone (an equaliser), voicing, breath, roughness. The ~75 training variants still leave gaps,
-and the model shipped when this was written missed most held-out clips of the variants least
-like them (kaukovalta 5 of 6, norbert 7 of 13). A child of two training variants, each number
-moved by up to ``NUDGE`` and kept within the range the training variants span, is a throat the
-model has not heard, yet never a held-out variant's: only training variants are read. (In the
-one full run so far, 100 of them did not help: see DataSettings.made_up_variants. What did help
-is moving the formants of the training windows beyond that range: network.VOICE_SHARE.)
+and the held-out clips missed most were of the variants least like them. A child of two training
+variants, each number moved by up to ``NUDGE`` and kept within the range the training variants
+span, is a throat the model has not heard, yet never a held-out variant's: only training
+variants are read. (Off by default: 100 of them did not help, see models/README.md. What did
+help is moving the formants of the training windows beyond that range: network.VOICE_SHARE.)
 
     with made_up_variants(split.train_variants, count=100, seed=0) as names:
         ...  # espeak-ng -v en-us+zp-000 works in this process and its children
