@@ -397,19 +397,25 @@ def _networks_sentence(extra: dict) -> str:
             f"(counted together above); the device runs them all.")  # fmt: skip
 
 
+def _accents_sentence(data: dict[str, Any]) -> str:
+    accents = data.get("accent_voices", 0)
+    if not accents:
+        return (
+            "Half the talk without the phrase is read by espeak-ng's voices for other "
+            "languages, as accents."
+        )
+    return (
+        f"{data['accent_share']:.0%} of the phrase clips are said by {accents} of espeak-ng's "
+        f"voices for other languages (accents); half the talk without the phrase is read by its "
+        f"other-language voices."
+    )
+
+
 def model_card_markdown(card: ModelCard, file_name: str) -> str:
     m, x = card.metrics, card.extra
     data = x["data"]
     espeak_voices = [v for v in data["train_voices"] if ":" not in v]
-    accents = data.get("accent_voices", 0)
-    said_by_accents = (
-        f"{data['accent_share']:.0%} of the phrase clips are said by {accents} of espeak-ng's "
-        f"voices for other languages (accents); half the talk without the phrase is read by its "
-        f"other-language voices."
-        if accents
-        else "Half the talk without the phrase is read by espeak-ng's voices for other "
-        "languages, as accents."
-    )
+    said_by_accents = _accents_sentence(data)
     fa_per_hour = m["false_accepts_per_hour"]
     means = " (each band less its mean over the second)" if x.get("band_means_removed") else ""
     count = len(x.get("networks", []))
