@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
+from drivers.base import Driver
 from drivers.errors import DriverError
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 ButtonHandler = Callable[[str], None]  # called with the button's name
 
 
-class Buttons:
+class Buttons(Driver):
     """Named push buttons, each wired from a GPIO pin to ground (the internal pull-up is used).
 
     Handlers are attributes, set at any time, and called with the button's name on gpiozero's own
@@ -69,8 +69,8 @@ class Buttons:
         """Whether button ``name`` is down right now."""
         return bool(self._buttons[name].is_pressed)
 
-    def close(self) -> None:
-        """Release every pin; safe to call twice."""
+    def _release(self) -> None:
+        """Release every pin."""
         for button in self._buttons.values():
             button.close()
         self._buttons.clear()
@@ -86,17 +86,6 @@ class Buttons:
                 logger.exception("%s handler for button %r failed", attribute, name)
 
         return fire
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def gpio_error(what: str, pin: object, exc: Exception) -> DriverError:

@@ -7,9 +7,9 @@ import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
+from drivers.base import Closable, Driver
 from drivers.errors import DriverError
 
 logger = logging.getLogger(__name__)
@@ -77,24 +77,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
     raise ValueError("JPEG without a frame header (SOF)")
 
 
-class Camera(Protocol):
+class Camera(Closable, Protocol):
     """What skills take pictures with."""
 
     def capture(self) -> Photo: ...
 
-    def close(self) -> None: ...
 
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-class Picamera2Camera:
+class Picamera2Camera(Driver):
     """The Raspberry Pi camera (CSI ribbon) through picamera2, as JPEG stills.
 
     Each capture runs configure-once, then start -> capture -> stop, so the sensor is off between
@@ -125,11 +114,10 @@ class Picamera2Camera:
             self._camera.configure(self._camera.create_still_configuration(main={"size": size}))
         except (RuntimeError, OSError, IndexError) as exc:
             raise DriverError(f"cannot set up the camera at {size}: {exc}") from exc
-        self._closed = False
 
     def capture(self) -> Photo:
         """Start the sensor, take one JPEG, stop the sensor."""
-        if self._closed:
+        if self.closed:
             raise DriverError("the camera is closed")
         buffer = io.BytesIO()
         try:
@@ -142,25 +130,11 @@ class Picamera2Camera:
             raise DriverError(f"camera capture failed: {exc}") from exc
         return Photo.from_bytes(buffer.getvalue())
 
-    def close(self) -> None:
-        """Release the camera; safe to call twice."""
-        if not self._closed:
-            self._closed = True
-            self._camera.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def _release(self) -> None:
+        self._camera.close()
 
 
-class FolderCamera:
+class FolderCamera(Driver):
     """Pictures from a folder (.jpg, .jpeg, .png), one per capture in name order, cycling; or
     one picture file, returned at every capture.
 
@@ -190,11 +164,10 @@ class FolderCamera:
         else:
             raise DriverError(f"camera folder or picture not found: {self.folder}")
         self._next = 0
-        self._closed = False
 
     def capture(self) -> Photo:
         """The next picture; DriverError if it cannot be read or is not a JPEG/PNG."""
-        if self._closed:
+        if self.closed:
             raise DriverError(f"the folder camera for {self.folder} is closed")
         path = self.paths[self._next]
         self._next = (self._next + 1) % len(self.paths)
@@ -202,18 +175,3 @@ class FolderCamera:
             return Photo.from_bytes(path.read_bytes())
         except (OSError, ValueError) as exc:
             raise DriverError(f"cannot use {path} as a photo: {exc}") from exc
-
-    def close(self) -> None:
-        """Nothing to release; safe to call twice."""
-        self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -26,9 +26,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Literal, Protocol, Self
+from typing import Any, Literal, Protocol
 
+from drivers.base import Closable, Driver
 from drivers.buttons import gpio_error
 from drivers.errors import DriverError
 
@@ -77,68 +77,44 @@ def _burst(on: Any, off: Any) -> Iterator[Any]:
     return itertools.cycle([on, off] * 3 + [off] * (BURST_STEPS - 6))
 
 
-class StatusLight(Protocol):
+class StatusLight(Closable, Protocol):
     """What the voice loop shows its state on."""
 
     pattern: LedPattern  # what is showing now
 
     def show(self, pattern: LedPattern) -> None: ...
 
-    def close(self) -> None: ...
 
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-class _Light:
-    """Bookkeeping shared by the status lights; subclasses drive the hardware in ``_apply``."""
+class _Light(Driver):
+    """Bookkeeping shared by the status lights; subclasses drive ``_led`` in ``_apply``."""
 
     def __init__(self, on_change: Callable[[LedPattern], None] | None) -> None:
         self.pattern = LedPattern.OFF
         self.on_change = on_change
         self._lock = threading.Lock()
-        self._closed = False
+        self._led: Any = None  # the gpiozero device; None for NoLed
 
     def show(self, pattern: LedPattern) -> None:
         """Show ``pattern`` (replacing any animation), then call ``on_change`` with it."""
         pattern = LedPattern(pattern)
         with self._lock:
-            if self._closed:
+            if self.closed:
                 raise DriverError(f"{type(self).__name__} is closed")
             self._apply(LOOKS[pattern])
             self.pattern = pattern
         if self.on_change is not None:
             self.on_change(pattern)
 
-    def close(self) -> None:
-        """Turn the light off and release its pins; safe to call twice."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._release()
-
     def _apply(self, look: _Look) -> None:
         pass
 
     def _release(self) -> None:
-        pass
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        """Turn the light off and release its pins."""
+        with self._lock:  # waits for a show() in progress
+            if self._led is not None:
+                self._led.source = None  # stop a burst
+                self._led.off()
+                self._led.close()
 
 
 class SingleLed(_Light):
@@ -164,7 +140,7 @@ class SingleLed(_Light):
 
         super().__init__(on_change)
         try:
-            self._led: Any = PWMLED(pin, pin_factory=pin_factory)
+            self._led = PWMLED(pin, pin_factory=pin_factory)
         except (GPIOZeroError, OSError) as exc:
             raise gpio_error("status LED", pin, exc) from exc
 
@@ -180,11 +156,6 @@ class SingleLed(_Light):
         else:
             led.source_delay = look.on_seconds
             led.source = _burst(look.level, 0.0)
-
-    def _release(self) -> None:
-        self._led.source = None
-        self._led.off()
-        self._led.close()
 
 
 class RgbLed(_Light):
@@ -214,7 +185,7 @@ class RgbLed(_Light):
 
         super().__init__(on_change)
         try:
-            self._led: Any = RGBLED(
+            self._led = RGBLED(
                 red, green, blue, active_high=active_high, pwm=True, pin_factory=pin_factory
             )
         except (GPIOZeroError, OSError) as exc:
@@ -235,11 +206,6 @@ class RgbLed(_Light):
             led.source_delay = look.on_seconds
             led.source = _burst(look.colour, (0.0, 0.0, 0.0))
 
-    def _release(self) -> None:
-        self._led.source = None
-        self._led.off()
-        self._led.close()
-
 
 class NoLed(_Light):
     """For builds without a status light: remembers the pattern and calls ``on_change``.
@@ -256,7 +222,7 @@ class NoLed(_Light):
         super().__init__(on_change)
 
 
-class PrivacyLed:
+class PrivacyLed(Driver):
     """The light that is lit whenever audio or images may leave the device.
 
     The cloud egress gate turns it on before an upload and refuses to upload when it raises
@@ -287,12 +253,11 @@ class PrivacyLed:
             self._led: Any = LED(pin, pin_factory=pin_factory)
         except self._errors as exc:
             raise gpio_error("privacy LED", pin, exc) from exc
-        self._closed = False
 
     @property
     def is_lit(self) -> bool:
         """Whether the pin is driving the LED now (False once closed)."""
-        return not self._closed and bool(self._led.is_lit)
+        return not self.closed and bool(self._led.is_lit)
 
     def on(self) -> None:
         """Light it; DriverError when that is impossible."""
@@ -302,15 +267,13 @@ class PrivacyLed:
         """Put it out; DriverError when that is impossible."""
         self._set(False)
 
-    def close(self) -> None:
-        """Put it out and release the pin; safe to call twice."""
-        if not self._closed:
-            self._closed = True
-            self._led.off()
-            self._led.close()
+    def _release(self) -> None:
+        """Put it out and release the pin."""
+        self._led.off()
+        self._led.close()
 
     def _set(self, lit: bool) -> None:
-        if self._closed:
+        if self.closed:
             raise DriverError(f"the privacy LED on pin {self.pin} is closed")
         try:
             self._led.value = lit
@@ -318,14 +281,3 @@ class PrivacyLed:
             raise gpio_error("privacy LED", self.pin, exc) from exc
         if self.on_change is not None:
             self.on_change(self.is_lit)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

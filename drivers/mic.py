@@ -2,7 +2,7 @@
 
 Both deliver bus-format PCM (16 kHz s16le mono, see ``drivers.audio_format``) in fixed chunks of
 ``chunk_frames`` samples, so the wake word, VAD and ASR never see another format or chunk size.
-The PortAudio helpers here (device lookup, resampling) are shared with ``drivers.speaker``.
+The PortAudio helpers here (device lookup, opening, resampling) are shared with ``drivers.speaker``.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import logging
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH, read_wav
+from drivers.base import Closable, Driver
 from drivers.errors import DriverError
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 Direction = Literal["input", "output"]
 
 
-class Microphone(Protocol):
+class Microphone(Closable, Protocol):
     """What the voice loop reads audio from."""
 
     chunk_frames: int  # samples per read()
@@ -36,17 +36,6 @@ class Microphone(Protocol):
     def read(self) -> bytes:
         """Return exactly ``chunk_frames * 2`` bytes of bus PCM; a file returns b"" at its end."""
         ...
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 def open_pyaudio() -> pyaudio.PyAudio:
@@ -133,6 +122,37 @@ def pyaudio_rate(pa: pyaudio.PyAudio, index: int, name: str, direction: Directio
     return rate
 
 
+def open_pyaudio_device(device: str, direction: Direction) -> tuple[pyaudio.PyAudio, int, str, int]:
+    """Start PortAudio and find ``device`` (see ``find_pyaudio_device``).
+
+    Returns (PortAudio, device index, device name, rate), the rate from ``pyaudio_rate``;
+    PortAudio is terminated again when the device cannot be used.
+    """
+    pa = open_pyaudio()
+    try:
+        index, name = find_pyaudio_device(pa, device, direction)
+        return pa, index, name, pyaudio_rate(pa, index, name, direction)
+    except BaseException:
+        pa.terminate()
+        raise
+
+
+def open_pyaudio_stream(
+    pa: pyaudio.PyAudio, index: int, name: str, rate: int, direction: Direction, **options: Any
+) -> Any:
+    """A mono 16-bit ``direction`` stream on device ``index``; DriverError if it will not open."""
+    import pyaudio
+
+    device = {direction: True, f"{direction}_device_index": index}
+    try:
+        return pa.open(format=pyaudio.paInt16, channels=1, rate=rate, **device, **options)
+    except (OSError, ValueError) as exc:
+        raise DriverError(
+            f"cannot open audio {direction} {name!r} at {rate} Hz mono 16-bit ({exc}); "
+            "is another program using it? (`fuser -v /dev/snd/*`)"
+        ) from exc
+
+
 class PcmResampler:
     """Streaming s16le mono rate conversion (libsoxr) that keeps its state between chunks."""
 
@@ -147,7 +167,7 @@ class PcmResampler:
         return self._stream.resample_chunk(samples, last=last).astype("<i2").tobytes()
 
 
-class PyAudioMicrophone:
+class PyAudioMicrophone(Driver):
     """A live microphone through PortAudio (ALSA on the Pi), read as 16 kHz mono chunks.
 
     Wiring: a USB microphone, or an I2S MEMS microphone (e.g. INMP441: SCK to GPIO 18, WS to
@@ -166,34 +186,23 @@ class PyAudioMicrophone:
     def __init__(self, device: str = "", chunk_frames: int = 1600) -> None:
         if chunk_frames <= 0:
             raise ValueError(f"chunk_frames must be positive, not {chunk_frames}")
-        import pyaudio
-
         self.chunk_frames = chunk_frames
         self._lock = threading.Lock()  # read() and close() may run on different threads
         self._pending = bytearray()
-        self._pa: pyaudio.PyAudio | None = open_pyaudio()
+        self._pa, index, self.device_name, rate = open_pyaudio_device(device, "input")
         try:
-            index, self.device_name = find_pyaudio_device(self._pa, device, "input")
-            rate = pyaudio_rate(self._pa, index, self.device_name, "input")
             self._resampler = None if rate == RATE else PcmResampler(rate, RATE)
             self._device_frames = -(-chunk_frames * rate // RATE)  # ceiling: one read feeds a chunk
-            try:
-                self._stream: Any = self._pa.open(
-                    format=pyaudio.paInt16,
-                    channels=1,
-                    rate=rate,
-                    input=True,
-                    input_device_index=index,
-                    frames_per_buffer=self._device_frames,
-                )
-            except (OSError, ValueError) as exc:
-                raise DriverError(
-                    f"cannot open audio input {self.device_name!r} at {rate} Hz mono 16-bit "
-                    f"({exc}); is another program using it? (`fuser -v /dev/snd/*`)"
-                ) from exc
+            self._stream = open_pyaudio_stream(
+                self._pa,
+                index,
+                self.device_name,
+                rate,
+                "input",
+                frames_per_buffer=self._device_frames,
+            )
         except BaseException:
             self._pa.terminate()
-            self._pa = None
             raise
         logger.info("microphone %r open at %d Hz", self.device_name, rate)
 
@@ -201,7 +210,7 @@ class PyAudioMicrophone:
         """Block until the next chunk is recorded; return ``chunk_frames * 2`` bytes."""
         want = self.chunk_frames * SAMPLE_WIDTH
         with self._lock:
-            if self._pa is None:
+            if self.closed:
                 raise DriverError("the microphone is closed")
             try:
                 if self._resampler is None:
@@ -217,32 +226,17 @@ class PyAudioMicrophone:
             del self._pending[:want]
             return chunk
 
-    def close(self) -> None:
-        """Stop and release the device; safe to call twice."""
-        with self._lock:
-            if self._pa is None:
-                return
+    def _release(self) -> None:
+        with self._lock:  # waits for a read() in progress
             try:
                 self._stream.stop_stream()
                 self._stream.close()
             except OSError as exc:
                 logger.warning("closing audio input %r: %s", self.device_name, exc)
             self._pa.terminate()
-            self._pa = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
-class FileMicrophone:
+class FileMicrophone(Driver):
     """An audio file played into the voice loop as if it were a microphone.
 
     ``.wav`` files of any rate and channel count are converted to the bus format; ``.raw`` and
@@ -266,7 +260,6 @@ class FileMicrophone:
         self._pcm = _load_audio(self.path)
         self._offset = 0  # bytes of self._pcm returned so far
         self._started: float | None = None  # time.monotonic() of the first read
-        self._closed = False
 
     @property
     def position_seconds(self) -> float:
@@ -275,7 +268,7 @@ class FileMicrophone:
 
     def read(self) -> bytes:
         """Return the next chunk, zero-padding the last one; b"" once the file is used up."""
-        if self._closed:
+        if self.closed:
             raise DriverError(f"the file microphone for {self.path} is closed")
         if self._offset >= len(self._pcm):
             return b""
@@ -290,21 +283,6 @@ class FileMicrophone:
             if delay > 0:
                 time.sleep(delay)
         return chunk.ljust(want, b"\x00")
-
-    def close(self) -> None:
-        """Forget the file; safe to call twice."""
-        self._closed = True
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _load_audio(path: Path) -> bytes:

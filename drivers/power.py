@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+
+from drivers.base import Driver
 
 logger = logging.getLogger(__name__)
 
 CHARGING_STATES = {"Charging": True, "Discharging": False, "Not charging": False, "Full": False}
 
 
-class Battery:
+class Battery(Driver):
     """The first battery under ``/sys/class/power_supply`` (``type`` is ``Battery``).
 
     A fuel gauge with a kernel driver (e.g. a MAX17048 or BQ27441 on I2C with its overlay)
@@ -48,9 +48,6 @@ class Battery:
         status = None if supply is None else _read(supply / "status")
         return None if status is None else CHARGING_STATES.get(status)
 
-    def close(self) -> None:
-        """Nothing to release; here so every driver is used the same way."""
-
     def _battery(self) -> Path | None:
         try:
             supplies = sorted(self.root.iterdir())
@@ -60,17 +57,6 @@ class Battery:
             if _read(supply / "type") == "Battery":
                 return supply
         return None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _read(path: Path) -> str | None:

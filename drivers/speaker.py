@@ -13,19 +13,19 @@ import re
 import threading
 import wave
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from drivers.audio_format import CHANNELS, RATE, SAMPLE_WIDTH
+from drivers.base import Closable, Driver
 from drivers.errors import DriverError
-from drivers.mic import PcmResampler, find_pyaudio_device, open_pyaudio, pyaudio_rate
+from drivers.mic import PcmResampler, open_pyaudio_device, open_pyaudio_stream
 
 logger = logging.getLogger(__name__)
 
 SLICE_SECONDS = 0.05  # PyAudioSpeaker writes this much at a time, so abort() waits at most this
 
 
-class Speaker(Protocol):
+class Speaker(Closable, Protocol):
     """What the voice loop plays replies through."""
 
     realtime: bool  # True when play() keeps pace with a real device
@@ -46,19 +46,8 @@ class Speaker(Protocol):
         """Barge-in: stop now and drop what is buffered; safe when nothing plays."""
         ...
 
-    def close(self) -> None: ...
 
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-class PyAudioSpeaker:
+class PyAudioSpeaker(Driver):
     """A loudspeaker through PortAudio (ALSA on the Pi); the device is held only during a reply.
 
     Wiring: a USB sound card, or an I2S amplifier (e.g. MAX98357A: BCLK to GPIO 18, LRC to
@@ -76,16 +65,7 @@ class PyAudioSpeaker:
     realtime: bool = True
 
     def __init__(self, device: str = "") -> None:
-        import pyaudio
-
-        self._format = pyaudio.paInt16
-        self._pa: Any = open_pyaudio()
-        try:
-            self._index, self.device_name = find_pyaudio_device(self._pa, device, "output")
-            self._rate = pyaudio_rate(self._pa, self._index, self.device_name, "output")
-        except BaseException:
-            self._pa.terminate()
-            raise
+        self._pa, self._index, self.device_name, self._rate = open_pyaudio_device(device, "output")
         self._lock = threading.Lock()  # guards the stream: abort() comes from another thread
         self._aborted = threading.Event()  # set by abort(), cleared by begin()/end()
         self._stream: Any = None
@@ -142,31 +122,17 @@ class PyAudioSpeaker:
                 logger.info("speaker %r: playback aborted", self.device_name)
                 self._close_locked()
 
-    def close(self) -> None:
-        """Stop any playback and release PortAudio; safe to call twice."""
-        if self._pa is None:
-            return
+    def _release(self) -> None:
         self.abort()
         with self._lock:
             self._pa.terminate()
-            self._pa = None
 
     def _open_locked(self) -> None:
-        if self._pa is None:
+        if self.closed:
             raise DriverError("the speaker is closed")
-        try:
-            self._stream = self._pa.open(
-                format=self._format,
-                channels=CHANNELS,
-                rate=self._rate,
-                output=True,
-                output_device_index=self._index,
-            )
-        except (OSError, ValueError) as exc:
-            raise DriverError(
-                f"cannot open audio output {self.device_name!r} at {self._rate} Hz mono 16-bit "
-                f"({exc}); is another program using it? (`fuser -v /dev/snd/*`)"
-            ) from exc
+        self._stream = open_pyaudio_stream(
+            self._pa, self._index, self.device_name, self._rate, "output"
+        )
         self._resampler = None if self._rate == RATE else PcmResampler(RATE, self._rate)
         self._carry = b""
 
@@ -187,19 +153,8 @@ class PyAudioSpeaker:
         self._stream = None
         self._resampler = None
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class WavSpeaker:
+class WavSpeaker(Driver):
     """Writes each reply to ``folder/NN-<label>.wav`` instead of playing it (simulator, tests).
 
     Numbering starts at 01 for each WavSpeaker, so an earlier run's files of the same number are
@@ -228,7 +183,6 @@ class WavSpeaker:
         self._lock = threading.Lock()
         self._wav: wave.Wave_write | None = None
         self._dropping = False  # after abort(), until begin()/end()
-        self._closed = False
 
     def begin(self, label: str) -> None:
         """Start a new file named after ``label`` (closing any file still open)."""
@@ -258,14 +212,12 @@ class WavSpeaker:
                 self._end_locked()
                 self._dropping = True
 
-    def close(self) -> None:
-        """Close any open file; safe to call twice."""
+    def _release(self) -> None:
         with self._lock:
             self._end_locked()
-            self._closed = True
 
     def _open_locked(self, label: str) -> None:
-        if self._closed:
+        if self.closed:
             raise DriverError("the WAV speaker is closed")
         path = self.folder / f"{len(self.files) + 1:02d}-{slug(label)}.wav"
         try:
@@ -284,17 +236,6 @@ class WavSpeaker:
         if self._wav is not None:
             self._wav.close()
             self._wav = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def slug(label: str, max_length: int = 40) -> str:

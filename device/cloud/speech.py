@@ -34,12 +34,10 @@ Example (``[providers.NAME] transcription_model`` and ``speech_model`` pick the 
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import struct
 import time
-import wave
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -60,7 +58,7 @@ from device.egress import EgressGate
 from device.errors import CloudError, EgressRefused, TtsError
 from device.listening.asr import Recognizer, Transcript
 from device.speaking.tts import Synthesizer, wav_bytes_to_bus
-from drivers.audio_format import BYTES_PER_SECOND, CHANNELS, RATE, SAMPLE_WIDTH
+from drivers.audio_format import BYTES_PER_SECOND, wav_bytes
 
 __all__ = ["CloudRecognizer", "CloudSynthesizer"]
 
@@ -121,7 +119,7 @@ class CloudRecognizer:
         text = local.text.strip()
         if not text or (local.in_grammar and self._is_command(text)):
             return local
-        wav = _wav(pcm)
+        wav = wav_bytes(pcm)
         able = [p for p in self.providers if not self._breakers[p.name].is_open]
         for n, provider in enumerate(able, 1):
             try:
@@ -246,16 +244,6 @@ class CloudSynthesizer:
             log.warning("%s", message)
         else:
             log.debug("%s", message)
-
-
-def _wav(pcm: bytes) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(CHANNELS)
-        wav.setsampwidth(SAMPLE_WIDTH)
-        wav.setframerate(RATE)
-        wav.writeframes(pcm)
-    return out.getvalue()
 
 
 def _post(

@@ -3,14 +3,9 @@
 A profile knows the three things a Pi voice project otherwise gets wrong by hand: the lines for
 ``/boot/firmware/config.txt`` that load the sound card's overlay, the ``/etc/asound.conf`` that
 turns the card into a shared, any-rate ``default`` (so the daemon, ``arecord`` and ``aplay`` can
-all use it at once, at 16 kHz mono), and the mixer settings without which a HAT records silence.
-
-Every profile defines the same ALSA names, so the daemon's ``[audio] mic`` / ``speaker`` can stay
-the profile's ``mic`` / ``speaker`` whatever the hardware::
-
-    zeropin_mic      plug (any rate/channels/format)  -> zeropin_capture_share (dsnoop) -> card
-    zeropin_speaker  plug [-> zeropin_volume softvol] -> zeropin_playback_share (dmix)  -> card
-    default          asym of the two
+all use it at once, at 16 kHz mono; see ``device.system.asound``), and the mixer settings without
+which a HAT records silence. This module holds the table of profiles, then the code that applies
+one.
 
 Example, run as root at start-up, after the sound card has appeared::
 
@@ -24,6 +19,7 @@ Profile facts and where they come from are in ``docs/audio-profiles.md``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import subprocess
@@ -33,28 +29,21 @@ from pathlib import Path
 
 from device.errors import ConfigError
 from device.storage.files import write_atomically
+from device.system.asound import (
+    MIC_PCM,
+    SPEAKER_PCM,
+    Endpoint,
+    Routing,
+    render_asound,
+    write_asound_conf,
+)
 
 log = logging.getLogger(__name__)
 
 BLOCK_BEGIN = "# >>> zeropin audio profile (managed; edit zeropin.toml instead)"
 BLOCK_END = "# <<< zeropin audio profile"
-ASOUND_MARK = "# Written by ZeroPin"  # first line of every asound.conf we write: ours to replace
-BACKUP_SUFFIX = ".zeropin-backup"
 CONFIG_TXT = Path("boot/firmware/config.txt")  # relative to the root apply_profile is given
 ASOUND_CONF = Path("etc/asound.conf")
-
-MIC_PCM = "zeropin_mic"
-SPEAKER_PCM = "zeropin_speaker"
-CAPTURE_SHARE_PCM = "zeropin_capture_share"
-PLAYBACK_SHARE_PCM = "zeropin_playback_share"
-VOLUME_PCM = "zeropin_volume"
-VOLUME_CONTROL = "ZeroPin Speaker"  # the softvol control amixer/alsamixer show
-
-# dsnoop/dmix find each other's shared memory by these keys; fixed, so a second process (arecord
-# run by root while the daemon runs as its own user) joins the same stream instead of failing
-# with "device busy". ipc_perm 0666 lets both users in.
-_CAPTURE_IPC_KEY = 7316001
-_PLAYBACK_IPC_KEY = 7316002
 
 # The fix for I2S HATs on a Zero 2 W whose LRCLK pin is left as a plain input (silence, no error):
 # https://github.com/respeaker/seeed-voicecard/issues/333 (comment of 2026-05-07: GPIO 19 reads
@@ -66,27 +55,6 @@ I2S_FIX_URL = "https://github.com/respeaker/seeed-voicecard/issues/333"
 
 
 @dataclass(frozen=True)
-class _Endpoint:
-    """The hardware end of one direction, as the shared dsnoop/dmix plugin opens it."""
-
-    pcm: str  # an ALSA hw PCM, e.g. "hw:CARD=Device,DEV=0"
-    rate: int  # Hertz the card runs at; capture and playback of one I2S card must agree
-    channels: int
-    sample_format: str  # ALSA format name, e.g. "S16_LE"
-
-
-@dataclass(frozen=True)
-class _Routing:
-    """How asound.conf connects the zeropin_* names to the card (or to nothing, for "sim")."""
-
-    capture: _Endpoint | None = None  # None: read silence from /dev/zero (sim)
-    playback: _Endpoint | None = None  # None: discard (sim)
-    ctl_card: str = ""  # card `amixer`/`alsamixer` use with no -c; "" = leave ALSA's default
-    mic_channel: int | None = None  # take only this capture channel; None = average them
-    softvol: bool = False  # a software volume stage, for amplifiers without a mixer
-
-
-@dataclass(frozen=True)
 class AudioProfile:
     """One sound-hardware setup: boot overlay lines, ALSA configuration, mixer settings."""
 
@@ -94,137 +62,13 @@ class AudioProfile:
     description: str
     config_txt: tuple[str, ...]  # lines for /boot/firmware/config.txt (dtoverlay=..., dtparam=...)
     mixer: tuple[tuple[str, ...], ...]  # amixer argument lists, run after the card appears
-    mic: str  # substring of the PyAudio input device name to use ("" = default)
-    speaker: str  # likewise for output
-    _routing: _Routing = field(default_factory=_Routing, repr=False)
+    _routing: Routing = field(default_factory=Routing, repr=False)
+    mic: str = MIC_PCM  # substring of the PyAudio input device name to use ("" = default)
+    speaker: str = SPEAKER_PCM  # likewise for output
 
     def asound_conf(self) -> str:
         """The /etc/asound.conf text, rendered."""
-        return _render_asound(self.name, self._routing)
-
-
-# -- asound.conf --------------------------------------------------------------------------------
-
-# Prefer the Speex resampler (package libasound2-plugins) and fall back to ALSA's built-in linear
-# one, so the file works either way; linear aliases audibly, Speex does not.
-_RATE_CONVERTER = 'rate_converter [ "speexrate" "linear" ]'
-
-
-def _render_asound(name: str, routing: _Routing) -> str:
-    parts = [
-        f'{ASOUND_MARK} (audio profile "{name}"). It is replaced on every start:',
-        "# change [audio] profile in zeropin.toml instead of editing it.",
-        "",
-    ]
-    parts += _capture_pcms(routing)
-    parts += _playback_pcms(routing)
-    parts += [
-        "pcm.!default {",
-        "    type asym",
-        f'    capture.pcm "{MIC_PCM}"',
-        f'    playback.pcm "{SPEAKER_PCM}"',
-        "}",
-    ]
-    if routing.ctl_card:
-        parts += ["", "ctl.!default {", "    type hw", f'    card "{routing.ctl_card}"', "}"]
-    return "\n".join(parts) + "\n"
-
-
-def _slave(endpoint: _Endpoint) -> list[str]:
-    return [
-        "    slave {",
-        f'        pcm "{endpoint.pcm}"',
-        f"        rate {endpoint.rate}",
-        f"        channels {endpoint.channels}",
-        f"        format {endpoint.sample_format}",
-        "        period_size 1024",
-        "        buffer_size 8192",
-        "    }",
-    ]
-
-
-def _capture_pcms(routing: _Routing) -> list[str]:
-    if routing.capture is None:
-        # The file plugin needs an output file even for capture; /dev/zero never ends.
-        return [
-            f"pcm.{MIC_PCM} {{",
-            "    type file",
-            '    slave.pcm "null"',
-            '    file "/dev/null"',
-            '    infile "/dev/zero"',
-            '    format "raw"',
-            '    hint.description "ZeroPin microphone (silence, no sound card)"',
-            "}",
-            "",
-        ]
-    lines = [
-        f"pcm.{CAPTURE_SHARE_PCM} {{",
-        "    type dsnoop",
-        f"    ipc_key {_CAPTURE_IPC_KEY}",
-        "    ipc_key_add_uid false",
-        "    ipc_perm 0666",
-        *_slave(routing.capture),
-        "}",
-        "",
-        f"pcm.{MIC_PCM} {{",
-        "    type plug",
-        f'    slave.pcm "{CAPTURE_SHARE_PCM}"',
-        f"    {_RATE_CONVERTER}",
-    ]
-    if routing.mic_channel is not None:
-        # A single I2S MEMS mic fills one slot and leaves the other at zero: averaging the two
-        # (what plug does by default) would throw away 6 dB.
-        lines.append(f"    ttable.0.{routing.mic_channel} 1")
-    lines += ['    hint.description "ZeroPin microphone"', "}", ""]
-    return lines
-
-
-def _playback_pcms(routing: _Routing) -> list[str]:
-    if routing.playback is None:
-        return [
-            f"pcm.{SPEAKER_PCM} {{",
-            "    type null",
-            '    hint.description "ZeroPin speaker (discarded, no sound card)"',
-            "}",
-            "",
-        ]
-    lines = [
-        f"pcm.{PLAYBACK_SHARE_PCM} {{",
-        "    type dmix",
-        f"    ipc_key {_PLAYBACK_IPC_KEY}",
-        "    ipc_key_add_uid false",
-        "    ipc_perm 0666",
-        *_slave(routing.playback),
-        "}",
-        "",
-    ]
-    target = PLAYBACK_SHARE_PCM
-    if routing.softvol:
-        # The control appears on the card the first time this PCM is opened.
-        lines += [
-            f"pcm.{VOLUME_PCM} {{",
-            "    type softvol",
-            f'    slave.pcm "{PLAYBACK_SHARE_PCM}"',
-            "    control {",
-            f'        name "{VOLUME_CONTROL}"',
-            f'        card "{routing.ctl_card}"',
-            "    }",
-            "    min_dB -40.0",
-            "    max_dB 0.0",
-            "}",
-            "",
-        ]
-        target = VOLUME_PCM
-    lines += [
-        f"pcm.{SPEAKER_PCM} {{",
-        "    type plug",
-        f'    slave.pcm "{target}"',
-        f"    {_RATE_CONVERTER}",
-        '    hint.description "ZeroPin speaker"',
-        "}",
-        "",
-    ]
-    return lines
+        return render_asound(self.name, self._routing)
 
 
 # -- the profiles -------------------------------------------------------------------------------
@@ -232,6 +76,16 @@ def _playback_pcms(routing: _Routing) -> list[str]:
 
 def _hw(card: str) -> str:
     return f"hw:CARD={card},DEV=0"
+
+
+def _hat_routing(
+    card: str, sample_format: str = "S16_LE", mic_channel: int | None = None, softvol: bool = False
+) -> Routing:
+    """A sound HAT: one card both ways, stereo at 48 kHz (its codec has one frame clock)."""
+    endpoint = Endpoint(_hw(card), 48000, 2, sample_format)
+    return Routing(
+        capture=endpoint, playback=endpoint, ctl_card=card, mic_channel=mic_channel, softvol=softvol
+    )
 
 
 def usb_profile(
@@ -250,11 +104,9 @@ def usb_profile(
         # USB microphones often start with capture turned down or off. "Mic" is the usual name;
         # a card without it only costs a warning.
         mixer=(("-c", mic_card, "sset", "Mic", "80%", "cap"),),
-        mic=MIC_PCM,
-        speaker=SPEAKER_PCM,
-        _routing=_Routing(
-            capture=_Endpoint(_hw(mic_card), 48000, mic_channels, "S16_LE"),
-            playback=_Endpoint(_hw(speaker_card), 48000, 2, "S16_LE"),
+        _routing=Routing(
+            capture=Endpoint(_hw(mic_card), 48000, mic_channels, "S16_LE"),
+            playback=Endpoint(_hw(speaker_card), 48000, 2, "S16_LE"),
             ctl_card=speaker_card,
         ),
     )
@@ -295,15 +147,8 @@ def respeaker_2mic_profile(card: str = "wm8960soundcard") -> AudioProfile:
             (*c, "Speaker", "80%"),
             (*c, "Headphone", "80%"),
         ),
-        mic=MIC_PCM,
-        speaker=SPEAKER_PCM,
-        _routing=_Routing(
-            # 48 kHz for both: the codec shares one frame clock between ADC and DAC, and the
-            # WM8960 overlay is reported to refuse 44.1 kHz.
-            capture=_Endpoint(_hw(card), 48000, 2, "S16_LE"),
-            playback=_Endpoint(_hw(card), 48000, 2, "S16_LE"),
-            ctl_card=card,
-        ),
+        # 48 kHz, not 44.1: the WM8960 overlay is reported to refuse 44.1 kHz.
+        _routing=_hat_routing(card),
     )
 
 
@@ -331,13 +176,7 @@ def respeaker_2mic_v2_profile(card: str = "seeed2micvoicec") -> AudioProfile:
             (*c, "PCM", "90%"),
             (*c, "HP DAC", "80%"),
         ),
-        mic=MIC_PCM,
-        speaker=SPEAKER_PCM,
-        _routing=_Routing(
-            capture=_Endpoint(_hw(card), 48000, 2, "S16_LE"),
-            playback=_Endpoint(_hw(card), 48000, 2, "S16_LE"),
-            ctl_card=card,
-        ),
+        _routing=_hat_routing(card),
     )
 
 
@@ -359,15 +198,7 @@ def voicehat_profile(card: str = "sndrpigooglevoi", mic_channel: int = 0) -> Aud
         # The softvol control exists only after the first playback, so it is not set here:
         # it starts at full volume (see docs/audio-profiles.md).
         mixer=(),
-        mic=MIC_PCM,
-        speaker=SPEAKER_PCM,
-        _routing=_Routing(
-            capture=_Endpoint(_hw(card), 48000, 2, "S32_LE"),
-            playback=_Endpoint(_hw(card), 48000, 2, "S32_LE"),
-            ctl_card=card,
-            mic_channel=mic_channel,
-            softvol=True,
-        ),
+        _routing=_hat_routing(card, "S32_LE", mic_channel=mic_channel, softvol=True),
     )
 
 
@@ -379,8 +210,6 @@ def sim_profile() -> AudioProfile:
         description="no sound card: silence in, nothing out",
         config_txt=(),
         mixer=(),
-        mic=MIC_PCM,
-        speaker=SPEAKER_PCM,
     )
 
 
@@ -420,7 +249,7 @@ def apply_profile(
     amixer argument lists; by default ``amixer`` runs them, and only on the live system
     (``root`` "/"), as does the I2S frame-pin check. A failing mixer setting is logged, not raised.
     """
-    _write_asound_conf(root / ASOUND_CONF, profile.asound_conf())
+    write_asound_conf(root / ASOUND_CONF, profile.asound_conf())
     changed = _update_config_txt(root / CONFIG_TXT, profile)
     live = root.resolve() == Path("/")
     runner = run_mixer if run_mixer is not None else (_amixer_runner() if live else None)
@@ -433,23 +262,6 @@ def apply_profile(
     if live and "dtparam=i2s=on" in profile.config_txt and not changed:
         fix_i2s_frame_pin()
     return changed
-
-
-def _write_asound_conf(path: Path, text: str) -> None:
-    try:
-        current: str | None = path.read_text(encoding="utf-8", errors="surrogateescape")
-    except FileNotFoundError:
-        current = None
-    if current == text:
-        return
-    backup = path.with_name(path.name + BACKUP_SUFFIX)
-    if current is not None and not current.startswith(ASOUND_MARK) and not backup.exists():
-        # Someone's own ALSA setup: keep the first one we replace, never a later one, so
-        # switching profiles back and forth cannot overwrite it with our own file.
-        shutil.copy2(path, backup)
-        log.warning("replacing %s; the previous file is kept as %s", path, backup)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, text.encode("utf-8"), mode=0o644)
 
 
 def _update_config_txt(path: Path, profile: AudioProfile) -> bool:
@@ -522,16 +334,10 @@ def _warn_about_foreign_audio_lines(outside: str, profile: AudioProfile) -> None
         )
 
 
-_warned_no_amixer = False
-
-
 def _amixer_runner() -> Callable[[Sequence[str]], None] | None:
-    global _warned_no_amixer
     amixer = shutil.which("amixer")
     if amixer is None:
-        if not _warned_no_amixer:
-            _warned_no_amixer = True
-            log.warning("amixer not found (apt install alsa-utils): mixer settings not applied")
+        _warn_no_amixer()
         return None
 
     def run(args: Sequence[str]) -> None:
@@ -546,6 +352,11 @@ def _amixer_runner() -> Callable[[Sequence[str]], None] | None:
             )
 
     return run
+
+
+@functools.cache  # so the warning is logged once, however often a profile is applied
+def _warn_no_amixer() -> None:
+    log.warning("amixer not found (apt install alsa-utils): mixer settings not applied")
 
 
 def fix_i2s_frame_pin(run: Callable[[Sequence[str]], str] | None = None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import TEST_KEY
@@ -30,7 +31,7 @@ def gate(tmp_path: Path):
 
 
 def provider_for(server: LoopbackLLM, **overrides) -> Provider:
-    settings = {
+    settings: dict[str, Any] = {
         "name": "loop",
         "base_url": server.base_url,
         "model": "loopback-chat",

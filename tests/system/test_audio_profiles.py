@@ -25,8 +25,8 @@ import pytest
 
 from device.errors import ConfigError
 from device.system import audio_profiles
+from device.system.asound import BACKUP_SUFFIX
 from device.system.audio_profiles import (
-    BACKUP_SUFFIX,
     BLOCK_BEGIN,
     BLOCK_END,
     PROFILES,
@@ -395,6 +395,17 @@ def test_amixer_runner_logs_a_failing_amixer(
     with caplog.at_level(logging.WARNING, logger="device.system.audio_profiles"):
         run(["-c", "Device", "sset", "Mic", "80%", "cap"])
     assert "Unable to find simple control" in caplog.text
+
+
+def test_a_missing_amixer_is_warned_about_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no amixer here
+    audio_profiles._warn_no_amixer.cache_clear()  # another test may have warned already
+    with caplog.at_level(logging.WARNING, logger="device.system.audio_profiles"):
+        assert audio_profiles._amixer_runner() is None
+        assert audio_profiles._amixer_runner() is None
+    assert caplog.text.count("amixer not found") == 1
 
 
 # -- the Zero 2 W frame-clock pin ---------------------------------------------------------------

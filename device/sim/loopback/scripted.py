@@ -17,22 +17,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from device.cloud.client import ToolCall
+
 DEFAULT_REPLY = (
     "Sunlight is made of every colour. Air molecules scatter short blue waves much more than red"
     " ones. So blue light reaches your eyes from all over the sky. At sunset the light crosses"
     " more air. Then the reds and oranges win."
 )
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    name: str
-    arguments: str  # JSON text, as OpenAI sends it
+SCRIPTED_CALL_ID = "call_1"  # the model makes at most one call per answer
 
 
 @dataclass(frozen=True)
 class ScriptedReply:
-    """What the stand-in model answers: text, or one tool call."""
+    """What the stand-in model answers: text, or one tool call (the type the client yields)."""
 
     text: str = ""
     tool_call: ToolCall | None = None
@@ -199,7 +196,7 @@ def _tool_call_for(text: str, offered: set[str]) -> ToolCall | None:
     lowered = text.lower()
     for rule in _TOOL_RULES:
         if rule.tool in offered and any(word in lowered for word in rule.keywords):
-            return ToolCall(rule.tool, json.dumps(rule.arguments(text)))
+            return ToolCall(SCRIPTED_CALL_ID, rule.tool, json.dumps(rule.arguments(text)))
     return None
 
 

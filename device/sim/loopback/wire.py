@@ -7,33 +7,26 @@ the speech endpoint answers with.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
-import wave
-from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, cast
 
-from device.sim.loopback.scripted import BadRequest, ScriptedReply, ToolCall
+import numpy as np
 
-SPEECH_RATE = 16_000  # Hertz, mono, signed 16-bit
+from device.cloud.client import ToolCall
+from device.sim.loopback.scripted import BadRequest, ScriptedReply
+from drivers.audio_format import RATE, wav_bytes
 
-
+SPEECH_RATE = RATE  # Hertz, mono, signed 16-bit: the bus format, as wav_bytes writes it
 SPEECH_SECONDS_PER_CHARACTER = 0.05
-
-
 SPEECH_MAX_SECONDS = 3.0
-
-
+MAX_BODY_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for audio uploads
 _WORDS_PER_CHUNK = 2
-
-
-_MAX_BODY_BYTES = 25 * 1024 * 1024  # OpenAI's own limit for audio uploads
 
 
 @dataclass(frozen=True)
@@ -65,17 +58,11 @@ def tone_wav(text: str) -> bytes:
     seconds = min(SPEECH_MAX_SECONDS, SPEECH_SECONDS_PER_CHARACTER * len(text))
     count = int(SPEECH_RATE * seconds)
     step = 2 * math.pi * 440 / SPEECH_RATE
-    samples = array("h", (int(8000 * math.sin(step * n)) for n in range(count)))
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(SPEECH_RATE)
-        wav.writeframes(samples.tobytes())
-    return out.getvalue()
+    samples = np.sin(step * np.arange(count)) * 8000
+    return wav_bytes(samples.astype("<i2").tobytes())
 
 
-def _parse_body(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
+def parse_body(content_type: str, raw: bytes) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
     if content_type.lower().startswith("multipart/form-data"):
         return _parse_multipart(content_type, raw)
     if not raw:
@@ -117,13 +104,13 @@ def _parse_multipart(
     return fields, files
 
 
-def _error_body(message: str, kind: str, code: str | None, param: str | None = None) -> bytes:
+def error_body(message: str, kind: str, code: str | None, param: str | None = None) -> bytes:
     error = {"message": message, "type": kind, "param": param, "code": code}
     return json.dumps({"error": error}).encode()
 
 
-def _bad_key_body() -> bytes:
-    return _error_body(
+def bad_key_body() -> bytes:
+    return error_body(
         "Incorrect API key provided. You can find your API key in your account settings.",
         "invalid_request_error",
         "invalid_api_key",
@@ -131,7 +118,7 @@ def _bad_key_body() -> bytes:
 
 
 @dataclass(frozen=True)
-class _Completion:
+class Completion:
     """The parts every chunk of one answer shares."""
 
     id: str
@@ -177,17 +164,17 @@ class _Completion:
 
 def _tool_call_object(call: ToolCall) -> dict[str, Any]:
     function = {"name": call.name, "arguments": call.arguments}
-    return {"id": "call_1", "type": "function", "function": function}
+    return {"id": call.id, "type": "function", "function": function}
 
 
-def _events_for(reply: ScriptedReply) -> list[tuple[dict[str, Any], str | None]]:
+def events_for(reply: ScriptedReply) -> list[tuple[dict[str, Any], str | None]]:
     """(delta, finish_reason) for each streamed chunk: role, tokens or tool call, finish."""
     call = reply.tool_call
     if call is None:
         deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
         deltas += [{"content": piece} for piece in _text_pieces(reply.text)]
         return [(d, None) for d in deltas] + [({}, "stop")]
-    opening = _tool_call_object(ToolCall(call.name, ""))
+    opening = _tool_call_object(replace(call, arguments=""))
     deltas = [{"role": "assistant", "content": None}, {"tool_calls": [{"index": 0, **opening}]}]
     deltas += [
         {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
