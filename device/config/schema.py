@@ -26,7 +26,6 @@ from device.config.checks import (
     tens_of_ms,
 )
 from device.config.presets import PRESETS
-from device.system.audio_profiles import PROFILES
 
 
 @dataclass(frozen=True)
@@ -66,14 +65,18 @@ class DeviceConfig:
     state_dir: str = ""  # "" = /var/lib/zeropin if writable, else ~/.local/share/zeropin
 
 
+# The sound hardware ZeroPin knows; device.system.audio_profiles says what each one sets up.
+AUDIO_PROFILES = ("usb", "respeaker-2mic", "respeaker-2mic-v2", "voicehat", "sim")
+
+
 @dataclass(frozen=True)
 class AudioConfig:
     mic: str = ""  # substring of the PyAudio input device name; "" = system default
     speaker: str = ""  # substring of the PyAudio output device name; "" = system default
     chunk_ms: int = setting(100, tens_of_ms)  # milliseconds of audio per read
-    # sound hardware `zeropin firstboot` sets up (ALSA config, overlay, mixer): a name in
-    # device.system.audio_profiles.PROFILES ("usb", "respeaker-2mic", ...); "" = leave audio alone
-    profile: str = setting("", one_of("", *PROFILES))
+    # sound hardware `zeropin firstboot` sets up (ALSA config, overlay, mixer), one of
+    # AUDIO_PROFILES; "" = leave audio alone
+    profile: str = setting("", one_of("", *AUDIO_PROFILES))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from device.config.schema import AUDIO_PROFILES
 from device.errors import ConfigError
 from device.system import audio_profiles
 from device.system.asound import BACKUP_SUFFIX
@@ -433,3 +434,8 @@ def test_frame_pin_already_pcm_fs_is_left_alone() -> None:
 
     assert fix_i2s_frame_pin(pinctrl) is False
     assert calls == [["get", "19"]]
+
+
+def test_the_config_knows_exactly_the_profiles_there_are() -> None:
+    # config sits below system, so it names the profiles itself: the two lists must not drift
+    assert tuple(audio_profiles.PROFILES) == AUDIO_PROFILES
