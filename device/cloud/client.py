@@ -34,13 +34,13 @@ import urllib3
 
 from device.cancel import Cancellation, Cancelled
 from device.cloud.http import (
-    _backoff,
-    _raw_chunks,
-    _Watchdog,
+    Watchdog,
+    backoff,
     content_type_of,
     network_error,
     post,
     raise_for_status,
+    raw_chunks,
     wrong_content_type,
 )
 from device.cloud.providers import Provider
@@ -140,7 +140,7 @@ class ChatClient:
                     raise PartialAnswer(str(exc)) from exc
                 if not exc.retryable or attempt >= self.provider.max_retries:
                     raise
-                wait = _backoff(attempt, exc.retry_after_seconds)
+                wait = backoff(attempt, exc.retry_after_seconds)
                 remaining = self.provider.deadline_seconds - (time.monotonic() - started)
                 if wait > remaining:
                     raise  # waiting would pass the deadline: let the chain move on
@@ -152,7 +152,7 @@ class ChatClient:
         self, payload: bytes, stream: bool, started: float, cancel: Cancellation
     ) -> Iterator[Delta]:
         provider = self.provider
-        watchdog = _Watchdog(cancel)
+        watchdog = Watchdog(cancel)
         watchdog.arm(provider.first_token_timeout_seconds, "did not start answering")
         try:
             response = self._post(payload, stream)
@@ -216,7 +216,7 @@ def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[
         raise wrong_content_type(provider, kind)
     calls: dict[int, _ToolCallParts] = {}
     finished = False  # "[DONE]" or a finish_reason: the answer is whole
-    for event in sseclient.SSEClient(_raw_chunks(response)).events():
+    for event in sseclient.SSEClient(raw_chunks(response)).events():
         data = event.data.strip()
         if not data:
             continue
@@ -260,7 +260,7 @@ def _whole_deltas(response: requests.Response, provider: Provider) -> Iterator[D
     if content_type_of(response) != "application/json":
         raise wrong_content_type(provider, content_type_of(response))
     try:
-        document = json.loads(b"".join(_raw_chunks(response)))
+        document = json.loads(b"".join(raw_chunks(response)))
         message = document["choices"][0]["message"]
     except (ValueError, KeyError, IndexError, TypeError):
         raise CloudError(f"{provider.name} sent an answer without a message") from None

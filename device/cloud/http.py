@@ -29,7 +29,7 @@ MAX_BACKOFF_SECONDS = 8.0
 USER_AGENT = "zeropin"
 
 
-class _Watchdog:
+class Watchdog:
     """Closes the response when a time limit passes or the work is cancelled."""
 
     def __init__(self, cancel: Cancellation) -> None:
@@ -121,7 +121,7 @@ def wrong_content_type(provider: Provider, kind: str, wanted: str = "a model rep
     )
 
 
-def _backoff(attempt: int, retry_after: float | None) -> float:
+def backoff(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return max(0.0, retry_after)
     return min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt) * random.uniform(0.8, 1.2)
@@ -204,7 +204,7 @@ def content_type_of(response: requests.Response) -> str:
     return response.headers.get("Content-Type", "").split(";")[0].strip().lower()
 
 
-def _raw_chunks(response: requests.Response) -> Iterator[bytes]:
+def raw_chunks(response: requests.Response) -> Iterator[bytes]:
     """Bytes as the socket delivers them (``iter_content`` would wait for 128 bytes or EOF)."""
     raw = response.raw
     while True:
