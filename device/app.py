@@ -35,8 +35,10 @@ from device.listening.wake import (
     WakeWordDetector,
 )
 from device.loop.brain import Brain, OfflineBrain
+from device.loop.pacing import Pacing
 from device.loop.router import Router
-from device.loop.runtime import Runtime
+from device.loop.runtime import Runtime, TurnReport
+from device.loop.states import State
 from device.skills.intents import jsgf_grammar, parse
 from device.skills.local import Skills
 from device.skills.timers import Timers
@@ -298,14 +300,20 @@ def assemble(
     light: StatusLight,
     camera: Camera | None,
     state_dir: Path,
-    lockstep: bool,
+    pacing: Pacing,
     privacy_led: PrivacyLed | None = None,
     providers: list[Provider] | None = None,
     env: Mapping[str, str] | None = None,
     now: Callable[[], dt.datetime] = dt.datetime.now,
-    **hooks: Any,
+    on_turn: Callable[[TurnReport], None] | None = None,
+    on_state: Callable[[State], None] | None = None,
+    on_tick: Callable[[float], None] | None = None,
 ) -> tuple[Runtime, Database]:
     """A runtime wired from ``cfg`` and the given drivers; close the database after the run.
+
+    ``pacing`` is ``Realtime()`` with a live microphone, ``Lockstep()`` in simulations
+    (``device.loop.pacing``). ``on_turn`` gets each answered turn, ``on_state`` each new
+    state, ``on_tick`` the audio time after each step of the loop.
 
     ``providers`` defaults to the chain in ``cfg`` resolved against ``env`` (the process
     environment when None): pass a list to point the brain elsewhere (the demo's loopback).
@@ -338,8 +346,10 @@ def assemble(
         light=light,
         timers=timers,
         volume=volume,
-        lockstep=lockstep,
-        **hooks,
+        pacing=pacing,
+        on_turn=on_turn,
+        on_state=on_state,
+        on_tick=on_tick,
     )
     return runtime, database
 

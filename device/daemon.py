@@ -2,7 +2,9 @@
 
 In the simulator the main button is a gpiozero MockFactory pin pressed with the Enter key, and
 LED changes are printed. ``--mic FILE`` replays a recording at real speed; ``--speaker-file DIR``
-writes replies as WAV files.
+writes replies as WAV files. With both, ``--lockstep`` replays the recording as fast as the
+machine can process it (``device.loop.pacing.Lockstep``): each turn's work is waited for, so
+the turns are those of a real-speed replay, and an hour's soak takes minutes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from device.app import (
 )
 from device.config.schema import Config
 from device.events import ButtonHeld, ButtonPressed
+from device.loop.pacing import Lockstep, Realtime
 from device.loop.runtime import Runtime, TurnReport
 from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
@@ -40,12 +43,19 @@ def run_interactive(
     mic_file: Path | None,
     speaker_dir: Path | None,
     camera_folder: Path | None,
+    lockstep: bool = False,
 ) -> int:
+    """Serve until the microphone ends or a signal comes; the exit status.
+
+    ``lockstep`` needs ``mic_file`` and ``speaker_dir``: a live microphone or speaker only
+    goes at real speed."""
+    if lockstep and (mic_file is None or speaker_dir is None):
+        raise ValueError("lockstep replays need a recording and a speaker folder")
     factory = simulated_pin_factory() if sim else None
     notifier = Notifier.from_env()  # systemd's, when run by zeropin.service; else a no-op
     heartbeat = _Heartbeat()
     with contextlib.ExitStack() as stack:
-        mic = build_mic(cfg, mic_file, realtime=True)
+        mic = build_mic(cfg, mic_file, realtime=not lockstep)
         stack.callback(mic.close)
         speaker = build_speaker(cfg, speaker_dir)
         stack.callback(speaker.close)
@@ -64,7 +74,7 @@ def run_interactive(
             light=light,
             camera=camera,
             state_dir=resolved_state_dir(cfg),
-            lockstep=False,
+            pacing=Lockstep() if lockstep else Realtime(),
             privacy_led=privacy_led,
             on_turn=_print_turn,
             on_tick=heartbeat.beat,
@@ -89,7 +99,7 @@ def run_interactive(
 
 
 class _Heartbeat:
-    """Counts microphone chunks, so the watchdog is fed only while audio is really flowing."""
+    """Counts the loop's steps, so the watchdog is fed only while audio is really flowing."""
 
     def __init__(self) -> None:
         self.chunks = 0

@@ -9,8 +9,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from drivers.leds import LedPattern
+
+# What started a turn: the wake word, a press of the main button, or a press held long (the
+# question is then about what the camera sees).
+Trigger = Literal["wake", "button", "hold"]
 
 # ---- facts ------------------------------------------------------------------------------
 
@@ -36,6 +41,7 @@ class Heard:
     text: str
     in_grammar: bool  # False: the recogniser's best guess outside its command grammar
     speech_ended_at_seconds: float  # audio time the endpointer decided speech had ended
+    trigger: Trigger  # what started the turn: given to the listener by the Listen command
     # wall-clock measurements for reports (ms, e.g. "asr"); not part of the decision
     timings_ms: Mapping[str, float] = field(default_factory=dict, compare=False)
 
@@ -49,10 +55,14 @@ class NothingHeard:
 class ReplyStarted:
     """The first audio of a reply reached the speaker queue."""
 
+    reply_id: int  # as given in the Respond or Announce command
+
 
 @dataclass(frozen=True)
 class ReplyFinished:
     """The reply has been played in full (or there was nothing to say)."""
+
+    reply_id: int
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,15 @@ class ListenMode(enum.Enum):
 
 @dataclass(frozen=True)
 class Listen:
+    """Arm the wake word, record an utterance, or stop listening.
+
+    For UTTERANCE, ``trigger`` is put on the Heard fact. After the wake word the user is
+    mid-sentence, so the recording starts back where the phrase can have begun. Sent again while
+    recording, only the trigger changes: a press held long becomes a question about the camera.
+    """
+
     mode: ListenMode
-    after_wake: bool = False  # the user is mid-sentence: take the pre-roll, speech has started
+    trigger: Trigger = "button"
 
 
 @dataclass(frozen=True)
@@ -125,11 +142,13 @@ class PlayEarcon:
 @dataclass(frozen=True)
 class Respond:
     heard: Heard
+    reply_id: int  # numbered by the state machine, which waits for this reply to finish
 
 
 @dataclass(frozen=True)
 class Announce:
     text: str
+    reply_id: int
 
 
 @dataclass(frozen=True)

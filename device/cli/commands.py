@@ -42,6 +42,15 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from device.daemon import run_interactive
 
+    if args.lockstep and (args.mic is None or args.speaker_file is None):
+        # A live microphone delivers audio at real speed, and a sound card plays at real speed:
+        # there is nothing to replay faster than that.
+        print(
+            "zeropin run: --lockstep replays a recording faster than real time: it needs "
+            "--mic FILE (not a live microphone) and --speaker-file DIR (not a sound card)",
+            file=sys.stderr,
+        )
+        return 2
     cfg, _ = _load(args)
     return run_interactive(
         cfg,
@@ -49,6 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         mic_file=args.mic,
         speaker_dir=args.speaker_file,
         camera_folder=args.camera_folder,
+        lockstep=args.lockstep,
     )
 
 

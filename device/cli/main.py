@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         help="write replies as WAV files into DIR instead of playing them",
     )
     run.add_argument("--camera-folder", type=Path, help="images that stand in for the camera")
+    run.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="replay --mic as fast as the machine can, in audio time (each turn's work is "
+        "waited for); needs --mic and --speaker-file",
+    )
     run.set_defaults(func=_run)
 
     config = sub.add_parser("config", help="configuration")

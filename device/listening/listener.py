@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from device.events import Event, Heard, ListenMode, NothingHeard, WakeWordDetected
+from device.events import Event, Heard, ListenMode, NothingHeard, Trigger, WakeWordDetected
 from device.listening.asr import Adaptable, HasCepstralMean, Recognizer
 from device.listening.frames import FRAME_MS, Framer, frames_in
 from device.listening.vad import Endpoint, Endpointer, EndpointSettings
@@ -58,6 +58,7 @@ class Listener:
         self.refractory_seconds = refractory_seconds
         self.cpu = StageCpu()
         self.mode = ListenMode.WAKE
+        self.trigger: Trigger = "button"  # what started the utterance being recorded
         self._framer = Framer()
         self._frames = 0  # frames seen since the microphone opened: the audio clock
         # After a wake word the recogniser hears the whole phrase, which its grammar takes as an
@@ -92,9 +93,13 @@ class Listener:
         """Bytes waiting for the rest of their frame."""
         return self._framer.carried_bytes
 
-    def set_mode(self, mode: ListenMode, after_wake: bool = False) -> None:
-        """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio, which
-        ``after_wake`` stretches back to where the wake phrase can have begun."""
+    def set_mode(self, mode: ListenMode, trigger: Trigger = "button") -> None:
+        """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio, which the
+        wake word (``trigger="wake"``) stretches back to where its phrase can have begun.
+
+        The trigger goes on the Heard fact; given again while recording, only it changes."""
+        if mode is ListenMode.UTTERANCE:
+            self.trigger = trigger
         if mode is self.mode:
             return
         if mode is ListenMode.WAKE:
@@ -105,7 +110,7 @@ class Listener:
             started = time.thread_time()
             self._share_acoustic_normalisation()
             self.recognizer.start()
-            count = self._wake_preroll_frames if after_wake else self._preroll_frames
+            count = self._wake_preroll_frames if trigger == "wake" else self._preroll_frames
             preroll = list(self._preroll)[-count:] if count else []
             for frame in preroll:
                 self.recognizer.feed(frame)
@@ -200,4 +205,4 @@ class Listener:
         if not text:
             return NothingHeard("empty transcript")
         log.debug("heard %r (in grammar: %s)", text, transcript.in_grammar)
-        return Heard(text, transcript.in_grammar, self.seconds, {"asr_final": asr_ms})
+        return Heard(text, transcript.in_grammar, self.seconds, self.trigger, {"asr_final": asr_ms})

@@ -1,12 +1,11 @@
 """The voice loop at run time: microphone, listener, state machine, replies, speaker.
 
 One asyncio task reads the microphone and feeds the listener; facts from it, the buttons and the
-timers go through ``states.transition``; this module carries out the commands. Replies are
-produced by a task per turn (recognised text -> skill or brain -> sentences -> speech).
+timers go through ``states.transition``; this module carries out the commands. Each reply is
+produced by a task (recognised text -> skill or brain -> sentences -> speech).
 
-In ``lockstep`` mode (file microphone, file speaker) the microphone task waits for each turn's
-work before reading on and paces the speaker itself, so a run is deterministic in audio time and
-much faster than real time. With a live microphone nothing waits: the microphone is the clock.
+How time passes is not decided here: ``pacing`` is the live microphone's clock on the device and
+a lockstep of 30 ms frames in simulations (``device.loop.pacing``).
 """
 
 from __future__ import annotations
@@ -15,15 +14,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
 
 from device.cancel import Cancellation
 from device.events import (
     Announce,
-    ButtonHeld,
-    ButtonPressed,
     Command,
     Event,
     Heard,
@@ -36,12 +33,12 @@ from device.events import (
     StageFailed,
     StopSpeaking,
     TimerFinished,
-    WakeWordDetected,
+    Trigger,
 )
-from device.listening.frames import FRAME_BYTES
 from device.listening.listener import Listener
+from device.loop.pacing import Pacing
 from device.loop.router import Router
-from device.loop.states import State, transition
+from device.loop.states import Machine, State, transition
 from device.skills.timers import Timers
 from device.speaking import earcons
 from device.speaking.playback import Playback, Volume
@@ -59,7 +56,7 @@ log = logging.getLogger(__name__)
 class TurnReport:
     """One question and answer, for the demo and the bench."""
 
-    trigger: str  # "wake" | "button"
+    trigger: Trigger
     heard: str
     in_grammar: bool
     intent: str  # an intent name, or "brain"
@@ -68,6 +65,15 @@ class TurnReport:
     timings_ms: dict[str, float] = field(default_factory=dict)
     reply_id: int | None = None
     reply_wav: str = ""  # set by the demo when the speaker writes files
+
+
+@dataclass
+class _Spoken:
+    """What a reply said, and when its first sentence was queued (perf_counter seconds)."""
+
+    text: str = ""
+    first_sentence_ms: float = 0.0  # synthesising the first sentence
+    first_audio_at: float | None = None
 
 
 class Runtime:
@@ -82,7 +88,7 @@ class Runtime:
         light: StatusLight,
         timers: Timers,
         volume: Volume,
-        lockstep: bool,
+        pacing: Pacing,
         on_turn: Callable[[TurnReport], None] | None = None,
         on_state: Callable[[State], None] | None = None,
         on_tick: Callable[[float], None] | None = None,
@@ -93,18 +99,20 @@ class Runtime:
         self.synthesizer = synthesizer
         self.light = light
         self.timers = timers
-        self.lockstep = lockstep
+        self.pacing = pacing
         self.on_turn = on_turn
         self.on_state = on_state
-        self.on_tick = on_tick
-        self.state = State.IDLE
+        self.on_tick = on_tick  # called with the audio time after each step
+        self.machine = Machine()
         self.playback = Playback(speaker, lambda: volume.gain, self._reply_played)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: set[asyncio.Task[None]] = set()  # replies being produced
-        self._reply_id: int | None = None  # the reply the state machine is waiting for
-        self._trigger = "wake"  # what started the current turn: "wake" | "button" | "hold"
-        self._cancels: set[Cancellation] = set()  # one per reply being produced
+        self._cancels: set[Cancellation] = set()  # one per answer being produced
+
+    @property
+    def state(self) -> State:
+        return self.machine.state
 
     # ---- input from other threads (buttons) -----------------------------------------------
     def post(self, event: Event) -> None:
@@ -118,51 +126,34 @@ class Runtime:
         """Listen and answer until the microphone ends (files) or the task is cancelled."""
         self._loop = asyncio.get_running_loop()
         self.light.show(LedPattern.IDLE)
-        player = None if self.lockstep else asyncio.create_task(self.playback.run_realtime())
+        player = asyncio.create_task(self.pacing.play(self.playback))
         try:
             await self._listen_until_end()
-            await self._drain()
+            await self.pacing.finish(self._work, self.playback)
         finally:
-            if player is not None:
-                player.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await player
+            player.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await player
             for task in self._work:
                 task.cancel()
 
     async def _listen_until_end(self) -> None:
-        while True:
-            try:
-                chunk = (
-                    await asyncio.to_thread(self.mic.read) if self.mic.realtime else self.mic.read()
-                )
-            except DriverError as exc:
-                log.error("microphone failed: %s", exc)
-                self._dispatch(StageFailed("mic", str(exc)))
-                return
-            if not chunk:
-                return
-            await self._step(chunk)
+        while chunk := await self._read_mic():
+            for audio in self.pacing.steps(chunk):
+                self._listen(audio)
+                await self._take_posted_events()
+                await self.pacing.step_done(self._work, self.playback)
 
-    async def _step(self, chunk: bytes) -> None:
-        if not self.lockstep:  # a live microphone is the clock: react once per chunk
-            self._listen(chunk)
-            await self._take_posted_events()
-            return
-        # Simulation: advance everything one 30 ms frame at a time, so that when a reply ends,
-        # a timer fires or the wake word is re-armed does not depend on the chunk size.
-        offset = 0
-        while offset < len(chunk):
-            need = FRAME_BYTES - self.listener.carried_bytes
-            piece = chunk[offset : offset + need]
-            offset += len(piece)
-            self._listen(piece)
-            if len(piece) < need:
-                break  # the frame completes with the next chunk
-            await self._take_posted_events()
-            if self._work:
-                await asyncio.wait(self._work)  # never raises: failures are logged by _respond
-            self.playback.advance(FRAME_BYTES)
+    async def _read_mic(self) -> bytes:
+        """The next chunk; b"" once the microphone has ended or failed."""
+        try:
+            if self.mic.realtime:
+                return await asyncio.to_thread(self.mic.read)
+            return self.mic.read()
+        except DriverError as exc:
+            log.error("microphone failed: %s", exc)
+            self._dispatch(StageFailed("mic", str(exc)))
+            return b""
 
     def _listen(self, pcm: bytes) -> None:
         """Feed the listener, react to each fact, then to timers that came due."""
@@ -181,114 +172,78 @@ class Runtime:
         while not self._events.empty():
             self._dispatch(self._events.get_nowait())
 
-    async def _drain(self) -> None:
-        """After the microphone ends, let the last reply finish (file runs)."""
-        if self._work:
-            await asyncio.wait(self._work)
-        if self.lockstep:
-            self.playback.advance(10**12)
-        else:
-            while self.playback.busy:
-                await asyncio.sleep(0.05)
-
     # ---- the state machine and its commands ------------------------------------------------
     def _dispatch(self, event: Event) -> None:
-        if isinstance(event, WakeWordDetected):
-            self._trigger = "wake"
-        elif isinstance(event, ButtonPressed):
-            self._trigger = "button"
-        elif isinstance(event, ButtonHeld):  # arrives while listening: the question is visual
-            self._trigger = "hold"
-        state, commands = transition(self.state, event)
-        if state is not self.state:
-            log.info("%s -> %s on %s", self.state, state, type(event).__name__)
-            self.state = state
+        machine, commands = transition(self.machine, event)
+        before, self.machine = self.machine, machine
+        if machine.state is not before.state:
+            log.info("%s -> %s on %s", before.state, machine.state, type(event).__name__)
             if self.on_state is not None:
-                self.on_state(state)
+                self.on_state(machine.state)
         for command in commands:
             self._execute(command)
 
     def _execute(self, command: Command) -> None:
         if isinstance(command, Listen):
-            self.listener.set_mode(command.mode, command.after_wake)
+            self.listener.set_mode(command.mode, command.trigger)
         elif isinstance(command, ShowLed):
             self.light.show(command.pattern)
         elif isinstance(command, PlayEarcon):
-            reply = self.playback.new_reply(f"earcon {command.name}")
-            self.playback.add_audio(reply, earcons.earcon(command.name))
-            self.playback.end_reply(reply)
+            self.playback.play_whole(f"earcon {command.name}", earcons.earcon(command.name))
         elif isinstance(command, Respond):
-            self._start_work(self._respond(command.heard))
+            answer = partial(self._answer, command.heard, command.reply_id)
+            self._start_work(command.reply_id, command.heard.text, answer)
         elif isinstance(command, Announce):
-            self._start_work(self._speak_announcement(command.text))
+            speech = partial(self._speak, command.reply_id, command.text, iter([command.text]))
+            self._start_work(command.reply_id, command.text, speech)
         elif isinstance(command, StopSpeaking):
             for cancel in self._cancels:
                 cancel.cancel()  # closes a cloud answer's HTTP stream at once
             for task in self._work:
                 task.cancel()
-            self._reply_id = None
             self.playback.abort()
 
-    def _start_work(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
+    def _start_work(self, reply_id: int, label: str, work: Callable[[], Awaitable[object]]) -> None:
+        task = asyncio.create_task(self._reply_or_error(reply_id, label, work))
         self._work.add(task)
         task.add_done_callback(self._work.discard)
 
-    def _reply_played(self, reply_id: int) -> None:
-        if reply_id == self._reply_id:
-            self._reply_id = None
-            self._dispatch(ReplyFinished())
-
-    # ---- producing replies -----------------------------------------------------------------
-    async def _respond(self, heard: Heard) -> None:
+    async def _reply_or_error(
+        self, reply_id: int, label: str, work: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Produce a reply; if that fails, the reply is the error earcon (the turn still ends)."""
         try:
-            await self._answer(heard)
+            await work()
         except asyncio.CancelledError:
             raise
         except Exception:  # a failing skill, brain or TTS must not stop the loop
-            log.exception("answering %r failed", heard.text)
-            reply_id = self.playback.new_reply("error")
-            self._reply_id = reply_id
-            self.playback.add_audio(reply_id, earcons.earcon("error"))
-            self.playback.end_reply(reply_id)
+            log.exception("replying to %r failed", label)
+            self.playback.play_whole("error", earcons.earcon("error"), reply_id)
 
-    async def _answer(self, heard: Heard) -> None:
+    def _reply_played(self, reply_id: int) -> None:
+        self._dispatch(ReplyFinished(reply_id))
+
+    # ---- producing replies -----------------------------------------------------------------
+    async def _answer(self, heard: Heard, reply_id: int) -> None:
         heard_at = time.perf_counter()
-        report = TurnReport(
-            self._trigger,
-            heard.text,
-            heard.in_grammar,
-            "",
-            at_seconds=heard.speech_ended_at_seconds,
-        )
-        report.timings_ms.update(heard.timings_ms)
         cancel = Cancellation()
         self._cancels.add(cancel)
         try:
             intent, fragments = await asyncio.to_thread(
-                self.router.route, heard.text, look=self._trigger == "hold", cancel=cancel
+                self.router.route, heard.text, look=heard.trigger == "hold", cancel=cancel
             )
-            report.intent = intent
-            report.timings_ms["intent"] = (time.perf_counter() - heard_at) * 1000
-            said = await self._speak(heard.text, fragments, report, heard_at)
+            decided_at = time.perf_counter()
+            spoken = await self._speak(reply_id, heard.text, fragments)
         finally:
             self._cancels.discard(cancel)
-        report.said = said
         if self.on_turn is not None:
-            self.on_turn(report)
+            self.on_turn(_report(heard, intent, reply_id, spoken, heard_at, decided_at))
 
-    async def _speak_announcement(self, text: str) -> None:
-        await self._speak(text, iter([text]), None, time.perf_counter())
-
-    async def _speak(
-        self, label: str, fragments: Iterator[str], report: TurnReport | None, started: float
-    ) -> str:
-        """Split into sentences as fragments arrive, synthesise each, queue it; return the text."""
+    async def _speak(self, reply_id: int, label: str, fragments: Iterator[str]) -> _Spoken:
+        """Split into sentences as fragments arrive, synthesise each, queue it."""
         splitter = SentenceSplitter()
-        reply_id = self.playback.new_reply(label)
-        self._reply_id = reply_id
-        if report is not None:
-            report.reply_id = reply_id
+        self.playback.begin_reply(reply_id, label)
+        spoken = _Spoken()
         said: list[str] = []
         iterator = iter(fragments)
         while True:
@@ -301,16 +256,36 @@ class Runtime:
                 tts_started = time.perf_counter()
                 pcm = await asyncio.to_thread(self.synthesizer.synthesize, text)
                 if not said:
-                    self._dispatch(ReplyStarted())
-                    if report is not None:
-                        now = time.perf_counter()
-                        report.timings_ms["tts_first"] = (now - tts_started) * 1000
-                        report.timings_ms["end_of_speech_to_first_audio"] = (
-                            report.timings_ms.get("asr_final", 0.0) + (now - started) * 1000
-                        )
+                    spoken.first_audio_at = time.perf_counter()
+                    spoken.first_sentence_ms = (spoken.first_audio_at - tts_started) * 1000
+                    self._dispatch(ReplyStarted(reply_id))
                 said.append(text)
                 self.playback.add_audio(reply_id, pcm)
             if fragment is None:
                 break
         self.playback.end_reply(reply_id)
-        return " ".join(said)
+        spoken.text = " ".join(said)
+        return spoken
+
+
+def _report(
+    heard: Heard, intent: str, reply_id: int, spoken: _Spoken, heard_at: float, decided_at: float
+) -> TurnReport:
+    """The turn for the demo and the bench: what was heard, decided and said, and how fast."""
+    timings = dict(heard.timings_ms)
+    timings["intent"] = (decided_at - heard_at) * 1000
+    if spoken.first_audio_at is not None:
+        timings["tts_first"] = spoken.first_sentence_ms
+        timings["end_of_speech_to_first_audio"] = (
+            timings.get("asr_final", 0.0) + (spoken.first_audio_at - heard_at) * 1000
+        )
+    return TurnReport(
+        heard.trigger,
+        heard.text,
+        heard.in_grammar,
+        intent,
+        said=spoken.text,
+        at_seconds=heard.speech_ended_at_seconds,
+        timings_ms=timings,
+        reply_id=reply_id,
+    )

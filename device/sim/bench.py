@@ -140,13 +140,20 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         results["first_audio"].append(statistics.median(local) if local else float("nan"))
         results["cloud_stream"].append(_cloud_first_audio(cfg, stream=True))
         results["cloud_whole"].append(_cloud_first_audio(cfg, stream=False))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     return {
         "machine": machine(),
         "runs": runs,
         "audio_seconds": round(len(audio) / 32000, 1),
         "wake_engine": cfg.wake.engine,
         "asr_engine": asr_engine,
+        **_medians(results, engines),
+    }
+
+
+def _medians(results: dict[str, list[float]], engines: dict[str, Config]) -> dict[str, Any]:
+    """The figures of ``run_bench``: each the median of its runs."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    return {
         "wake_cpu_per_audio_s": statistics.median(results["wake"]),
         **{
             f"wake_cpu_per_audio_s_{engine}": statistics.median(results[f"wake_{engine}"])

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from device.app import assemble
 from device.cloud.providers import Provider
 from device.config.schema import Config
 from device.events import ButtonPressed
+from device.loop.pacing import Lockstep
 from device.loop.runtime import TurnReport
 from device.loop.states import State
 from device.speaking.tts import EspeakSynthesizer
@@ -159,18 +161,9 @@ def run_demo(
         WavSpeaker(out_dir / "replies") as speaker,
         Buttons({"main": pin}, pin_factory=factory) as buttons,
     ):
-        holder: dict[str, object] = {}
-
-        def press() -> None:  # a real gpiozero press on the mock pin, released next chunk
-            factory.pin(pin).drive_low()
-            holder["release"] = True
-
-        def on_tick(_: float) -> None:
-            if holder.pop("release", False):
-                factory.pin(pin).drive_high()
-
+        finger = _Finger(factory.pin(pin))
         frames = (chunk_ms or cfg.audio.chunk_ms) * RATE // 1000
-        mic = ScriptedMicrophone(steps, lambda: runtime.state, press, frames)
+        mic = ScriptedMicrophone(steps, lambda: runtime.state, finger.press, frames)
         runtime, database = assemble(
             cfg,
             mic=mic,
@@ -178,11 +171,11 @@ def run_demo(
             light=NoLed(),
             camera=camera,
             state_dir=state_dir or Path(temporary_dir),
-            lockstep=True,
+            pacing=Lockstep(),
             privacy_led=privacy_led,
             providers=list(providers),
             on_turn=reports.append,
-            on_tick=on_tick,
+            on_tick=finger.lift,
             now=now,
         )
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
@@ -198,6 +191,24 @@ def run_demo(
         )
         report.reply_wav = str(report_file) if report_file else ""
     return reports
+
+
+class _Finger:
+    """The user's finger on the mock main button: a real gpiozero press, lifted at the loop's
+    next step (the runtime's ``on_tick``), so the press lasts one step of audio time."""
+
+    def __init__(self, pin: Any) -> None:
+        self._pin = pin
+        self._down = False
+
+    def press(self) -> None:
+        self._pin.drive_low()
+        self._down = True
+
+    def lift(self, _seconds: float) -> None:
+        if self._down:
+            self._pin.drive_high()
+            self._down = False
 
 
 def as_json(report: TurnReport, part: str = "offline") -> str:

@@ -1,9 +1,9 @@
 """The speaking half of the voice loop: a queue of replies in front of the speaker.
 
 Replies are queued as ``begin``, audio, ``end`` items. A realtime speaker (PyAudio) is fed by
-``run_realtime`` as fast as it accepts audio. A file speaker has no clock of its own, so the
-microphone paces it: ``advance(n)`` plays as much reply audio as the microphone just delivered,
-which makes a reply take the same audio time in a simulation as on the device.
+``run_realtime`` as fast as it accepts audio. In a simulation (``device.loop.pacing.Lockstep``)
+the speaker has no clock of its own: ``advance(n)`` plays as much reply audio as the microphone
+just delivered, which makes a reply take the same audio time as on the device.
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _Item:
     kind: str  # "begin" | "audio" | "end"
-    reply_id: int
+    reply_id: int | None  # None: a sound nobody waits for (an earcon)
     data: bytes = b""
     label: str = ""
 
 
 class Playback:
-    """Queues reply audio, applies the volume, and reports when each reply has been played."""
+    """Queues reply audio, applies the volume, and reports when each reply has been played.
+
+    Reply ids are the caller's (the state machine numbers replies); ``on_finished`` is called
+    with each one once its reply has been played, and never for a sound without an id."""
 
     def __init__(
         self,
@@ -43,30 +46,33 @@ class Playback:
         self._on_finished = on_finished
         self._queue: collections.deque[_Item] = collections.deque()
         self._wakeup = asyncio.Event()
-        self._next_id = 0
-        self._open: int | None = None  # reply whose begin() reached the speaker
+        self._playing = False  # a begin() has reached the speaker, its end() not yet
 
-    def new_reply(self, label: str) -> int:
-        self._next_id += 1
-        self._put(_Item("begin", self._next_id, label=label))
-        return self._next_id
+    def begin_reply(self, reply_id: int | None, label: str) -> None:
+        self._put(_Item("begin", reply_id, label=label))
 
-    def add_audio(self, reply_id: int, pcm: bytes) -> None:
+    def add_audio(self, reply_id: int | None, pcm: bytes) -> None:
         self._put(_Item("audio", reply_id, pcm))
 
-    def end_reply(self, reply_id: int) -> None:
+    def end_reply(self, reply_id: int | None) -> None:
         self._put(_Item("end", reply_id))
+
+    def play_whole(self, label: str, pcm: bytes, reply_id: int | None = None) -> None:
+        """Queue a reply made of one sound (an earcon)."""
+        self.begin_reply(reply_id, label)
+        self.add_audio(reply_id, pcm)
+        self.end_reply(reply_id)
 
     @property
     def busy(self) -> bool:
-        return bool(self._queue) or self._open is not None
+        return bool(self._queue) or self._playing
 
     def abort(self) -> None:
         """Barge-in: drop everything queued and stop the speaker now."""
         self._queue.clear()
-        if self._open is not None:
+        if self._playing:
             self.speaker.abort()
-            self._open = None
+            self._playing = False
 
     def advance(self, nbytes: int) -> None:
         """Play up to ``nbytes`` of queued audio (microphone-paced speakers)."""
@@ -80,6 +86,10 @@ class Playback:
             self._handle(item)
             if item.kind == "audio":
                 nbytes -= len(item.data)
+
+    def advance_to_end(self) -> None:
+        """Play everything queued (a simulation's microphone has ended)."""
+        self.advance(10**12)
 
     async def run_realtime(self) -> None:
         """Feed a realtime speaker until cancelled."""
@@ -103,16 +113,17 @@ class Playback:
     def _handle(self, item: _Item) -> None:
         if item.kind == "begin":
             self.speaker.begin(item.label)
-            self._open = item.reply_id
+            self._playing = True
         elif item.kind == "audio":
             self._play(item.data)
         else:
             self.speaker.end()
             self._finish(item.reply_id)
 
-    def _finish(self, reply_id: int) -> None:
-        self._open = None
-        self._on_finished(reply_id)
+    def _finish(self, reply_id: int | None) -> None:
+        self._playing = False
+        if reply_id is not None:
+            self._on_finished(reply_id)
 
     def _play(self, pcm: bytes) -> None:
         gain = self._gain()

@@ -14,6 +14,7 @@ import logging
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import TEST_KEY, BrokenLedFactory
@@ -28,6 +29,8 @@ from device.config.sources import load_config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
 from device.listening.asr import PocketsphinxRecognizer, Transcript
+from device.listening.frames import FRAME_BYTES
+from device.loop.pacing import Lockstep
 from device.sim.loopback.server import LoopbackLLM
 from device.sim.loopback.wire import SPEECH_MAX_SECONDS, SPEECH_RATE, SPEECH_SECONDS_PER_CHARACTER
 from device.skills.intents import jsgf_grammar, parse
@@ -37,12 +40,11 @@ from drivers.leds import NoLed, PrivacyLed
 from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker
 
-FRAME = 960  # bytes: 30 ms of bus audio, as the listener feeds the recogniser
 CLOUD_TEXT = "why is the sky blue in the daytime"
 
 
 def provider_for(server: LoopbackLLM, name: str = "loop", **overrides) -> Provider:
-    settings = {
+    settings: dict[str, Any] = {
         "name": name,
         "base_url": server.base_url,
         "model": "loopback-chat",
@@ -109,8 +111,8 @@ def leak_check(caplog):
 
 def hear(recognizer, audio: bytes) -> Transcript:
     recognizer.start()
-    for offset in range(0, len(audio), FRAME):
-        recognizer.feed(audio[offset : offset + FRAME])
+    for offset in range(0, len(audio), FRAME_BYTES):  # in frames, as the listener feeds it
+        recognizer.feed(audio[offset : offset + FRAME_BYTES])
     return recognizer.finish()
 
 
@@ -349,7 +351,7 @@ def test_a_spoken_question_goes_through_cloud_speech_end_to_end(llm_server, led,
             light=NoLed(),
             camera=None,
             state_dir=tmp_path / "state",
-            lockstep=True,
+            pacing=Lockstep(),
             privacy_led=led,
             providers=[provider_for(llm_server)],
             on_turn=reports.append,

@@ -18,6 +18,7 @@ from PIL import Image
 from device.app import assemble
 from device.config.sources import load_config
 from device.events import ButtonPressed
+from device.loop.pacing import Realtime
 from device.loop.states import State
 from device.sim.cloud_demo import CLOUD_SCENARIO, loopback_provider, run_cloud_demo
 from device.sim.demo import USER_VOICE
@@ -87,7 +88,7 @@ def test_pressing_the_button_closes_a_streaming_answer(tmp_path, caplog):
             light=NoLed(),
             camera=None,
             state_dir=tmp_path,
-            lockstep=False,
+            pacing=Realtime(),
             providers=[prov],
             # Push to talk at the first chunk (a timer thread could post before the loop ran).
             on_tick=lambda _: pushed or pushed.append(True) or runtime.post(ButtonPressed()),

@@ -16,7 +16,9 @@ import pytest
 from device.app import assemble, build_listener
 from device.config.sources import load_config
 from device.errors import ModelError
-from device.events import Heard, ListenMode, WakeWordDetected
+from device.events import Heard, ListenMode, Trigger, WakeWordDetected
+from device.loop.pacing import Lockstep
+from device.loop.runtime import TurnReport
 from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE, run_demo
 from device.skills.intents import parse
 from device.speaking.tts import EspeakSynthesizer
@@ -42,7 +44,7 @@ def drain(listener, audio):
     while found:
         events += found
         if isinstance(found[0], WakeWordDetected):
-            listener.set_mode(ListenMode.UTTERANCE, after_wake=True)
+            listener.set_mode(ListenMode.UTTERANCE, trigger="wake")
         found = listener.process(b"")
     return events
 
@@ -198,15 +200,15 @@ def test_a_command_after_the_wake_word_is_heard_wherever_the_detector_fires():
         decided[offset_ms] = [(text, getattr(parse(text), "name", None)) for text in heard]
     assert all([name for _, name in d] == ["timer_set"] for d in decided.values()), decided
 
-    def preroll_fed(after_wake: bool) -> float:
+    def preroll_fed(trigger: Trigger) -> float:
         fed = listener.cpu.asr_audio_seconds
-        listener.set_mode(ListenMode.UTTERANCE, after_wake)
+        listener.set_mode(ListenMode.UTTERANCE, trigger)
         listener.set_mode(ListenMode.WAKE)
         return listener.cpu.asr_audio_seconds - fed
 
     phrase = listener.wake.phrase_seconds
-    assert phrase <= preroll_fed(after_wake=True) < phrase + 0.03  # whole 30 ms frames
-    assert preroll_fed(after_wake=False) == pytest.approx(0.48)  # a press: 0.5 s, in frames
+    assert phrase <= preroll_fed("wake") < phrase + 0.03  # whole 30 ms frames
+    assert preroll_fed("button") == pytest.approx(0.48)  # a press: 0.5 s, in frames
 
 
 def test_missing_vosk_model_says_how_to_fetch_it(tmp_path):
@@ -217,8 +219,8 @@ def test_missing_vosk_model_says_how_to_fetch_it(tmp_path):
         build_listener(cfg)
 
 
-def _run_file(cfg, wav: Path, tmp_path: Path, chunk_ms: int = 100):
-    reports = []
+def _run_file(cfg, wav: Path, tmp_path: Path, chunk_ms: int = 100) -> list[TurnReport]:
+    reports: list[TurnReport] = []
     with FileMicrophone(wav, chunk_ms * 16) as mic, WavSpeaker(tmp_path / "out") as speaker:
         runtime, db = assemble(
             cfg,
@@ -227,7 +229,7 @@ def _run_file(cfg, wav: Path, tmp_path: Path, chunk_ms: int = 100):
             light=NoLed(),
             camera=None,
             state_dir=tmp_path / "state",
-            lockstep=True,
+            pacing=Lockstep(),
             on_turn=reports.append,
             providers=[],  # never the cloud set up in the environment
             now=lambda: PINNED_NOW,
