@@ -9,18 +9,18 @@ import argparse
 import sys
 
 
-def _load(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
+def load_settings(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
     from device.config.sources import load_config_with_sources
 
     return load_config_with_sources(paths=args.config, overrides=args.set)
 
 
-def _demo(args: argparse.Namespace) -> int:
+def demo(args: argparse.Namespace) -> int:
     from device.egress import format_ledger
     from device.sim.cloud_demo import run_cloud_demo
     from device.sim.demo import print_reports, run_demo
 
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     if not args.json:
         print("Offline part: no cloud provider, answered on the device\n")
     reports = run_demo(cfg, args.out)
@@ -39,7 +39,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from device.daemon import run_interactive
 
     if args.lockstep and (args.mic is None or args.speaker_file is None):
@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     return run_interactive(
         cfg,
         sim=args.sim,
@@ -62,20 +62,20 @@ def _run(args: argparse.Namespace) -> int:
     )
 
 
-def _config_show(args: argparse.Namespace) -> int:
+def config_show(args: argparse.Namespace) -> int:
     from device.config.render import render_config
 
-    cfg, sources = _load(args)
+    cfg, sources = load_settings(args)
     print(render_config(cfg, sources), end="")
     return 0
 
 
-def _models_fetch(args: argparse.Namespace) -> int:
+def models_fetch(args: argparse.Namespace) -> int:
     from device.errors import ModelError
     from device.system.manifest import fetch, load_manifest
     from device.system.paths import models_dir
 
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     specs = load_manifest()
     if args.name not in specs:
         raise ModelError(f"no model {args.name!r} in the manifest (known: {', '.join(specs)})")
@@ -88,11 +88,11 @@ def _models_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _models_list(args: argparse.Namespace) -> int:
+def models_list(args: argparse.Namespace) -> int:
     from device.system.manifest import MANIFEST_PATH, load_manifest, verify
     from device.system.paths import models_dir
 
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     root = models_dir(cfg)
     for name, spec in load_manifest().items():
         if spec.path:
@@ -104,7 +104,7 @@ def _models_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _firstboot(args: argparse.Namespace) -> int:
+def firstboot(args: argparse.Namespace) -> int:
     import subprocess
 
     from device.system.firstboot import apply_boot_config
@@ -126,14 +126,14 @@ def _firstboot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask(args: argparse.Namespace) -> int:
+def ask(args: argparse.Namespace) -> int:
     import os
 
     from device.app import brain_alone
     from device.cloud.providers import resolve_providers
     from drivers.camera import FolderCamera
 
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     providers = resolve_providers(cfg, os.environ)
     if not providers:
         print(
@@ -150,28 +150,28 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _privacy_ledger(args: argparse.Namespace) -> int:
+def privacy_ledger(args: argparse.Namespace) -> int:
     from device.egress import Ledger, format_ledger
     from device.storage.database import Database
     from device.system.paths import database_path, resolved_state_dir
 
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     with Database(database_path(resolved_state_dir(cfg))) as database:
         ledger = Ledger(database)
         print(format_ledger(ledger.recent(args.limit), ledger.totals()))
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
+def bench(args: argparse.Namespace) -> int:
     from device.sim.bench import print_bench, run_bench
 
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     print_bench(run_bench(cfg, runs=args.runs), as_json=args.json)
     return 0
 
 
-def _doctor(args: argparse.Namespace) -> int:
+def doctor(args: argparse.Namespace) -> int:
     from device.doctor.run import print_doctor
 
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     return print_doctor(cfg, sim=args.sim, as_json=args.json, button_seconds=args.button_seconds)

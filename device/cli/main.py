@@ -9,19 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from device import __version__
-from device.cli.commands import (
-    _ask,
-    _bench,
-    _config_show,
-    _demo,
-    _doctor,
-    _firstboot,
-    _models_fetch,
-    _models_list,
-    _privacy_ledger,
-    _run,
-)
-from device.cli.wakeword import _wakeword_parsers
+from device.cli import commands
+from device.cli.wakeword import add_wakeword_parsers
 from device.errors import ZeroPinError
 
 log = logging.getLogger("zeropin")
@@ -74,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="one JSON object per utterance")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for WAV files")
     demo.add_argument("--offline-only", action="store_true", help="skip the cloud part")
-    demo.set_defaults(func=_demo)
+    demo.set_defaults(func=commands.demo)
 
     run = sub.add_parser("run", help="run the voice loop")
     run.add_argument("--sim", action="store_true", help="simulator: no GPIO, Enter is the button")
@@ -92,12 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         help="replay --mic as fast as the machine can, in audio time (each turn's work is "
         "waited for); needs --mic and --speaker-file",
     )
-    run.set_defaults(func=_run)
+    run.set_defaults(func=commands.run)
 
     config = sub.add_parser("config", help="configuration")
     config_sub = config.add_subparsers()
     show = config_sub.add_parser("show", help="print the merged configuration, secrets masked")
-    show.set_defaults(func=_config_show)
+    show.set_defaults(func=commands.config_show)
 
     models = sub.add_parser("models", help="speech models")
     models_sub = models.add_subparsers()
@@ -106,9 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument(
         "--from", dest="source", type=Path, metavar="FILE", help="a copy of the download on disk"
     )
-    fetch.set_defaults(func=_models_fetch)
+    fetch.set_defaults(func=commands.models_fetch)
     listing = models_sub.add_parser("list", help="the models in the manifest and where they go")
-    listing.set_defaults(func=_models_list)
+    listing.set_defaults(func=commands.models_list)
 
     firstboot = sub.add_parser(
         "firstboot", help="apply the boot partition's zeropin.toml to the system (as root)"
@@ -120,25 +109,25 @@ def _parser() -> argparse.ArgumentParser:
     firstboot.add_argument(
         "--reboot-if-needed", action="store_true", help="reboot when a new overlay needs it"
     )
-    firstboot.set_defaults(func=_firstboot)
+    firstboot.set_defaults(func=commands.firstboot)
 
     ask = sub.add_parser("ask", help="ask the cloud brain from the shell; the answer streams out")
     ask.add_argument("question")
     ask.add_argument("--image", type=Path, help="a photo to ask about (instead of the camera)")
-    ask.set_defaults(func=_ask)
+    ask.set_defaults(func=commands.ask)
 
     privacy = sub.add_parser("privacy", help="what has left the device")
     privacy_sub = privacy.add_subparsers()
     ledger = privacy_sub.add_parser("ledger", help="every upload: time, host, kind, bytes, why")
     ledger.add_argument("--limit", type=int, default=50, help="newest rows to show")
-    ledger.set_defaults(func=_privacy_ledger)
+    ledger.set_defaults(func=commands.privacy_ledger)
 
-    _wakeword_parsers(sub)
+    add_wakeword_parsers(sub)
 
     bench = sub.add_parser("bench", help="measure CPU per audio second and latency")
     bench.add_argument("--json", action="store_true", help="one flat JSON object")
     bench.add_argument("--runs", type=int, default=3, help="runs to take the median of")
-    bench.set_defaults(func=_bench)
+    bench.set_defaults(func=commands.bench)
 
     doctor = sub.add_parser(
         "doctor", help="check mic, speaker, camera, button, LEDs, models, network, keys, clock"
@@ -154,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for a press of the main button; 0 skips (default 10)",
     )
-    doctor.set_defaults(func=_doctor)
+    doctor.set_defaults(func=commands.doctor)
     return parser
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from device.cli.commands import _load
+from device.cli.commands import load_settings
 from device.errors import ModelError, ZeroPinError
 
 
-def _wakeword_parsers(sub: argparse._SubParsersAction) -> None:
+def add_wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     wakeword = sub.add_parser("wakeword", help="train and test wake-word models")
     wakeword.set_defaults(func=lambda _: wakeword.print_help() or 2)
     wake_sub = wakeword.add_subparsers()
@@ -124,7 +124,7 @@ def _wakeword_record(args: argparse.Namespace) -> int:
     check_speaker(args.speaker)
     if args.folder.exists() and not args.folder.is_dir():
         raise ConfigError(f"{args.folder} is a file, not a folder for the clips")
-    cfg, _ = _load(args)
+    cfg, _ = load_settings(args)
     phrase = " ".join(args.phrase.split())
     frames = cfg.audio.chunk_ms * 16
     live = args.from_file is None
