@@ -1,0 +1,1 @@
+"""``zeropin``: the command line (main parses, commands act, wakeword forwards to the trainer)."""

@@ -1,0 +1,1 @@
+"""Stand-ins above the run time: the demo, the bench and the loopback OpenAI-compatible server."""

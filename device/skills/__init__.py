@@ -1,0 +1,1 @@
+"""What the device answers offline: intents, spoken numbers, timers and the local skills."""

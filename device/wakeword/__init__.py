@@ -1,0 +1,1 @@
+"""Wake-word tools shared with the trainer: ``zeropin wakeword eval`` and ``record``."""
