@@ -1,1 +1,1 @@
-"""The speaking half of the voice loop: sentences, speech synthesis, earcons, playback and volume."""
+"""The speaking half of the voice loop: sentences, speech synthesis, earcons, playback, volume."""
