@@ -57,6 +57,26 @@ def audio_level(pcm: bytes) -> tuple[float, float]:
     return (20 * math.log10(rms) if rms > 0 else -math.inf), clipped
 
 
+AUDIO_SUFFIXES = (".wav", ".flac")  # what read_audio takes
+
+
+def read_audio(path: str | Path) -> bytes:
+    """A .wav or .flac file of any rate and channel count as bus-format PCM.
+
+    FLAC is read with soundfile (libsndfile); ``ValueError`` names the file when it cannot be
+    read."""
+    path = Path(path)
+    if path.suffix.lower() != ".flac":
+        return read_wav(path)
+    import soundfile  # imported here: only FLAC input needs it
+
+    try:
+        samples, rate = soundfile.read(str(path), dtype="int16", always_2d=False)
+    except (soundfile.LibsndfileError, RuntimeError) as exc:
+        raise ValueError(f"{path}: not a readable FLAC file ({exc})") from exc
+    return to_bus_format(samples, rate)
+
+
 def read_wav(path: str | Path) -> bytes:
     """Read a PCM WAV file of any rate and channel count as bus-format PCM.
 

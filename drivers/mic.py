@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH, read_wav
+from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH, read_audio
 from drivers.base import Closable, Driver
 from drivers.errors import DriverError
 
@@ -294,13 +294,13 @@ def _load_audio(path: Path) -> bytes:
                 logger.warning("%s: odd length, dropping the last byte", path)
                 pcm = pcm[:-1]
             return pcm
-        return read_wav(path)
+        return read_audio(path)
     except FileNotFoundError as exc:
         raise DriverError(f"audio file not found: {path}") from exc
     except ValueError as exc:
         raise DriverError(
-            f"cannot use {path} as a microphone: {exc}. Give a PCM .wav, or a .raw/.pcm file "
-            "of 16 kHz 16-bit mono"
+            f"cannot use {path} as a microphone: {exc}. Give a PCM .wav, a .flac, or a "
+            ".raw/.pcm file of 16 kHz 16-bit mono"
         ) from exc
     except OSError as exc:
         raise DriverError(f"cannot read audio file {path}: {exc}") from exc

@@ -1,4 +1,4 @@
-"""``zeropin wakeword eval``: false rejects and false accepts of a wake-word model on WAV files.
+"""``zeropin wakeword eval``: false rejects and false accepts of a wake-word model on recordings.
 
 Positives are clips that each contain the phrase once: a clip counts as heard if the model fires
 anywhere in it. Negatives are any recordings without the phrase, long ones included: every firing
@@ -23,7 +23,7 @@ import numpy as np
 from device.errors import ModelError
 from device.listening.features import SAMPLE_RATE
 from device.listening.tflite_wake import STEP_SECONDS, ModelCard, ScoreTrigger, StreamingScorer
-from drivers.audio_format import read_wav
+from drivers.audio_format import AUDIO_SUFFIXES, read_audio
 
 LEAD_IN_SECONDS = 1.0
 TAIL_SECONDS = 0.5
@@ -47,22 +47,22 @@ class EvalResult:
         return asdict(self)
 
 
-Folders = str | Path | Sequence[str | Path]  # one folder of WAV files, or several read as one
+Folders = str | Path | Sequence[str | Path]  # one folder of recordings, or several read as one
 
 
-def wav_files(folders: Folders) -> list[Path]:
-    """Every .wav file in the folders and their sub-folders, folder by folder, each file once
-    (a folder named twice, or inside another named, adds nothing)."""
+def audio_files(folders: Folders) -> list[Path]:
+    """Every .wav and .flac file in the folders and their sub-folders, folder by folder, each
+    file once (a folder named twice, or inside another named, adds nothing)."""
     named = [Path(folders)] if isinstance(folders, str | Path) else [Path(f) for f in folders]
     if not named:
-        raise ModelError("no folder of WAV files given")
+        raise ModelError("no folder of recordings given")
     files: dict[Path, Path] = {}
     for folder in named:
         if not folder.is_dir():
-            raise ModelError(f"{folder}: no such folder of WAV files")
-        found = sorted(folder.rglob("*.wav"))
+            raise ModelError(f"{folder}: no such folder of recordings")
+        found = sorted(f for f in folder.rglob("*") if f.suffix.lower() in AUDIO_SUFFIXES)
         if not found:
-            raise ModelError(f"{folder}: no .wav files in it")
+            raise ModelError(f"{folder}: no .wav or .flac files in it")
         for file in found:
             files.setdefault(file.resolve(), file)  # the first name a file is found by
     return list(files.values())
@@ -128,15 +128,16 @@ def score_folders(
     model: Path, positives: Folders, negatives: Folders, progress: Progress | None = None
 ) -> ScoredSet:
     scorer = StreamingScorer(model)
-    scored = ScoredSet([], [], 0.0, 0.0, 0.0, wav_files(positives))
+    # no positives (an empty list) scores the negatives alone: false accepts only
+    scored = ScoredSet([], [], 0.0, 0.0, 0.0, audio_files(positives) if positives else [])
     for files, into, what in (
         (scored.positive_files, scored.positives, "scoring positives"),
-        (wav_files(negatives), scored.negatives, "scoring negatives"),
+        (audio_files(negatives), scored.negatives, "scoring negatives"),
     ):
         for path in progress(files, what) if progress else files:
             try:
-                samples = np.frombuffer(read_wav(path), dtype="<i2")
-            except (ValueError, OSError) as exc:  # read_wav names the file
+                samples = np.frombuffer(read_audio(path), dtype="<i2")
+            except (ValueError, OSError) as exc:  # read_audio names the file
                 raise ModelError(str(exc)) from exc
             started = time.thread_time()
             into.append(stream_scores(scorer, samples))

@@ -15,9 +15,9 @@ from device.wakeword.eval import (
     THRESHOLDS,
     ScoredSet,
     _rates,
+    audio_files,
     choose_rule,
     firings,
-    wav_files,
 )
 
 
@@ -142,14 +142,15 @@ def test_with_no_rule_in_budget_the_one_with_fewest_false_accepts_is_chosen():
 
 
 def test_eval_reads_several_folders_each_file_once_and_refuses_none(tmp_path: Path):
-    for name in ("a/x.wav", "a/sub/y.wav", "b/z.wav", "b/notes.txt"):
+    for name in ("a/x.wav", "a/sub/y.wav", "b/z.wav", "b/notes.txt", "d/talk.FLAC"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(b"")
     a, b = tmp_path / "a", tmp_path / "b"
     # folder by folder, in the order named; a folder inside one named, or named twice, adds nothing
-    assert wav_files([a / "sub", a, str(b), b]) == [a / "sub/y.wav", a / "x.wav", b / "z.wav"]
-    assert wav_files(a) == [a / "sub/y.wav", a / "x.wav"]
-    with pytest.raises(ModelError, match="^no folder of WAV files given$"):
-        wav_files([])
-    with pytest.raises(ModelError, match=f"^{tmp_path / 'c'}: no such folder of WAV files$"):
-        wav_files([a, tmp_path / "c"])
+    assert audio_files([a / "sub", a, str(b), b]) == [a / "sub/y.wav", a / "x.wav", b / "z.wav"]
+    assert audio_files(a) == [a / "sub/y.wav", a / "x.wav"]
+    assert audio_files(tmp_path / "d") == [tmp_path / "d/talk.FLAC"]  # FLAC too (LibriSpeech)
+    with pytest.raises(ModelError, match="^no folder of recordings given$"):
+        audio_files([])
+    with pytest.raises(ModelError, match=f"^{tmp_path / 'c'}: no such folder of recordings$"):
+        audio_files([a, tmp_path / "c"])

@@ -425,7 +425,7 @@ def test_eval_of_an_empty_folder_says_so(tiny_model, tmp_path):
     model, heldout = tiny_model
     result = zeropin_eval(model, tmp_path, heldout / "negatives")
     assert result.returncode == 1
-    assert result.stderr.strip() == f"zeropin: {tmp_path}: no .wav files in it"
+    assert result.stderr.strip() == f"zeropin: {tmp_path}: no .wav or .flac files in it"
 
 
 def test_eval_tune_picks_the_rule_choose_rule_picks_and_prints_config_that_loads(
