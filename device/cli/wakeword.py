@@ -22,16 +22,23 @@ def add_wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     _trainer_command(
         wake_sub, "train", "train a model from synthetic speech, offline (needs the train extra)"
     )
-    evaluate = wake_sub.add_parser("eval", help="false rejects and false accepts on WAV folders")
+    evaluate = wake_sub.add_parser(
+        "eval", help="false rejects and false accepts on folders of recordings (.wav, .flac)"
+    )
     evaluate.add_argument("model", type=Path)
     # repeatable: several test sets (the card's and a longer one) or a class's folders, read as one
     evaluate.add_argument(
-        "--positives", type=Path, action="append", required=True, metavar="DIR",
+        "--positives", type=Path, action="append", metavar="DIR",
         help="clips with the phrase (repeat for more folders)",
     )  # fmt: skip
     evaluate.add_argument(
-        "--negatives", type=Path, action="append", required=True, metavar="DIR",
+        "--negatives", type=Path, action="append", metavar="DIR",
         help="audio without it (repeat for more folders)",
+    )  # fmt: skip
+    evaluate.add_argument(
+        "--real-speech", type=Path, nargs="?", const="", metavar="DIR",
+        help="instead of folders: real people's recordings (default: shared/real-speech beside "
+        "the checkout), the model's phrase as positives and all other talk as negatives",
     )  # fmt: skip
     rule = evaluate.add_mutually_exclusive_group()
     rule.add_argument("--threshold", type=float, help="instead of the model card's")
@@ -93,6 +100,10 @@ def _wakeword_eval(args: argparse.Namespace) -> int:
     from device.errors import ConfigError
     from device.wakeword.eval import config_lines, evaluate, format_result, tune
 
+    if args.real_speech is not None:
+        return _real_speech_eval(args)
+    if not (args.positives and args.negatives):
+        raise ConfigError("give --positives DIR and --negatives DIR, or --real-speech")
     if args.tune is None:
         result = evaluate(args.model, args.positives, args.negatives, args.threshold)
         print(json.dumps(result.as_dict()) if args.json else format_result(result))
@@ -108,6 +119,23 @@ def _wakeword_eval(args: argparse.Namespace) -> int:
         f"\nChosen on these clips (at most {args.tune:g} false accepts per hour): other clips "
         f"will do worse. To use it, put in your config.toml:\n\n{config_lines(result)}"
     )
+    return 0
+
+
+def _real_speech_eval(args: argparse.Namespace) -> int:
+    from device.errors import ConfigError
+    from device.wakeword.real_speech import DEFAULT_ROOT, evaluate_real, format_report, report_json
+
+    if args.positives or args.negatives or args.threshold is not None or args.tune is not None:
+        raise ConfigError(
+            "--real-speech chooses the clips and reports the card's rule and the best one "
+            "itself: leave out --positives, --negatives, --threshold and --tune"
+        )
+    root = args.real_speech or DEFAULT_ROOT  # "": the option given without a folder
+    if not root.is_dir():
+        raise ConfigError(f"--real-speech {root}: no such folder")
+    report = evaluate_real(args.model, root)
+    print(report_json(report) if args.json else format_report(report))
     return 0
 
 

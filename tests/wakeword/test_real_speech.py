@@ -1,0 +1,111 @@
+"""`zeropin wakeword eval --real-speech`: real people's recordings, chosen by the model's phrase.
+
+The plumbing is tested on a small tree of links to the real recordings in ../shared/real-speech
+(skipped where that folder is absent); the figures themselves come from the full folder and are
+reported in models/README.md, not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from device.wakeword.real_speech import BUDGET, DEFAULT_ROOT, evaluate_real, real_set
+
+SHIPPED = Path(__file__).resolve().parents[2] / "models" / "wakeword" / "hey_zero.tflite"
+needs_real_speech = pytest.mark.skipif(
+    not DEFAULT_ROOT.is_dir(), reason=f"no real recordings at {DEFAULT_ROOT}"
+)
+
+
+def _small_tree(root: Path, per_folder: int = 12) -> Path:
+    """A real-speech folder of links to the first few real recordings of each kind."""
+    for kind in ("keywords/computer", "keywords/snowboy", "speech/librispeech", "digits"):
+        source = DEFAULT_ROOT / kind
+        if kind == "speech/librispeech":
+            source = next((DEFAULT_ROOT / "speech").glob("librispeech*"))
+        target = root / kind
+        target.mkdir(parents=True)
+        files = sorted(p for p in source.iterdir() if p.suffix in (".wav", ".flac"))
+        for path in files[: per_folder if kind != "speech/librispeech" else 3]:
+            (target / path.name).symlink_to(path)
+    return root
+
+
+def _model_for(phrase: str, folder: Path) -> Path:
+    """The shipped network under a card that claims another phrase: a model that is wrong for
+    it, but exercises the path where people did record the phrase."""
+    model = folder / "other.tflite"
+    shutil.copyfile(SHIPPED, model)
+    card = json.loads(SHIPPED.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps({**card, "phrase": phrase}))
+    return model
+
+
+def _hours(folder: Path) -> float:
+    return sum(soundfile.info(str(p)).duration for p in folder.rglob("*") if p.is_file()) / 3600
+
+
+def test_the_phrase_chooses_positives_and_everything_else_is_talk(tmp_path: Path):
+    for kind in ("keywords/computer", "keywords/snowboy", "speech/libri", "digits", "other"):
+        (tmp_path / kind).mkdir(parents=True)
+    chosen = real_set(tmp_path, "Computer")
+    assert chosen.positives == tmp_path / "keywords/computer"
+    assert chosen.negatives == (
+        tmp_path / "keywords/snowboy",
+        tmp_path / "speech",
+        tmp_path / "digits",
+    )
+    nobody = real_set(tmp_path, "hey zero")
+    assert nobody.positives is None
+    assert nobody.negatives[:2] == (tmp_path / "keywords/computer", tmp_path / "keywords/snowboy")
+
+
+@needs_real_speech
+def test_a_model_of_a_recorded_word_is_scored_on_people_saying_it(tmp_path: Path):
+    root = _small_tree(tmp_path / "real")
+    report = evaluate_real(_model_for("computer", tmp_path), root)
+    card = report.at_card
+    assert card.positives == 12
+    assert 0 <= card.false_rejects <= 12
+    assert [f.folder for f in report.by_folder] == ["keywords/snowboy", "speech", "digits"]
+    for found in report.by_folder:
+        assert found.hours == pytest.approx(_hours(root / found.folder), abs=0.001)
+    assert card.negative_hours == pytest.approx(sum(f.hours for f in report.by_folder), abs=0.002)
+    assert card.false_accepts == sum(f.false_accepts for f in report.by_folder)
+    assert report.at_budget is not None
+    assert report.at_budget.false_accepts_per_hour <= BUDGET or report.at_budget.false_accepts == 0
+    assert report.synthetic["false_accepts_per_hour"] == 0.375  # the card's, kept beside
+
+
+@needs_real_speech
+def test_the_command_reports_false_accepts_alone_for_an_unrecorded_phrase(tmp_path: Path):
+    root = _small_tree(tmp_path / "real", per_folder=4)
+    command = [sys.executable, "-m", "device.cli", "wakeword", "eval", str(SHIPPED)]
+    result = subprocess.run(
+        [*command, "--real-speech", str(root), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["phrase"] == "hey zero"
+    assert report["real_at_card_rule"]["positives"] == 0
+    assert report["real_at_budget"] is None  # no positives: no operating point to choose
+    folders = [f["folder"] for f in report["real_false_accepts_by_folder"]]
+    assert folders == ["keywords/computer", "keywords/snowboy", "speech", "digits"]
+    mixed = subprocess.run(
+        [*command, "--real-speech", str(root), "--tune", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert mixed.returncode == 1
+    assert "leave out --positives, --negatives, --threshold and --tune" in mixed.stderr
