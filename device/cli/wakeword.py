@@ -1,4 +1,4 @@
-"""``zeropin wakeword ...``: eval and record here; train and testset are the trainer's.
+"""``zeropin wakeword ...``: eval, record and calibrate here; train and testset are the trainer's.
 
 The trainer (``models/wakeword/trainer``, TensorFlow) declares and parses its own commands'
 options. Here they are names that hand the rest of the command line over (``main`` forwards it),
@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from device.cli.commands import load_settings
 from device.errors import ModelError, ZeroPinError
+
+if TYPE_CHECKING:
+    from device.config.calibration import Rule
+    from device.config.schema import Config
+    from device.wakeword.calibrate import Calibration
 
 
 def add_wakeword_parsers(sub: argparse._SubParsersAction) -> None:
@@ -71,9 +77,43 @@ def add_wakeword_parsers(sub: argparse._SubParsersAction) -> None:
     )
     record.set_defaults(func=_wakeword_record)
 
+    _add_calibrate_parser(wake_sub)
     _trainer_command(
         wake_sub, "testset", "write held-out positives/ and negatives/ WAV folders (train extra)"
     )
+
+
+def _add_calibrate_parser(wake_sub: argparse._SubParsersAction) -> None:
+    calibrate = wake_sub.add_parser(
+        "calibrate",
+        help="fit the wake word to this room and your voice: listens to the room for a few "
+        "minutes, asks for the phrase 5-10 times, and writes the rule it chooses",
+    )
+    calibrate.add_argument(
+        "--from", dest="from_file", type=Path, metavar="FILE",
+        help="a recording instead of the microphone: the room for --room-minutes, then the "
+        "phrase said 5-10 times with a pause before each",
+    )  # fmt: skip
+    calibrate.add_argument(
+        "--room", type=Path, metavar="FILE",
+        help="the room's sound from this recording, all of it (6 hours or more let a looser "
+        "rule than the model card's be chosen); the takes then start at once",
+    )  # fmt: skip
+    calibrate.add_argument(
+        "--room-minutes", type=float, default=3.0, help="of listening to the room (default 3)"
+    )
+    calibrate.add_argument(
+        "--takes", type=int, default=8, help="of the phrase, 5 to 20 (default 8)"
+    )
+    calibrate.add_argument(
+        "--write", type=Path, metavar="FILE",
+        help="where the [wake] settings go (default /etc/zeropin/calibration.toml, read after "
+        "the config files)",
+    )  # fmt: skip
+    calibrate.add_argument(
+        "--dry-run", action="store_true", help="measure and show the choice, write nothing"
+    )
+    calibrate.set_defaults(func=_wakeword_calibrate)
 
 
 def _trainer_command(wake_sub: argparse._SubParsersAction, name: str, help_text: str) -> None:
@@ -195,3 +235,122 @@ def _wakeword_record(args: argparse.Namespace) -> int:
         f"  zeropin wakeword train {shlex.quote(phrase)} --out MY.tflite --recordings {folder}"
     )
     return 0
+
+
+def _wakeword_calibrate(args: argparse.Namespace) -> int:
+    """``zeropin wakeword calibrate``: measure, choose, report, write (unless --dry-run)."""
+    import hashlib
+    from datetime import UTC, datetime
+
+    from device.config.calibration import (
+        Rule,
+        check_writable,
+        rate_text,
+        render_calibration,
+        write_calibration,
+    )
+    from device.config.sources import CALIBRATION_PATH, DEFAULT_PATHS
+    from device.errors import ConfigError
+    from device.system.paths import resolved_wake_model
+    from device.wakeword.calibrate import MIN_HEARD_SHARE, format_table, record_of
+
+    if not 5 <= args.takes <= 20:
+        raise ConfigError(f"--takes {args.takes}: 5 to 20 (fewer cannot choose a rule)")
+    if not 1 <= args.room_minutes < float("inf"):
+        raise ConfigError(f"--room-minutes {args.room_minutes}: at least 1")
+    cfg, sources = load_settings(args)
+    if cfg.wake.engine != "tflite":
+        raise ConfigError(
+            f'calibrate fits the tflite wake word; [wake] engine is "{cfg.wake.engine}"'
+        )
+    target = args.write or CALIBRATION_PATH
+    if not args.dry_run:
+        check_writable(target)  # now, not after minutes of listening
+    model = resolved_wake_model(cfg)
+    result = _calibrate(args, cfg, model)
+    print(f"\n{format_table(result)}\n")
+    print(f"Chosen: {result.choice.rule.text()}\n  {result.choice.why}.")
+    print(f"Heard {result.heard} of {result.takes} takes; false accepts in the room "
+          f"{rate_text(result.room_false_accepts, result.room_seconds)} "
+          f"(took {result.seconds_taken:.0f} s).")  # fmt: skip
+    if result.heard < MIN_HEARD_SHARE * result.takes:
+        print(
+            "The model misses your voice. Say it as you would to a person, nearer; or record "
+            "clips (`zeropin wakeword record`) and train a model that has heard them."
+        )
+    before = Rule(cfg.wake.threshold, cfg.wake.trigger_level, cfg.wake.smoothing)
+    record = record_of(
+        result, model, hashlib.sha256(model.read_bytes()).hexdigest(), before,
+        sources["wake.threshold"], datetime.now(UTC).isoformat(timespec="seconds"),
+    )  # fmt: skip
+    layers = " and ".join(str(p) for p in DEFAULT_PATHS)
+    text = render_calibration(record, result.card, read_after=layers)
+    if args.dry_run:
+        print(f"\n--dry-run: nothing written. It would write {target}:\n\n{text}")
+        return 0
+    backup = write_calibration(target, text)
+    kept = f"; the one before is kept as {backup}" if backup else ""
+    print(f"\nWritten to {target}{kept}. `zeropin doctor` shows it; restart the daemon to use it.")
+    return _in_force(args, target, record.written)
+
+
+def _calibrate(args: argparse.Namespace, cfg: Config, model: Path) -> Calibration:
+    """Listen, with a progress bar over the room and a prompt before each take."""
+    import contextlib
+
+    from device.app import build_mic
+    from device.listening.tflite_wake import ModelCard
+    from device.wakeword.calibrate import CalibrationPlan, Ui, calibrate
+    from device.wakeword.progress import TextProgress
+
+    live = args.from_file is None
+    phrase = ModelCard.load(model).phrase
+    minutes = "" if args.room else f"{args.room_minutes:g} minutes of "
+    if live:
+        print(
+            f"First I listen to {minutes}the room as it usually sounds: carry on talking, leave "
+            f"the TV or radio on, but nobody says {phrase!r}. Then you say it {args.takes} "
+            "times, as you would to the device. (Stop the daemon first: sudo systemctl stop "
+            "zeropin.)",
+            flush=True,
+        )
+    bar = TextProgress("listening to the room", args.room_minutes * 60)
+
+    def prompt(number: int, wanted: int) -> None:
+        if live:
+            print(f"take {number} of {wanted}: say {phrase!r}", flush=True)
+
+    def progress(done: float, total: float) -> None:
+        if total < float("inf"):  # a --room recording is read to its end, quickly
+            bar.update(done)
+
+    ui = Ui(tell=lambda line: print(f"  {line}", flush=True), prompt=prompt, room_progress=progress)
+    plan = CalibrationPlan(room_seconds=args.room_minutes * 60, takes=args.takes, live=live)
+    with contextlib.ExitStack() as stack:
+        mic = stack.enter_context(build_mic(cfg, args.from_file, realtime=False))
+        room = stack.enter_context(build_mic(cfg, args.room, realtime=False)) if args.room else None
+        try:
+            return calibrate(mic, model, plan, ui, room_mic=room)
+        finally:
+            bar.close()
+
+
+def _in_force(args: argparse.Namespace, target: Path, written: Rule) -> int:
+    """0 when the settings read now are the ones written; else say which layer wins."""
+    from device.config.calibration import Rule
+
+    cfg, sources = load_settings(args)
+    wake = cfg.wake
+    now = Rule(wake.threshold, wake.trigger_level, wake.smoothing)
+    if now == written:
+        return 0
+    if args.config is not None:
+        print(f"Not in force with --config: add --config {target} to read it.")
+        return 1
+    key = next(k for k in ("threshold", "trigger_level", "smoothing")
+               if getattr(now, k) != getattr(written, k))  # fmt: skip
+    print(
+        f"Not in force: [wake] {key} comes from {sources[f'wake.{key}']}, which wins over "
+        f"{target}. Remove it there to use the calibration."
+    )
+    return 1

@@ -1,6 +1,7 @@
 """Reading the settings: layered TOML, environment and flags into one validated ``Config``.
 
-Layers, later wins: built-in defaults, the files in DEFAULT_PATHS, the secrets files in
+Layers, later wins: built-in defaults, the files in DEFAULT_PATHS, the device's wake-word
+calibration (CALIBRATION_PATH, written by ``zeropin wakeword calibrate``), the secrets files in
 SECRETS_PATHS, ``ZEROPIN_<SECTION>_<KEY>`` environment variables, then ``--set section.key=value``
 flags. Components receive their own section (``cfg.tts``), never the whole tree. Any problem
 raises ConfigError with one line naming the layer, the key and the reason::
@@ -38,6 +39,11 @@ DEFAULT_PATHS: tuple[Path, ...] = (
     Path("/etc/zeropin/config.toml"),
     Path("/boot/firmware/zeropin.toml"),
 )
+
+
+# Read after DEFAULT_PATHS, and only when they are (not with --config): a measured fit of the
+# wake word to this device's room and wearer wins over the settings written before it.
+CALIBRATION_PATH = Path("/etc/zeropin/calibration.toml")
 
 
 SECRETS_PATHS: tuple[Path, ...] = (
@@ -341,13 +347,14 @@ def load_config_with_sources(
 
     A source is "default", a file path, "env ZEROPIN_X" or "flag --set"; provider keys appear as
     "providers.NAME.key". Secrets files (SECRETS_PATHS unless given) are read after the others.
+    Without ``paths``, DEFAULT_PATHS and then CALIBRATION_PATH are read.
     """
     values = dataclasses.asdict(Config())
     sources = {f"{s}.{k}": "default" for s, fields in _FIELDS.items() for k in fields}
     tables: dict[str, dict[str, Any]] = {}  # provider name -> its keys, in first-named order
     chain_where = "defaults"
     layers = _settings(
-        DEFAULT_PATHS if paths is None else paths,
+        (*DEFAULT_PATHS, CALIBRATION_PATH) if paths is None else paths,
         SECRETS_PATHS if secrets_paths is None else secrets_paths,
         os.environ if env is None else env,
         overrides,

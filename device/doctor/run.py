@@ -19,6 +19,7 @@ the GPIO pins.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -45,7 +46,10 @@ from device.app import (
     open_camera,
 )
 from device.cloud.providers import Provider, resolve_providers
+from device.config import sources
+from device.config.calibration import CalibrationRecord, Rule, read_calibration
 from device.config.schema import Config, Secret
+from device.doctor.calibration import check_calibration
 from device.doctor.checks import (
     Finding,
     Level,
@@ -65,6 +69,7 @@ from device.doctor.checks import (
     ntp_synchronized,
 )
 from device.errors import ConfigError, ModelError, TtsError
+from device.listening.tflite_wake import ModelCard
 from device.sim.loopback.server import LOOPBACK_MODEL, LoopbackLLM
 from device.system.manifest import load_manifest
 from device.system.paths import (
@@ -72,6 +77,7 @@ from device.system.paths import (
     models_dir,
     resolved_state_dir,
     resolved_vosk_model,
+    resolved_wake_model,
 )
 from device.system.status import available_memory_mb
 from drivers.audio_format import RATE, write_wav
@@ -248,7 +254,29 @@ def _model_findings(cfg: Config) -> list[Finding]:
     )
     if cfg.wake.engine == "tflite" and cfg.wake.model:
         findings.append(check_model_file("[wake] model", Path(cfg.wake.model).expanduser()))
+    if cfg.wake.engine == "tflite":
+        findings.append(_calibration_finding(cfg))
     return findings
+
+
+def _calibration_finding(cfg: Config) -> Finding:
+    """The calibration file's record beside the model and [wake] settings in use now."""
+    record: CalibrationRecord | None = None
+    problem = ""
+    try:
+        record = read_calibration(sources.CALIBRATION_PATH)
+    except ConfigError as exc:
+        problem = str(exc)
+    card: Rule | None = None
+    sha = ""  # the model's problems are the models check's to report
+    with contextlib.suppress(ModelError, OSError):
+        model = resolved_wake_model(cfg)
+        loaded = ModelCard.load(model)
+        card = Rule(loaded.threshold, loaded.trigger_level, loaded.smoothing)
+        sha = hashlib.sha256(model.read_bytes()).hexdigest()
+    wake = cfg.wake
+    in_use = Rule(wake.threshold, wake.trigger_level, wake.smoothing)
+    return check_calibration(record, in_use=in_use, card=card, model_sha256=sha, problem=problem)
 
 
 def _free_mb(path: Path) -> int | None:
