@@ -6,5 +6,6 @@
 - ``sources``: reading the layers (files, secrets, environment, flags) into a ``Config``;
 - ``render``: ``zeropin config show``, each value with its source and secrets masked;
 - ``text``: values written as TOML, for ``config show`` and error messages;
-- ``presets``: the cloud providers a ``[providers.NAME]`` table can start from.
+- ``presets``: the cloud providers a ``[providers.NAME]`` table can start from;
+- ``calibration``: the layer ``zeropin wakeword calibrate`` writes, and reading its record.
 """

@@ -1,1 +1,2 @@
-"""Wake-word tools shared with the trainer: ``zeropin wakeword eval`` and ``record``."""
+"""Wake-word tools: ``zeropin wakeword eval`` (also on real people's recordings), ``record`` and
+``calibrate``; eval and record are shared with the trainer."""
