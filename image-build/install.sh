@@ -2,7 +2,9 @@
 # Install ZeroPin onto a Raspberry Pi that already runs Raspberry Pi OS (Bookworm, 64-bit):
 #
 #   git clone <this repository> zeropin && cd zeropin && sudo image-build/install.sh
-#        [--vosk-zip FILE]   a copy of the Vosk model already downloaded (else it is fetched)
+#        [--vosk-zip FILE]   a copy of the Vosk model already downloaded (else it is fetched:
+#                            41 MB, checked against the sha256 in models/manifest.toml)
+#        [--no-vosk-model]   without it: speech recognition falls back to pocketsphinx
 #
 # The same provisioning as the image build (provision.sh), run on the live system, then the
 # service is started. Safe to run again to upgrade.
@@ -11,8 +13,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
 [ "$(id -u)" -eq 0 ] || { echo "install: run with sudo" >&2; exit 2; }
 
-extra=(--fetch-models)
-if [ "${1:-}" = --vosk-zip ]; then extra=(--vosk-zip "$(realpath "$2")"); fi
+extra=()
+case ${1:-} in
+    --vosk-zip) extra=(--vosk-zip "$(realpath "$2")") ;;
+    --no-vosk-model) extra=(--no-vosk-model) ;;
+    "") ;;
+    *) echo "install: unknown option $1" >&2; exit 2 ;;
+esac
 
 apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
 work=$(mktemp -d)

@@ -2,8 +2,13 @@
 # Provision a Raspberry Pi OS (or Debian arm64) system as a ZeroPin: the one source of truth used
 # by both build.sh (inside an image, in an arm64 chroot) and install.sh (on a running Pi).
 #
-#   provision.sh --wheel zeropin-X-py3-none-any.whl --models DIR --units DIR [--vosk-zip FILE]
-#                [--fetch-models] [--no-apt] [--pip-find-links DIR]
+#   provision.sh --wheel zeropin-X-py3-none-any.whl --models DIR --units DIR
+#                [--vosk-zip FILE | --no-vosk-model] [--no-apt] [--pip-find-links DIR]
+#
+# Installs the Vosk small English model (vosk-small-en-us in models/manifest.toml, a 41 MB
+# download checked against the sha256 pinned there): downloaded, or from --vosk-zip, a copy
+# already downloaded. --no-vosk-model leaves it out, for a build without network: speech
+# recognition then falls back to pocketsphinx until `zeropin models fetch vosk-small-en-us`.
 #
 # Runs as root in the target system. Idempotent: running it again upgrades in place.
 set -euo pipefail
@@ -19,14 +24,14 @@ APT_PACKAGES=(python3 python3-venv python3-dev gcc portaudio19-dev libportaudio2
               libatomic1 alsa-utils iw rfkill ca-certificates)
 APT_OPTIONAL=(python3-picamera2)  # only in Raspberry Pi OS's archive; the camera is off without it
 
-wheel="" models="" units="" vosk_zip="" fetch_models=0 apt=1 find_links=()
+wheel="" models="" units="" vosk_zip="" vosk_model=1 apt=1 find_links=()
 while [ $# -gt 0 ]; do
     case $1 in
         --wheel) wheel=$2; shift 2 ;;
         --models) models=$2; shift 2 ;;
         --units) units=$2; shift 2 ;;
         --vosk-zip) vosk_zip=$2; shift 2 ;;
-        --fetch-models) fetch_models=1; shift ;;
+        --no-vosk-model) vosk_model=0; shift ;;
         --no-apt) apt=0; shift ;;
         --pip-find-links) find_links=(--find-links "$2"); shift 2 ;;
         *) echo "provision: unknown option $1" >&2; exit 2 ;;
@@ -35,6 +40,9 @@ done
 for need in wheel models units; do
     [ -n "${!need}" ] || { echo "provision: --$need is required" >&2; exit 2; }
 done
+if [ "$vosk_model" -eq 0 ] && [ -n "$vosk_zip" ]; then
+    echo "provision: --vosk-zip and --no-vosk-model contradict each other" >&2; exit 2
+fi
 [ "$(id -u)" -eq 0 ] || { echo "provision: run as root" >&2; exit 2; }
 
 step() { echo "provision: $*"; }
@@ -87,12 +95,16 @@ ln -sf "$VENV/bin/zeropin" /usr/local/bin/zeropin
 
 step "speech models"
 fetch() { runuser -u "$USER_NAME" -- "$VENV/bin/zeropin" --set "device.state_dir=$STATE" "$@"; }
-if [ -n "$vosk_zip" ]; then
+if [ "$vosk_model" -eq 0 ]; then
+    step "WARNING: no Vosk model (--no-vosk-model): speech recognition falls back to pocketsphinx"
+elif [ -n "$vosk_zip" ]; then
     fetch models fetch vosk-small-en-us --from "$vosk_zip"
-elif [ "$fetch_models" -eq 1 ]; then
-    fetch models fetch vosk-small-en-us
 else
-    step "WARNING: no Vosk model (give --vosk-zip or --fetch-models); pocketsphinx will be used"
+    fetch models fetch vosk-small-en-us || {
+        echo "provision: could not download the Vosk model; give --vosk-zip FILE (a copy" \
+            "downloaded elsewhere), or --no-vosk-model to go without it" >&2
+        exit 1
+    }
 fi
 
 if [ -d "$BOOT" ] && [ ! -e "$BOOT/zeropin.toml" ]; then

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from device.system.manifest import load_manifest, marker_path
 from image import stand_in
 from image.conftest import Built
 from image.stand_in import BOOT, KEY, MAKER_TOML, REPO
@@ -77,6 +78,19 @@ def test_the_daemon_user_models_and_state_folder_are_in_place(root: Path) -> Non
     assert shipped.read_bytes() == (REPO / "models/wakeword/hey_zero.tflite").read_bytes()
     state = root / "var/lib/zeropin"
     assert stat.S_IMODE(state.stat().st_mode) == 0o750
+
+
+def test_the_vosk_model_is_installed_unless_the_build_opted_out(built: Built, root: Path) -> None:
+    spec = load_manifest()["vosk-small-en-us"]
+    model = root / "var/lib/zeropin/models" / spec.unpacks_to
+    if built.vosk_zip is None:
+        assert "WARNING: no Vosk model (--no-vosk-model)" in built.log
+        assert not model.exists()
+        return
+    assert (model / "am").is_dir()
+    assert marker_path(model).read_text().strip() == spec.sha256
+    uid = int(_passwd_field(root, "zeropin", 2))
+    assert model.stat().st_uid == uid, "the daemon's user must own its models"
 
 
 def test_the_boot_partition_keeps_the_makers_file(built: Built, tmp_path: Path) -> None:
