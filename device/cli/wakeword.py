@@ -42,7 +42,7 @@ def add_wakeword_parsers(sub: argparse._SubParsersAction) -> None:
         help="audio without it (repeat for more folders)",
     )  # fmt: skip
     evaluate.add_argument(
-        "--real-speech", type=Path, nargs="?", const="", metavar="DIR",
+        "--real-speech", nargs="?", const="", metavar="DIR",
         help="instead of folders: real people's recordings (default: shared/real-speech beside "
         "the checkout), the model's phrase as positives and all other talk as negatives",
     )  # fmt: skip
@@ -171,7 +171,8 @@ def _real_speech_eval(args: argparse.Namespace) -> int:
             "--real-speech chooses the clips and reports the card's rule and the best one "
             "itself: leave out --positives, --negatives, --threshold and --tune"
         )
-    root = args.real_speech or DEFAULT_ROOT  # "": the option given without a folder
+    # "": the option given without a folder (a str, since argparse would make Path("") ".")
+    root = Path(args.real_speech) if args.real_speech else DEFAULT_ROOT
     if not root.is_dir():
         raise ConfigError(f"--real-speech {root}: no such folder")
     report = evaluate_real(args.model, root)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import soundfile
 
+from device.cli.main import _parser
 from device.wakeword.real_speech import BUDGET, DEFAULT_ROOT, evaluate_real, real_set
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "wakeword" / "hey_zero.tflite"
@@ -50,6 +51,23 @@ def _model_for(phrase: str, folder: Path) -> Path:
 
 def _hours(folder: Path) -> float:
     return sum(soundfile.info(str(p)).duration for p in folder.rglob("*") if p.is_file()) / 3600
+
+
+def test_the_option_alone_means_the_folder_beside_the_checkout(tmp_path: Path):
+    command = [sys.executable, "-m", "device.cli", "wakeword", "eval", str(SHIPPED)]
+    result = subprocess.run(
+        [*command, "--real-speech", "--threshold", "0.5"],  # refused before any scoring
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,  # not the checkout: "." must not be taken for the folder
+    )
+    assert result.returncode == 1
+    assert "leave out --positives, --negatives, --threshold and --tune" in result.stderr
+    parsed = _parser().parse_args(["wakeword", "eval", "m.tflite", "--real-speech"])
+    assert parsed.real_speech == ""  # resolved to DEFAULT_ROOT when run, not to "."
+    given = _parser().parse_args(["wakeword", "eval", "m.tflite", "--real-speech", "here"])
+    assert given.real_speech == "here"
 
 
 def test_the_phrase_chooses_positives_and_everything_else_is_talk(tmp_path: Path):
