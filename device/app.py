@@ -104,22 +104,25 @@ def build_recognizer(
 ) -> Recognizer:
     """Vosk when its model is present (or asked for); else pocketsphinx with the command grammar.
 
-    ``[asr] engine = "cloud"`` puts a CloudRecognizer over that local one, given the providers
-    and the gate; without a gate (the benchmark) the local one alone, since nothing may be
-    uploaded except through the gate.
+    Over that local one, a CloudRecognizer transcribes what it did not confidently hear as a
+    command: with ``[asr] engine = "auto"`` when a provider has a ``transcription_model``, and
+    always with ``"cloud"`` (which needs one). Without a gate (the benchmark) the local one
+    alone, since nothing may be uploaded except through the gate.
     """
     engine = cfg.asr.engine
-    if engine == "cloud" and gate is not None:
-        able = _providers_with(providers, "transcription_model", "asr")
-        return CloudRecognizer(
-            able,
-            gate,
-            _local_recognizer(cfg, "auto"),
-            is_command=lambda t: parse(t, cfg.wake.phrase) is not None,
-            failures=cfg.llm.breaker_failures,
-            cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
-        )
-    return _local_recognizer(cfg, "auto" if engine == "cloud" else engine)
+    local = _local_recognizer(cfg, "auto" if engine == "cloud" else engine)
+    if gate is None or engine not in ("auto", "cloud"):
+        return local
+    if engine == "auto" and not any(p.transcription_model for p in providers or []):
+        return local  # offline only: no provider can transcribe
+    return CloudRecognizer(
+        _providers_with(providers, "transcription_model", "asr"),
+        gate,
+        local,
+        is_command=lambda t: parse(t, cfg.wake.phrase) is not None,
+        failures=cfg.llm.breaker_failures,
+        cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
+    )
 
 
 def _local_recognizer(cfg: Config, engine: str) -> Recognizer:
@@ -133,7 +136,9 @@ def _local_recognizer(cfg: Config, engine: str) -> Recognizer:
             model,
         )
     phrase = cfg.wake.phrase
-    return PocketsphinxRecognizer(jsgf_grammar(phrase), lambda t: parse(t, phrase) is not None)
+    return PocketsphinxRecognizer(
+        jsgf_grammar(phrase), lambda t: parse(t, phrase) is not None, wake_phrase=phrase
+    )
 
 
 def _providers_with(providers: list[Provider] | None, model: str, section: str) -> list[Provider]:

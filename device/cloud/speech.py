@@ -1,8 +1,10 @@
 """Optional cloud speech: transcription and synthesis through the same provider chain as chat.
 
-:class:`CloudRecognizer` hears every utterance with the local recogniser as well. Commands stay
-offline and instant; only free text (a question for the brain) is uploaded, as a WAV, to
-``/audio/transcriptions`` of the first provider with a ``transcription_model``.
+:class:`CloudRecognizer` hears every utterance with the local recogniser as well. Commands it
+heard confidently stay offline and instant; everything else (a question, or words the local
+recogniser was unsure of) is uploaded, as a WAV, to ``/audio/transcriptions`` of the first
+provider with a ``transcription_model``, and the intent is decided on the cloud's text, so a
+misheard "what time is it" still runs on the device.
 :class:`CloudSynthesizer` speaks through ``/audio/speech`` of the first provider with a
 ``speech_model``. Both go through the egress gate (ledger row; privacy LED lit while audio is in
 flight) and fall back to the next provider, then to the local engine, logging each failure once
@@ -56,7 +58,7 @@ from device.cloud.http import (
 from device.cloud.providers import Provider
 from device.egress import EgressGate
 from device.errors import CloudError, EgressRefused, TtsError
-from device.listening.asr import Recognizer, Transcript
+from device.listening.asr import Adaptable, ChecksWakePhrase, Recognizer, Transcript
 from device.speaking.tts import Synthesizer, wav_bytes_to_bus
 from drivers.audio_format import BYTES_PER_SECOND, wav_bytes
 
@@ -76,9 +78,11 @@ _ANSWER_TYPES = {  # content-type prefixes each endpoint may answer with, the on
 class CloudRecognizer:
     """The local recogniser for commands; a cloud transcription for everything else.
 
-    Commands (``in_grammar`` and ``is_command``) are never uploaded: they stay offline and
-    instant. Blank local results are not uploaded either: that is silence or noise (the listener
-    also ends utterances in which no speech started). Providers without a
+    Confident commands (``confident``, ``in_grammar`` and ``is_command``) are never uploaded: they
+    stay offline and instant. Blank local results are not uploaded either: that is silence or
+    noise (the listener also ends utterances in which no speech started). Audio is the only
+    thing uploaded: when no provider transcribes it, the local result is returned as it is, and
+    an unsure one is then not acted on (see ``Transcript.confident``). Providers without a
     ``transcription_model`` are skipped; one that fails ``failures`` times in a row is paused for
     ``cooldown_seconds``.
     """
@@ -117,7 +121,7 @@ class CloudRecognizer:
         local = self.local.finish()
         pcm, self._pcm = bytes(self._pcm), bytearray()
         text = local.text.strip()
-        if not text or (local.in_grammar and self._is_command(text)):
+        if not text or (local.confident and local.in_grammar and self._is_command(text)):
             return local
         wav = wav_bytes(pcm)
         able = [p for p in self.providers if not self._breakers[p.name].is_open]
@@ -154,6 +158,21 @@ class CloudRecognizer:
         if not isinstance(heard, str) or not heard.strip():
             raise CloudError(f"{provider.name} heard no words")
         return " ".join(heard.split())
+
+    @property
+    def phrase_said(self) -> bool:
+        return bool(getattr(self.local, "phrase_said", False))
+
+    @phrase_said.setter
+    def phrase_said(self, value: bool) -> None:
+        """Tell a local recogniser that checks itself on the wake phrase (see ``Listener``)."""
+        if isinstance(self.local, ChecksWakePhrase):
+            self.local.phrase_said = value
+
+    def adapt(self, pcm: bytes) -> None:
+        """Let the local recogniser tune itself to the microphone, when it can."""
+        if isinstance(self.local, Adaptable):
+            self.local.adapt(pcm)
 
     @property
     def cmn(self) -> str:

@@ -1,7 +1,8 @@
 """Speech recognition, streamed while the user speaks.
 
-``VoskRecognizer`` recognises free text with a downloaded Vosk model. ``PocketsphinxRecognizer``
-uses the model bundled with pocketsphinx and a grammar of the device's commands (see
+``VoskRecognizer`` recognises free text (or a grammar's words) with a downloaded Vosk model, one
+loaded copy of which serves every part that needs it. ``PocketsphinxRecognizer`` uses the model
+bundled with pocketsphinx and a grammar of the device's commands (see
 ``device.skills.intents.jsgf_grammar``); a second decoder with pocketsphinx's language model hears
 the same audio at the same time, so when an utterance is outside the grammar the brain gets that
 decoder's best guess without decoding the utterance again.
@@ -12,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -27,6 +30,8 @@ class Transcript:
     text: str
     in_grammar: bool = True  # False: a best guess outside the command grammar
     engine: str = ""
+    # False: a guess the recogniser cannot vouch for; it is neither acted on nor sent as text
+    confident: bool = True
 
 
 class Recognizer(Protocol):
@@ -53,12 +58,21 @@ class HasCepstralMean(Protocol):
 
 
 @runtime_checkable
+class ChecksWakePhrase(Protocol):
+    """Optional: a recogniser told whether the utterance begins with the wake phrase (the
+    listener sets ``phrase_said`` before ``start``), which it can use to check itself."""
+
+    phrase_said: bool
+
+
+@runtime_checkable
 class Adaptable(Protocol):
     """Optional: a recogniser that can tune itself to the microphone from speech heard idle."""
 
     def adapt(self, pcm: bytes) -> None: ...
 
 
+MAX_SECOND_PASS_BYTES = 12 * 32000  # a command is said within this; longer speech is not one
 # Words our commands use that pocketsphinx's dictionary lacks (CMU phone set).
 EXTRA_PRONUNCIATIONS = {"unmute": "AH N M Y UW T"}
 
@@ -68,11 +82,24 @@ class PocketsphinxRecognizer:
 
     name = "pocketsphinx"
 
-    def __init__(self, jsgf: str, is_command: Callable[[str], bool] = lambda text: True) -> None:
-        """``is_command`` tells a command from the grammar's catch-all question branch."""
+    def __init__(
+        self,
+        jsgf: str,
+        is_command: Callable[[str], bool] = lambda text: True,
+        wake_phrase: str = "",
+    ) -> None:
+        """``is_command`` tells a command from the grammar's catch-all question branch.
+
+        A command the grammar heard is confident. After the wake word (``phrase_said``) the
+        free decoder's guess is confident only when it begins with ``wake_phrase``: words known
+        to have been said, heard right, are the evidence that this voice in this room is being
+        heard right; a guess that garbled them is returned unconfident. A guess after a button
+        press has nothing to be checked against and is passed on as it is."""
         from pocketsphinx import Decoder
 
         self._is_command = is_command
+        self._anchor = wake_phrase.lower().split()
+        self.phrase_said = False
         # bestpath=False: lattice rescoring at the end of an utterance took 16 s on this grammar.
         # lm=None: the grammar decoder does not need the language model (saves 60 MB).
         self._decoder = Decoder(loglevel="FATAL", bestpath=False)
@@ -93,6 +120,8 @@ class PocketsphinxRecognizer:
         self._free = Decoder(loglevel="FATAL", bestpath=False)
         self._started = False
         self._free_open = False  # the free decoder is inside an utterance
+        self._audio = bytearray()  # the utterance so far, for a second pass
+        self.second_pass = True
 
     def start(self) -> None:
         if self._started:
@@ -103,21 +132,45 @@ class PocketsphinxRecognizer:
         self._decoder.start_utt()
         self._free.start_utt()
         self._started = self._free_open = True
+        self._audio.clear()
 
     def feed(self, pcm: bytes) -> None:
         self._decoder.process_raw(pcm, False, False)
         self._free.process_raw(pcm, False, False)
+        self._audio += pcm[: max(0, MAX_SECOND_PASS_BYTES - len(self._audio))]
 
     def finish(self) -> Transcript:
         self._decoder.end_utt()
         self._started = False
-        hyp = self._decoder.hyp()
-        if hyp is not None and hyp.hypstr and self._is_command(hyp.hypstr):
-            return Transcript(hyp.hypstr, True, self.name)
+        command = self._command()
+        if command is None and self.second_pass:
+            command = self._second_pass()
+        self._audio.clear()
+        if command is not None:
+            return Transcript(command, True, self.name)
         self._free.end_utt()
         self._free_open = False
         free = self._free.hyp()
-        return Transcript(free.hypstr if free is not None else "", False, self.name)
+        text = free.hypstr if free is not None else ""
+        return Transcript(text, False, self.name, confident=self._anchored(text))
+
+    def _anchored(self, text: str) -> bool:
+        if not self.phrase_said:
+            return True
+        return bool(self._anchor) and text.lower().split()[: len(self._anchor)] == self._anchor
+
+    def _command(self) -> str | None:
+        hyp = self._decoder.hyp()
+        if hyp is not None and hyp.hypstr and self._is_command(hyp.hypstr):
+            return str(hyp.hypstr)
+        return None
+
+    def _second_pass(self) -> str | None:
+        """The utterance decoded again with its own cepstral mean, computed over all of it."""
+        self._decoder.start_utt()
+        self._decoder.process_raw(bytes(self._audio), False, True)
+        self._decoder.end_utt()
+        return self._command()
 
     @property
     def cmn(self) -> str:
@@ -144,9 +197,18 @@ class PocketsphinxRecognizer:
         self._free.set_cmn(self._decoder.get_cmn(False))
 
 
+# One model per folder, shared by everyone who asks while anyone holds it: the wake detector and
+# the recogniser would otherwise each load a copy (every load costs the model's full size in RAM
+# again: 530 MB twice for the small Korean one).
+_vosk_models: weakref.WeakValueDictionary[Path, Any] = weakref.WeakValueDictionary()
+_vosk_models_lock = threading.Lock()
+
+UNKNOWN_WORD = "[unk]"  # Vosk's word for "anything else" in a grammar, where a model has it
+
+
 def load_vosk_model(path: Path) -> Any:
-    """Load a Vosk model directory, turning Vosk's bare errors into a ModelError that says how to
-    get the model."""
+    """Load a Vosk model directory, or return the copy already loaded from it, turning Vosk's bare
+    errors into a ModelError that says how to get the model."""
     path = Path(path)
     hint = (
         f"Fetch it with: zeropin models fetch vosk-small-en-us (it unpacks to {path.parent}), "
@@ -158,21 +220,61 @@ def load_vosk_model(path: Path) -> Any:
     import vosk
 
     vosk.SetLogLevel(-1)
-    try:
-        return vosk.Model(os.fspath(path))
-    except Exception as exc:  # vosk raises a bare Exception for every failure
-        raise ModelError(f"Vosk could not load the model at {path} ({exc}). {hint}") from exc
+    key = path.resolve()
+    with _vosk_models_lock:
+        model = _vosk_models.get(key)
+        if model is not None:
+            return model
+        try:
+            model = vosk.Model(os.fspath(path))
+        except Exception as exc:  # vosk raises a bare Exception for every failure
+            raise ModelError(f"Vosk could not load the model at {path} ({exc}). {hint}") from exc
+        _vosk_models[key] = model
+        return model
+
+
+def vosk_grammar(model: Any, model_path: Path, phrases: Sequence[str]) -> str:
+    """The grammar Vosk takes for ``phrases`` (JSON), with "[unk]" when the model has that word.
+
+    Vosk itself only logs, and then ignores, a grammar word its model lacks, and it does not
+    decode JSON's \\u escapes, so every non-ASCII word would be lost: the words are checked
+    here (ModelError naming those missing), and the JSON keeps its letters as they are.
+    """
+    words = dict.fromkeys(word for phrase in phrases for word in phrase.split())
+    missing = [word for word in words if model.vosk_model_find_word(word) < 0]
+    if missing:
+        raise ModelError(
+            f"not in the vocabulary of the Vosk model at {model_path}: {', '.join(missing)}"
+        )
+    known = [*phrases, UNKNOWN_WORD] if vosk_has_unknown_word(model) else list(phrases)
+    return json.dumps(known, ensure_ascii=False)
+
+
+def vosk_has_unknown_word(model: Any) -> bool:
+    """Whether a grammar can let Vosk say "none of these" (the small Korean model cannot)."""
+    return bool(model.vosk_model_find_word(UNKNOWN_WORD) >= 0)
 
 
 class VoskRecognizer:
-    """Free-text recognition with a Vosk model (``[asr] vosk_model``)."""
+    """Recognition with a Vosk model (``[asr] vosk_model``): free text, or only the words of
+    ``grammar``'s phrases when given (any order; "[unk]" for other speech where the model has
+    it, and then the transcript is marked as outside the grammar).
+
+    ``partial`` is what has been heard so far while the utterance is still being fed.
+    """
 
     name = "vosk"
 
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, grammar: Sequence[str] = ()) -> None:
         from vosk import KaldiRecognizer
 
-        self._recognizer = KaldiRecognizer(load_vosk_model(model_path), 16000)
+        model = load_vosk_model(model_path)
+        if grammar:
+            spec = vosk_grammar(model, model_path, grammar)
+            self._recognizer = KaldiRecognizer(model, 16000, spec)
+        else:
+            self._recognizer = KaldiRecognizer(model, 16000)
+        self._grammar = tuple(grammar)
         self._parts: list[str] = []
 
     def start(self) -> None:
@@ -183,6 +285,15 @@ class VoskRecognizer:
         if self._recognizer.AcceptWaveform(pcm):
             self._parts.append(json.loads(self._recognizer.Result()).get("text", ""))
 
+    @property
+    def partial(self) -> str:
+        """The utterance so far: its finished segments, then Vosk's guess at the current one
+        (which may still change). Worked out only when asked."""
+        current = json.loads(self._recognizer.PartialResult()).get("partial", "")
+        return " ".join(part for part in (*self._parts, current) if part)
+
     def finish(self) -> Transcript:
         self._parts.append(json.loads(self._recognizer.FinalResult()).get("text", ""))
-        return Transcript(" ".join(p for p in self._parts if p), True, self.name)
+        text = " ".join(p for p in self._parts if p)
+        in_grammar = not (self._grammar and UNKNOWN_WORD in text.split())
+        return Transcript(text, in_grammar, self.name)

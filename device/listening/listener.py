@@ -8,6 +8,10 @@ make the same decisions whether the microphone delivers 10 ms or 100 ms at a tim
     for chunk in mic_chunks:
         for event in listener.process(chunk):
             ...  # WakeWordDetected, Heard, NothingHeard
+
+Speech the recogniser heard but could not vouch for (``Transcript.confident`` false) comes out as
+``Heard`` with no text: it is not acted on and its guess goes nowhere, and the router answers
+that it did not catch it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from device.events import Event, Heard, ListenMode, NothingHeard, Trigger, WakeWordDetected
-from device.listening.asr import Adaptable, HasCepstralMean, Recognizer
+from device.listening.asr import Adaptable, ChecksWakePhrase, HasCepstralMean, Recognizer
 from device.listening.frames import FRAME_MS, Framer, frames_in
 from device.listening.vad import Endpoint, Endpointer, EndpointSettings
 from device.listening.wake import WakeWordDetector
@@ -81,6 +85,7 @@ class Listener:
             else None
         )
         self._adaptable = recognizer if isinstance(recognizer, Adaptable) else None
+        self._checks_phrase = recognizer if isinstance(recognizer, ChecksWakePhrase) else None
         self._adapted = isinstance(wake, HasCepstralMean) or self._adaptable is None
 
     @property
@@ -109,6 +114,8 @@ class Listener:
             self._spoke = False
             started = time.thread_time()
             self._share_acoustic_normalisation()
+            if self._checks_phrase is not None:
+                self._checks_phrase.phrase_said = trigger == "wake"
             self.recognizer.start()
             count = self._wake_preroll_frames if trigger == "wake" else self._preroll_frames
             preroll = list(self._preroll)[-count:] if count else []
@@ -204,5 +211,12 @@ class Listener:
         text = transcript.text.strip()
         if not text:
             return NothingHeard("empty transcript")
-        log.debug("heard %r (in grammar: %s)", text, transcript.in_grammar)
+        log.debug(
+            "heard %r (in grammar: %s, confident: %s)",
+            text,
+            transcript.in_grammar,
+            transcript.confident,
+        )
+        if not transcript.confident:
+            text = ""  # words nobody can vouch for: the device says it did not catch them
         return Heard(text, transcript.in_grammar, self.seconds, self.trigger, {"asr_final": asr_ms})

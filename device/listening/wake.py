@@ -84,21 +84,28 @@ class PocketsphinxKeyphraseDetector:
 class VoskGrammarDetector:
     """Wake phrase spotting with a Vosk model restricted to the phrase and "[unk]".
 
-    Needs a Vosk model (``zeropin models fetch vosk-small-en-us``).
+    Needs a Vosk model (``zeropin models fetch vosk-small-en-us``) that has the word "[unk]":
+    without it the grammar is the phrase alone, which Vosk then hears in any speech.
     """
 
     name = "vosk"
     phrase_seconds = 0.0
 
     def __init__(self, phrase: str, model_path: Path) -> None:
-        from device.listening.asr import load_vosk_model
-
-        self.phrase = phrase.lower()
         from vosk import KaldiRecognizer
 
-        self._recognizer = KaldiRecognizer(
-            load_vosk_model(model_path), 16000, json.dumps([self.phrase, "[unk]"])
-        )
+        from device.listening.asr import load_vosk_model, vosk_grammar, vosk_has_unknown_word
+
+        self.phrase = " ".join(phrase.lower().split())
+        model = load_vosk_model(model_path)
+        if not vosk_has_unknown_word(model):
+            raise ModelError(
+                f"the Vosk model at {model_path} has no [unk] word, so it cannot tell the wake "
+                "phrase from other speech; use one that has it (vosk-small-en-us does) or "
+                '[wake] engine = "tflite"'
+            )
+        grammar = vosk_grammar(model, model_path, [self.phrase])
+        self._recognizer = KaldiRecognizer(model, 16000, grammar)
 
     def process(self, frame: bytes) -> bool:
         if self._recognizer.AcceptWaveform(frame):

@@ -1,6 +1,8 @@
 """``zeropin bench``: CPU per audio second for each listening stage, and reply latency.
 
 All audio is synthesised here (espeak-ng), so the figures can be compared between machines.
+``intent_accuracy_heldout`` is the share of commands and questions decided right when spoken by
+voices nothing was tuned on (``device.sim.intents_eval``).
 Each figure is the median of ``runs`` runs. Cloud figures come from the loopback server of the
 demo (first token after ``FIRST_TOKEN_SECONDS``, then two words every
 ``TOKEN_INTERVAL_SECONDS``), so they measure ZeroPin's own part: recognising, the HTTP stream,
@@ -30,6 +32,7 @@ from device.listening.frames import frames
 from device.listening.vad import Endpointer, EndpointSettings
 from device.sim.cloud_demo import FIRST_TOKEN_SECONDS, TOKEN_INTERVAL_SECONDS, run_cloud_demo
 from device.sim.demo import SCENARIO, USER_VOICE, Step, run_demo
+from device.sim.intents_eval import HELDOUT_SNR_DB, intent_accuracy_heldout
 from device.speaking.tts import EspeakSynthesizer
 
 SENTENCES = (
@@ -147,6 +150,9 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         "wake_engine": cfg.wake.engine,
         "asr_engine": asr_engine,
         **_medians(results, engines),
+        # once, not per run: the same speech decides the same way every time
+        "intent_accuracy_heldout": intent_accuracy_heldout(cfg),
+        "intent_accuracy_heldout_snr_db": HELDOUT_SNR_DB,
     }
 
 
@@ -217,6 +223,11 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
             f"{result['cloud_whole_answer_first_audio_s']:.3f} s waiting for the whole answer",
         ),
         ("streaming speed-up (5-sentence answer)", f"{result['streaming_speedup']:.2f}x"),
+        (
+            "decided right, held-out voices",
+            f"{result['intent_accuracy_heldout']:.1%} at "
+            f"{result['intent_accuracy_heldout_snr_db']:g} dB SNR",
+        ),
         ("peak RSS", f"{result['peak_rss_mb']} MB"),
     ]
     width = max(len(k) for k, _ in rows)

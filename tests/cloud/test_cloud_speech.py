@@ -28,7 +28,7 @@ from device.config.schema import Secret
 from device.config.sources import load_config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
-from device.listening.asr import PocketsphinxRecognizer, Transcript
+from device.listening.asr import Adaptable, PocketsphinxRecognizer, Transcript
 from device.listening.frames import FRAME_BYTES
 from device.loop.pacing import Lockstep
 from device.sim.loopback.server import LoopbackLLM
@@ -212,6 +212,54 @@ def test_the_next_provider_transcribes_when_the_first_fails(
     assert [row.purpose for row in ledger.recent()] == ["transcription", "transcription"]
 
 
+class Unsure:
+    """A local recogniser that guessed ``text`` but cannot vouch for it."""
+
+    name = "unsure"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def start(self) -> None: ...
+    def feed(self, pcm: bytes) -> None: ...
+    def finish(self) -> Transcript:
+        return Transcript(self.text, True, self.name, confident=False)
+
+
+def test_an_unsure_command_is_transcribed_from_its_audio_and_decided_on_the_clouds_text(
+    llm_server, gate, ledger, speech
+):
+    llm_server.transcript = "What time is it?"
+    command = lambda t: parse(t) is not None  # noqa: E731
+    recognizer = CloudRecognizer(
+        [provider_for(llm_server)], gate, Unsure("mute"), is_command=command
+    )
+    heard = hear(recognizer, speech["what time is it"])
+    assert heard == Transcript("What time is it?", False, "cloud")
+    assert parse(heard.text).name == "time"
+    [row] = ledger.recent()  # the audio went out, never the guess
+    assert (row.kind, row.purpose) == ("audio", "transcription")
+
+
+def test_an_unsure_guess_stays_unsure_when_the_cloud_cannot_transcribe(
+    llm_server, gate, ledger, speech, caplog
+):
+    llm_server.fail_next("status_500")
+    recognizer = CloudRecognizer([provider_for(llm_server)], gate, Unsure("mute"))
+    heard = hear(recognizer, speech["what time is it"])
+    assert heard == Transcript("mute", True, "unsure", confident=False)  # not acted on
+    assert [row.kind for row in ledger.recent()] == ["audio"]
+
+
+def test_the_cloud_recogniser_lets_its_local_one_adapt_to_the_microphone(gate, local, speech):
+    recognizer = CloudRecognizer([], gate, local)
+    assert isinstance(recognizer, Adaptable)  # the listener adapts what it is given
+    before = local.cmn
+    recognizer.adapt(speech["why is the sky blue"])
+    assert local.cmn != before
+    CloudRecognizer([], gate, Unsure("x")).adapt(speech["what time is it"])  # cannot: ignored
+
+
 def test_acoustic_normalisation_reaches_the_local_recogniser(gate, local):
     recognizer = CloudRecognizer([], gate, local)
     recognizer.cmn = local.cmn
@@ -326,6 +374,18 @@ def test_cloud_engines_are_built_from_config(llm_server, gate, tmp_path):
         build_synthesizer(cfg, [chat_only], gate)
     with pytest.raises(ConfigError, match="transcription_model"):
         build_listener(cfg, [], gate)
+
+
+def test_auto_transcribes_in_the_cloud_only_when_a_provider_can(llm_server, gate, tmp_path):
+    cfg = load_config(paths=[], env={}, overrides=[f"asr.vosk_model={tmp_path}/none"])
+    assert cfg.asr.engine == "auto"
+    recognizer = build_recognizer(cfg, [provider_for(llm_server)], gate)
+    assert isinstance(recognizer, CloudRecognizer)
+    assert isinstance(recognizer.local, PocketsphinxRecognizer)
+    chat_only = provider_for(llm_server, "chat-only", transcription_model="")
+    assert isinstance(build_recognizer(cfg, [chat_only], gate), PocketsphinxRecognizer)
+    assert isinstance(build_recognizer(cfg, [], gate), PocketsphinxRecognizer)
+    assert isinstance(build_recognizer(cfg, [provider_for(llm_server)]), PocketsphinxRecognizer)
 
 
 def test_a_spoken_question_goes_through_cloud_speech_end_to_end(llm_server, led, tmp_path):

@@ -24,3 +24,16 @@ def test_cpu_per_audio_second_counts_the_work_done():
     ratio = _cpu_per_audio_second(calls.append, audio)
     assert len(calls) == 2 * 1000 // 30  # 30 ms frames
     assert 0 <= ratio < 0.1
+
+
+def test_the_intent_evaluation_scores_a_session_through_the_daemons_listener():
+    """Real espeak-ng speech of a tuning voice (never a held-out one: those are only reported)."""
+    from device.sim.intents_eval import HELDOUT_VOICES, TUNING_VOICES, run_session, summary
+
+    assert not {v.name for v in TUNING_VOICES} & {v.name for v in HELDOUT_VOICES}
+    outcomes = run_session(CFG, TUNING_VOICES[0], 30.0, texts=["what time is it", "why is it"])
+    assert [o.expected for o in outcomes] == ["time", "brain"]
+    assert outcomes[0].first and not outcomes[1].first
+    figures = summary(outcomes)["snr30"]
+    assert figures["right"] == sum(o.right for o in outcomes) / 2
+    assert figures["wrong_actions"] == 0.0

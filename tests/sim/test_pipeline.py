@@ -250,12 +250,15 @@ def test_a_44k_stereo_wav_is_resampled_and_understood(tmp_path):
             "en-us+f2",
             "-s",
             "140",
+            "-m",
             "-w",
             str(raw),
             # a full stop after the wake word: with a comma the pocketsphinx fallback hears the
             # tail of "zero" in the pre-roll and garbles this first command ("you know well i
-            # really"); Vosk is what fixes that
-            "testing the microphone, one, two, three. hey zero. what time is it",
+            # really"); a pause before it, or the sound check's tail lands in the pre-roll too.
+            # Vosk is what fixes both
+            'testing the microphone, one, two, three. <break time="1500ms"/> hey zero. '
+            "what time is it",
         ],
         check=True,
     )
