@@ -19,6 +19,7 @@ from typing import Any
 from device.cloud.brain import BrainSettings, CloudBrain
 from device.cloud.chain import ProviderChain
 from device.cloud.client import ChatClient
+from device.cloud.drafts import DraftReviser
 from device.cloud.providers import Provider, resolve_providers
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
@@ -39,7 +40,7 @@ from device.loop.pacing import Pacing
 from device.loop.router import Router
 from device.loop.runtime import Runtime, TurnReport
 from device.loop.states import State
-from device.skills.intents import jsgf_grammar, parse
+from device.skills.intents import decided_locally, jsgf_grammar, parse
 from device.skills.local import Skills
 from device.skills.timers import Timers
 from device.speaking.playback import Volume
@@ -119,7 +120,7 @@ def build_recognizer(
         _providers_with(providers, "transcription_model", "asr"),
         gate,
         local,
-        is_command=lambda t: parse(t, cfg.wake.phrase) is not None,
+        is_command=lambda t: decided_locally(t, cfg.wake.phrase),
         failures=cfg.llm.breaker_failures,
         cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
     )
@@ -352,11 +353,32 @@ def assemble(
         timers=timers,
         volume=volume,
         pacing=pacing,
-        on_turn=on_turn,
+        on_turn=_revising_drafts(listener.recognizer, stores, cfg.wake.phrase, on_turn),
         on_state=on_state,
         on_tick=on_tick,
     )
     return runtime, database
+
+
+def _revising_drafts(
+    recognizer: Recognizer,
+    stores: Stores,
+    wake_phrase: str,
+    on_turn: Callable[[TurnReport], None] | None,
+) -> Callable[[TurnReport], None] | None:
+    """``on_turn``, and after it a round of draft notes to the cloud, when it can transcribe;
+    one round now, for the drafts left from before."""
+    if not isinstance(recognizer, CloudRecognizer):
+        return on_turn
+    reviser = DraftReviser(stores.notes, recognizer, wake_phrase)
+    reviser.revise_soon()
+
+    def after_turn(report: TurnReport) -> None:
+        if on_turn is not None:
+            on_turn(report)
+        reviser.revise_soon()
+
+    return after_turn
 
 
 # -- the hardware, or its stand-ins -------------------------------------------------------------

@@ -44,6 +44,9 @@ class Heard:
     trigger: Trigger  # what started the turn: given to the listener by the Listen command
     # wall-clock measurements for reports (ms, e.g. "asr"); not part of the decision
     timings_ms: Mapping[str, float] = field(default_factory=dict, compare=False)
+    engine: str = ""  # the recogniser that heard it
+    verbatim: bool = False  # free text a recogniser knew every word of (see Transcript)
+    audio: bytes = field(default=b"", compare=False, repr=False)  # the utterance, 16 kHz PCM
 
 
 @dataclass(frozen=True)

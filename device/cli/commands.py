@@ -162,6 +162,24 @@ def privacy_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
+def notes(args: argparse.Namespace) -> int:
+    """``zeropin notes`` lists the notes; ``--export DIR`` writes them and their audio there."""
+    from device.storage import notes as stored
+    from device.storage.database import Database
+    from device.system.paths import database_path, resolved_state_dir
+
+    cfg, _ = load_settings(args)
+    with Database(database_path(resolved_state_dir(cfg))) as database:
+        store = stored.NoteStore(database)
+        if args.export is not None:
+            count = stored.export(store, args.export)
+            print(f"wrote {count} note(s) to {args.export / 'notes.txt'}, with their audio")
+            return 0
+        for note in store.recent(args.limit):
+            print(stored.describe(note))
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from device.sim.bench import print_bench, run_bench
 

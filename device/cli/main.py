@@ -122,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     ledger.add_argument("--limit", type=int, default=50, help="newest rows to show")
     ledger.set_defaults(func=commands.privacy_ledger)
 
+    notes = sub.add_parser("notes", help="the notes, newest first; drafts are marked")
+    notes.add_argument("--limit", type=int, default=20, help="newest notes to show")
+    notes.add_argument(
+        "--export", type=Path, metavar="DIR", help="write every note and its audio to DIR"
+    )
+    notes.set_defaults(func=commands.notes)
+
     add_wakeword_parsers(sub)
 
     bench = sub.add_parser("bench", help="measure CPU per audio second and latency")

@@ -123,22 +123,29 @@ class CloudRecognizer:
         text = local.text.strip()
         if not text or (local.confident and local.in_grammar and self._is_command(text)):
             return local
-        wav = wav_bytes(pcm)
+        heard = self.transcribe(wav_bytes(pcm))
+        if heard is None:
+            return local
+        return Transcript(heard, in_grammar=False, engine=self.name, verbatim=True)
+
+    def transcribe(self, wav: bytes) -> str | None:
+        """``wav`` transcribed by the first provider that can, through the gate; None when
+        none can now (refused by the gate, failed, or paused after failures)."""
         able = [p for p in self.providers if not self._breakers[p.name].is_open]
         for n, provider in enumerate(able, 1):
             try:
                 heard = self._transcribe(provider, wav)
             except EgressRefused as exc:
                 log.warning("%s; using the local transcript", exc)
-                return local  # the gate would refuse every provider alike
+                return None  # the gate would refuse every provider alike
             except CloudError as exc:
                 then = "trying the next provider" if n < len(able) else "using the local one"
                 log.warning("cloud transcription failed, %s: %s", then, exc)
                 self._breakers[provider.name].failed(exc)
                 continue
             self._breakers[provider.name].succeeded()
-            return Transcript(heard, in_grammar=False, engine=self.name)
-        return local
+            return heard
+        return None
 
     def _transcribe(self, provider: Provider, wav: bytes) -> str:
         fields: list[tuple[str, Any]] = [

@@ -32,6 +32,9 @@ class Transcript:
     engine: str = ""
     # False: a guess the recogniser cannot vouch for; it is neither acted on nor sent as text
     confident: bool = True
+    # True: free text from a recogniser that knows the language's words (Vosk with no grammar,
+    # the cloud), so a dictated note is kept as heard; else a note is a draft (NoteStore)
+    verbatim: bool = False
 
 
 class Recognizer(Protocol):
@@ -296,4 +299,4 @@ class VoskRecognizer:
         self._parts.append(json.loads(self._recognizer.FinalResult()).get("text", ""))
         text = " ".join(p for p in self._parts if p)
         in_grammar = not (self._grammar and UNKNOWN_WORD in text.split())
-        return Transcript(text, in_grammar, self.name)
+        return Transcript(text, in_grammar, self.name, verbatim=not self._grammar)

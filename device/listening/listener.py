@@ -75,6 +75,7 @@ class Listener:
         )
         self._last_wake_frame = -(10**9)
         self._spoke = False
+        self._utterance = bytearray()  # what the recogniser heard of this utterance
         # what the microphone heard while idle, for a recogniser to adapt to before its first use
         self._idle: collections.deque[bytes] = collections.deque(maxlen=frames_in(ADAPT_SECONDS))
         # Capabilities are checked once, here: a pocketsphinx wake detector shares what it learnt
@@ -121,6 +122,7 @@ class Listener:
             preroll = list(self._preroll)[-count:] if count else []
             for frame in preroll:
                 self.recognizer.feed(frame)
+            self._utterance = bytearray(b"".join(preroll))
             self.cpu.asr += time.thread_time() - started
             self.cpu.asr_audio_seconds += len(preroll) * FRAME_MS / 1000
         self.mode = mode
@@ -194,6 +196,7 @@ class Listener:
             self.recognizer.finish()
             return NothingHeard("no speech")
         self.recognizer.feed(frame)
+        self._utterance += frame
         self.cpu.asr += time.thread_time() - vad_done
         self.cpu.asr_audio_seconds += FRAME_MS / 1000
         if endpoint is Endpoint.SPEECH_STARTED:
@@ -219,4 +222,14 @@ class Listener:
         )
         if not transcript.confident:
             text = ""  # words nobody can vouch for: the device says it did not catch them
-        return Heard(text, transcript.in_grammar, self.seconds, self.trigger, {"asr_final": asr_ms})
+        audio, self._utterance = bytes(self._utterance), bytearray()
+        return Heard(
+            text,
+            transcript.in_grammar,
+            self.seconds,
+            self.trigger,
+            {"asr_final": asr_ms},
+            engine=transcript.engine,
+            verbatim=transcript.verbatim,
+            audio=audio,
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from device.cancel import Cancellation
+from device.events import Heard
 from device.loop.brain import Brain
 from device.skills.intents import parse, without_wake_words
 from device.skills.local import Skills
@@ -37,11 +38,17 @@ class Router:
         self.wake_phrase = wake_phrase  # what of it the recogniser heard is not the question
 
     def route(
-        self, text: str, *, look: bool = False, cancel: Cancellation | None = None
+        self,
+        text: str,
+        *,
+        look: bool = False,
+        cancel: Cancellation | None = None,
+        heard: Heard | None = None,
     ) -> tuple[str, Iterator[str]]:
         """The intent's name ("brain" for the cloud) and the reply's text fragments.
 
         ``look``: the user long-pressed the button, so a question goes out with a photo.
+        ``heard``: the utterance ``text`` came from, for the skills that keep its audio.
         """
         if not text.strip():
             return NOT_CAUGHT, iter([NOT_CAUGHT_REPLY])
@@ -51,4 +58,4 @@ class Router:
             return LOOK, self.brain.reply(question, look=True, cancel=cancel)
         if intent is None:
             return BRAIN, self.brain.reply(question, look=look, cancel=cancel)
-        return intent.name, iter([self.skills.handle(intent)])
+        return intent.name, iter([self.skills.handle(intent, heard)])

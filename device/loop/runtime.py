@@ -230,7 +230,11 @@ class Runtime:
         self._cancels.add(cancel)
         try:
             intent, fragments = await asyncio.to_thread(
-                self.router.route, heard.text, look=heard.trigger == "hold", cancel=cancel
+                self.router.route,
+                heard.text,
+                look=heard.trigger == "hold",
+                cancel=cancel,
+                heard=heard,
             )
             decided_at = time.perf_counter()
             spoken = await self._speak(reply_id, heard.text, fragments)

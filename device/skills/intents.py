@@ -266,6 +266,27 @@ def without_wake_words(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str
     return text
 
 
+# Intents whose slot is free text: a grammar recogniser can only guess at its words, so they
+# are transcribed by the cloud when one can (``decided_locally``), and a note is kept with its
+# audio (``device.storage.notes``).
+DICTATION = ("note_add",)
+
+
+def decided_locally(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> bool:
+    """Whether ``text`` is a command the device runs on its own recogniser's words."""
+    intent = parse(text, wake_phrase)
+    return intent is not None and intent.name not in DICTATION
+
+
+def dictated_text(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str:
+    """What a dictation said, from a new transcript of its whole utterance: the note's words
+    ("hey zero take a note buy milk" -> "buy milk"), or all of it less the wake words."""
+    intent = parse(text, wake_phrase)
+    if intent is not None and intent.name in DICTATION:
+        return intent.slots.get("text", "")
+    return without_wake_words(text, wake_phrase)
+
+
 def normalise(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str:
     """Lowercase, drop punctuation and apostrophes, remove wake words and politeness."""
     text = text.lower().replace("'", "")

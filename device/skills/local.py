@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from device.errors import StorageError
+from device.events import Heard
 from device.skills.intents import Intent
 from device.skills.numbers import say_duration
 from device.skills.timers import Timers
@@ -20,6 +21,7 @@ from device.storage.files import write_atomically
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
 from device.system.status import BatteryGauge, describe, read_status
+from drivers.audio_format import wav_bytes
 from drivers.camera import Camera
 from drivers.errors import DriverError
 
@@ -62,10 +64,14 @@ class Skills:
         self.conversation = conversation
         self.last_reply = ""
 
-    def handle(self, intent: Intent) -> str:
-        """The reply to ``intent`` (may be empty: "stop" says nothing)."""
-        method: Callable[[Intent], str] = getattr(self, f"_{intent.name}")
-        reply = method(intent)
+    def handle(self, intent: Intent, heard: Heard | None = None) -> str:
+        """The reply to ``intent`` (may be empty: "stop" says nothing); ``heard``, the utterance
+        it was parsed from, gives a dictated note its audio."""
+        if intent.name == "note_add":
+            reply = self._note_add(intent, heard)
+        else:
+            method: Callable[[Intent], str] = getattr(self, f"_{intent.name}")
+            reply = method(intent)
         if intent.name != "repeat" and reply:
             self.last_reply = reply
         return reply
@@ -169,12 +175,16 @@ class Skills:
         return "Photo saved."
 
     # ---- notes ---------------------------------------------------------------------------
-    def _note_add(self, intent: Intent) -> str:
+    def _note_add(self, intent: Intent, heard: Heard | None = None) -> str:
         text = intent.slots.get("text", "").strip()
         if not text:
             return "What should the note say?"
         try:
-            self.notes.add(text)
+            if heard is None:  # typed, not said
+                self.notes.add(text)
+            else:  # what was said is kept, and a guess is a draft to transcribe again
+                audio = wav_bytes(heard.audio) if heard.audio else b""
+                self.notes.add(text, audio, heard.engine, draft=not heard.verbatim)
         except StorageError as exc:
             log.warning("%s", exc)
             return "I couldn't save that note. The storage may be full."

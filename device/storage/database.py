@@ -31,7 +31,7 @@ BUSY_TIMEOUT_MS = 5000
 
 # Schema migrations, applied in order; ``PRAGMA user_version`` counts how many have run.
 # Append new entries for new tables; never edit a shipped one. 1: notes; 2: memory, turns and the
-# egress ledger.
+# egress ledger; 3: what each note was heard by, and its audio.
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE notes (
@@ -64,6 +64,17 @@ MIGRATIONS: tuple[str, ...] = (
         content TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX egress_ledger_by_at ON egress_ledger (at);
+    """,
+    """
+    ALTER TABLE notes ADD COLUMN engine TEXT NOT NULL DEFAULT '';  -- the recogniser that heard it
+    -- 1: a recogniser's guess (pocketsphinx's few words), to transcribe again from the audio
+    ALTER TABLE notes ADD COLUMN draft INTEGER NOT NULL DEFAULT 0 CHECK (draft IN (0, 1));
+    ALTER TABLE notes ADD COLUMN first_heard TEXT NOT NULL DEFAULT '';  -- the text it replaced
+    CREATE TABLE note_audio (
+        note_id INTEGER PRIMARY KEY REFERENCES notes (id) ON DELETE CASCADE,
+        wav BLOB NOT NULL  -- 16 kHz mono 16-bit WAV, as the microphone heard the note
+    );
+    CREATE INDEX notes_drafts ON notes (draft) WHERE draft = 1;
     """,
 )
 

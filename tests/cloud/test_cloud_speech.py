@@ -130,7 +130,9 @@ def test_a_question_is_transcribed_in_the_cloud_with_the_led_lit(
     seen = []
     llm_server.on_request = lambda request: seen.append(led.is_lit)
     recognizer = CloudRecognizer([provider_for(llm_server)], gate, local)
-    assert hear(recognizer, speech["why is the sky blue"]) == Transcript(CLOUD_TEXT, False, "cloud")
+    assert hear(recognizer, speech["why is the sky blue"]) == Transcript(
+        CLOUD_TEXT, False, "cloud", verbatim=True
+    )
     assert seen == [True]  # lit while the audio was at the server
     assert not led.is_lit  # and out after
     request = llm_server.requests[-1]
@@ -206,7 +208,7 @@ def test_the_next_provider_transcribes_when_the_first_fails(
         recognizer = CloudRecognizer([no_asr, first, second], gate, local)
         assert [p.name for p in recognizer.providers] == ["first", "second"]
         heard = hear(recognizer, speech["why is the sky blue"])
-        assert heard == Transcript(CLOUD_TEXT, False, "cloud")
+        assert heard == Transcript(CLOUD_TEXT, False, "cloud", verbatim=True)
         assert backup.validation_errors == []
     assert len(llm_server.requests) == 1
     assert [row.purpose for row in ledger.recent()] == ["transcription", "transcription"]
@@ -235,7 +237,7 @@ def test_an_unsure_command_is_transcribed_from_its_audio_and_decided_on_the_clou
         [provider_for(llm_server)], gate, Unsure("mute"), is_command=command
     )
     heard = hear(recognizer, speech["what time is it"])
-    assert heard == Transcript("What time is it?", False, "cloud")
+    assert heard == Transcript("What time is it?", False, "cloud", verbatim=True)
     assert parse(heard.text).name == "time"
     [row] = ledger.recent()  # the audio went out, never the guess
     assert (row.kind, row.purpose) == ("audio", "transcription")

@@ -12,7 +12,7 @@ import numpy as np
 from device.app import assemble
 from device.cancel import Cancellation
 from device.config.sources import load_config
-from device.events import ButtonHeld, ButtonPressed, Event
+from device.events import ButtonHeld, ButtonPressed, Event, Heard
 from device.loop.pacing import Lockstep
 from device.loop.router import Router
 from device.loop.runtime import Runtime, TurnReport
@@ -36,12 +36,17 @@ class RecordingRouter(Router):
         self.fail = fail
 
     def route(
-        self, text: str, *, look: bool = False, cancel: Cancellation | None = None
+        self,
+        text: str,
+        *,
+        look: bool = False,
+        cancel: Cancellation | None = None,
+        heard: Heard | None = None,
     ) -> tuple[str, Iterator[str]]:
         self.looks.append(look)
         if self.fail:
             raise RuntimeError("a skill failed")
-        return super().route(text, look=look, cancel=cancel)
+        return super().route(text, look=look, cancel=cancel, heard=heard)
 
 
 def _recording(path: Path, *texts: str) -> Path:

@@ -25,7 +25,9 @@ from device.sim.demo import USER_VOICE
 from device.sim.loopback.scripted import DEFAULT_REPLY
 from device.sim.loopback.server import LoopbackLLM
 from device.speaking.tts import EspeakSynthesizer
-from drivers.audio_format import write_wav
+from device.storage.database import Database
+from device.storage.notes import NoteStore
+from drivers.audio_format import wav_bytes, write_wav
 from drivers.leds import NoLed
 from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker
@@ -154,3 +156,22 @@ def test_ask_without_a_provider_says_how_to_set_one_up(tmp_path):
     result = _zeropin(["ask", "hello"], {"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     assert result.returncode == 1
     assert "OPENAI_API_KEY" in result.stderr and "docs/providers.md" in result.stderr
+
+
+def test_notes_are_listed_and_exported_with_their_audio_from_the_shell(tmp_path):
+    state = tmp_path / ".local" / "share" / "zeropin"  # the state directory under HOME
+    audio = wav_bytes(b"\1\0" * 16000)
+    with Database(state / "zeropin.db") as database:
+        notes = NoteStore(database)
+        kept = notes.add("by milk", audio, "pocketsphinx", draft=True)
+        notes.add("call the dentist")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    listing = _zeropin(["notes"], env)
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("call the dentist")
+    assert "by milk  [draft: pocketsphinx's guess; audio: note-" in lines[1]
+    exported = _zeropin(["notes", "--export", str(tmp_path / "out")], env)
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "out" / f"note-{kept.id}.wav").read_bytes() == audio
+    assert (tmp_path / "out" / "notes.txt").read_text().splitlines() == lines

@@ -243,7 +243,7 @@ def test_a_version_1_database_migrates_and_keeps_its_notes(
     with monkeypatch.context() as before_memory:  # the ZeroPin that shipped with notes only
         before_memory.setattr(database, "MIGRATIONS", MIGRATIONS[:1])
         with Database(path) as old:
-            NoteStore(old).add("buy oat milk")
+            add_note_at_schema_1(old, "buy oat milk")
             assert old.schema_version == 1
     with Database(path) as db:
         assert db.schema_version == len(MIGRATIONS) >= 2
@@ -279,6 +279,12 @@ def test_ledger_content_defaults_to_empty(db: Database) -> None:
     assert db.query("read", "SELECT content FROM egress_ledger") == [("",)]
 
 
+def add_note_at_schema_1(db: Database, text: str) -> None:
+    """A note as the ZeroPin with notes only saved it (today's NoteStore writes newer columns)."""
+    with db.transaction("save") as connection:
+        connection.execute("INSERT INTO notes (text, created_at) VALUES (?, 0)", (text,))
+
+
 def test_a_failed_migration_leaves_version_1_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -286,7 +292,7 @@ def test_a_failed_migration_leaves_version_1_intact(
     with monkeypatch.context() as before_memory:
         before_memory.setattr(database, "MIGRATIONS", MIGRATIONS[:1])
         with Database(path) as old:
-            NoteStore(old).add("kept")
+            add_note_at_schema_1(old, "kept")
     # Something already squats on a name the migration creates: it must fail whole.
     connection = sqlite3.connect(path)
     connection.execute("CREATE TABLE turns (x)")
@@ -298,7 +304,7 @@ def test_a_failed_migration_leaves_version_1_intact(
         before_memory.setattr(database, "MIGRATIONS", MIGRATIONS[:1])
         with Database(path) as old:
             assert old.schema_version == 1
-            assert [n.text for n in NoteStore(old).recent(5)] == ["kept"]
+            assert old.query("read", "SELECT text FROM notes") == [("kept",)]
             tables = {row[0] for row in old.query("list", "SELECT name FROM sqlite_master")}
             assert "memory" not in tables
 

@@ -201,3 +201,59 @@ def test_failed_block_rolls_back(db: Database) -> None:
 def test_negative_limit_rejected(db: Database) -> None:
     with pytest.raises(ValueError):
         NoteStore(db).recent(-1)
+
+
+def test_a_note_and_its_audio_are_saved_together_or_not_at_all(db: Database) -> None:
+    store = NoteStore(db)
+    kept = store.add("kept", b"RIFF" + bytes(2000), "pocketsphinx", draft=True)
+    page_count = db.connection.execute("PRAGMA page_count").fetchone()[0]
+    db.connection.execute(f"PRAGMA max_page_count = {page_count + 2}")
+    with pytest.raises(StorageError, match="could not save the note: the disk is full"):
+        store.add("too big to keep", b"RIFF" + bytes(64000), "pocketsphinx", draft=True)
+    assert [n.text for n in store.recent(5)] == ["kept"]  # no note without its audio
+    assert db.query("count", "SELECT count(*) FROM note_audio") == [(1,)]
+    assert store.audio(kept.id) == b"RIFF" + bytes(2000)
+
+
+def test_deleting_the_notes_deletes_their_audio(db: Database) -> None:
+    store = NoteStore(db)
+    store.add("one", b"RIFF1")
+    store.add("two")
+    assert store.delete_all() == 2
+    assert db.query("count", "SELECT count(*) FROM note_audio") == [(0,)]
+
+
+def test_a_revision_keeps_the_first_text_and_a_blank_one_keeps_the_draft_as_it_is(
+    db: Database,
+) -> None:
+    store = NoteStore(db, clock=ticking_clock())
+    first = store.add("by oat mill", b"RIFF1", "pocketsphinx", draft=True)
+    second = store.add("cold dentist", b"RIFF2", "pocketsphinx", draft=True)
+    store.add("typed")
+    assert [n.id for n in store.drafts()] == [first.id, second.id]  # oldest first
+    store.revise(first.id, " buy oat milk ", "cloud")
+    store.revise(second.id, "", "cloud")  # the cloud heard nothing: keep the guess
+    newest, revised_blank, revised = store.recent(5)
+    assert (revised.text, revised.first_heard, revised.engine) == (
+        "buy oat milk", "by oat mill", "cloud",
+    )  # fmt: skip
+    assert (revised_blank.text, revised_blank.draft, revised_blank.engine) == (
+        "cold dentist", False, "pocketsphinx",
+    )  # fmt: skip
+    assert store.drafts() == []
+
+
+def test_notes_from_before_audio_are_kept_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from device.storage import database
+
+    path = tmp_path / "zeropin.db"
+    with monkeypatch.context() as before_audio:
+        before_audio.setattr(database, "MIGRATIONS", MIGRATIONS[:2])
+        with Database(path) as old, old.transaction("save") as connection:
+            connection.execute("INSERT INTO notes (text, created_at) VALUES ('old note', 5)")
+    with Database(path) as db:
+        assert db.schema_version == len(MIGRATIONS) == 3
+        [note] = NoteStore(db).recent(5)
+        assert note == Note(note.id, "old note", 5.0, "", False, "", False)
