@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
@@ -13,8 +14,27 @@ from device.config.presets import PRESETS
 from device.config.sources import ENV_PREFIX
 from device.sim.loopback.server import LoopbackLLM
 from device.system import paths
+from device.wakeword.real_speech import DEFAULT_ROOT
 
 TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot miss
+
+needs_real_speech = pytest.mark.skipif(
+    not DEFAULT_ROOT.is_dir(), reason=f"no real recordings at {DEFAULT_ROOT}"
+)
+
+
+def small_real_speech_tree(root: Path, per_folder: int = 12) -> Path:
+    """A real-speech folder of links to the first few real recordings of each kind."""
+    for kind in ("keywords/computer", "keywords/snowboy", "speech/librispeech", "digits"):
+        source = DEFAULT_ROOT / kind
+        if kind == "speech/librispeech":
+            source = next((DEFAULT_ROOT / "speech").glob("librispeech*"))
+        target = root / kind
+        target.mkdir(parents=True)
+        files = sorted(p for p in source.iterdir() if p.suffix in (".wav", ".flac"))
+        for path in files[: per_folder if kind != "speech/librispeech" else 3]:
+            (target / path.name).symlink_to(path)
+    return root
 
 
 @pytest.fixture(autouse=True, scope="session")

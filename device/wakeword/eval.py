@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,25 @@ class ScoredSet:
     audio_seconds: float
     cpu_seconds: float
     positive_files: list[Path]
+    negative_files: list[Path] = field(default_factory=list)
+    negative_file_seconds: list[float] = field(default_factory=list)
+
+    def subset(self, keep: Callable[[Path], bool]) -> ScoredSet:
+        """The recordings whose files ``keep`` accepts (CPU and audio time in proportion)."""
+        pos = [i for i, path in enumerate(self.positive_files) if keep(path)]
+        neg = [i for i, path in enumerate(self.negative_files) if keep(path)]
+        seconds = [self.negative_file_seconds[i] for i in neg]
+        share = sum(seconds) / self.negative_seconds if self.negative_seconds else 1.0
+        return ScoredSet(
+            [self.positives[i] for i in pos],
+            [self.negatives[i] for i in neg],
+            sum(seconds),
+            self.audio_seconds * share,
+            self.cpu_seconds * share,
+            [self.positive_files[i] for i in pos],
+            [self.negative_files[i] for i in neg],
+            seconds,
+        )
 
     def false_rejects(self, threshold: float, level: int = 1, smoothing: int = 1) -> list[Path]:
         """The positive clips the model does not fire on."""
@@ -146,6 +165,8 @@ def score_folders(
             scored.audio_seconds += seconds
             if into is scored.negatives:
                 scored.negative_seconds += samples.size / SAMPLE_RATE
+                scored.negative_files.append(path)
+                scored.negative_file_seconds.append(samples.size / SAMPLE_RATE)
     return scored
 
 

@@ -15,7 +15,9 @@ operating point: chosen on the clips it is reported on, so better than other peo
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from device.errors import ModelError
 from device.listening.tflite_wake import ModelCard
 from device.wakeword.eval import (
     EvalResult,
+    Progress,
     ScoredSet,
     choose_rule,
     format_result,
@@ -57,6 +60,19 @@ def real_set(root: Path, phrase: str) -> RealSet:
     return RealSet(phrase, positives, negatives)
 
 
+# LibriSpeech's "103-1240-0000" and the spoken digits' "3_jackson_12": the speaker comes first,
+# or after the digit; any other name (the keyword clips' random ones) is a speaker of its own.
+_SPEAKER = re.compile(r"^(\d+)-\d+-\d+$|^\d_([a-z]+)_\d+$")
+
+
+def half(path: Path) -> int:
+    """0 or 1, the same on every machine, by speaker where the name tells it: the trainer
+    chooses its rule on half 0 (validation) and reports half 1, whose speakers it never heard."""
+    found = _SPEAKER.match(path.stem)
+    speaker = next((g for g in found.groups() if g), path.stem) if found else path.stem
+    return hashlib.sha256(speaker.encode("utf-8")).digest()[0] % 2
+
+
 @dataclass(frozen=True)
 class FolderAccepts:
     folder: str
@@ -83,18 +99,22 @@ class RealReport:
         }
 
 
+def score_real(model: Path, chosen: RealSet, progress: Progress | None = None) -> list[ScoredSet]:
+    """``model``'s scores on each negative folder of ``chosen``, the first with the positives."""
+    positives = [chosen.positives] if chosen.positives else []
+    return [
+        score_folders(model, positives if index == 0 else [], [folder], progress)
+        for index, folder in enumerate(chosen.negatives)
+    ]
+
+
 def evaluate_real(model: Path, root: Path = DEFAULT_ROOT) -> RealReport:
     """Score ``model`` on the real recordings in ``root`` for its own phrase."""
     card = ModelCard.load(model)
     chosen = real_set(root, card.phrase)
-    positives = [chosen.positives] if chosen.positives else []
     rule = (card.threshold, card.trigger_level, card.smoothing)
-    # the positives once, with the first kind of talk; each kind of talk on its own
-    parts = [
-        score_folders(model, positives if index == 0 else [], [folder])
-        for index, folder in enumerate(chosen.negatives)
-    ]
-    everything = _merged(parts)
+    parts = score_real(model, chosen)
+    everything = merged(parts)
     by_folder = tuple(
         FolderAccepts(
             str(folder.relative_to(root)),
@@ -103,11 +123,11 @@ def evaluate_real(model: Path, root: Path = DEFAULT_ROOT) -> RealReport:
         )
         for folder, part in zip(chosen.negatives, parts, strict=True)
     )
-    at_budget = everything.at(*choose_rule(everything, BUDGET)) if positives else None
+    at_budget = everything.at(*choose_rule(everything, BUDGET)) if chosen.positives else None
     return RealReport(card.phrase, everything.at(*rule), by_folder, at_budget, card.metrics)
 
 
-def _merged(parts: list[ScoredSet]) -> ScoredSet:
+def merged(parts: list[ScoredSet]) -> ScoredSet:
     """One set from the per-folder ones (the first holds the positives)."""
     return ScoredSet(
         positives=parts[0].positives,
@@ -116,6 +136,8 @@ def _merged(parts: list[ScoredSet]) -> ScoredSet:
         audio_seconds=sum(part.audio_seconds for part in parts),
         cpu_seconds=sum(part.cpu_seconds for part in parts),
         positive_files=parts[0].positive_files,
+        negative_files=[path for part in parts for path in part.negative_files],
+        negative_file_seconds=[s for part in parts for s in part.negative_file_seconds],
     )
 
 

@@ -15,16 +15,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
+from conftest import needs_real_speech, small_real_speech_tree
 
 from device.errors import ModelError
 from device.listening.features import CONTEXT_FRAMES, FEATURES, band_centres_hz, log_mel
 from device.listening.tflite_wake import ModelCard, StreamingScorer, TFLiteWakeDetector
 from device.wakeword.eval import trigger_text
+from device.wakeword.real_speech import DEFAULT_ROOT
 from drivers.audio_format import read_wav
 
 pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
 
 from wakeword_trainer import engines, network  # noqa: E402
+from wakeword_trainer.card import _threshold_sentence, _warp_sentence  # noqa: E402
 from wakeword_trainer.dataset import RECORDING_COPIES, WINDOW, build_windows, synthesize  # noqa: E402
 from wakeword_trainer.settings import DataSettings, TrainSettings  # noqa: E402
 from wakeword_trainer.speech import (  # noqa: E402
@@ -35,7 +39,7 @@ from wakeword_trainer.speech import (  # noqa: E402
     split_voices,
 )
 from wakeword_trainer.testset import write_test_set  # noqa: E402
-from wakeword_trainer.train import _threshold_sentence, _warp_sentence, train_wake_word  # noqa: E402
+from wakeword_trainer.train import train_wake_word  # noqa: E402
 
 TINY = TrainSettings(
     data=DataSettings(positives=60, sentences=40, confusables=20, noise_windows=40, copies=1),
@@ -65,12 +69,33 @@ def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
 
     out = tmp_path_factory.mktemp("trained")
     model = out / "hey_jarvis.tflite"
+    settings = TINY
+    if DEFAULT_ROOT.is_dir():  # real people's talk chooses the rule too (nobody says the phrase)
+        real = small_real_speech_tree(out / "real", per_folder=6)
+        settings = replace(TINY, real_speech=str(real))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train, "write_test_set", recorded)
         train_wake_word(
-            "Hey  Jarvis", model, TINY, command="(test)", work_dir=out / "work", quiet=True
+            "Hey  Jarvis", model, settings, command="(test)", work_dir=out / "work", quiet=True
         )
     return model, out / "work" / "heldout"
+
+
+@needs_real_speech
+def test_real_people_choose_the_rule_and_their_other_half_heads_the_card(tiny_model):
+    model, _ = tiny_model
+    card = json.loads(model.with_suffix(".json").read_text())
+    real = card["metrics"]["real"]
+    test, validation = real["test_half"], real["validation_half"]
+    assert test["positives"] == validation["positives"] == 0  # nobody says "hey jarvis"
+    assert test["negative_hours"] > 0 and validation["negative_hours"] > 0
+    # both halves together are the whole tree: each recording in exactly one
+    root = Path(real["folder"])
+    seconds = sum(soundfile.info(str(p)).duration for p in root.rglob("*") if p.is_file())
+    hours = test["negative_hours"] + validation["negative_hours"]
+    assert hours == pytest.approx(seconds / 3600, abs=0.002)
+    markdown = model.with_suffix(".md").read_text()
+    assert "## On real people" in markdown and "people the rule never heard" in markdown
 
 
 def test_tiny_training_run_gives_a_model_the_device_loads(tiny_model):
@@ -323,8 +348,8 @@ def test_your_own_recordings_join_the_positives(tmp_path):
 
 
 def test_other_engines_keep_a_speaker_each_for_the_test():
-    """flite's and festival's voices (when installed) join the training voices, less one speaker
-    of each engine, which only the held-out test hears."""
+    """flite's, festival's and Piper's voices (when installed) join the training voices, less one
+    speaker of flite and of festival, which only the held-out test hears (Piper has one voice)."""
     installed = engines.voices()
     if not installed:
         pytest.skip("neither flite nor festival is installed (see wakeword_trainer/engines.py)")
@@ -332,7 +357,8 @@ def test_other_engines_keep_a_speaker_each_for_the_test():
     split = split_voices(other_engines=True)
     assert set(split.train_voices).isdisjoint(split.heldout_voices)
     for engine in {voice.split(":")[0] for voice in installed}:
-        assert [v for v in split.heldout_voices if v.startswith(f"{engine}:")], engine
+        held = [v for v in split.heldout_voices if v.startswith(f"{engine}:")]
+        assert held if engine != "piper" else not held, engine
         assert [v for v in split.train_voices if v.startswith(f"{engine}:")], engine
 
 

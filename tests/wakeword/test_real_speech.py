@@ -15,28 +15,12 @@ from pathlib import Path
 
 import pytest
 import soundfile
+from conftest import needs_real_speech, small_real_speech_tree
 
 from device.cli.main import _parser
-from device.wakeword.real_speech import BUDGET, DEFAULT_ROOT, evaluate_real, real_set
+from device.wakeword.real_speech import BUDGET, evaluate_real, real_set
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "wakeword" / "hey_zero.tflite"
-needs_real_speech = pytest.mark.skipif(
-    not DEFAULT_ROOT.is_dir(), reason=f"no real recordings at {DEFAULT_ROOT}"
-)
-
-
-def _small_tree(root: Path, per_folder: int = 12) -> Path:
-    """A real-speech folder of links to the first few real recordings of each kind."""
-    for kind in ("keywords/computer", "keywords/snowboy", "speech/librispeech", "digits"):
-        source = DEFAULT_ROOT / kind
-        if kind == "speech/librispeech":
-            source = next((DEFAULT_ROOT / "speech").glob("librispeech*"))
-        target = root / kind
-        target.mkdir(parents=True)
-        files = sorted(p for p in source.iterdir() if p.suffix in (".wav", ".flac"))
-        for path in files[: per_folder if kind != "speech/librispeech" else 3]:
-            (target / path.name).symlink_to(path)
-    return root
 
 
 def _model_for(phrase: str, folder: Path) -> Path:
@@ -87,7 +71,7 @@ def test_the_phrase_chooses_positives_and_everything_else_is_talk(tmp_path: Path
 
 @needs_real_speech
 def test_a_model_of_a_recorded_word_is_scored_on_people_saying_it(tmp_path: Path):
-    root = _small_tree(tmp_path / "real")
+    root = small_real_speech_tree(tmp_path / "real")
     report = evaluate_real(_model_for("computer", tmp_path), root)
     card = report.at_card
     assert card.positives == 12
@@ -104,7 +88,7 @@ def test_a_model_of_a_recorded_word_is_scored_on_people_saying_it(tmp_path: Path
 
 @needs_real_speech
 def test_the_command_reports_false_accepts_alone_for_an_unrecorded_phrase(tmp_path: Path):
-    root = _small_tree(tmp_path / "real", per_folder=4)
+    root = small_real_speech_tree(tmp_path / "real", per_folder=4)
     command = [sys.executable, "-m", "device.cli", "wakeword", "eval", str(SHIPPED)]
     result = subprocess.run(
         [*command, "--real-speech", str(root), "--json"],

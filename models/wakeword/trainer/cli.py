@@ -77,6 +77,12 @@ _OPTIONS = {
     "validation_minutes": _Option(
         "minutes of the held-out voices' talk to set the threshold", _more_than_zero
     ),
+    "real_speech": _Option(
+        "real recordings (laid out as shared/real-speech): half of them choose the rule, the "
+        "other half's figures head the card",
+        Path,
+        metavar="DIR",
+    ),
     "accent_validation_minutes": _Option(
         "minutes of talk half read by other languages' voices, to set it too", _zero_or_more
     ),
@@ -95,10 +101,11 @@ _OPTIONS = {
     "positives": _Option("phrase clips to synthesise"),
     "sentences": _Option("sentences without the phrase"),
     "confusables": _Option('"hey there", "zero", ...'),
+    "single_words": _Option("words said alone, then silence (negatives)"),
     "seed": _Option("of the data, and of the first network"),
     "made_up_variants": _Option("espeak-ng variants to breed from the training ones", metavar="N"),
     "recordings": _Option("your own WAV clips of the phrase, to add", Path, metavar="DIR"),
-    "other_engines": _Option("also speak with flite's and festival's voices (when installed)"),
+    "other_engines": _Option("also speak with flite's, festival's, Piper's voices (if installed)"),
 }
 
 

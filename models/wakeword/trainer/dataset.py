@@ -30,6 +30,7 @@ from .speech import (
     negative_sentence,
     phrase_spellings,
     random_voice,
+    single_word,
     trim_silence,
 )
 
@@ -66,17 +67,17 @@ def _say(batch: list[tuple[Voice, str]]) -> list[np.ndarray]:
 
 
 def _batches(jobs: list[tuple[Voice, str]]) -> list[list[int]]:
-    """Job numbers in the order to speak them: one at a time, but festival's in batches, voice
-    by voice, since starting it takes longer than speaking a sentence."""
-    festival: dict[str, list[int]] = {}
+    """Job numbers in the order to speak them: one at a time, but festival's and Piper's in
+    batches, voice by voice, since starting them takes longer than speaking a sentence."""
+    batched: dict[str, list[int]] = {}
     batches = []
     for index, (voice, _) in enumerate(jobs):
-        if voice.name.startswith("festival:"):
-            festival.setdefault(voice.name, []).append(index)
+        if voice.name.split(":")[0] in engines.BATCH:
+            batched.setdefault(voice.name, []).append(index)
         else:
             batches.append([index])
-    for indices in festival.values():
-        step = engines.FESTIVAL_BATCH
+    for name, indices in batched.items():
+        step = engines.BATCH[name.split(":")[0]]
         batches += [indices[i : i + step] for i in range(0, len(indices), step)]
     return batches
 
@@ -134,16 +135,20 @@ def negative_jobs(
     held_out: bool = False,
     confusable: bool = False,
     accents: bool = True,
+    single: bool = False,
 ) -> list[tuple[Voice, str]]:
-    """Talk without the phrase. For training, half of it in other languages' voices (unless not
-    ``accents``): the more kinds of speech the model has heard not to be the phrase, the fewer
-    new voices fool it."""
+    """Talk without the phrase: sentences, or ``confusable`` phrases, or ``single`` words. For
+    training, half of it in other languages' voices (unless not ``accents``): the more kinds of
+    speech the model has heard not to be the phrase, the fewer new voices fool it."""
     voices = split.heldout_voices if held_out else split.train_voices
     names = split.heldout_variants if held_out else split.train_variants
     accents_pool = split.negative_voices if accents and not held_out else ()
     jobs = []
     for _ in range(n):
-        text = rng.choice(CONFUSABLES) if confusable else negative_sentence(rng, phrase)
+        if single:
+            text = single_word(rng, phrase)
+        else:
+            text = rng.choice(CONFUSABLES) if confusable else negative_sentence(rng, phrase)
         pool = accents_pool if accents_pool and rng.random() < 0.5 else voices
         jobs.append((random_voice(rng, pool, names), text))
     return jobs
@@ -228,6 +233,11 @@ def build_windows(
     confusables = synthesize(
         negative_jobs(rng, phrase, split, settings.confusables, confusable=True),
         "speaking confusables",
+        quiet,
+    )
+    confusables += synthesize(
+        negative_jobs(rng, phrase, split, settings.single_words, single=True),
+        "speaking single words",
         quiet,
     )
     maker = WindowMaker(settings.seed, [s for s in sentences if s.size])

@@ -19,6 +19,7 @@ class DataSettings:
     sentences: int = 6000  # sentences without the phrase
     confusables: int = 1500  # confusable phrases ("hey there", "zero", ...)
     noise_windows: int = 2000  # noise alone
+    single_words: int = 1500  # a word said alone, then silence: windows cut as confusables are
     copies: int = 2  # each clip degraded this many ways; 4 held out worse
     seed: int = 0  # of the data, and of the first network
     # Your own WAV clips of the phrase, each degraded RECORDING_COPIES times beside the synthetic
@@ -53,6 +54,9 @@ class TrainSettings:
     # Talk half read by other languages' voices, which must keep within the budget too. Off: which
     # of its sentences fool a network proved too much a matter of chance for one set to judge.
     accent_validation_minutes: float = 0.0
+    # A folder of real recordings (as shared/real-speech): half chooses the rule with the
+    # synthetic validation, the other half's figures head the card (real.py).
+    real_speech: str = ""
     test_positives_per_snr: int = 100
     test_minutes: float = 480.0  # in 2 h one false accept is 0.5 per hour, the target itself
     # Scores are the sigmoid of the logit over this (network.cooled): an int8 score has 256

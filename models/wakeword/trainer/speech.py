@@ -57,6 +57,15 @@ EVERYDAY = (
 )
 
 
+# Words people say alone, then stop: answers, counts, names of things. A word followed by
+# silence fired models that had heard words only inside sentences ("three", on real recordings).
+SHORT_WORDS = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "yes", "no", "okay", "right", "sure", "thanks", "hello", "hi", "stop", "wait", "what",
+    "sorry", "please", "maybe", "done", "next", "again", "later", "good", "cool", "wow",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Voice:
     """One speaker: a voice, a variant, a speed and a pitch (as espeak-ng counts them)."""
@@ -219,6 +228,12 @@ def _dictionary_words() -> tuple[str, ...]:
             if word.isalpha() and 2 <= len(word) <= 10:
                 words.append(word)
     return tuple(words)
+
+
+def single_word(rng: random.Random, phrase: str) -> str:
+    """One word said on its own (never the phrase itself): half the time a common short one."""
+    word = rng.choice(SHORT_WORDS) if rng.random() < 0.5 else rng.choice(_dictionary_words())
+    return word if word != phrase else single_word(rng, phrase)
 
 
 def negative_sentence(rng: random.Random, phrase: str) -> str:

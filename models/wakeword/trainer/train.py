@@ -28,9 +28,10 @@ from tqdm import tqdm
 from device.listening.features import FEATURES
 from device.listening.tflite_wake import STEP_SECONDS, ModelCard
 from device.storage.files import write_atomically
-from device.wakeword.eval import EvalResult, ScoredSet, choose_rule, score_folders, trigger_text
+from device.wakeword.eval import EvalResult, ScoredSet, choose_rule, score_folders
 
-from . import network
+from . import network, real
+from .card import model_card_markdown
 from .dataset import build_windows
 from .mining import hard_negatives
 from .settings import TrainSettings
@@ -158,6 +159,13 @@ class _Sets:
         return score_folders(draft, folder / "positives", negatives or folder / "negatives",
                              self._bars)  # fmt: skip
 
+    def real(self, model: bytes) -> ScoredSet:
+        """The model's scores on every real recording (``--real-speech``), both halves."""
+        draft = self.scratch / self.model_name  # scored() wrote it with its card
+        draft.write_bytes(model)
+        root = Path(self.settings.real_speech)
+        return real.score(draft, root, self.phrase, lambda f, w: self._bars(f, f"real: {w}"))
+
     def _bars(self, files: list[Path], what: str) -> Iterable[Path]:
         return tqdm(files, desc=what, unit="file", disable=self.quiet)
 
@@ -172,19 +180,30 @@ class _Chosen:
     on_validation: EvalResult
     on_accents: EvalResult | None
     over: list[str]  # the kinds of talk no rule kept within the budget
+    on_real: EvalResult | None = None  # real people's validation half (real.py)
 
     @property
     def rule(self) -> tuple[float, int, int]:
         return self.threshold, self.level, self.smoothing
 
 
-def _choose(scored: ScoredSet, accent_scored: ScoredSet | None, budget: float) -> _Chosen:
+def _choose(
+    scored: ScoredSet,
+    accent_scored: ScoredSet | None,
+    budget: float,
+    real_validation: ScoredSet | None = None,
+) -> _Chosen:
     also = [accent_scored] if accent_scored is not None else []
-    rule = choose_rule(scored, budget, also=also)
+    if real_validation is None:
+        rule = choose_rule(scored, budget, also=also)
+    else:
+        rule = real.choose(scored, real_validation, budget, also)
     on_validation = scored.at(*rule)
     on_accents = accent_scored.at(*rule) if accent_scored is not None else None
+    on_real = real_validation.at(*rule) if real_validation is not None else None
     over = [name for name, result in (("the held-out voices' talk", on_validation),
-                                      ("accents' talk", on_accents))
+                                      ("accents' talk", on_accents),
+                                      ("real people's talk", on_real))
             if result is not None and result.false_accepts_per_hour > budget]  # fmt: skip
     if over:
         print(
@@ -192,7 +211,7 @@ def _choose(scored: ScoredSet, accent_scored: ScoredSet | None, budget: float) -
             f"on {' and '.join(over)}; train on more data",
             file=sys.stderr,
         )
-    return _Chosen(*rule, on_validation, on_accents, over)
+    return _Chosen(*rule, on_validation, on_accents, over, on_real)
 
 
 def _keep_networks(work_dir: Path, fitted: list[_Fitted]) -> None:
@@ -238,7 +257,11 @@ def _train(
         scored = sets.scored(tflite, validation)
         # (accents' positives are validation's again: a few seconds, and choose_rule skips them)
         accent_scored = sets.scored(tflite, validation, accents) if accents else None
-        chosen = _choose(scored, accent_scored, settings.max_false_accepts_per_hour)
+        people = sets.real(tflite) if settings.real_speech else None
+        real_validation, real_test = real.halves(people) if people else (None, None)
+        chosen = _choose(
+            scored, accent_scored, settings.max_false_accepts_per_hour, real_validation
+        )
         if work_dir:
             _keep_networks(work_dir, fitted)
         train_seconds = time.monotonic() - started - data_seconds
@@ -255,7 +278,8 @@ def _train(
         trigger_level=chosen.level,
         smoothing=chosen.smoothing,
         features=dict(FEATURES),
-        metrics=_metrics(tested, chosen, settings.max_false_accepts_per_hour),
+        metrics=_metrics(tested, chosen, settings.max_false_accepts_per_hour)
+        | _real_metrics(settings.real_speech, chosen, real_test),
         extra=_extra(
             command, tflite, fitted, settings, split, int(labels.size), int(labels.sum()), seconds
         ),
@@ -295,6 +319,14 @@ def _metrics(scored: ScoredSet, chosen: _Chosen, budget: float) -> dict[str, Any
         },
         "cpu_per_audio_second": round(on_test.cpu_per_audio_second, 5),
     }
+
+
+def _real_metrics(folder: str, chosen: _Chosen, tested: ScoredSet | None) -> dict[str, Any]:
+    """The card's figures on real people, when ``--real-speech`` gave them: the headline."""
+    if tested is None or chosen.on_real is None:
+        return {}
+    return {"real": {"folder": folder, "test_half": real.figures(tested.at(*chosen.rule)),
+                     "validation_half": real.figures(chosen.on_real)}}  # fmt: skip
 
 
 def _extra(
@@ -344,124 +376,3 @@ def _extra(
         "trained_on": f"{platform.machine()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}",
         "minutes": {name: round(value / 60, 1) for name, value in seconds.items()},
     }
-
-
-def _other_engines_sentence(data: dict) -> str:
-    others = [v for v in data["train_voices"] if ":" in v]
-    held = [v for v in data["heldout_voices"] if ":" in v]
-    if not others:
-        return "Only espeak-ng spoke (--other-engines adds flite's and festival's voices)."
-    return (f"Other engines' voices (--other-engines) joined them: "
-            f"{', '.join(others)}; each engine keeps one speaker for the test "
-            f"({', '.join(held) or 'none'}).")  # fmt: skip
-
-
-def _warp_sentence(card: dict) -> str:
-    warp = card.get("formant_warp") or {}
-    if not warp.get("share"):
-        return ""
-    low, high = warp["factors"]
-    tilt = f" and tilted by up to {warp['tilt_db']:g} dB" if warp.get("tilt_db") else ""
-    share = f"{100 * warp['share']:g}%"
-    return (
-        f"In {share} of the windows, drawn afresh every epoch, the formants are scaled by a "
-        f"factor between {low:g} and {high:g} (other throats){tilt}. "
-    )
-
-
-def _made_up(data: dict) -> str:
-    count = data.get("made_up_variants", 0)
-    return f" and {count} more bred from them (crosses, nudged)" if count else ""
-
-
-def _threshold_sentence(validation: dict) -> str:
-    hours = validation.get("negative_hours")  # not in cards made before it was recorded
-    talk = f"{hours:g} h of their talk" if hours else "their talk"
-    accents = validation.get("accents_negative_hours")  # nor in those made before this
-    if accents:
-        talk += (f" and in {accents:g} h of talk half read by other languages' voices, each on "
-                 f"its own")  # fmt: skip
-    budget = validation["false_accepts_per_hour_budget"]
-    return (f"The threshold, trigger level and smoothing have the fewest false rejects on clips "
-            f"by the held-out voices (from another seed than the test's, so these voices chose "
-            f"the rule too) with at most {budget:g} false accepts per hour in {talk}.")  # fmt: skip
-
-
-def _networks_sentence(extra: dict) -> str:
-    networks = extra.get("networks", [])  # not in cards made before there could be several
-    if len(networks) < 2:
-        return ""
-    seeds = ", ".join(str(n["network_seed"]) for n in networks)
-    return (f" The model is the average of {len(networks)} networks trained on these windows, "
-            f"each from its own seed ({seeds}) and mining the same talk for its own mistakes "
-            f"(counted together above); the device runs them all.")  # fmt: skip
-
-
-def _accents_sentence(data: dict[str, Any]) -> str:
-    accents = data.get("accent_voices", 0)
-    if not accents:
-        return (
-            "Half the talk without the phrase is read by espeak-ng's voices for other "
-            "languages, as accents."
-        )
-    return (
-        f"{data['accent_share']:.0%} of the phrase clips are said by {accents} of espeak-ng's "
-        f"voices for other languages (accents); half the talk without the phrase is read by its "
-        f"other-language voices."
-    )
-
-
-def model_card_markdown(card: ModelCard, file_name: str) -> str:
-    m, x = card.metrics, card.extra
-    data = x["data"]
-    espeak_voices = [v for v in data["train_voices"] if ":" not in v]
-    said_by_accents = _accents_sentence(data)
-    fa_per_hour = m["false_accepts_per_hour"]
-    means = " (each band less its mean over the second)" if x.get("band_means_removed") else ""
-    count = len(x.get("networks", []))
-    what = f"the average of {count} DS-CNNs" if count > 1 else "a DS-CNN"
-    by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
-    return f"""# Wake-word model card: "{card.phrase}"
-
-`{file_name}`: {x["model_bytes"]:,} bytes, {x["parameters"]:,} parameters, int8 TFLite, {what}
-over 1 s of 40-band log-mel features{means}, scored {x["scores_per_second"]} times a second. Made by
-ZeroPin's own trainer; the device reads the threshold, trigger level and smoothing from
-`{Path(file_name).stem}.json`.
-
-## How it was made
-
-    {x["command"]}
-
-On {x["trained_on"]}, in {x["minutes"]["total"]} minutes ({x["minutes"]["data"]} making data,
-{x["minutes"]["training"]} training). Speech from espeak-ng: {len(espeak_voices)} English
-voices ({", ".join(espeak_voices)}) with {data["train_variants"]} variants{_made_up(data)}, at
-random speeds and pitches. {_other_engines_sentence(data)} {data["positive_clips"]:,} phrase
-clips and {data["windows"]:,} windows in all ({data["positive_windows"]:,} positive).
-{said_by_accents} Clips are sped up or slowed down and degraded with room
-echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble).
-{_warp_sentence(x)}SpecAugment masks frames and bands.
-Then {data.get("hard_negatives", 0):,} hard negatives mined from fresh English talk in rounds.
-Seed {data["seed"]}.{_networks_sentence(x)}
-
-## How well it does
-
-Held out: voices {", ".join(data["heldout_voices"])} with variants the model never heard
-({", ".join(data["heldout_variants"][:8])}, ...).
-
-| | |
-|---|---|
-| threshold | {trigger_text(card.threshold, card.trigger_level, card.smoothing)} |
-| false rejects | {100 * m["false_reject_rate"]:.1f}% of {m["positives"]} clips ({by_noise}) |
-| false accepts | {m["false_accepts"]} in {m["negative_hours"]} h of talk ({fa_per_hour} per hour) |
-| CPU per audio second | {m["cpu_per_audio_second"]} (this machine, scoring) |
-
-The negatives are sentences from random dictionary words and everyday phrases, a quarter of them
-confusable ("hey there", "zero", "hero", "hey hero", ...), with pauses of room noise.
-{_threshold_sentence(m["validation"])}
-
-## Limits
-
-Synthetic voices only. Real voices, children, strong accents and real rooms will do worse: record
-a few dozen of your own clips (`zeropin wakeword record "{card.phrase}" YOUR_CLIPS`) and check with
-`zeropin wakeword eval {file_name} --positives YOUR_CLIPS --negatives SOME_TALK`.
-"""
