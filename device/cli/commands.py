@@ -182,9 +182,13 @@ def notes(args: argparse.Namespace) -> int:
 
 def bench(args: argparse.Namespace) -> int:
     from device.sim.bench import print_bench, run_bench
+    from device.system.paths import resolved_wake_model
+    from device.wakeword.real_speech import bench_figures
 
     cfg, _ = load_settings(args)
-    print_bench(run_bench(cfg, runs=args.runs), as_json=args.json)
+    result = run_bench(cfg, runs=args.runs)
+    result |= bench_figures(resolved_wake_model(cfg))  # real people, where recorded
+    print_bench(result, as_json=args.json)
     return 0
 
 

@@ -229,7 +229,26 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
             f"{result['intent_accuracy_heldout_snr_db']:g} dB SNR",
         ),
         ("peak RSS", f"{result['peak_rss_mb']} MB"),
+        *_real_rows(result),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}", file=sys.stdout)
+
+
+def _real_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """Real people's figures, when ``zeropin bench`` found them (wakeword.real_speech)."""
+    rows = []
+    if result.get("wake_fa_per_hour_real") is not None:
+        rows.append((
+            "wake word on real talk",
+            f"{result['wake_fa_per_hour_real']:g} false accepts per hour "
+            f"({result['wake_real_hours']:g} h of real recordings)",
+        ))  # fmt: skip
+    if result.get("recipe_phrase"):
+        rows.append((
+            f"trainer's default recipe ({result['recipe_phrase']!r}), real people",
+            f"{result['recipe_wake_frr_real']:.1%} missed, "
+            f"{result['recipe_wake_fa_per_hour_real']:g} false accepts per hour",
+        ))  # fmt: skip
+    return rows

@@ -37,6 +37,9 @@ from device.wakeword.eval import (
 # beside the checkout, as CI lays it out: <root>/main (this project) and <root>/shared
 DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "shared" / "real-speech"
 KEYWORDS, TALK = "keywords", ("speech", "digits")
+# The last real-speech evaluation of a model made by the trainer's default command (written by
+# `zeropin wakeword eval MODEL --real-speech --json`; models/README.md says which command).
+RECIPE_RESULT = Path(__file__).resolve().parents[2] / "models" / "wakeword" / "recipe-real.json"
 BUDGET = 0.5  # false accepts per hour the product allows
 
 
@@ -87,6 +90,8 @@ class RealReport:
     by_folder: tuple[FolderAccepts, ...]  # the card rule's false accepts, kind by kind of talk
     at_budget: EvalResult | None  # the best rule within BUDGET on these clips (positives only)
     synthetic: dict[str, Any] = field(default_factory=dict)  # the card's own held-out figures
+    # the card's rule on half 1 alone (``half``): speakers a --real-speech training never chose on
+    unseen_half: EvalResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +101,9 @@ class RealReport:
             "real_at_budget": self.at_budget.as_dict() if self.at_budget else None,
             "budget_false_accepts_per_hour": BUDGET,
             "synthetic_card": self.synthetic,
+            "real_at_card_rule_unseen_half": self.unseen_half.as_dict()
+            if self.unseen_half
+            else None,
         }
 
 
@@ -124,7 +132,8 @@ def evaluate_real(model: Path, root: Path = DEFAULT_ROOT) -> RealReport:
         for folder, part in zip(chosen.negatives, parts, strict=True)
     )
     at_budget = everything.at(*choose_rule(everything, BUDGET)) if chosen.positives else None
-    return RealReport(card.phrase, everything.at(*rule), by_folder, at_budget, card.metrics)
+    unseen = everything.subset(lambda path: half(path) == 1).at(*rule)
+    return RealReport(card.phrase, everything.at(*rule), by_folder, at_budget, card.metrics, unseen)
 
 
 def merged(parts: list[ScoredSet]) -> ScoredSet:
@@ -150,6 +159,20 @@ def format_report(report: RealReport) -> str:
         lines.append(f"(nobody in the folder says {report.phrase!r}: false accepts only)")
         lines.append(format_result(card).split("\n")[2])
     lines += [f"  {f.folder:<40} {f.false_accepts} in {f.hours:.2f} h" for f in report.by_folder]
+    if report.unseen_half is not None:
+        unseen = report.unseen_half
+        misses = (
+            f"false rejects {100 * unseen.false_reject_rate:.1f}% "
+            f"({unseen.false_rejects} of {unseen.positives}), "
+            if unseen.positives
+            else ""
+        )
+        lines += [
+            "",
+            "The half of the speakers that a training with --real-speech never chooses on:",
+            f"{misses}false accepts {unseen.false_accepts_per_hour:.2f} per hour "
+            f"({unseen.false_accepts} in {unseen.negative_hours:.2f} h)",
+        ]  # fmt: skip
     if report.at_budget is not None:
         best = report.at_budget
         lines += [
@@ -176,3 +199,21 @@ def _rule(result: EvalResult) -> str:
 
 def report_json(report: RealReport) -> str:
     return json.dumps(report.as_dict())
+
+
+def bench_figures(model: Path, root: Path = DEFAULT_ROOT, recipe: Path = RECIPE_RESULT) -> dict:
+    """``zeropin bench``'s real-speech figures: ``model``'s false accepts per hour on the real
+    talk (when the recordings are there) and the default recipe's last evaluation (when kept)."""
+    figures: dict[str, Any] = {"wake_fa_per_hour_real": None, "wake_real_hours": None}
+    if root.is_dir():
+        at_card = evaluate_real(model, root).at_card
+        figures["wake_fa_per_hour_real"] = round(at_card.false_accepts_per_hour, 3)
+        figures["wake_real_hours"] = at_card.negative_hours
+    kept = json.loads(recipe.read_text()) if recipe.is_file() else {}
+    at_rule = kept.get("real_at_card_rule") or {}
+    figures |= {
+        "recipe_phrase": kept.get("phrase"),
+        "recipe_wake_frr_real": at_rule.get("false_reject_rate"),
+        "recipe_wake_fa_per_hour_real": at_rule.get("false_accepts_per_hour"),
+    }
+    return figures

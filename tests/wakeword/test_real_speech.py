@@ -18,7 +18,7 @@ import soundfile
 from conftest import needs_real_speech, small_real_speech_tree
 
 from device.cli.main import _parser
-from device.wakeword.real_speech import BUDGET, evaluate_real, real_set
+from device.wakeword.real_speech import BUDGET, evaluate_real, real_set, report_json
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "wakeword" / "hey_zero.tflite"
 
@@ -84,6 +84,11 @@ def test_a_model_of_a_recorded_word_is_scored_on_people_saying_it(tmp_path: Path
     assert report.at_budget is not None
     assert report.at_budget.false_accepts_per_hour <= BUDGET or report.at_budget.false_accepts == 0
     assert report.synthetic["false_accepts_per_hour"] == 0.375  # the card's, kept beside
+    # the half no --real-speech training chooses on: part of the clips and of the talk
+    unseen = report.unseen_half
+    assert 0 < unseen.positives < card.positives
+    assert 0 < unseen.negative_hours < card.negative_hours
+    assert unseen.false_rejects <= card.false_rejects
 
 
 @needs_real_speech
@@ -101,6 +106,7 @@ def test_the_command_reports_false_accepts_alone_for_an_unrecorded_phrase(tmp_pa
     assert report["phrase"] == "hey zero"
     assert report["real_at_card_rule"]["positives"] == 0
     assert report["real_at_budget"] is None  # no positives: no operating point to choose
+    assert report["real_at_card_rule_unseen_half"]["negative_hours"] > 0
     folders = [f["folder"] for f in report["real_false_accepts_by_folder"]]
     assert folders == ["keywords/computer", "keywords/snowboy", "speech", "digits"]
     mixed = subprocess.run(
@@ -111,3 +117,28 @@ def test_the_command_reports_false_accepts_alone_for_an_unrecorded_phrase(tmp_pa
     )
     assert mixed.returncode == 1
     assert "leave out --positives, --negatives, --threshold and --tune" in mixed.stderr
+
+
+@needs_real_speech
+def test_the_bench_reports_the_shipped_models_real_false_accepts_and_the_recipes_last_figures(
+    tmp_path: Path,
+):
+    from device.sim.bench import _real_rows
+    from device.wakeword.real_speech import bench_figures
+
+    root = small_real_speech_tree(tmp_path / "real", per_folder=4)
+    recipe = tmp_path / "recipe-real.json"
+    recipe.write_text(report_json(evaluate_real(_model_for("computer", tmp_path), root)))
+    figures = bench_figures(SHIPPED, root, recipe)
+    shipped = evaluate_real(SHIPPED, root).at_card
+    assert figures["wake_fa_per_hour_real"] == round(shipped.false_accepts_per_hour, 3)
+    assert figures["wake_real_hours"] == shipped.negative_hours > 0
+    kept = json.loads(recipe.read_text())["real_at_card_rule"]
+    assert figures["recipe_phrase"] == "computer"
+    assert figures["recipe_wake_frr_real"] == kept["false_reject_rate"]
+    assert figures["recipe_wake_fa_per_hour_real"] == kept["false_accepts_per_hour"]
+    rows = dict(_real_rows(figures))
+    assert "wake word on real talk" in rows
+    assert rows["trainer's default recipe ('computer'), real people"].endswith("per hour")
+    nothing = bench_figures(SHIPPED, tmp_path / "absent", tmp_path / "absent.json")
+    assert set(nothing.values()) == {None} and _real_rows(nothing) == []
