@@ -168,3 +168,10 @@ def test_a_keep_test_set_that_cannot_be_a_folder_fails_at_once(tmp_path):
         f"zeropin: --keep-test-set {taken}: cannot make that folder (File exists)"
     )
     assert taken.read_text() == "mine"
+
+
+def test_a_switch_can_be_turned_off_and_the_card_says_so():
+    args = train_parser().parse_args(["computer", "--out", "c.tflite", "--no-other-engines"])
+    settings, command = train_settings(args)
+    assert settings.data.other_engines is False
+    assert command.endswith("--no-other-engines")

@@ -121,8 +121,13 @@ def _setting(name: str) -> tuple[str, Any]:
 def _add_option(group: argparse._ArgumentGroup, name: str, default: Any) -> None:
     option = _OPTIONS[name]
     flag = "--" + name.replace("_", "-")
-    if isinstance(default, bool):
-        group.add_argument(flag, action="store_true", default=None, help=option.help)
+    if isinstance(default, bool):  # --x and --no-x, so a default of either can be turned
+        group.add_argument(
+            flag,
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"{option.help} (default: {'on' if default else 'off'})",
+        )
         return
     shown = f" (default {default:g})" if isinstance(default, int | float) else ""
     group.add_argument(
@@ -201,7 +206,10 @@ def train_settings(args: argparse.Namespace) -> tuple[TrainSettings, str]:
         where, default = _setting(field)
         chosen[where][field] = type(default)(value)  # the field's type: a Path as the str it is
         flag = "--" + name.replace("_", "-")
-        options.append(flag if value is True else f"{flag}={value}")
+        if isinstance(value, bool):
+            options.append(flag if value else "--no-" + flag[2:])
+        else:
+            options.append(f"{flag}={value}")
     settings = TrainSettings(data=DataSettings(**chosen["data"]), **chosen["train"])
     command = ["zeropin", "wakeword", "train", args.phrase, "--out", str(args.out), *options]
     return settings, shlex.join(command)
