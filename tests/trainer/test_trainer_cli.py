@@ -175,3 +175,10 @@ def test_a_switch_can_be_turned_off_and_the_card_says_so():
     settings, command = train_settings(args)
     assert settings.data.other_engines is False
     assert command.endswith("--no-other-engines")
+
+
+def test_the_natural_share_is_a_share():
+    args = train_parser().parse_args(["computer", "--out", "c.tflite", "--natural-share", "0.3"])
+    assert train_settings(args)[0].data.natural_share == 0.3
+    with pytest.raises(SystemExit):
+        train_parser().parse_args(["computer", "--out", "c.tflite", "--natural-share", "1.5"])

@@ -7,6 +7,7 @@ and hands over a model the device loads, with a card that says how it was made a
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,13 @@ pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
 
 from wakeword_trainer import engines, network  # noqa: E402
 from wakeword_trainer.card import _threshold_sentence, _warp_sentence  # noqa: E402
-from wakeword_trainer.dataset import RECORDING_COPIES, WINDOW, build_windows, synthesize  # noqa: E402
+from wakeword_trainer.dataset import (  # noqa: E402
+    RECORDING_COPIES,
+    WINDOW,
+    build_windows,
+    positive_jobs,
+    synthesize,
+)
 from wakeword_trainer.settings import DataSettings, TrainSettings  # noqa: E402
 from wakeword_trainer.speech import (  # noqa: E402
     REPEAT_PROBE,
@@ -506,3 +513,21 @@ def test_eval_tune_refuses_a_threshold_beside_it(tiny_model):
     both = zeropin_eval(model, *folders, "--tune", "1", "--threshold", "0.5")
     assert both.returncode == 2
     assert "not allowed with argument --tune" in both.stderr
+
+
+def test_a_natural_share_of_the_clips_and_talk_is_said_by_the_neural_voice():
+    split = replace(
+        split_voices(), natural_voices=("piper:joe",), natural_share=0.3,
+        train_voices=(*split_voices().train_voices, "piper:joe"),
+    )  # fmt: skip
+    rng = random.Random(0)
+    said = [v.name for v, _ in positive_jobs(rng, "hey zero", split, 2000)]
+    share = said.count("piper:joe") / len(said)
+    assert 0.3 < share < 0.4  # 30%, plus its turn among the 7 training voices
+    held = [v.name for v, _ in positive_jobs(rng, "hey zero", split, 200, held_out=True)]
+    assert "piper:joe" not in held  # the held-out voices stay the held-out voices
+    unshared = replace(split, natural_share=0.0)
+    first, again = random.Random(1), random.Random(1)
+    assert positive_jobs(first, "hey zero", unshared, 50) == positive_jobs(
+        again, "hey zero", replace(unshared, natural_voices=()), 50
+    )  # a share of 0 draws nothing: older commands build the same data

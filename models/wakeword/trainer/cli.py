@@ -60,6 +60,13 @@ def _zero_or_more(text: str) -> float:
     return number
 
 
+def _share(text: str) -> float:
+    number = _finite(text)
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"{text}: must be a share from 0 to 1")
+    return number
+
+
 @dataclasses.dataclass(frozen=True)
 class _Option:
     help: str
@@ -105,6 +112,10 @@ _OPTIONS = {
     "seed": _Option("of the data, and of the first network"),
     "made_up_variants": _Option("espeak-ng variants to breed from the training ones", metavar="N"),
     "recordings": _Option("your own WAV clips of the phrase, to add", Path, metavar="DIR"),
+    "natural_share": _Option(
+        "share of phrase clips and talk said by Piper's voice (with --other-engines)",
+        _share,
+    ),
     "other_engines": _Option("also speak with flite's, festival's, Piper's voices (if installed)"),
 }
 

@@ -122,7 +122,8 @@ def positive_jobs(
     spellings = phrase_spellings(phrase)
     jobs = []
     for _ in range(n):
-        pool = accents if accents and rng.random() < accent_share else voices
+        pool = voices if held_out else split.training_pool(rng)
+        pool = accents if accents and rng.random() < accent_share else pool
         jobs.append((random_voice(rng, pool, names), rng.choice(spellings)))
     return jobs
 
@@ -149,7 +150,8 @@ def negative_jobs(
             text = single_word(rng, phrase)
         else:
             text = rng.choice(CONFUSABLES) if confusable else negative_sentence(rng, phrase)
-        pool = accents_pool if accents_pool and rng.random() < 0.5 else voices
+        pool = voices if held_out else split.training_pool(rng)
+        pool = accents_pool if accents_pool and rng.random() < 0.5 else pool
         jobs.append((random_voice(rng, pool, names), text))
     return jobs
 

@@ -29,6 +29,9 @@ class DataSettings:
     accent_share: float = 0.0
     # flite's and festival's voices too, when installed; off: espeak-ng's held-out voices did worse.
     other_engines: bool = False
+    # Of the phrase clips and the talk, the share said by Piper's neural voice (of a real
+    # speaker) when --other-engines finds it; else it speaks as one voice among the others.
+    natural_share: float = 0.0
     # espeak-ng variants bred from the training ones (variants.py); off: 100 did not help.
     made_up_variants: int = 0
 

@@ -170,10 +170,23 @@ class VoiceSplit:
     negative_voices: tuple[str, ...] = ()
     # Those of them that say the phrase as words: accents that say it, for training positives.
     accent_voices: tuple[str, ...] = ()
+    # Neural voices of real speakers (Piper's) among the training voices, and the share of the
+    # phrase clips and of the talk they say (the rest is shared by all the training voices).
+    natural_voices: tuple[str, ...] = ()
+    natural_share: float = 0.0
+
+    def training_pool(self, rng: random.Random) -> tuple[str, ...]:
+        """The training voices to draw the next speaker from."""
+        if self.natural_share and self.natural_voices and rng.random() < self.natural_share:
+            return self.natural_voices
+        return self.train_voices
 
 
 def split_voices(
-    heldout: tuple[str, ...] = HELDOUT_VOICES, phrase: str = "", other_engines: bool = False
+    heldout: tuple[str, ...] = HELDOUT_VOICES,
+    phrase: str = "",
+    other_engines: bool = False,
+    natural_share: float = 0.0,
 ) -> VoiceSplit:
     """espeak-ng's English voices less ``heldout``; with ``other_engines``, also flite's and
     festival's installed voices less one speaker each (engines.HELD_OUT). With a ``phrase``,
@@ -193,6 +206,8 @@ def split_voices(
         heldout_variants=held_variants,
         negative_voices=other_voices(),
         accent_voices=accent_voices(phrase) if phrase else (),
+        natural_voices=tuple(v for v in others if v.startswith("piper:")),
+        natural_share=natural_share,
     )
 
 

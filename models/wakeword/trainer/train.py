@@ -64,6 +64,7 @@ def train_wake_word(
         settings.heldout_voices,
         phrase if settings.data.accent_share else "",
         other_engines=settings.data.other_engines,
+        natural_share=settings.data.natural_share,
     )
     with made_up_variants(
         split.train_variants, settings.data.made_up_variants, settings.data.seed
