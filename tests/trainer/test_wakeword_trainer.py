@@ -361,6 +361,7 @@ def test_other_engines_keep_a_speaker_each_for_the_test():
     if not installed:
         pytest.skip("neither flite nor festival is installed (see wakeword_trainer/engines.py)")
     assert not [v for v in split_voices().train_voices if ":" in v]  # only when asked for
+    assert DataSettings().other_engines  # which the trainer does by default
     split = split_voices(other_engines=True)
     assert set(split.train_voices).isdisjoint(split.heldout_voices)
     for engine in {voice.split(":")[0] for voice in installed}:

