@@ -164,6 +164,7 @@ def privacy_ledger(args: argparse.Namespace) -> int:
 
 def notes(args: argparse.Namespace) -> int:
     """``zeropin notes`` lists the notes; ``--export DIR`` writes them and their audio there."""
+    from device.errors import StorageError
     from device.storage import notes as stored
     from device.storage.database import Database
     from device.system.paths import database_path, resolved_state_dir
@@ -172,7 +173,10 @@ def notes(args: argparse.Namespace) -> int:
     with Database(database_path(resolved_state_dir(cfg))) as database:
         store = stored.NoteStore(database)
         if args.export is not None:
-            count = stored.export(store, args.export)
+            try:
+                count = stored.export(store, args.export)
+            except OSError as exc:
+                raise StorageError(f"could not export the notes to {args.export}: {exc}") from exc
             print(f"wrote {count} note(s) to {args.export / 'notes.txt'}, with their audio")
             return 0
         for note in store.recent(args.limit):

@@ -175,3 +175,8 @@ def test_notes_are_listed_and_exported_with_their_audio_from_the_shell(tmp_path)
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "out" / f"note-{kept.id}.wav").read_bytes() == audio
     assert (tmp_path / "out" / "notes.txt").read_text().splitlines() == lines
+    (tmp_path / "a-file").write_text("")
+    refused = _zeropin(["notes", "--export", str(tmp_path / "a-file" / "notes")], env)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"zeropin: could not export the notes to {tmp_path}")
+    assert len(refused.stderr.strip().splitlines()) == 1

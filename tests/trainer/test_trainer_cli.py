@@ -182,3 +182,16 @@ def test_the_natural_share_is_a_share():
     assert train_settings(args)[0].data.natural_share == 0.3
     with pytest.raises(SystemExit):
         train_parser().parse_args(["computer", "--out", "c.tflite", "--natural-share", "1.5"])
+
+
+def test_a_real_speech_folder_that_is_not_one_fails_before_any_training(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "wakeword", "train", "computer",
+         "--out", str(tmp_path / "c.tflite"), "--real-speech", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        f"{tmp_path}: no keywords/ folder: is this a real-speech folder?"
+    )
+    assert not (tmp_path / "c.tflite").exists()

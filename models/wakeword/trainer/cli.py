@@ -251,6 +251,10 @@ def _train(args: argparse.Namespace) -> int:
                 f"--keep-test-set {args.keep_test_set}: cannot make that folder "
                 f"({exc.strerror or exc})"
             ) from exc
+    if args.real_speech is not None:  # checked now: a bad folder fails at once, not after training
+        from device.wakeword.real_speech import real_set
+
+        real_set(args.real_speech, " ".join(args.phrase.lower().split()))
     try:
         import tensorflow  # noqa: F401
     except ImportError as exc:
