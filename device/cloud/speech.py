@@ -80,8 +80,9 @@ class CloudRecognizer:
 
     Confident commands (``confident``, ``in_grammar`` and ``is_command``) are never uploaded: they
     stay offline and instant. The app's ``is_command`` leaves out dictation ("take a note ..."):
-    a grammar can only guess at a note's words, so those are transcribed here when they can be. Blank local results are not uploaded either: that is silence or
-    noise (the listener also ends utterances in which no speech started). Audio is the only
+    a grammar can only guess at a note's words, so those are transcribed here when they can be.
+    Blank local results are not uploaded either: that is silence or noise (the listener also
+    ends utterances in which no speech started). Audio is the only
     thing uploaded: when no provider transcribes it, the local result is returned as it is, and
     an unsure one is then not acted on (see ``Transcript.confident``). Providers without a
     ``transcription_model`` are skipped; one that fails ``failures`` times in a row is paused for

@@ -228,6 +228,24 @@ def _keep_networks(work_dir: Path, fitted: list[_Fitted]) -> None:
     np.save(work_dir / "calibration.npy", np.concatenate([f.calibration for f in fitted]))
 
 
+def _fit_all(
+    phrase: str,
+    split: VoiceSplit,
+    settings: TrainSettings,
+    features: np.ndarray,
+    labels: np.ndarray,
+    quiet: bool,
+) -> list[_Fitted]:
+    """``settings.networks`` networks on the same windows, each from its own seed."""
+    fitted = []
+    for number in range(settings.networks):
+        seed = settings.data.seed + number  # the data's, then the next ones
+        fitted.append(_fit(phrase, split, settings, features, labels, seed, quiet))
+        if settings.networks > 1 and not quiet:
+            print(f"network {number + 1} of {settings.networks} trained", flush=True)
+    return fitted
+
+
 def _train(
     phrase: str,
     out: Path,
@@ -248,12 +266,7 @@ def _train(
                                 settings.validation_positives_per_snr,
                                 settings.validation_minutes)  # fmt: skip
         accents = sets.write_accents() if settings.accent_validation_minutes > 0 else None
-        fitted = []
-        for number in range(settings.networks):
-            seed = settings.data.seed + number  # the data's, then the next ones
-            fitted.append(_fit(phrase, split, settings, features, labels, seed, quiet))
-            if settings.networks > 1 and not quiet:
-                print(f"network {number + 1} of {settings.networks} trained", flush=True)
+        fitted = _fit_all(phrase, split, settings, features, labels, quiet)
         tflite = network.export_int8(
             [f.model for f in fitted],
             np.concatenate([f.calibration for f in fitted]),
