@@ -19,8 +19,9 @@ USER_NAME=zeropin
 STATE=/var/lib/zeropin
 BOOT=/boot/firmware
 
-# What the daemon needs at run time, and what building PyAudio (no arm64 wheel) needs once.
-APT_PACKAGES=(python3 python3-venv python3-dev gcc portaudio19-dev libportaudio2 espeak-ng
+# What the daemon needs at run time, and what building PyAudio and pymicro-features (no arm64
+# wheels) needs once.
+APT_PACKAGES=(python3 python3-venv python3-dev gcc g++ portaudio19-dev libportaudio2 espeak-ng
               libatomic1 alsa-utils iw rfkill ca-certificates)
 APT_OPTIONAL=(python3-picamera2)  # only in Raspberry Pi OS's archive; the camera is off without it
 

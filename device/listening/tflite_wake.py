@@ -1,4 +1,4 @@
-"""The default wake-word engine: our own small int8 TFLite model over streaming log-mel features.
+"""The default wake-word engine: our own small int8 TFLite model over streaming features.
 
 A model is two files side by side: ``hey_zero.tflite`` and its card ``hey_zero.json`` (phrase,
 threshold, the features it was trained on, how it was made and how well it did). The scorer keeps
@@ -33,12 +33,13 @@ from device.errors import ModelError
 from device.listening.features import (
     CONTEXT_FRAMES,
     CONTEXT_SECONDS,
-    FEATURES,
+    FRONT_ENDS,
     HOP_SAMPLES,
+    LOG_MEL,
     MEL_BANDS,
     SAMPLE_RATE,
-    WINDOW_SAMPLES,
-    log_mel,
+    FrontEnd,
+    front_end_for,
 )
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,6 @@ log = logging.getLogger(__name__)
 STEP_FRAMES = 5  # the model runs every 5 frames: 10 times a second
 STEP_SAMPLES = STEP_FRAMES * HOP_SAMPLES
 STEP_SECONDS = STEP_SAMPLES / SAMPLE_RATE
-# samples that make the next STEP_FRAMES frames: the last frame's window overhangs its hop
-_STEP_SPAN = (STEP_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES
 
 TRAIN_HINT = 'train one with `zeropin wakeword train "hey zero" --out FILE.tflite`'
 
@@ -87,17 +86,24 @@ class ModelCard:
             metrics=_card_value(path, data, "metrics", dict, lambda v: True, {}),
             extra={k: v for k, v in data.items() if k not in _CARD_KEYS},
         )
-        if card.features != FEATURES:
+        if front_end_for(card.features) is None:
+            known = FRONT_ENDS.get(str(card.features.get("kind")), LOG_MEL).card
             changed = sorted(
                 k
-                for k in FEATURES.keys() | card.features.keys()
-                if card.features.get(k) != FEATURES.get(k)
+                for k in known.keys() | card.features.keys()
+                if card.features.get(k) != known.get(k)
             )
             raise ModelError(
                 f"{model_path}: trained on other features than this version computes "
                 f"({', '.join(changed)} differ); retrain it ({TRAIN_HINT})"
             )
         return card
+
+    @property
+    def front_end(self) -> FrontEnd:
+        front = front_end_for(self.features)
+        assert front is not None, "load() refuses cards of unknown features"
+        return front
 
     def to_json(self) -> str:
         data = {
@@ -236,9 +242,12 @@ class StreamingScorer:
         self.reset()
 
     def reset(self) -> None:
-        self._samples = np.zeros(0, dtype=np.int16)
+        try:
+            self._stream = self.card.front_end.stream()
+        except ImportError as exc:  # the micro front end's package is missing
+            raise ModelError(f"{self.model_path}: {exc}") from exc
         self._rows = np.zeros((CONTEXT_FRAMES, MEL_BANDS), dtype=np.float32)
-        self._filled = 0  # rows of real audio in the window, up to CONTEXT_FRAMES
+        self._count = 0  # rows since the start or the last reset
 
     @property
     def features(self) -> np.ndarray:
@@ -247,13 +256,11 @@ class StreamingScorer:
 
     def scores(self, samples: np.ndarray) -> Iterator[float]:
         """Feed int16 samples; yields the score of every step they complete."""
-        self._samples = np.concatenate((self._samples, samples))
-        while self._samples.size >= _STEP_SPAN:
-            new_rows = log_mel(self._samples[:_STEP_SPAN])  # always STEP_FRAMES rows
-            self._samples = self._samples[STEP_SAMPLES:]
-            self._rows = np.concatenate((self._rows[STEP_FRAMES:], new_rows))
-            self._filled = min(CONTEXT_FRAMES, self._filled + STEP_FRAMES)
-            if self._filled == CONTEXT_FRAMES:
+        for row in self._stream.push(samples):
+            self._rows = np.concatenate((self._rows[1:], row[None, :]))
+            self._count += 1
+            # every STEP_FRAMES rows, once a whole window of real audio is in
+            if self._count % STEP_FRAMES == 0 and self._count >= CONTEXT_FRAMES:
                 yield self.score_window(self._rows)
 
     def score_window(self, rows: np.ndarray) -> float:

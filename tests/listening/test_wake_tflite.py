@@ -17,7 +17,16 @@ from device.app import build_listener, build_wake
 from device.config.sources import load_config
 from device.errors import ConfigError, ModelError
 from device.events import ListenMode, WakeWordDetected
-from device.listening.features import CONTEXT_FRAMES, FEATURES, MEL_BANDS, frame_count, log_mel
+from device.listening.features import (
+    CONTEXT_FRAMES,
+    FEATURES,
+    HOP_SAMPLES,
+    LOG_MEL,
+    MEL_BANDS,
+    MICRO,
+    frame_count,
+    log_mel,
+)
 from device.listening.tflite_wake import STEP_FRAMES, ModelCard, StreamingScorer, TFLiteWakeDetector
 from device.speaking.tts import EspeakSynthesizer
 from device.system.manifest import load_manifest, shipped_file
@@ -72,9 +81,36 @@ def test_streaming_features_match_the_trainers():
     steps = list(scorer.scores(audio))
     assert steps
     whole = log_mel(audio)
-    warm_up = -(-CONTEXT_FRAMES // STEP_FRAMES)  # steps until the ring is full: the first score
-    done = (len(steps) + warm_up - 1) * STEP_FRAMES  # rows computed so far
-    np.testing.assert_allclose(scorer.features, whole[done - CONTEXT_FRAMES : done], atol=1e-4)
+    np.testing.assert_allclose(scorer.features, whole[-CONTEXT_FRAMES:], atol=1e-4)
+    # a score every STEP_FRAMES rows from the stream's start, once a whole window is in
+    positions = range(STEP_FRAMES, len(whole) + 1, STEP_FRAMES)
+    assert len(steps) == sum(1 for rows in positions if rows >= CONTEXT_FRAMES)
+
+
+@pytest.mark.parametrize("front", [LOG_MEL, MICRO], ids=lambda f: f.kind)
+def test_each_front_end_streams_the_rows_it_gives_a_whole_clip(front):
+    """The trainer computes a clip's rows at once, the device chunk by chunk (any size)."""
+    audio = np.frombuffer(quiet(0.3) + speech("hey zero") + quiet(0.5), dtype="<i2")
+    whole = front.rows(audio)
+    assert whole.shape == ((audio.size - front.first_row_samples) // HOP_SAMPLES + 1, MEL_BANDS)
+    assert front.rows(audio[: front.span()]).shape == (CONTEXT_FRAMES, MEL_BANDS)
+    stream = front.stream()
+    chunks = [stream.push(c) for c in np.array_split(audio, np.arange(0, audio.size, 333))]
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+
+
+def test_the_micro_front_end_takes_out_the_level():
+    """PCAN: the same speech 20 dB quieter gives nearly the same rows once the front end has
+    settled; plain log-mel rows shift by the level."""
+    audio = np.frombuffer(quiet(1.0) + speech("hey zero"), dtype="<i2").astype(np.float32)
+    noise = np.random.default_rng(0).normal(0, 30, audio.size)
+    loud, soft = ((audio + noise).astype(np.int16), (audio / 10 + noise / 10).astype(np.int16))
+
+    def gap(front):
+        a, b = front.rows(loud)[-CONTEXT_FRAMES:], front.rows(soft)[-CONTEXT_FRAMES:]
+        return np.abs(a - b).mean() / (a.max() - a.min())
+
+    assert gap(MICRO) < gap(LOG_MEL) / 2
 
 
 @pytest.mark.parametrize("chunk_bytes", [2, 320, 960, 3200, 4802, 64000])

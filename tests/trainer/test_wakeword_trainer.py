@@ -32,7 +32,6 @@ from wakeword_trainer import engines, network  # noqa: E402
 from wakeword_trainer.card import _threshold_sentence, _warp_sentence  # noqa: E402
 from wakeword_trainer.dataset import (  # noqa: E402
     RECORDING_COPIES,
-    WINDOW,
     build_windows,
     positive_jobs,
     synthesize,
@@ -264,7 +263,6 @@ def test_training_windows_are_labelled_and_shaped():
     positives = int(labels.sum())
     assert positives == 60  # one window per phrase clip with copies=1
     assert len(labels) > 2 * positives  # cut-short phrases, talk, confusables and noise
-    assert WINDOW == 15840
 
 
 def tone_window() -> tuple[np.ndarray, int]:

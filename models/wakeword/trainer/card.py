@@ -86,12 +86,15 @@ def model_card_markdown(card: ModelCard, file_name: str) -> str:
     means = " (each band less its mean over the second)" if x.get("band_means_removed") else ""
     count = len(x.get("networks", []))
     what = f"the average of {count} DS-CNNs" if count > 1 else "a DS-CNN"
+    features = {"micro": "TFLite Micro (noise-suppressed, PCAN)"}.get(
+        str(card.features.get("kind")), "log-mel"
+    )
     by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
     return f"""# Wake-word model card: "{card.phrase}"
 
 `{file_name}`: {x["model_bytes"]:,} bytes, {x["parameters"]:,} parameters, int8 TFLite, {what}
-over 1 s of 40-band log-mel features{means}, scored {x["scores_per_second"]} times a second. Made by
-ZeroPin's own trainer; the device reads the threshold, trigger level and smoothing from
+over 1 s of 40-band {features} features{means}, scored {x["scores_per_second"]} times a second.
+Made by ZeroPin's own trainer; the device reads the threshold, trigger level and smoothing from
 `{Path(file_name).stem}.json`.
 
 ## How it was made

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from device.listening.features import FRONT_ENDS
+
 from .settings import DataSettings, TrainSettings
 
 
@@ -58,6 +60,12 @@ def _zero_or_more(text: str) -> float:
     if not number >= 0:
         raise argparse.ArgumentTypeError(f"{text}: must be a number, 0 or more")
     return number
+
+
+def _front_end(text: str) -> str:
+    if text not in FRONT_ENDS:
+        raise argparse.ArgumentTypeError(f"{text}: must be one of {', '.join(FRONT_ENDS)}")
+    return text
 
 
 def _share(text: str) -> float:
@@ -117,6 +125,11 @@ _OPTIONS = {
         _share,
     ),
     "other_engines": _Option("also speak with flite's, festival's, Piper's voices (if installed)"),
+    "front_end": _Option(
+        "the features: log-mel, or micro (TFLite Micro's, with noise suppression and PCAN)",
+        _front_end,
+        metavar="KIND",
+    ),
 }
 
 

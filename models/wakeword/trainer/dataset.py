@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from device.errors import ModelError
-from device.listening.features import CONTEXT_FRAMES, HOP_SAMPLES, WINDOW_SAMPLES, log_mel
+from device.listening.features import CONTEXT_FRAMES, FRONT_ENDS, LOG_MEL, FrontEnd
 from drivers.audio_format import read_wav
 
 from . import engines
@@ -33,9 +33,6 @@ from .speech import (
     single_word,
     trim_silence,
 )
-
-WINDOW = (CONTEXT_FRAMES - 1) * HOP_SAMPLES + WINDOW_SAMPLES  # samples behind one model input
-
 
 RECORDING_COPIES = 10
 
@@ -156,27 +153,32 @@ def negative_jobs(
     return jobs
 
 
-def _window(audio: np.ndarray, end: int) -> np.ndarray:
-    """The WINDOW samples before ``end``, as int16 (clamped into the audio)."""
-    end = min(max(end, WINDOW), audio.size)
-    return to_int16(audio[end - WINDOW : end])
-
-
 def _ms(rng: random.Random, low: float, high: float) -> int:
     return int(rng.uniform(low, high) * RATE / 1000)
 
 
 class WindowMaker:
-    """Builds utterances around clips, degrades them, and cuts labelled windows out."""
+    """Builds utterances around clips, degrades them, and cuts labelled windows out.
 
-    def __init__(self, seed: int, babble: list[np.ndarray]) -> None:
+    A window is the audio behind one model input (``window`` samples) and, for a front end that
+    adapts to what it hears, the ``warmup`` before it."""
+
+    def __init__(self, seed: int, babble: list[np.ndarray], front: FrontEnd = LOG_MEL) -> None:
         self.rng = random.Random(seed)
         self.augmenter = Augmenter(seed, [to_float(b) for b in babble[:200]])
         self.babble = babble
+        self.window = front.span()
+        self.span = self.window + front.warmup_samples
+
+    def _cut(self, audio: np.ndarray, end: int) -> np.ndarray:
+        """The ``span`` samples before ``end`` (or as many as there are), as int16; ``end`` is
+        clamped into the audio and leaves a whole window before it."""
+        end = min(max(end, self.window), audio.size)
+        return to_int16(audio[max(0, end - self.span) : end])
 
     def _lead_in(self) -> np.ndarray:
         """What comes before a clip: a second or more of quiet, or the end of other speech."""
-        quiet = np.zeros(WINDOW + _ms(self.rng, 50, 500), dtype=np.float32)
+        quiet = np.zeros(self.span + _ms(self.rng, 50, 500), dtype=np.float32)
         if self.babble and self.rng.random() < 0.4:
             end = quiet.size - _ms(self.rng, 50, 400)
             talk = to_float(self.rng.choice(self.babble))[-end:]
@@ -196,25 +198,25 @@ class WindowMaker:
 
     def positive_windows(self, clip: np.ndarray) -> Iterable[tuple[np.ndarray, int]]:
         audio, end = self.around(clip)
-        yield _window(audio, end + _ms(self.rng, 20, 250)), 1
+        yield self._cut(audio, end + _ms(self.rng, 20, 250)), 1
         if clip.size > RATE // 2:  # the phrase cut short: must not fire yet
-            yield _window(audio, end - _ms(self.rng, 200, 500)), 0
+            yield self._cut(audio, end - _ms(self.rng, 200, 500)), 0
 
     def confusable_windows(self, clip: np.ndarray) -> Iterable[tuple[np.ndarray, int]]:
         audio, end = self.around(clip)
-        yield _window(audio, end + _ms(self.rng, 20, 250)), 0
+        yield self._cut(audio, end + _ms(self.rng, 20, 250)), 0
 
     def sentence_windows(self, clip: np.ndarray) -> Iterable[tuple[np.ndarray, int]]:
         audio, end = self.around(clip)
         # just after the sentence ends, as a positive is cut: a pause is not the phrase
-        yield _window(audio, end + _ms(self.rng, 20, 250)), 0
+        yield self._cut(audio, end + _ms(self.rng, 20, 250)), 0
         for _ in range(1 + clip.size // RATE):
-            yield _window(audio, self.rng.randint(WINDOW, audio.size)), 0
+            yield self._cut(audio, self.rng.randint(self.window, audio.size)), 0
 
     def noise_window(self) -> tuple[np.ndarray, int]:
         if self.rng.random() < 0.05:
-            return np.zeros(WINDOW, dtype=np.int16), 0  # a muted or unplugged mic
-        return to_int16(self.augmenter.background(WINDOW)), 0
+            return np.zeros(self.span, dtype=np.int16), 0  # a muted or unplugged mic
+        return to_int16(self.augmenter.background(self.span)), 0
 
 
 def build_windows(
@@ -242,7 +244,8 @@ def build_windows(
         "speaking single words",
         quiet,
     )
-    maker = WindowMaker(settings.seed, [s for s in sentences if s.size])
+    front = FRONT_ENDS[settings.front_end]
+    maker = WindowMaker(settings.seed, [s for s in sentences if s.size], front)
     windows: list[tuple[np.ndarray, int]] = []
     bar = tqdm(
         total=settings.copies * (len(positives) + len(confusables))
@@ -269,6 +272,6 @@ def build_windows(
         windows.append(maker.noise_window())
         bar.update()
     bar.close()
-    features = np.stack([log_mel(w) for w, _ in windows])
+    features = np.stack([front.rows(w)[-CONTEXT_FRAMES:] for w, _ in windows])
     labels = np.array([label for _, label in windows], dtype=np.float32)
     return features, labels

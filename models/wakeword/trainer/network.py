@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from device.listening.features import CONTEXT_FRAMES, MEL_BANDS, band_centres_hz
+from device.listening.features import CONTEXT_FRAMES, LOG_MEL, MEL_BANDS
 
 CHANNELS = 64
 BLOCKS = 4
@@ -63,10 +63,13 @@ EQ_DB = 0.0
 EQ_POINTS = 5
 
 
-def reshaped(window: np.ndarray, warp: float, eq_db: np.ndarray) -> np.ndarray:
+def reshaped(
+    window: np.ndarray, warp: float, eq_db: np.ndarray, centres: np.ndarray | None = None
+) -> np.ndarray:
     """``window`` as if said with every formant ``warp`` times higher, through an equaliser
-    (``eq_db``: gains at evenly spaced points across the bands, smoothly joined)."""
-    centres = band_centres_hz()
+    (``eq_db``: gains at evenly spaced points across the bands, smoothly joined). ``centres``:
+    the bands' centre frequencies (the log-mel front end's unless given)."""
+    centres = LOG_MEL.band_centres_hz() if centres is None else centres
     # band b now holds what the voice made at centres[b] / warp
     source = np.interp(centres / warp, centres, np.arange(MEL_BANDS))
     low = np.floor(source).astype(int)
@@ -77,7 +80,9 @@ def reshaped(window: np.ndarray, warp: float, eq_db: np.ndarray) -> np.ndarray:
     return (out + (gains * np.log(10) / 10).astype(np.float32)).astype(np.float32)
 
 
-def masked(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def masked(
+    batch: np.ndarray, rng: np.random.Generator, centres: np.ndarray | None = None
+) -> np.ndarray:
     """Other voices (``reshaped``), then SpecAugment (Park et al., 2019): blank a few frames and a
     few bands of each window, so the model cannot lean on any one moment or pitch of the voices it
     trained on."""
@@ -85,7 +90,7 @@ def masked(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for index, window in enumerate(out):
         if rng.random() < VOICE_SHARE:
             eq = rng.uniform(-EQ_DB, EQ_DB, EQ_POINTS)
-            window = out[index] = reshaped(window, rng.uniform(1 - WARP, 1 + WARP), eq)
+            window = out[index] = reshaped(window, rng.uniform(1 - WARP, 1 + WARP), eq, centres)
         floor = window.min()
         start, width = rng.integers(0, CONTEXT_FRAMES), rng.integers(0, 7)
         window[start : start + width] = floor
@@ -102,9 +107,11 @@ def train(
     model: Any = None,
     learning_rate: float = 2e-3,
     quiet: bool = False,
+    centres: np.ndarray | None = None,
 ) -> Any:
     """A trained Keras model (``model`` trained further, or a new one). 10% of the windows are
-    kept aside to report validation loss as it goes; the rest are masked afresh every epoch."""
+    kept aside to report validation loss as it goes; the rest are masked afresh every epoch
+    (``centres``: the front end's band centres, for ``reshaped``)."""
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(seed)
@@ -123,7 +130,7 @@ def train(
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             picked = self.order[index * BATCH : (index + 1) * BATCH]
-            return masked(features[picked], rng)[..., None], labels[picked]
+            return masked(features[picked], rng, centres)[..., None], labels[picked]
 
         def on_epoch_end(self) -> None:
             rng.shuffle(self.order)

@@ -35,6 +35,8 @@ class DataSettings:
     natural_share: float = 0.0
     # espeak-ng variants bred from the training ones (variants.py); off: 100 did not help.
     made_up_variants: int = 0
+    # The features the model sees (device/listening/features.py): "log-mel" or "micro".
+    front_end: str = "log-mel"
 
 
 @dataclass(frozen=True)

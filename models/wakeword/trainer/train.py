@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from device.listening.features import FEATURES
+from device.listening.features import FRONT_ENDS
 from device.listening.tflite_wake import STEP_SECONDS, ModelCard
 from device.storage.files import write_atomically
 from device.wakeword.eval import EvalResult, ScoredSet, choose_rule, score_folders
@@ -98,7 +98,9 @@ def _fit(
     quiet: bool,
 ) -> _Fitted:
     """Train, then mine hard negatives from fresh talk in rounds."""
-    model = network.train(features, labels, settings.epochs, seed, quiet=quiet)
+    front = FRONT_ENDS[settings.data.front_end]
+    centres = front.band_centres_hz()
+    model = network.train(features, labels, settings.epochs, seed, quiet=quiet, centres=centres)
     mined = 0
     for round_ in range(settings.mining_rounds):
         parts = talk(
@@ -109,7 +111,7 @@ def _fit(
             seed=settings.data.seed + 100 + round_,
             quiet=quiet,
         )
-        hard = hard_negatives(model, parts)
+        hard = hard_negatives(model, parts, front)
         mined += len(hard)
         if not quiet:
             print(f"mining round {round_ + 1}: {len(hard)} hard negatives", flush=True)
@@ -123,6 +125,7 @@ def _fit(
             model=model,
             learning_rate=5e-4,
             quiet=quiet,
+            centres=centres,
         )
     return _Fitted(model, seed, network.calibration_windows(features), int(labels.size), mined)
 
@@ -159,7 +162,8 @@ class _Sets:
         # the model is tested from here; it goes to `out` once its card is done
         draft = self.scratch / self.model_name
         draft.write_bytes(model)
-        card = ModelCard(phrase=self.phrase, threshold=0.5, features=dict(FEATURES))
+        features = dict(FRONT_ENDS[self.settings.data.front_end].card)
+        card = ModelCard(phrase=self.phrase, threshold=0.5, features=features)
         draft.with_suffix(".json").write_text(card.to_json())
         return score_folders(draft, folder / "positives", negatives or folder / "negatives",
                              self._bars)  # fmt: skip
@@ -295,7 +299,7 @@ def _train(
         threshold=chosen.threshold,
         trigger_level=chosen.level,
         smoothing=chosen.smoothing,
-        features=dict(FEATURES),
+        features=dict(FRONT_ENDS[settings.data.front_end].card),
         metrics=_metrics(tested, chosen, settings.max_false_accepts_per_hour)
         | _real_metrics(settings.real_speech, chosen, real_test),
         extra=_extra(
