@@ -229,7 +229,6 @@ MICRO = FrontEnd(
     MicroStream,
 )
 FRONT_ENDS = {f.kind: f for f in (LOG_MEL, MICRO)}
-FEATURES = LOG_MEL.card  # what the trainer makes unless told otherwise
 
 
 def front_end_for(card: dict[str, Any]) -> FrontEnd | None:

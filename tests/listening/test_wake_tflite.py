@@ -19,7 +19,6 @@ from device.errors import ConfigError, ModelError
 from device.events import ListenMode, WakeWordDetected
 from device.listening.features import (
     CONTEXT_FRAMES,
-    FEATURES,
     HOP_SAMPLES,
     LOG_MEL,
     MEL_BANDS,
@@ -220,7 +219,7 @@ def test_model_that_crashes_the_runtime_is_refused_not_fatal(tmp_path):
 def test_model_for_other_features_is_refused(tmp_path):
     model = copy_model(tmp_path)
     card = json.loads(model.with_suffix(".json").read_text())
-    card["features"] = {**FEATURES, "mel_bands": 64}
+    card["features"] = {**LOG_MEL.card, "mel_bands": 64}
     model.with_suffix(".json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match=r"trained on other features .*mel_bands differ.*retrain"):
         TFLiteWakeDetector(model)
