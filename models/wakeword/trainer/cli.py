@@ -126,7 +126,7 @@ _OPTIONS = {
     ),
     "other_engines": _Option("also speak with flite's, festival's, Piper's voices (if installed)"),
     "front_end": _Option(
-        "the features: log-mel, or micro (TFLite Micro's, with noise suppression and PCAN)",
+        "the features: log-mel (default), or micro (TFLite Micro's: noise suppression, PCAN)",
         _front_end,
         metavar="KIND",
     ),
