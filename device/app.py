@@ -58,7 +58,15 @@ from drivers.audio_format import RATE
 from drivers.buttons import Buttons
 from drivers.camera import Camera, FolderCamera, Picamera2Camera
 from drivers.errors import DriverError
-from drivers.leds import NoLed, PrivacyLed, RgbLed, SingleLed, StatusLight
+from drivers.leds import (
+    CaptureOnStatusLight,
+    NoLed,
+    PrivacyLed,
+    RgbLed,
+    SingleLed,
+    StatusLight,
+    UploadIndicator,
+)
 from drivers.mic import FileMicrophone, Microphone, PyAudioMicrophone
 from drivers.power import Battery
 from drivers.speaker import PyAudioSpeaker, Speaker, WavSpeaker
@@ -203,8 +211,30 @@ def build_privacy_led(
     return PrivacyLed(cfg.led.privacy_pin, pin_factory=pin_factory, on_change=on_change)
 
 
-def build_gate(cfg: Config, database: Database, privacy_led: PrivacyLed | None) -> EgressGate:
-    return EgressGate(Ledger(database), privacy_led, log_content=cfg.llm.log_prompt_text)
+def upload_indicator(light: StatusLight, privacy_led: PrivacyLed | None) -> UploadIndicator | None:
+    """What shows an upload: the privacy LED when one is fitted, else the status LED's capture
+    pattern; None when the build has neither (``[led] kind = "none"``, no ``privacy_pin``)."""
+    if privacy_led is not None:
+        return privacy_led
+    return CaptureOnStatusLight(light) if light.can_show_capture else None
+
+
+def build_gate(
+    cfg: Config,
+    database: Database,
+    indicator: UploadIndicator | None,
+    *,
+    allow_without_indicator: bool | None = None,
+) -> EgressGate:
+    """The egress gate; ``allow_without_indicator`` None: as ``[led]`` says."""
+    if allow_without_indicator is None:
+        allow_without_indicator = cfg.led.allow_uploads_without_indicator
+    return EgressGate(
+        Ledger(database),
+        indicator,
+        allow_without_indicator=allow_without_indicator,
+        log_content=cfg.llm.log_prompt_text,
+    )
 
 
 def build_chain(cfg: Config, providers: list[Provider], gate: EgressGate) -> ProviderChain:
@@ -294,7 +324,11 @@ def brain_alone(cfg: Config, providers: list[Provider], camera: Camera | None) -
         volume = Volume(cfg.tts.volume_percent)
         stores = build_stores(database)
         skills = build_skills(cfg, stores, camera, state_dir, timers, volume)
-        gate = build_gate(cfg, database, build_privacy_led(cfg))
+        # Only the privacy LED: the status light belongs to the daemon. Without one, images
+        # still go: ``ask`` never opens a camera or a microphone, it sends the file its caller
+        # named (--image), and the caller is the one watching.
+        privacy_led = build_privacy_led(cfg)
+        gate = build_gate(cfg, database, privacy_led, allow_without_indicator=True)
         yield build_brain(cfg, providers, gate, skills, stores, camera)
 
 
@@ -332,7 +366,7 @@ def assemble(
     database = Database(state_paths(cfg, state_dir)[0])
     try:
         # The gate comes first: cloud speech uploads through it as the brain does.
-        gate = build_gate(cfg, database, privacy_led)
+        gate = build_gate(cfg, database, upload_indicator(light, privacy_led))
         listener = build_listener(cfg, providers, gate)
         synthesizer = build_synthesizer(cfg, providers, gate)
     except Exception:  # a config or model error: nothing will use the database

@@ -3,12 +3,14 @@
 Every upload (a chat prompt, a camera frame, a recording) is wrapped in :meth:`EgressGate.upload`,
 which keeps ZeroPin's privacy promise in this order:
 
-1. For an image or audio, light the privacy LED first; if it cannot be lit, refuse
-   (:class:`~device.errors.EgressRefused`) and send nothing. Text prompts are not camera or
-   microphone data, so they do not need the LED (and leave it alone).
+1. For an image or audio, light the upload indicator first (the privacy LED, or the status LED's
+   capture pattern on a build without one); if it cannot be lit, refuse
+   (:class:`~device.errors.EgressRefused`) and send nothing. A device with no indicator at all
+   refuses too, unless its owner set ``[led] allow_uploads_without_indicator``. Text prompts are
+   not camera or microphone data, so they need no indicator (and leave it alone).
 2. Append a row to the egress ledger *before* the block runs, so a crash mid-send still leaves a
-   record; if the row cannot be written (disk full), refuse and put the LED back out.
-3. Run the block (the actual request) with the LED lit; the LED goes out when the last image or
+   record; if the row cannot be written (disk full), refuse and put the indicator back out.
+3. Run the block (the actual request) with the indicator lit; it goes out when the last image or
    audio upload in progress leaves its block, however it leaves (return, exception, cancellation).
 
 The ledger keeps the time, host, kind, size and purpose of each upload, never a URL (only its
@@ -45,14 +47,14 @@ from urllib.parse import urlsplit
 
 from device.errors import DriverError, EgressRefused, StorageError
 from device.storage.database import Database
-from drivers.leds import PrivacyLed
+from drivers.leds import UploadIndicator
 
 __all__ = ["KINDS", "EgressGate", "Ledger", "LedgerRow", "format_ledger", "host_name"]
 
 log = logging.getLogger(__name__)
 
 KINDS = ("text", "image", "audio")
-LIT_KINDS = frozenset({"image", "audio"})  # camera and microphone data: the privacy LED must be lit
+LIT_KINDS = frozenset({"image", "audio"})  # camera and microphone data: the indicator must be lit
 LEDGER_WRITE = "write the egress ledger"  # completes StorageError's "could not ..."
 
 
@@ -147,12 +149,14 @@ class Ledger:
 
 
 class EgressGate:
-    """Lights the privacy LED and writes the ledger before anything leaves the device.
+    """Lights the upload indicator and writes the ledger before anything leaves the device.
 
-    ``privacy_led=None`` is for devices without a privacy LED, such as the simulator on a laptop:
-    uploads are then allowed and ledgered, with nothing lit; a WARNING says so once, here. On a
-    wearable, configure the LED: it is what makes the camera and microphone visible to the people
-    around the wearer.
+    ``indicator`` is the privacy LED, or the status LED's capture pattern
+    (:class:`~drivers.leds.CaptureOnStatusLight`) on a build without one: it is what makes the
+    camera and microphone visible to the people around the wearer. With ``indicator=None``
+    images and audio are refused, unless ``allow_without_indicator`` (the owner's explicit
+    ``[led] allow_uploads_without_indicator``): then they are sent and ledgered with nothing lit,
+    and a WARNING says so once, here.
 
     Safe to use from several threads at once: the LED stays lit while any image or audio upload
     is in progress. ``log_content`` keeps the text of prompts in the ledger (never images or
@@ -160,18 +164,28 @@ class EgressGate:
     """
 
     def __init__(
-        self, ledger: Ledger, privacy_led: PrivacyLed | None, *, log_content: bool = False
+        self,
+        ledger: Ledger,
+        indicator: UploadIndicator | None,
+        *,
+        allow_without_indicator: bool = False,
+        log_content: bool = False,
     ) -> None:
         self._ledger = ledger
-        self._led = privacy_led
+        self._led = indicator
+        self._allow_unlit = allow_without_indicator
         self._log_content = log_content
-        self._lock = threading.Lock()  # guards _uploads_lit and the LED's on/off
+        self._lock = threading.Lock()  # guards _uploads_lit and the indicator's on/off
         self._uploads_lit = 0  # image/audio uploads in progress
-        if privacy_led is None:
+        if indicator is None and allow_without_indicator:
             log.warning(
-                "no privacy LED configured: images and audio will be sent without a light "
-                "showing it (fine for a simulator, not for a wearable)"
+                "no upload indicator, and allow_uploads_without_indicator is set: images and "
+                "audio will be sent with no light showing it"
             )
+
+    @property
+    def indicator(self) -> UploadIndicator | None:
+        return self._led
 
     @contextmanager
     def upload(
@@ -186,6 +200,12 @@ class EgressGate:
         _check_upload(kind, size_bytes, purpose)
         host = host_name(host)
         kept = content if self._log_content and kind == "text" else ""
+        if kind in LIT_KINDS and self._led is None and not self._allow_unlit:
+            raise EgressRefused(
+                f"not sending the {kind}: nothing on this device can show it (no privacy LED, no "
+                "status LED); wire one, or set [led] allow_uploads_without_indicator = true",
+                cause="no indicator",
+            )
         lit = kind in LIT_KINDS and self._led is not None
         if lit:
             self._light(kind)
@@ -195,7 +215,9 @@ class EgressGate:
             except StorageError as exc:
                 reason = str(exc).removeprefix(f"could not {LEDGER_WRITE}: ")
                 raise EgressRefused(
-                    f"not sending the {kind}: the egress ledger could not be written ({reason})"
+                    f"not sending the {kind}: the egress ledger could not be written ({reason})",
+                    cause="ledger",
+                    storage_reason=reason,
                 ) from exc
             log.debug("egress: %s, %d bytes to %s for %s", kind, size_bytes, host, purpose)
             yield
@@ -204,7 +226,7 @@ class EgressGate:
                 self._put_out()
 
     def _light(self, kind: str) -> None:
-        """Light the LED and count this upload, or raise EgressRefused (count unchanged)."""
+        """Light the indicator and count this upload, or raise EgressRefused (count unchanged)."""
         assert self._led is not None
         with self._lock:
             try:
@@ -216,7 +238,10 @@ class EgressGate:
                     self._uploads_lit += 1
                     return
                 reason = "it still reads as off after being switched on"
-        raise EgressRefused(f"not sending the {kind}: the privacy LED could not be lit ({reason})")
+        raise EgressRefused(
+            f"not sending the {kind}: {self._led.description} could not be lit ({reason})",
+            cause="indicator",
+        )
 
     def _put_out(self) -> None:
         """Count this upload done; put the LED out when it was the last one in progress."""
@@ -229,7 +254,9 @@ class EgressGate:
                 self._led.off()
             except DriverError as exc:
                 # Never raise over the upload's own outcome; the next upload lights it again.
-                log.warning("the privacy LED could not be put out after an upload: %s", exc)
+                log.warning(
+                    "%s could not be put out after an upload: %s", self._led.description, exc
+                )
 
 
 def format_ledger(rows: Sequence[LedgerRow], totals: Mapping[str, tuple[int, int]]) -> str:

@@ -31,7 +31,18 @@ class TtsError(ZeroPinError, RuntimeError):
 
 
 class EgressRefused(ZeroPinError, PermissionError):
-    """An upload was not sent: the privacy LED could not be lit or the ledger not written."""
+    """An upload was not sent; ``cause`` says why, for the sentence the wearer hears:
+
+    - ``"indicator"``: the privacy LED (or the status LED's capture pattern) could not be lit;
+    - ``"no indicator"``: nothing on this device can show an upload, and the owner has not
+      allowed uploads without one;
+    - ``"ledger"``: the egress ledger could not be written (``storage_reason`` says why).
+    """
+
+    def __init__(self, message: str, *, cause: str, storage_reason: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.storage_reason = storage_reason
 
 
 class CloudError(ZeroPinError, ConnectionError):

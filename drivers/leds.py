@@ -1,4 +1,4 @@
-"""Status lights that show what the device is doing, and the privacy light that gates uploads.
+"""Status lights that show what the device is doing, and the lights that show an upload.
 
 Every pattern has one rhythm on every light, so a one-colour build and an RGB build read alike:
 
@@ -13,9 +13,16 @@ SPEAKING   pulse (0.5 s up, 0.5 s down)        full                 green
 ERROR      3 fast blinks, 0.6 s pause, repeat  full                 red
 MUTED      steady                              off                  amber
 OFFLINE    slow blink (0.2 s on, 1.8 s off)    full                 dim red
+CAPTURE    beacon (0.9 s on, 0.1 s off)        full                 magenta
 =========  ==================================  ===================  ============================
 
 An animated pattern runs on a gpiozero background thread until the next ``show()``.
+
+CAPTURE is not a state of the voice loop: it is laid over whatever the loop shows while a camera
+frame or a recording leaves the device (``capture(True)``), so a build without a dedicated
+privacy LED still shows every upload. Anything that can show an upload is an
+:class:`UploadIndicator`: a :class:`PrivacyLed`, or a status light's CAPTURE pattern through
+:class:`CaptureOnStatusLight`.
 """
 
 from __future__ import annotations
@@ -48,15 +55,23 @@ class LedPattern(enum.StrEnum):
     ERROR = "error"
     MUTED = "muted"
     OFFLINE = "offline"
+    CAPTURE = "capture"  # an image or audio is leaving the device; see capture()
 
 
 @dataclass(frozen=True)
 class _Look:
-    rhythm: Literal["steady", "blink", "pulse", "burst"]
+    rhythm: Literal["steady", "blink", "pulse", "steps"]
     level: float  # SingleLed brightness, 0..1
     colour: Colour  # RgbLed colour
-    on_seconds: float = 0.0  # blink on time, pulse fade-in time, burst step
+    on_seconds: float = 0.0  # blink on time, pulse fade-in time, the length of one step
     off_seconds: float = 0.0  # blink off time, pulse fade-out time
+    steps: tuple[bool, ...] = ()  # "steps": lit or dark for on_seconds each, repeated
+
+
+# Three blinks, then six steps dark: a fault, the way a smoke alarm chirps.
+ERROR_STEPS = (True, False) * 3 + (False,) * 6
+# Lit, with a short dark blink each second: nothing else looks like it on one LED.
+CAPTURE_STEPS = (True,) * 9 + (False,)
 
 
 LOOKS: dict[LedPattern, _Look] = {
@@ -65,45 +80,82 @@ LOOKS: dict[LedPattern, _Look] = {
     LedPattern.LISTENING: _Look("steady", 1.0, (0.0, 0.0, 1.0)),
     LedPattern.THINKING: _Look("blink", 1.0, (0.0, 1.0, 1.0), 0.1, 0.1),
     LedPattern.SPEAKING: _Look("pulse", 1.0, (0.0, 1.0, 0.0), 0.5, 0.5),
-    LedPattern.ERROR: _Look("burst", 1.0, (1.0, 0.0, 0.0), 0.1),
+    LedPattern.ERROR: _Look("steps", 1.0, (1.0, 0.0, 0.0), 0.1, steps=ERROR_STEPS),
     LedPattern.MUTED: _Look("steady", 0.0, (1.0, 0.4, 0.0)),
     LedPattern.OFFLINE: _Look("blink", 1.0, (0.2, 0.0, 0.0), 0.2, 1.8),
+    LedPattern.CAPTURE: _Look("steps", 1.0, (1.0, 0.0, 1.0), 0.1, steps=CAPTURE_STEPS),
 }
-BURST_STEPS = 12  # of on_seconds each: on/off three times, then six steps dark
 
 
-def _burst(on: Any, off: Any) -> Iterator[Any]:
-    """Values for gpiozero's ``source``: three blinks then a pause, for ever."""
-    return itertools.cycle([on, off] * 3 + [off] * (BURST_STEPS - 6))
+def _stepped(steps: tuple[bool, ...], on: Any, off: Any) -> Iterator[Any]:
+    """Values for gpiozero's ``source``: ``steps`` as lit/dark values, for ever."""
+    return itertools.cycle([on if lit else off for lit in steps])
 
 
 class StatusLight(Closable, Protocol):
     """What the voice loop shows its state on."""
 
-    pattern: LedPattern  # what is showing now
+    pattern: LedPattern  # the loop's state; CAPTURE shows over it while ``capturing``
+    can_show_capture: bool  # False for a build without a status light
+    capturing: bool  # whether CAPTURE is showing now
 
     def show(self, pattern: LedPattern) -> None: ...
+
+    def capture(self, on: bool) -> None: ...
 
 
 class _Light(Driver):
     """Bookkeeping shared by the status lights; subclasses drive ``_led`` in ``_apply``."""
 
+    can_show_capture = True
+
     def __init__(self, on_change: Callable[[LedPattern], None] | None) -> None:
         self.pattern = LedPattern.OFF
         self.on_change = on_change
+        self._capturing = False
         self._lock = threading.Lock()
         self._led: Any = None  # the gpiozero device; None for NoLed
 
+    @property
+    def capturing(self) -> bool:
+        """Whether CAPTURE is showing now (False once closed)."""
+        return self._capturing and not self.closed
+
     def show(self, pattern: LedPattern) -> None:
-        """Show ``pattern`` (replacing any animation), then call ``on_change`` with it."""
+        """Show ``pattern`` (replacing any animation), then call ``on_change`` with it.
+
+        While ``capturing``, the pattern is remembered and shown when the capture ends."""
         pattern = LedPattern(pattern)
+        if pattern is LedPattern.CAPTURE:
+            raise ValueError("CAPTURE is shown with capture(True), over the loop's pattern")
         with self._lock:
-            if self.closed:
-                raise DriverError(f"{type(self).__name__} is closed")
-            self._apply(LOOKS[pattern])
+            self._check_open()
             self.pattern = pattern
+            if self._capturing:
+                return
+            self._apply(LOOKS[pattern])
         if self.on_change is not None:
             self.on_change(pattern)
+
+    def capture(self, on: bool) -> None:
+        """Show CAPTURE over the loop's pattern (``on``), or go back to the loop's pattern.
+
+        DriverError when the light is closed or its pins fail."""
+        with self._lock:
+            self._check_open()
+            if on == self._capturing:
+                return
+            try:
+                self._apply(LOOKS[LedPattern.CAPTURE if on else self.pattern])
+            except Exception as exc:  # gpiozero's errors, or OSError from a pin
+                raise DriverError(f"the status light could not show an upload: {exc}") from exc
+            self._capturing = on
+        if self.on_change is not None:
+            self.on_change(LedPattern.CAPTURE if on else self.pattern)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise DriverError(f"{type(self).__name__} is closed")
 
     def _apply(self, look: _Look) -> None:
         pass
@@ -112,7 +164,7 @@ class _Light(Driver):
         """Turn the light off and release its pins."""
         with self._lock:  # waits for a show() in progress
             if self._led is not None:
-                self._led.source = None  # stop a burst
+                self._led.source = None  # stop a stepped pattern
                 self._led.off()
                 self._led.close()
 
@@ -146,7 +198,7 @@ class SingleLed(_Light):
 
     def _apply(self, look: _Look) -> None:
         led = self._led
-        led.source = None  # stop a burst
+        led.source = None  # stop a stepped pattern
         if look.rhythm == "steady":
             led.value = look.level
         elif look.rhythm == "blink":
@@ -155,7 +207,7 @@ class SingleLed(_Light):
             led.pulse(fade_in_time=look.on_seconds, fade_out_time=look.off_seconds)
         else:
             led.source_delay = look.on_seconds
-            led.source = _burst(look.level, 0.0)
+            led.source = _stepped(look.steps, look.level, 0.0)
 
 
 class RgbLed(_Light):
@@ -193,7 +245,7 @@ class RgbLed(_Light):
 
     def _apply(self, look: _Look) -> None:
         led = self._led
-        led.source = None  # stop a burst
+        led.source = None  # stop a stepped pattern
         if look.rhythm == "steady":
             led.value = look.colour
         elif look.rhythm == "blink":
@@ -204,7 +256,7 @@ class RgbLed(_Light):
             )
         else:
             led.source_delay = look.on_seconds
-            led.source = _burst(look.colour, (0.0, 0.0, 0.0))
+            led.source = _stepped(look.steps, look.colour, (0.0, 0.0, 0.0))
 
 
 class NoLed(_Light):
@@ -218,8 +270,62 @@ class NoLed(_Light):
         light.show(LedPattern.IDLE)             # prints "LED: idle"
     """
 
+    can_show_capture = False  # nothing lights: it cannot show an upload
+
     def __init__(self, *, on_change: Callable[[LedPattern], None] | None = None) -> None:
         super().__init__(on_change)
+
+
+class UploadIndicator(Protocol):
+    """What shows the people around the wearer that an image or audio is leaving the device.
+
+    The cloud egress gate calls ``on()`` before such an upload and refuses to send when it raises
+    DriverError or ``is_lit`` reads False afterwards; ``off()`` when the upload is over."""
+
+    @property
+    def description(self) -> str: ...  # for messages, e.g. "the privacy LED on GPIO 16"
+
+    @property
+    def is_lit(self) -> bool: ...
+
+    def on(self) -> None: ...
+
+    def off(self) -> None: ...
+
+
+class CaptureOnStatusLight:
+    """A status light's CAPTURE pattern as an :class:`UploadIndicator`, for builds without a
+    dedicated privacy LED. The light stays owned (and closed) by whoever opened it.
+
+    Example::
+
+        from drivers.leds import CaptureOnStatusLight, SingleLed
+
+        with SingleLed(12) as light:
+            indicator = CaptureOnStatusLight(light)
+            indicator.on()          # lit, with a short dark blink each second
+            assert indicator.is_lit
+            indicator.off()         # back to what the voice loop shows
+    """
+
+    def __init__(self, light: StatusLight) -> None:
+        if not light.can_show_capture:
+            raise ValueError(f"{type(light).__name__} has nothing to light")
+        self.light = light
+
+    @property
+    def description(self) -> str:
+        return "the status LED's capture pattern"
+
+    @property
+    def is_lit(self) -> bool:
+        return self.light.capturing
+
+    def on(self) -> None:
+        self.light.capture(True)
+
+    def off(self) -> None:
+        self.light.capture(False)
 
 
 class PrivacyLed(Driver):
@@ -253,6 +359,10 @@ class PrivacyLed(Driver):
             self._led: Any = LED(pin, pin_factory=pin_factory)
         except self._errors as exc:
             raise gpio_error("privacy LED", pin, exc) from exc
+
+    @property
+    def description(self) -> str:
+        return f"the privacy LED on GPIO {self.pin}"
 
     @property
     def is_lit(self) -> bool:

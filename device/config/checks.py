@@ -66,6 +66,15 @@ BCM_GPIO = between(0, 27)  # the GPIO numbers on a Pi's 40-pin header
 POSITIVE = above(0)
 
 
+def seconds_up_to(high: float) -> Check:
+    """A wait in seconds: more than 0, and at most ``high``, so a typo of ``1e308`` is caught here
+    rather than by the socket library mid-request."""
+    return lambda v: None if 0 < v <= high else f"must be > 0 and <= {high:g}, got {shown(v)}"
+
+
+TIMEOUT = seconds_up_to(600)  # a network wait no wearer would sit through longer
+
+
 def not_empty(v: str) -> str | None:
     return None if v else "must not be empty"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from device.config.checks import (
     BCM_GPIO,
-    POSITIVE,
+    TIMEOUT,
     at_least,
     between,
     country_code,
@@ -100,7 +100,7 @@ class WakeConfig:
     threshold: float = setting(0.0, at_least(0))
     model: str = ""  # tflite model file; "" = the shipped "hey zero" model
     # detections this soon after one are ignored
-    refractory_seconds: float = setting(2.0, at_least(0))
+    refractory_seconds: float = setting(2.0, between(0, 60))
     # tflite: smoothed scores in a row at the threshold; 0 = card's
     trigger_level: int = setting(0, at_least(0))
     # tflite: scores averaged before the threshold; 0 = the card's
@@ -149,6 +149,9 @@ class LedConfig:
     green_pin: int = setting(6, BCM_GPIO)
     blue_pin: int = setting(13, BCM_GPIO)
     privacy_pin: int = setting(0, BCM_GPIO)  # the camera/mic privacy LED; 0 = none
+    # With no privacy LED and kind = "none", nothing can show that a photo or recording is
+    # leaving, so those uploads are refused; true sends them anyway, unseen.
+    allow_uploads_without_indicator: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,12 +185,12 @@ class LlmConfig:
     # failures in a row before a provider is skipped for a while
     breaker_failures: int = setting(3, at_least(1))
     # how long a failing provider is skipped
-    breaker_cooldown_seconds: float = setting(60.0, at_least(0))
+    breaker_cooldown_seconds: float = setting(60.0, between(0, 86400))
     # each provider may override these four
-    connect_timeout_seconds: float = setting(3.0, POSITIVE)
+    connect_timeout_seconds: float = setting(3.0, TIMEOUT)
     # from request sent to the first byte of answer
-    first_token_timeout_seconds: float = setting(8.0, POSITIVE)
-    deadline_seconds: float = setting(30.0, POSITIVE)  # whole request, streaming included
+    first_token_timeout_seconds: float = setting(8.0, TIMEOUT)
+    deadline_seconds: float = setting(30.0, TIMEOUT)  # whole request, streaming included
     # extra attempts on 429/5xx/reset before the chain moves on
     max_retries: int = setting(1, between(0, 5))
 
@@ -210,9 +213,9 @@ class ProviderConfig:
     transcription_model: str = ""
     speech_model: str = ""
     speech_voice: str = ""
-    connect_timeout_seconds: float | None = setting(None, POSITIVE)
-    first_token_timeout_seconds: float | None = setting(None, POSITIVE)
-    deadline_seconds: float | None = setting(None, POSITIVE)
+    connect_timeout_seconds: float | None = setting(None, TIMEOUT)
+    first_token_timeout_seconds: float | None = setting(None, TIMEOUT)
+    deadline_seconds: float | None = setting(None, TIMEOUT)
     max_retries: int | None = setting(None, between(0, 5))
 
 

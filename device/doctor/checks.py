@@ -225,8 +225,10 @@ def check_led(
     *,
     label: str,
     blink_seconds: float = 1.0,
+    allow_without_indicator: bool = False,
 ) -> Finding:
-    """Show a few patterns on the status light, and light the privacy LED if there is one."""
+    """Show a few patterns on the status light, then light what shows an upload: the privacy
+    LED if there is one, else the status light's capture pattern."""
     shown: list[LedPattern] = []
     try:
         with open_light() as light:
@@ -234,9 +236,9 @@ def check_led(
                 light.show(pattern)
                 shown.append(light.pattern)
                 time.sleep(blink_seconds / 2)
-        done = f"{label} showed {', '.join(shown)}"
-        if open_privacy is None:
-            return Finding("led", Level.OK, f"{done}; no privacy LED ([led] privacy_pin = 0)")
+            done = f"{label} showed {', '.join(shown)}"
+            if open_privacy is None:
+                return _capture_finding(light, done, blink_seconds, allow_without_indicator)
         with open_privacy() as privacy:
             privacy.on()
             lit = privacy.is_lit
@@ -249,6 +251,35 @@ def check_led(
             "led", Level.FAIL, f"privacy LED on GPIO {privacy.pin} reads off after on(): no upload"
         )
     return Finding("led", Level.OK, f"{done}; privacy LED (GPIO {privacy.pin}) lit and went out")
+
+
+def _capture_finding(light: StatusLight, done: str, seconds: float, allow: bool) -> Finding:
+    """With no privacy LED: whether the status light can show an upload, and what happens if
+    nothing can."""
+    if not light.can_show_capture:
+        if allow:
+            return Finding(
+                "led",
+                Level.FAIL,
+                "nothing shows when a photo or recording leaves, and [led] "
+                "allow_uploads_without_indicator = true sends them anyway: wire a privacy LED "
+                "([led] privacy_pin) or a status LED",
+            )
+        return Finding(
+            "led",
+            Level.WARN,
+            "no privacy LED and no status LED: photos and recordings will not be sent to the "
+            "cloud; wire one ([led] privacy_pin, or [led] kind and pin)",
+        )
+    light.capture(True)
+    lit = light.capturing
+    time.sleep(seconds / 2)
+    light.capture(False)
+    if not lit:
+        return Finding("led", Level.FAIL, f"{done}; the capture pattern did not show: no upload")
+    return Finding(
+        "led", Level.OK, f"{done}, and capture for uploads (no privacy LED: [led] privacy_pin = 0)"
+    )
 
 
 # -- models, memory, disk, clock -----------------------------------------------------------------

@@ -191,6 +191,7 @@ def _checks(
                     parts.open_privacy,
                     label=_led_label(cfg),
                     blink_seconds=parts.led_seconds,
+                    allow_without_indicator=cfg.led.allow_uploads_without_indicator,
                 )
             ],
         ),

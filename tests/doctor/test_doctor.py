@@ -50,7 +50,7 @@ from device.system.manifest import MANIFEST_PATH, load_manifest, marker_path
 from drivers.audio_format import BYTES_PER_SECOND, RATE
 from drivers.buttons import Buttons, press, simulated_pin_factory
 from drivers.camera import FolderCamera
-from drivers.leds import PrivacyLed, SingleLed
+from drivers.leds import NoLed, PrivacyLed, SingleLed
 from drivers.mic import PyAudioMicrophone
 from drivers.speaker import PyAudioSpeaker
 
@@ -338,6 +338,24 @@ def test_led_fails_when_the_privacy_pin_is_dead(factory: Any) -> None:
     finally:
         broken.close()
     assert finding.level is Level.FAIL and "privacy LED on pin 16" in finding.detail
+
+
+def test_without_a_privacy_led_the_status_led_shows_uploads(factory: Any) -> None:
+    finding = check_led(
+        lambda: SingleLed(12, pin_factory=factory), None, label="status LED", blink_seconds=0.02
+    )
+    assert finding.level is Level.OK, finding
+    assert "capture for uploads" in finding.detail
+
+
+@pytest.mark.parametrize(("allow", "level"), [(False, Level.WARN), (True, Level.FAIL)])
+def test_with_no_light_at_all_uploads_are_refused_or_the_opt_out_fails(
+    allow: bool, level: Level
+) -> None:
+    finding = check_led(NoLed, None, label="no LED", allow_without_indicator=allow)
+    assert finding.level is level, finding
+    expected = "sends them anyway" if allow else "will not be sent"
+    assert expected in finding.detail
 
 
 # --- the whole doctor ---------------------------------------------------------------------

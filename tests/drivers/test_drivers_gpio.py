@@ -287,15 +287,25 @@ def test_every_status_light_keeps_the_contract(
     with light as entered:
         assert entered is light
         assert light.pattern is LedPattern.OFF
-        for pattern in LedPattern:
+        states = [pattern for pattern in LedPattern if pattern is not LedPattern.CAPTURE]
+        for pattern in states:
             light.show(pattern)
             assert light.pattern is pattern
         light.show(LedPattern.IDLE)
-    assert seen == [*LedPattern, LedPattern.IDLE]
+        with pytest.raises(ValueError, match="capture"):  # not a state of the loop
+            light.show(LedPattern.CAPTURE)
+        light.capture(True)
+        assert light.capturing
+        light.show(LedPattern.THINKING)  # remembered, shown when the capture ends
+        light.capture(False)
+    assert seen == [*states, LedPattern.IDLE, LedPattern.CAPTURE, LedPattern.THINKING]
     assert LedPattern.THINKING == "thinking"
     light.close()
+    assert not light.capturing
     with pytest.raises(DriverError):
         light.show(LedPattern.IDLE)
+    with pytest.raises(DriverError):
+        light.capture(True)
 
 
 def test_bad_led_pin_raises_a_driver_error(factory: Any) -> None:
