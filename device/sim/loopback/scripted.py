@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.cloud.client import ToolCall
+from device.cloud.tools import DATA_INTRO
 
 DEFAULT_REPLY = (
     "Sunlight is made of every colour. Air molecules scatter short blue waves much more than red"
@@ -101,7 +102,7 @@ def scripted_reply(body: dict[str, Any], default_text: str = DEFAULT_REPLY) -> S
     In order: a tool result last is acknowledged by quoting it ("Done. I'll remember that:
     ..."); a photo in the last user message is described by size and main colour; an offered
     tool whose keyword is in the question is called (see ``_TOOL_RULES``); a remembered fact
-    (a "- " line under a system-prompt heading mentioning "remember") sharing a content word
+    (quoted on a system-prompt line mentioning "remember") sharing a content word
     with the question is repeated ("You told me: ..."); otherwise ``default_text``.
     """
     messages = body.get("messages")
@@ -203,7 +204,19 @@ def _tool_call_for(text: str, offered: set[str]) -> ToolCall | None:
 def _tool_result_text(messages: list[dict[str, Any]], tool_message: dict[str, Any]) -> str:
     name = _called_tool_name(messages, tool_message.get("tool_call_id"))
     result = _content_text(tool_message.get("content")).strip().rstrip(".")
+    lead, quoted, data = result.partition(" " + DATA_INTRO)
+    if quoted:  # read the quoted texts, as a model would
+        result = f"{lead}: {'; '.join(_strings(data))}"
     return f"Done. {_TOOL_RESULT_LEADS.get(name, 'The tool said')}: {result}."
+
+
+def _strings(text: str) -> list[str]:
+    """The strings of a JSON list, or [] when ``text`` is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return []
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def _called_tool_name(messages: list[dict[str, Any]], call_id: Any) -> str:
@@ -216,19 +229,16 @@ def _called_tool_name(messages: list[dict[str, Any]], call_id: Any) -> str:
 
 
 def _remembered_facts(messages: list[dict[str, Any]]) -> list[str]:
-    """Bullet lines ("- my locker is 42") under a system-prompt heading that mentions remember."""
+    """The quoted facts (a JSON list after the data intro) on a system-prompt line that mentions
+    remember, as the cloud brain writes them."""
     facts = []
     for message in messages:
         if message.get("role") not in ("system", "developer"):
             continue
-        under_heading = False
         for line in _content_text(message.get("content")).splitlines():
-            stripped = line.strip()
-            if stripped.startswith("- "):
-                if under_heading:
-                    facts.append(stripped[2:].strip())
-            elif stripped:
-                under_heading = "remember" in stripped.lower()
+            head, quoted, data = line.partition(DATA_INTRO)
+            if quoted and "remember" in head.lower():
+                facts += _strings(data)
     return facts
 
 
