@@ -2,8 +2,9 @@
 
 It starts its own OpenAI-compatible server on loopback (``device.sim.loopback``: real HTTP and
 streaming, a scripted model behind it), so the demo needs no key and no network. The camera is a
-folder holding one picture made here; the privacy LED is a real gpiozero LED on a mock pin, so
-the egress ledger and the light behave as on the device.
+folder holding one picture made here. As with the shipped settings there is no privacy LED: the
+status LED (a real gpiozero PWM LED on a mock pin) shows each upload with its capture pattern,
+so the egress ledger and the light behave as on the device.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from device.storage.database import Database
 from device.system.paths import database_path
 from drivers.buttons import simulated_pin_factory
 from drivers.camera import FolderCamera
-from drivers.leds import PrivacyLed
+from drivers.leds import LedPattern, SingleLed
 
 CLOUD_SCENARIO: tuple[Step, ...] = (
     Step("testing the microphone, one, two, three, four, five"),
@@ -39,7 +40,6 @@ CLOUD_SCENARIO: tuple[Step, ...] = (
 # 50 tokens a second, a mid-range hosted model).
 FIRST_TOKEN_SECONDS = 0.4
 TOKEN_INTERVAL_SECONDS = 0.05
-PRIVACY_PIN = 16
 
 
 @dataclass
@@ -48,7 +48,7 @@ class CloudDemo:
     ledger: list[LedgerRow]
     totals: dict[str, tuple[int, int]]  # kind -> (uploads, bytes)
     server_url: str
-    led_changes: list[bool]  # the privacy LED's states, in order
+    led_changes: list[bool]  # the upload light: True when it began to show, False when it ended
 
 
 @contextmanager
@@ -86,13 +86,13 @@ def run_cloud_demo(
     cfg: Config, out_dir: Path, *, steps: tuple[Step, ...] = CLOUD_SCENARIO, stream: bool = True
 ) -> CloudDemo:
     """Run ``steps`` against a loopback model; the reports, the ledger and the LED history."""
-    changes: list[bool] = []
+    shown: list[LedPattern] = []
     with (
         tempfile.TemporaryDirectory(prefix="zeropin-cloud-demo-") as temporary,
         loopback_provider() as (server, provider),
-        PrivacyLed(
-            PRIVACY_PIN, pin_factory=simulated_pin_factory(), on_change=changes.append
-        ) as led,
+        SingleLed(
+            cfg.led.pin, pin_factory=simulated_pin_factory(), on_change=shown.append
+        ) as light,
     ):
         state_dir = Path(temporary)
         (state_dir / "camera").mkdir()
@@ -105,13 +105,22 @@ def run_cloud_demo(
                 steps=steps,
                 providers=[provider],
                 camera=camera,
-                privacy_led=led,
+                light=light,
                 state_dir=state_dir,
             )
         with Database(database_path(state_dir)) as database:
             ledger = Ledger(database)
             rows, totals = ledger.recent(100), ledger.totals()
-        return CloudDemo(reports, rows, totals, server.base_url, changes)
+        return CloudDemo(reports, rows, totals, server.base_url, _capture_changes(shown))
+
+
+def _capture_changes(shown: list[LedPattern]) -> list[bool]:
+    """When the status light's capture pattern began (True) and ended (False), in order."""
+    changes: list[bool] = []
+    for pattern in shown:
+        if (pattern is LedPattern.CAPTURE) != bool(changes and changes[-1]):
+            changes.append(pattern is LedPattern.CAPTURE)
+    return changes
 
 
 def _with_stream(cfg: Config, stream: bool) -> Config:

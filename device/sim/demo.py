@@ -32,7 +32,7 @@ from device.speaking.tts import EspeakSynthesizer
 from drivers.audio_format import RATE, frames_for, write_wav
 from drivers.buttons import Buttons, simulated_pin_factory
 from drivers.camera import Camera
-from drivers.leds import NoLed, PrivacyLed
+from drivers.leds import NoLed, PrivacyLed, StatusLight
 from drivers.speaker import WavSpeaker, slug
 
 
@@ -142,13 +142,15 @@ def run_demo(
     providers: Sequence[Provider] = (),
     camera: Camera | None = None,
     privacy_led: PrivacyLed | None = None,
+    light: StatusLight | None = None,
     state_dir: Path | None = None,
     now: Callable[[], dt.datetime] = dt.datetime.now,
 ) -> list[TurnReport]:
     """Run the scenario; returns one report per answered utterance.
 
     With no ``providers`` questions get the offline answer (the demo never uses the cloud
-    set up in the environment); ``state_dir`` defaults to a temporary folder. ``now`` is the
+    set up in the environment); ``light`` defaults to none (``NoLed``), so with neither it nor
+    ``privacy_led`` photos are refused; ``state_dir`` defaults to a temporary folder. ``now`` is the
     skills' clock: pin it for a run that repeats exactly, since the user waits for each answer
     and "It's 9:59 PM" is not as long as "It's 10:00 PM".
     """
@@ -168,7 +170,7 @@ def run_demo(
             cfg,
             mic=mic,
             speaker=speaker,
-            light=NoLed(),
+            light=light or NoLed(),
             camera=camera,
             state_dir=state_dir or Path(temporary_dir),
             pacing=Lockstep(),
