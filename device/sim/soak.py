@@ -9,7 +9,8 @@ lockstep) hears the whole recording; each request is matched with the turn that 
 - it went *to the brain* when it was taken for a question (text the cloud had to answer);
 - *not caught* when the device said it did not catch it, *missed* when it never woke.
 
-The provider has no transcription model: the figures are the device's own recognition.
+The provider has no transcription model: the figures are the device's own recognition. The
+process's resident memory is sampled every five minutes of audio, so a leak shows as a slope.
 
     python -m device.sim.soak --minutes 62 --out soak/ [--json]
 """
@@ -37,7 +38,8 @@ from device.sim.cloud_demo import loopback_provider
 from device.sim.intents_eval import COMMANDS, QUESTIONS
 from device.sim.voices import Speaker, Voice, pink_noise, room, with_noise
 from drivers.audio_format import RATE, write_wav
-from drivers.leds import NoLed
+from drivers.buttons import simulated_pin_factory
+from drivers.leds import SingleLed
 from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker
 
@@ -45,6 +47,7 @@ from drivers.speaker import WavSpeaker
 VOICES = (Voice("en-us+f2", 140), Voice("en-us+m3", 150), Voice("en+f3", 160), Voice("en-us", 175))
 SNR_DB = 20.0
 MISSED = "missed"  # no turn followed the request: the wake word was not heard
+RSS_EVERY_SECONDS = 300.0  # of audio
 
 
 @dataclass(frozen=True)
@@ -96,31 +99,55 @@ def make_mix(minutes: float, wav: Path, seed: int = 0) -> list[Request]:
     return requests
 
 
-def run_soak(cfg: Config, wav: Path, out: Path) -> tuple[list[TurnReport], float]:
-    """The daemon over the recording, in lockstep, with a loopback provider; (turns, CPU s)."""
-    turns: list[TurnReport] = []
-    cpu = time.process_time()
+@dataclass
+class SoakRun:
+    turns: list[TurnReport]
+    cpu_seconds: float
+    rss_mb: list[float]  # resident memory every RSS_EVERY_SECONDS of audio
+
+
+def run_soak(cfg: Config, wav: Path, out: Path) -> SoakRun:
+    """The daemon over the recording, in lockstep, with a loopback provider and the shipped
+    lights (a status LED on a mock pin, no privacy LED)."""
+    run = SoakRun([], time.process_time(), [])
+
+    def sample(audio_seconds: float) -> None:
+        if audio_seconds >= len(run.rss_mb) * RSS_EVERY_SECONDS:
+            run.rss_mb.append(current_rss_mb())
+
     with (
         loopback_provider() as (_, provider),
         FileMicrophone(wav, 1600, realtime=False) as mic,
         WavSpeaker(out / "replies") as speaker,
+        SingleLed(cfg.led.pin, pin_factory=simulated_pin_factory()) as light,
     ):
         runtime, database = assemble(
             cfg,
             mic=mic,
             speaker=speaker,
-            light=NoLed(),
+            light=light,
             camera=None,
             state_dir=out / "state",
             pacing=Lockstep(),
             providers=[provider],
-            on_turn=turns.append,
+            on_turn=run.turns.append,
+            on_tick=sample,
         )
         try:
             asyncio.run(runtime.run())
         finally:
             database.close()
-    return turns, time.process_time() - cpu
+    run.rss_mb.append(current_rss_mb())
+    run.cpu_seconds = time.process_time() - run.cpu_seconds
+    return run
+
+
+def current_rss_mb() -> float:
+    """This process's resident memory now (Linux), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def match(requests: Sequence[Request], turns: Sequence[TurnReport]) -> list[Outcome]:
@@ -169,13 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     wav = args.out / "soak.wav"
     requests = make_mix(args.minutes, wav, args.seed)
     started = time.monotonic()
-    turns, cpu = run_soak(load_config(), wav, args.out)
-    outcomes = match(requests, turns)
+    run = run_soak(load_config(), wav, args.out)
+    outcomes = match(requests, run.turns)
     report = {
         "audio_minutes": round(requests[-1].at_seconds / 60, 1) if requests else 0,
         "wall_seconds": round(time.monotonic() - started, 1),
-        "cpu_seconds": round(cpu, 1),
+        "cpu_seconds": round(run.cpu_seconds, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_mb_every_5_audio_minutes": run.rss_mb,
         **summary(outcomes),
     }
     if args.json:

@@ -35,9 +35,10 @@ def test_a_minute_of_requests_through_the_daemon(tmp_path: Path):
     wav = tmp_path / "soak.wav"
     requests = make_mix(1.0, wav, seed=3)
     assert 2 <= len(requests) <= 5 and wav.stat().st_size > 60 * 32000
-    turns, cpu_seconds = run_soak(load_config(paths=[], env={}), wav, tmp_path)
-    figures = summary(match(requests, turns))
+    run = run_soak(load_config(paths=[], env={}), wav, tmp_path)
+    figures = summary(match(requests, run.turns))
     assert figures["answered"] >= len(requests) - 1
     assert figures["commands_decided_locally"] >= 1
     assert figures["wrong_actions"] == 0
-    assert 0 < cpu_seconds < 60
+    assert 0 < run.cpu_seconds < 60
+    assert len(run.rss_mb) == 2 and min(run.rss_mb) > 10  # at the start and at the end
