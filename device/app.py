@@ -45,7 +45,7 @@ from device.skills.local import Skills
 from device.skills.timers import Timers
 from device.speaking.playback import Volume
 from device.speaking.tts import EspeakSynthesizer, Synthesizer
-from device.storage.database import Database
+from device.storage.database import Database, open_state
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
 from device.system.paths import (
@@ -319,7 +319,7 @@ def brain_alone(cfg: Config, providers: list[Provider], camera: Camera | None) -
     """The cloud brain without the voice loop (``zeropin ask``), on the device's own notes,
     memory and ledger."""
     state_dir = resolved_state_dir(cfg)
-    with Database(state_paths(cfg, state_dir)[0]) as database:
+    with open_state(*state_paths(cfg, state_dir)) as database:
         timers = Timers(time.monotonic)
         volume = Volume(cfg.tts.volume_percent)
         stores = build_stores(database)
@@ -363,7 +363,7 @@ def assemble(
     """
     if providers is None:
         providers = resolve_providers(cfg, os.environ if env is None else env)
-    database = Database(state_paths(cfg, state_dir)[0])
+    database = open_state(*state_paths(cfg, state_dir))
     try:
         # The gate comes first: cloud speech uploads through it as the brain does.
         gate = build_gate(cfg, database, upload_indicator(light, privacy_led))

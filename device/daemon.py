@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import threading
@@ -28,12 +29,27 @@ from device.app import (
     build_speaker,
 )
 from device.config.schema import Config
+from device.errors import ZeroPinError
 from device.events import ButtonHeld, ButtonPressed
 from device.loop.pacing import Lockstep, Realtime
 from device.loop.runtime import Runtime, TurnReport
+from device.storage.database import Database
 from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
 from drivers.buttons import simulated_pin_factory
+
+log = logging.getLogger(__name__)
+
+# What the wearer hears at start when nothing can be saved, by ``Database.unsaved.kind``; the
+# log has the file and the reason.
+CANNOT_SAVE = {
+    "full": "My storage is full, so I can't save notes or photos. Free some space on the SD card.",
+    "read-only": "My storage is read-only, so I can't save notes or photos. Check the SD card.",
+    "io": "My SD card is failing, so I can't save notes or photos. Check the SD card.",
+    "damaged": "My notes file is damaged, so I can't save notes. The log says which file to move.",
+    "locked": "Another program is using my notes, so I can't save notes until I restart.",
+    "other": "I can't open my notes, so I can't save notes. The log says why.",
+}
 
 
 def run_interactive(
@@ -80,14 +96,11 @@ def run_interactive(
             on_tick=heartbeat.beat,
         )
         stack.callback(database.close)
+        _say_why_nothing_is_saved(runtime, database, sim)
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
         buttons.on_hold = lambda name: runtime.post(ButtonHeld(name))
         if sim:
-            print(
-                "ZeroPin simulator: say 'hey zero ...', or press Enter to talk; type l and Enter "
-                "to long-press (ask about what the camera sees). Ctrl-C quits."
-            )
-            _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds)
+            _simulator_console(factory, cfg)
         stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
         notifier.stopping()
     if mic_file is None and not stopped:
@@ -96,6 +109,20 @@ def run_interactive(
         print("zeropin: the microphone stopped; exiting so the service restarts", file=sys.stderr)
         return 1
     return 0
+
+
+def _say_why_nothing_is_saved(runtime: Runtime, database: Database, sim: bool) -> None:
+    """Once, at start: the database is a stand-in that saves nothing (the reason was logged when
+    it was opened), and the wearer hears it before asking for a note."""
+    if database.unsaved is None:
+        return
+    text = CANNOT_SAVE[database.unsaved.kind]
+    try:
+        runtime.playback.play_whole(text, runtime.synthesizer.synthesize(text))
+    except ZeroPinError as exc:
+        log.warning("could not say %r: %s", text, exc)
+    if sim:
+        print(f"  said {text!r}", flush=True)
 
 
 class _Heartbeat:
@@ -139,6 +166,14 @@ async def _serve(runtime: Runtime, notifier: Notifier, heartbeat: _Heartbeat) ->
         with contextlib.suppress(asyncio.CancelledError):
             await watchdog
     return stop.is_set()
+
+
+def _simulator_console(factory: Any, cfg: Config) -> None:
+    print(
+        "ZeroPin simulator: say 'hey zero ...', or press Enter to talk; type l and Enter "
+        "to long-press (ask about what the camera sees). Ctrl-C quits."
+    )
+    _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds)
 
 
 def _press_on_enter(factory: Any, pin: int, hold_seconds: float) -> None:

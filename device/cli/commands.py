@@ -6,13 +6,21 @@ Heavy modules are imported inside each command, so ``zeropin --help`` stays fast
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 
 def load_settings(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
     from device.config.sources import load_config_with_sources
+    from device.errors import ConfigError
 
-    return load_config_with_sources(paths=args.config, overrides=args.set)
+    try:
+        return load_config_with_sources(paths=args.config, overrides=args.set)
+    except ConfigError as exc:  # it quotes the bad value, which may be a URL with a key in it
+        masked = without_credentials(str(exc))
+        if masked == str(exc):
+            raise
+        raise ConfigError(masked) from None
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -66,8 +74,26 @@ def config_show(args: argparse.Namespace) -> int:
     from device.config.render import render_config
 
     cfg, sources = load_settings(args)
-    print(render_config(cfg, sources), end="")
+    print(without_credentials(render_config(cfg, sources)), end="")
     return 0
+
+
+# A URL's user:password@, and the value of a query parameter named like a secret (?api_key=...):
+# servers take keys both ways, and config show is written to be pasted into bug reports.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#\"']*@")  # to the last @
+_URL_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&][^\s=&#\"']*(?:key|token|secret|password|passwd|auth|sig)[^\s=&#\"']*=)"
+    r"[^\s&#\"']+"
+)
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with credentials in any URL in it masked.
+
+    >>> without_credentials('base_url = "http://me:sk-1@lan:8080/v1?key=sk-2&n=1"')
+    'base_url = "http://***@lan:8080/v1?key=***&n=1"'
+    """
+    return _URL_SECRET_PARAMETER.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))
 
 
 def models_fetch(args: argparse.Namespace) -> int:
@@ -152,11 +178,12 @@ def ask(args: argparse.Namespace) -> int:
 
 def privacy_ledger(args: argparse.Namespace) -> int:
     from device.egress import Ledger, format_ledger
-    from device.storage.database import Database
+    from device.storage.database import open_or_stand_in
     from device.system.paths import database_path, resolved_state_dir
 
     cfg, _ = load_settings(args)
-    with Database(database_path(resolved_state_dir(cfg))) as database:
+    # Read-only when it cannot be written (a full card): the ledger is most wanted then too.
+    with open_or_stand_in(database_path(resolved_state_dir(cfg)), memory=False) as database:
         ledger = Ledger(database)
         print(format_ledger(ledger.recent(args.limit), ledger.totals()))
     return 0
@@ -166,11 +193,12 @@ def notes(args: argparse.Namespace) -> int:
     """``zeropin notes`` lists the notes; ``--export DIR`` writes them and their audio there."""
     from device.errors import StorageError
     from device.storage import notes as stored
-    from device.storage.database import Database
+    from device.storage.database import open_or_stand_in
     from device.system.paths import database_path, resolved_state_dir
 
     cfg, _ = load_settings(args)
-    with Database(database_path(resolved_state_dir(cfg))) as database:
+    # Read-only when it cannot be written: exporting the notes is how a full card is emptied.
+    with open_or_stand_in(database_path(resolved_state_dir(cfg)), memory=False) as database:
         store = stored.NoteStore(database)
         if args.export is not None:
             try:

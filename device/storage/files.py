@@ -1,4 +1,5 @@
-"""Replacing a file so that a power cut or a full disk leaves the old one or the new one whole.
+"""Replacing a file so that a power cut or a full disk leaves the old one or the new one whole;
+folders only their owner may open.
 
 A Pi is switched off by pulling the plug, and its SD card fills up: settings, secrets, photos and
 the ALSA config are all written this way.
@@ -6,9 +7,15 @@ the ALSA config are all written this way.
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PRIVATE_FOLDER_MODE = 0o700
 
 
 def write_atomically(
@@ -48,3 +55,18 @@ def _sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def private_folder(path: Path) -> Path:
+    """``path``, a folder made if missing, that only its owner may open (mode 0700), whatever
+    the umask: photos and recordings are the wearer's. One that others could open is closed to
+    them; when that fails (not the owner, a read-only disk) a WARNING says so. OSError when the
+    folder cannot be made."""
+    path.mkdir(mode=PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode != PRIVATE_FOLDER_MODE:
+        try:
+            os.chmod(path, PRIVATE_FOLDER_MODE)
+        except OSError as exc:
+            log.warning("%s stays mode %o, open to other users: %s", path, mode, exc)
+    return path

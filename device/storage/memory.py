@@ -105,7 +105,7 @@ class MemoryStore:
         text = text.strip()
         if not text:
             raise ValueError("there is nothing to remember")
-        with self._db.transaction("remember that") as connection:
+        with self._db.transaction("remember that", durable=True) as connection:
             # SQLite's lower() folds ASCII only: enough to catch a repeated spoken sentence.
             existing = connection.execute(
                 "SELECT id, text, created_at FROM memory WHERE lower(text) = lower(?) LIMIT 1",
@@ -154,7 +154,7 @@ class MemoryStore:
 
     def forget_all(self) -> int:
         """Forget every fact; return how many were forgotten."""
-        with self._db.transaction("forget the memory") as connection:
+        with self._db.transaction("forget the memory", durable=True) as connection:
             forgotten = connection.execute("DELETE FROM memory").rowcount
         log.info("forgot %d facts", forgotten)
         return forgotten

@@ -72,7 +72,7 @@ class NoteStore:
         if not text:
             raise ValueError("a note needs some text")
         created_at = self._clock()
-        with self._db.transaction("save the note") as connection:
+        with self._db.transaction("save the note", durable=True) as connection:
             cursor = connection.execute(
                 "INSERT INTO notes (text, created_at, engine, draft) VALUES (?, ?, ?, ?)",
                 (text, created_at, engine, int(draft)),
@@ -85,6 +85,11 @@ class NoteStore:
                 )
         log.debug("saved note %d: %d characters, %d bytes of audio", note_id, len(text), len(audio))
         return Note(note_id, text, created_at, engine, draft, "", bool(audio))
+
+    @property
+    def can_save(self) -> bool:
+        """False on a stand-in database (a full or read-only disk), which refuses new notes."""
+        return self._db.unsaved is None
 
     def audio(self, note_id: int) -> bytes:
         """The WAV the note was dictated as; empty when it has none."""
@@ -108,7 +113,7 @@ class NoteStore:
         """Replace a draft's text with what ``engine`` heard in its audio; the first text is kept
         in ``first_heard``. Blank ``text`` leaves the note as it is and no longer a draft."""
         text = text.strip()
-        with self._db.transaction("revise the note") as connection:
+        with self._db.transaction("revise the note", durable=True) as connection:
             if text:
                 connection.execute(
                     "UPDATE notes SET first_heard = text, text = ?, engine = ?, draft = 0 "
@@ -134,7 +139,7 @@ class NoteStore:
 
     def delete_all(self) -> int:
         """Delete every note; return how many were deleted."""
-        with self._db.transaction("delete the notes") as connection:
+        with self._db.transaction("delete the notes", durable=True) as connection:
             deleted = connection.execute("DELETE FROM notes").rowcount
         log.info("deleted %d notes", deleted)
         return deleted
@@ -168,6 +173,8 @@ def revise_drafts(
 
     Stops at the first None: the network is down, and the rest can wait for the next call.
     Raises StorageError when the notes cannot be read or written."""
+    if not notes.can_save:
+        return 0  # a revision could not be saved: the audio stays on the device
     revised = 0
     for note in notes.drafts(limit):
         heard = transcribe(notes.audio(note.id))
