@@ -4,12 +4,13 @@ A maker flashes a card and edits ``/boot/firmware/zeropin.toml`` from any laptop
 partition is FAT, so every laptop can write it, and read it). At boot, as root and before the
 daemon starts (``zeropin-firstboot.service``), this:
 
-1. reads the file the way the daemon will, so a broken line stops here with the file, key and
-   reason, and nothing is changed;
-2. moves every ``[providers.NAME] api_key`` out of it into ``/etc/zeropin/secrets.toml`` (mode
-   0600, owned by the daemon's user), leaving a comment where the key was: the key is written
-   and synced to its new home before it is removed from the old one, so a power cut in between
-   leaves it in both places, never in neither;
+1. moves every ``[providers.NAME] api_key`` out of it into ``/etc/zeropin/secrets.toml`` (mode
+   0600, owned by the daemon's user), leaving a comment where the key was, whatever else in the
+   file is wrong: anyone with the card can read the FAT partition. The key is written and synced
+   to its new home before it is removed from the old one, so a power cut in between leaves it in
+   both places, never in neither;
+2. reads the file the way the daemon will, so a broken line stops here with the file, key and
+   reason, and nothing else is changed;
 3. sets the host name, the Wi-Fi country and the audio profile (ALSA config, overlay, mixer).
 
 Every step is idempotent, so it runs on every boot and a later edit of the file takes effect at
@@ -81,11 +82,11 @@ def apply_boot_config(
     if not boot_file.is_file():
         log.info("%s: not there, nothing to apply", boot_file)
         return report
-    # Raises ConfigError naming the file and key; nothing has been changed yet.
+    report.keys_moved = move_secrets(boot_file, root / SECRETS, owner)
+    # Raises ConfigError naming the file and key; nothing but the keys has been changed yet.
     cfg = load_config(paths=[root / SYSTEM_CONFIG, boot_file], env={}, secrets_paths=[])
     live = root.resolve() == Path("/")
     runner = run or (_run_if_installed if live else None)
-    report.keys_moved = move_secrets(boot_file, root / SECRETS, owner)
     report.hostname = _apply_hostname(cfg, root, runner)
     report.wifi_country = _apply_wifi_country(cfg, root, runner)
     if cfg.audio.profile:
@@ -97,16 +98,30 @@ def apply_boot_config(
 
 
 def move_secrets(boot_file: Path, secrets_file: Path, owner: str = DAEMON_USER) -> list[str]:
-    """Move the API keys in ``boot_file`` into ``secrets_file``; return the providers moved."""
-    text = boot_file.read_text(encoding="utf-8-sig")
-    keys = {
-        name: table["api_key"]
-        for name, table in tomllib.loads(text).get("providers", {}).items()
-        if isinstance(table, dict) and table.get("api_key")
-    }
+    """Move the API keys in ``boot_file`` into ``secrets_file``; return the providers moved.
+
+    A file that is not valid TOML has its keys moved line by line; what is wrong with the rest
+    is for ``load_config`` to report."""
+    try:
+        text = boot_file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{boot_file}: cannot read it: {exc}") from exc
+    stripped: str | None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        keys, stripped, left = _take_api_key_lines(text)
+        if left:
+            log.warning("%s: %d api_key line(s) cannot be read to move them", boot_file, left)
+    else:
+        keys = {
+            name: table["api_key"]
+            for name, table in document.get("providers", {}).items()
+            if isinstance(table, dict) and table.get("api_key")
+        }
+        stripped = _without_api_keys(text) if keys else text
     if not keys:
         return []
-    stripped = _without_api_keys(text)
     if stripped is None:
         log.warning(
             "%s: API keys are written in a form firstboot cannot take out safely (an inline "
@@ -129,16 +144,7 @@ def _without_api_keys(text: str) -> str | None:
 
     Sure means: the result parses to the same document minus the keys, so nothing else moved.
     """
-    lines, table = [], ""
-    for line in text.splitlines(keepends=True):
-        header = _TABLE_HEADER.match(line)
-        if header:
-            table = header.group(1).replace(" ", "")
-        if table.startswith("providers.") and _API_KEY_LINE.match(line):
-            ending = "\r\n" if line.endswith("\r\n") else "\n"
-            line = MOVED_NOTE + ending
-        lines.append(line)
-    result = "".join(lines)
+    result = _take_api_key_lines(text)[1]
     expected = tomllib.loads(text)
     for table_ in expected.get("providers", {}).values():
         if isinstance(table_, dict):
@@ -147,6 +153,30 @@ def _without_api_keys(text: str) -> str | None:
         return result if tomllib.loads(result) == expected else None
     except tomllib.TOMLDecodeError:
         return None
+
+
+def _take_api_key_lines(text: str) -> tuple[dict[str, str], str, int]:
+    """The keys on ``api_key = "..."`` lines of [providers.NAME] tables, ``text`` with a note in
+    their place, and how many api_key lines were left as they were (not readable on their own).
+    """
+    keys: dict[str, str] = {}
+    lines, table, left = [], "", 0
+    for line in text.splitlines(keepends=True):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            table = header.group(1).replace(" ", "")
+        if table.startswith("providers.") and _API_KEY_LINE.match(line):
+            try:
+                value = tomllib.loads(line).get("api_key")
+            except tomllib.TOMLDecodeError:
+                value = None
+            if isinstance(value, str) and value:
+                keys[table.removeprefix("providers.").strip('"')] = value
+                line = MOVED_NOTE + ("\r\n" if line.endswith("\r\n") else "\n")
+            else:
+                left += 1
+        lines.append(line)
+    return keys, "".join(lines), left
 
 
 def _read_secrets(path: Path) -> dict[str, Any]:

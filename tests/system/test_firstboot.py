@@ -124,12 +124,51 @@ def test_an_unreadable_secrets_file_is_never_overwritten(tmp_path: Path) -> None
     assert KEY in (root / "boot/firmware/zeropin.toml").read_text()  # still where it was
 
 
-def test_a_broken_line_names_the_file_and_key_and_changes_nothing(tmp_path: Path) -> None:
+def _keys_moved_off_the_boot_partition(root: Path) -> None:
+    boot = (root / "boot/firmware/zeropin.toml").read_text()
+    assert KEY not in boot and OTHER_KEY not in boot
+    assert boot.count(MOVED_NOTE) == 2
+    secrets = root / "etc/zeropin/secrets.toml"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    providers = tomllib.loads(secrets.read_text())["providers"]
+    assert providers == {"openai": {"api_key": KEY}, "groq": {"api_key": OTHER_KEY}}
+
+
+def test_a_broken_line_names_the_file_and_key_and_changes_nothing_but_the_keys(
+    tmp_path: Path,
+) -> None:
     root = _root(tmp_path, MAKER.replace('wifi_country = "GB"', 'wifi_country = "uk"'))
     with pytest.raises(ConfigError, match=r"zeropin.toml: \[system\] wifi_country: must be a two"):
         apply_boot_config(root, run=lambda command: None, owner="")
-    assert KEY in (root / "boot/firmware/zeropin.toml").read_text()
+    _keys_moved_off_the_boot_partition(root)  # the FAT partition is readable by anyone
     assert (root / "etc/hostname").read_text() == "raspberrypi\n"
+    assert "regdom" not in (root / "boot/firmware/cmdline.txt").read_text()
+
+
+def test_an_invalid_host_name_still_moves_the_keys_first(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER.replace('"zeropin-07"', '"Kit_07"'))
+    ran: list[list[str]] = []
+    with pytest.raises(ConfigError) as caught:
+        apply_boot_config(root, run=lambda command: ran.append(list(command)), owner="")
+    message = str(caught.value)
+    assert str(root / "boot/firmware/zeropin.toml") in message
+    assert "[system] hostname" in message and "Kit_07" in message
+    assert KEY not in message
+    _keys_moved_off_the_boot_partition(root)
+    assert (root / "etc/hostname").read_text() == "raspberrypi\n" and ran == []
+
+
+def test_a_file_that_is_not_toml_still_has_its_keys_moved(tmp_path: Path) -> None:
+    broken = MAKER.replace('wifi_country = "GB"', "wifi_country = GB")  # quotes forgotten
+    root = _root(tmp_path, broken)
+    with pytest.raises(ConfigError, match=r"zeropin.toml.*line 4"):
+        apply_boot_config(root, run=lambda command: None, owner="")
+    _keys_moved_off_the_boot_partition(root)
+    # Every other line exactly as the maker wrote it, for them to fix.
+    assert (root / "boot/firmware/zeropin.toml").read_text() == "".join(
+        MOVED_NOTE + "\n" if "api_key" in line else line
+        for line in broken.splitlines(keepends=True)
+    )
 
 
 def test_hostname_and_wifi_country_are_set_in_files_and_commands(tmp_path: Path) -> None:
@@ -169,6 +208,21 @@ def test_the_audio_profile_writes_alsa_config(tmp_path: Path) -> None:
     assert report.audio_profile == "sim"
     assert "pcm" in (root / "etc/asound.conf").read_text()
     assert report.reboot_needed is False  # no config.txt: nothing to reboot for
+
+
+def test_the_cli_moves_the_keys_then_names_the_bad_setting(tmp_path: Path) -> None:
+    root = _root(tmp_path, MAKER.replace('"zeropin-07"', '"Kit_07"'))
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "firstboot", "--root", str(root)],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "moved the API keys of openai, groq" in result.stderr
+    assert "zeropin: " in result.stderr and "[system] hostname" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert KEY not in result.stdout + result.stderr
+    _keys_moved_off_the_boot_partition(root)
 
 
 def test_the_cli_applies_a_root_and_says_what_it_did(tmp_path: Path) -> None:
