@@ -7,15 +7,18 @@ The PortAudio helpers here (device lookup, opening, resampling) are shared with 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH, read_audio
+from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH
 from drivers.base import Closable, Driver
 from drivers.errors import DriverError
 
@@ -239,10 +242,11 @@ class PyAudioMicrophone(Driver):
 class FileMicrophone(Driver):
     """An audio file played into the voice loop as if it were a microphone.
 
-    ``.wav`` files of any rate and channel count are converted to the bus format; ``.raw`` and
-    ``.pcm`` files are taken as 16 kHz s16le mono already. With ``realtime=True`` each chunk is
-    returned when it would have finished recording, so the file behaves like a live microphone.
-    Example::
+    ``.wav`` and ``.flac`` files of any rate and channel count are converted to the bus format;
+    ``.raw`` and ``.pcm`` files are taken as 16 kHz s16le mono already. The file is read a block
+    at a time as the loop asks for audio, so an hours-long recording costs the memory of a
+    second of it. With ``realtime=True`` each chunk is returned when it would have finished
+    recording, so the file behaves like a live microphone. Example::
 
         from drivers.mic import FileMicrophone
 
@@ -257,47 +261,153 @@ class FileMicrophone(Driver):
         self.path = Path(path)
         self.chunk_frames = chunk_frames
         self.realtime = realtime
-        self._pcm = _load_audio(self.path)
-        self._offset = 0  # bytes of self._pcm returned so far
+        self._audio = _AudioFile(self.path)
+        self._lock = threading.Lock()  # a realtime read() runs in a thread; close() may not
+        self._heard = 0  # bytes of the file's audio returned so far
+        self._paced = 0  # the same with the last chunk's padding: what realtime waits for
         self._started: float | None = None  # time.monotonic() of the first read
 
     @property
     def position_seconds(self) -> float:
         """Seconds of the file's audio read so far (zero padding not counted)."""
-        return min(self._offset, len(self._pcm)) / BYTES_PER_SECOND
+        return self._heard / BYTES_PER_SECOND
 
     def read(self) -> bytes:
         """Return the next chunk, zero-padding the last one; b"" once the file is used up."""
-        if self.closed:
-            raise DriverError(f"the file microphone for {self.path} is closed")
-        if self._offset >= len(self._pcm):
-            return b""
         want = self.chunk_frames * SAMPLE_WIDTH
-        chunk = self._pcm[self._offset : self._offset + want]
-        self._offset += want
+        with self._lock:
+            if self.closed:
+                raise DriverError(f"the file microphone for {self.path} is closed")
+            chunk = self._audio.read(want)
+        if not chunk:
+            return b""
+        self._heard += len(chunk)
+        self._paced += want
         if self.realtime:
             now = time.monotonic()
             if self._started is None:
                 self._started = now
-            delay = self._started + self._offset / BYTES_PER_SECOND - now
+            delay = self._started + self._paced / BYTES_PER_SECOND - now
             if delay > 0:
                 time.sleep(delay)
         return chunk.ljust(want, b"\x00")
 
+    def _release(self) -> None:
+        with self._lock:  # waits for a read() in progress
+            self._audio.close()
 
-def _load_audio(path: Path) -> bytes:
-    """The whole file as bus PCM, or a DriverError naming the file and what would work."""
+
+class _AudioFile:
+    """An audio file as bus PCM, read and converted a block at a time, as ``read_audio``
+    converts a whole file: channels averaged, 8- and 32-bit samples made 16-bit, the rate changed
+    by libsoxr, whose stream carries its state from block to block. DriverError naming the file
+    and what would work, when it cannot be opened or read."""
+
+    BLOCK_FRAMES = 16000  # frames of the file per block: a second at the bus rate
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._pending = bytearray()  # converted, not yet read
+        self._ended = False
+        self._file: Any = None  # a binary file, a wave reader or a soundfile
+        self._kind = "raw"  # "raw" | "wav" | "flac"
+        self._width = SAMPLE_WIDTH  # bytes per sample, in a WAV file
+        self._channels = 1
+        with _reading(path):
+            rate = self._open()
+        self._resampler = None if rate == RATE else _FloatResampler(rate)
+
+    def _open(self) -> int:
+        """Open the file; its rate."""
+        suffix = self.path.suffix.lower()
+        if suffix in (".raw", ".pcm"):
+            self._kind, self._file = "raw", self.path.open("rb")
+            return RATE
+        if suffix == ".flac":
+            import soundfile  # imported here: only FLAC input needs it
+
+            self._kind, self._file = "flac", soundfile.SoundFile(str(self.path))
+            return int(self._file.samplerate)
+        try:
+            wav = wave.open(str(self.path), "rb")  # noqa: SIM115 (open until close())
+        except (wave.Error, EOFError) as exc:
+            raise ValueError(f"not a PCM WAV file ({exc})") from exc
+        self._kind, self._file = "wav", wav
+        self._width, self._channels = wav.getsampwidth(), wav.getnchannels()
+        if self._width not in (1, 2, 4):
+            wav.close()
+            raise ValueError(f"{8 * self._width}-bit WAV is not supported (use 16-bit PCM)")
+        return wav.getframerate()
+
+    def read(self, nbytes: int) -> bytes:
+        """Up to ``nbytes`` of bus PCM; fewer only at the end, b"" after it."""
+        while len(self._pending) < nbytes and not self._ended:
+            with _reading(self.path):
+                self._pending += self._next_block()
+        chunk = bytes(self._pending[:nbytes])
+        del self._pending[:nbytes]
+        return chunk
+
+    def _next_block(self) -> bytes:
+        if self._kind == "raw":
+            raw = self._file.read(self.BLOCK_FRAMES * SAMPLE_WIDTH)
+            self._ended = not raw
+            if len(raw) % SAMPLE_WIDTH:  # only the last block can be short
+                logger.warning("%s: odd length, dropping the last byte", self.path)
+                raw = raw[:-1]
+            return raw
+        if self._kind == "flac":
+            samples = self._file.read(self.BLOCK_FRAMES, dtype="int16", always_2d=False)
+        else:
+            samples = _wav_samples(self._file.readframes(self.BLOCK_FRAMES), self._width)
+            if self._channels > 1:
+                samples = samples.reshape(-1, self._channels)
+        self._ended = not len(samples)
+        return self._to_bus(samples)
+
+    def _to_bus(self, samples: np.ndarray) -> bytes:
+        if self._resampler is None and samples.ndim == 1:
+            return samples.astype("<i2").tobytes()  # already the bus format
+        if samples.ndim == 2:
+            samples = samples.astype(np.float32).mean(axis=1)
+        floats = samples.astype(np.float32) / 32768.0
+        if self._resampler is not None:
+            floats = self._resampler.convert(floats, last=self._ended)
+        return (np.clip(floats, -1.0, 32767 / 32768) * 32768.0).astype("<i2").tobytes()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _FloatResampler:
+    """Float samples at ``rate`` to the bus rate, as ``to_bus_format`` resamples a whole file."""
+
+    def __init__(self, rate: int) -> None:
+        import soxr  # imported here: only files at another rate need it
+
+        self._stream = soxr.ResampleStream(rate, RATE, 1, dtype="float32")
+
+    def convert(self, floats: np.ndarray, last: bool) -> np.ndarray:
+        return self._stream.resample_chunk(floats, last=last)
+
+
+def _wav_samples(raw: bytes, width: int) -> np.ndarray:
+    """WAV frames of ``width`` bytes per sample as int16 samples (8-bit WAV is unsigned)."""
+    if width == 2:
+        return np.frombuffer(raw, dtype="<i2")
+    if width == 1:
+        return ((np.frombuffer(raw, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
+    return (np.frombuffer(raw, dtype="<i4") >> 16).astype(np.int16)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Errors opening or reading ``path`` as a DriverError naming it and what would work."""
     try:
-        if path.suffix.lower() in (".raw", ".pcm"):
-            pcm = path.read_bytes()
-            if len(pcm) % SAMPLE_WIDTH:
-                logger.warning("%s: odd length, dropping the last byte", path)
-                pcm = pcm[:-1]
-            return pcm
-        return read_audio(path)
+        yield
     except FileNotFoundError as exc:
         raise DriverError(f"audio file not found: {path}") from exc
-    except ValueError as exc:
+    except (ValueError, wave.Error, EOFError, RuntimeError) as exc:  # RuntimeError: libsndfile
         raise DriverError(
             f"cannot use {path} as a microphone: {exc}. Give a PCM .wav, a .flac, or a "
             ".raw/.pcm file of 16 kHz 16-bit mono"

@@ -74,18 +74,41 @@ class ModelSpec:
 # Manifest
 
 
-def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, ModelSpec]:
+# How to get the manifest back: it ships with ZeroPin, nobody writes it by hand.
+RESTORE_MANIFEST = (
+    "restore it with `git checkout -- models/manifest.toml` in a checkout of ZeroPin, or "
+    "reinstall ZeroPin; then `zeropin models list` shows what `zeropin models fetch` can fetch"
+)
+
+
+class Manifest(dict[str, ModelSpec]):
+    """The manifest's models by name; asking for one it lacks is a ModelError naming the file."""
+
+    def __init__(self, path: Path, specs: dict[str, ModelSpec]) -> None:
+        super().__init__(specs)
+        self.path = path
+
+    def __missing__(self, name: str) -> ModelSpec:
+        raise ModelError(
+            f"{self.path}: no model {name!r} in the model manifest (it has "
+            f"{', '.join(self) or 'none'}); {RESTORE_MANIFEST}"
+        )
+
+
+def load_manifest(path: Path = MANIFEST_PATH) -> Manifest:
     """Read the manifest; ModelError naming the file, table and key if anything is wrong."""
     try:
         with path.open("rb") as file:
             data = tomllib.load(file)
     except FileNotFoundError as exc:
-        raise ModelError(f"{path}: model manifest not found") from exc
+        raise ModelError(f"{path}: model manifest not found; {RESTORE_MANIFEST}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ModelError(f"{path}: not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model manifest: {exc.strerror}") from exc
-    return {name: _parse_entry(path, name, entry) for name, entry in data.items()}
+    if not data:
+        raise ModelError(f"{path}: the model manifest is empty; {RESTORE_MANIFEST}")
+    return Manifest(path, {name: _parse_entry(path, name, entry) for name, entry in data.items()})
 
 
 def _parse_entry(path: Path, name: str, entry: object) -> ModelSpec:

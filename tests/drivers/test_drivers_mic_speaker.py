@@ -202,6 +202,68 @@ def test_file_microphone_in_realtime_takes_as_long_as_the_audio(tmp_path: Path) 
     assert 0.4 <= elapsed < 3.0
 
 
+def _wav(path: Path, samples: np.ndarray, rate: int, width: int = 2) -> Path:
+    """``samples`` (int16, (n,) or (n, channels)) as a WAV of ``width`` bytes per sample."""
+    channels = samples.shape[1] if samples.ndim == 2 else 1
+    data = samples.astype("<i2")
+    if width == 1:  # unsigned 8-bit
+        data = ((data.astype(np.int32) >> 8) + 128).astype(np.uint8)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        out.writeframes(data.tobytes())
+    return path
+
+
+@pytest.mark.parametrize("chunk_frames", [480, 1600, 16000 * 3 + 7])
+@pytest.mark.parametrize(
+    ("name", "rate", "channels", "width"),
+    [
+        ("stereo-44k.wav", 44100, 2, 2),
+        ("mono-48k-8bit.wav", 48000, 1, 1),
+        ("mono.flac", 22050, 1, 2),
+    ],
+)
+def test_file_microphone_streams_what_reading_the_whole_file_gives(
+    tmp_path: Path, chunk_frames: int, name: str, rate: int, channels: int, width: int
+) -> None:
+    from drivers.audio_format import read_audio
+
+    path = _wav(tmp_path / "source.wav", tone(440, 3.3, rate, channels), rate, width)
+    if name.endswith(".flac"):
+        import soundfile
+
+        samples, _ = soundfile.read(str(path), dtype="int16")
+        soundfile.write(str(tmp_path / name), samples, rate)
+        path = tmp_path / name
+    whole = read_audio(path)
+    with FileMicrophone(path, chunk_frames=chunk_frames) as mic:
+        streamed = b"".join(iter(mic.read, b""))
+        assert mic.position_seconds == pytest.approx(len(whole) / BYTES_PER_SECOND)
+    assert streamed[: len(whole)] == whole  # the same samples, whatever the chunk size
+    assert streamed[len(whole) :] == bytes(len(streamed) - len(whole))  # then the padding
+    assert len(streamed) % (chunk_frames * 2) == 0
+
+
+def test_a_long_recording_is_not_held_in_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    seconds = 120  # 23 MB at 48 kHz stereo: read whole, it took several times that
+    path = _wav(tmp_path / "long.wav", tone(440, seconds, 48000, 2), 48000)
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with FileMicrophone(path, chunk_frames=480) as mic:
+            chunks = sum(1 for _ in iter(mic.read, b""))
+            assert mic.position_seconds == pytest.approx(seconds, abs=0.01)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert chunks == seconds * RATE // 480
+    assert peak < size / 10, (peak, size)  # a few blocks of a second, never the file
+
+
 # --- PyAudioSpeaker --------------------------------------------------------------------------
 
 
