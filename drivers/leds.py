@@ -97,7 +97,9 @@ class StatusLight(Closable, Protocol):
 
     pattern: LedPattern  # the loop's state; CAPTURE shows over it while ``capturing``
     can_show_capture: bool  # False for a build without a status light
-    capturing: bool  # whether CAPTURE is showing now
+
+    @property
+    def capturing(self) -> bool: ...  # whether CAPTURE is showing now
 
     def show(self, pattern: LedPattern) -> None: ...
 

@@ -254,22 +254,14 @@ def check_led(
 
 
 def _capture_finding(light: StatusLight, done: str, seconds: float, allow: bool) -> Finding:
-    """With no privacy LED: whether the status light can show an upload, and what happens if
-    nothing can."""
+    """With no privacy LED: whether the status light shows uploads, or what happens to them."""
     if not light.can_show_capture:
+        wire = "wire a privacy LED ([led] privacy_pin) or a status LED ([led] kind, pin)"
         if allow:
-            return Finding(
-                "led",
-                Level.FAIL,
-                "nothing shows when a photo or recording leaves, and [led] "
-                "allow_uploads_without_indicator = true sends them anyway: wire a privacy LED "
-                "([led] privacy_pin) or a status LED",
-            )
+            why = "nothing shows a photo or recording leaving, and allow_uploads_without_indicator"
+            return Finding("led", Level.FAIL, f"{why} sends them anyway: {wire}")
         return Finding(
-            "led",
-            Level.WARN,
-            "no privacy LED and no status LED: photos and recordings will not be sent to the "
-            "cloud; wire one ([led] privacy_pin, or [led] kind and pin)",
+            "led", Level.WARN, f"no light: photos and recordings will not be sent; {wire}"
         )
     light.capture(True)
     lit = light.capturing
@@ -277,9 +269,7 @@ def _capture_finding(light: StatusLight, done: str, seconds: float, allow: bool)
     light.capture(False)
     if not lit:
         return Finding("led", Level.FAIL, f"{done}; the capture pattern did not show: no upload")
-    return Finding(
-        "led", Level.OK, f"{done}, and capture for uploads (no privacy LED: [led] privacy_pin = 0)"
-    )
+    return Finding("led", Level.OK, f"{done}, and capture for uploads ([led] privacy_pin = 0)")
 
 
 # -- models, memory, disk, clock -----------------------------------------------------------------
