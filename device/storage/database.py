@@ -369,7 +369,10 @@ def open_or_stand_in(path: Path, *, memory: bool = True) -> Database:
 def open_state(database_file: Path, photos: Path) -> Database:
     """What the daemon keeps, opened at start: the database, or a stand-in for it
     (``open_or_stand_in``), and ``photos`` made a folder only its owner may open."""
-    private_folder(photos)
+    try:
+        private_folder(photos)
+    except OSError as exc:  # a full or read-only card: start anyway, saving photos will say so
+        log.warning("cannot make the photos folder %s: %s", photos, exc.strerror or exc)
     return open_or_stand_in(database_file)
 
 

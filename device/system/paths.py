@@ -6,12 +6,16 @@ One place for every path the daemon writes or reads by default, so ``zeropin run
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from pathlib import Path
 
 from device.config.schema import Config
 from device.errors import ConfigError
 from device.system.manifest import load_manifest, shipped_file
+
+log = logging.getLogger(__name__)
 
 SYSTEM_STATE_DIR = Path("/var/lib/zeropin")
 
@@ -58,5 +62,8 @@ def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]
     try:
         (root / "photos").mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"[device] state_dir: cannot create {root}: {exc.strerror}") from exc
+        if exc.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise ConfigError(f"[device] state_dir: cannot create {root}: {exc.strerror}") from exc
+        # A full or read-only card: the device still starts (and says it cannot save).
+        log.warning("cannot create %s: %s; photos cannot be saved", root / "photos", exc.strerror)
     return database_path(root), root / "photos"

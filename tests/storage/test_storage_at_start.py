@@ -125,10 +125,15 @@ def test_a_full_disk_still_tells_the_time_runs_timers_answers_and_says_it_cannot
     assert "-> brain: " in question and DEFAULT_REPLY.split(".")[0] in question, question
 
 
-def test_a_read_only_mount_starts_and_says_so(tmp_path: Path, what_time: Path) -> None:
+@pytest.mark.parametrize("photos_folder", [True, False], ids=["photos", "no-photos-folder-yet"])
+def test_a_read_only_mount_starts_and_says_so(
+    tmp_path: Path, what_time: Path, photos_folder: bool
+) -> None:
     with small_disk(tmp_path / "disk", "4m") as disk:
         state = disk / "state"
         _saved_notes(state)
+        if not photos_folder:
+            (state / "photos").rmdir()
         remount(disk, "ro")
         try:
             result = _zeropin_run(tmp_path, state, what_time)
