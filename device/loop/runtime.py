@@ -41,8 +41,8 @@ from device.loop.router import Router
 from device.loop.states import Machine, State, transition
 from device.skills.timers import Timers
 from device.speaking import earcons
+from device.speaking.answer import AnswerLimits, spoken_sentences
 from device.speaking.playback import Playback, Volume
-from device.speaking.sentences import SentenceSplitter
 from device.speaking.tts import Synthesizer, speakable
 from drivers.errors import DriverError
 from drivers.leds import LedPattern, StatusLight
@@ -92,6 +92,7 @@ class Runtime:
         on_turn: Callable[[TurnReport], None] | None = None,
         on_state: Callable[[State], None] | None = None,
         on_tick: Callable[[float], None] | None = None,
+        answer_limits: AnswerLimits | None = None,
     ) -> None:
         self.mic = mic
         self.listener = listener
@@ -103,6 +104,7 @@ class Runtime:
         self.on_turn = on_turn
         self.on_state = on_state
         self.on_tick = on_tick  # called with the audio time after each step
+        self.answer_limits = answer_limits or AnswerLimits()  # how much of a reply is spoken
         self.machine = Machine()
         self.playback = Playback(speaker, lambda: volume.gain, self._reply_played)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
@@ -244,29 +246,25 @@ class Runtime:
             self.on_turn(_report(heard, intent, reply_id, spoken, heard_at, decided_at))
 
     async def _speak(self, reply_id: int, label: str, fragments: Iterator[str]) -> _Spoken:
-        """Split into sentences as fragments arrive, synthesise each, queue it."""
-        splitter = SentenceSplitter()
+        """Split into sentences as fragments arrive, synthesise each, queue it. Splitting runs in
+        the worker thread that waits for the fragments, off the event loop; a long answer is cut
+        (``device.speaking.answer``)."""
+        sentences = spoken_sentences(fragments, self.answer_limits)
         self.playback.begin_reply(reply_id, label)
         spoken = _Spoken()
         said: list[str] = []
-        iterator = iter(fragments)
-        while True:
-            fragment = await asyncio.to_thread(next, iterator, None)
-            sentences = splitter.flush() if fragment is None else splitter.feed(fragment)
-            for sentence in sentences:
-                text = speakable(sentence)
-                if not text:
-                    continue
-                tts_started = time.perf_counter()
-                pcm = await asyncio.to_thread(self.synthesizer.synthesize, text)
-                if not said:
-                    spoken.first_audio_at = time.perf_counter()
-                    spoken.first_sentence_ms = (spoken.first_audio_at - tts_started) * 1000
-                    self._dispatch(ReplyStarted(reply_id))
-                said.append(text)
-                self.playback.add_audio(reply_id, pcm)
-            if fragment is None:
-                break
+        while (sentence := await asyncio.to_thread(next, sentences, None)) is not None:
+            text = speakable(sentence)
+            if not text:
+                continue
+            tts_started = time.perf_counter()
+            pcm = await asyncio.to_thread(self.synthesizer.synthesize, text)
+            if not said:
+                spoken.first_audio_at = time.perf_counter()
+                spoken.first_sentence_ms = (spoken.first_audio_at - tts_started) * 1000
+                self._dispatch(ReplyStarted(reply_id))
+            said.append(text)
+            self.playback.add_audio(reply_id, pcm)
         self.playback.end_reply(reply_id)
         spoken.text = " ".join(said)
         return spoken

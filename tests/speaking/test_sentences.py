@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import time
+import tracemalloc
 
 import pytest
 
@@ -160,3 +162,107 @@ def test_first_limit_applies_again_after_flush() -> None:
         "four, five, six.",
         "Seven.",
     ]
+
+
+# --- the longest sentence ------------------------------------------------------------------------
+
+
+def test_unpunctuated_text_is_broken_at_word_boundaries_within_max_chars() -> None:
+    text = " ".join(f"word{index}" for index in range(400))  # 3,289 characters, no punctuation
+    whole = split_in_fragments(text, [])
+    assert len(whole) > 10
+    assert all(len(piece) <= 300 for piece in whole)
+    assert " ".join(whole) == text  # every break is at a space: no word is cut in two
+    assert all(len(piece) > 290 for piece in whole[:-1])  # the last space before the limit
+    assert split_in_fragments(text, [1] * len(text)) == whole
+    assert split_in_fragments(text, [7] * (len(text) // 7)) == whole
+
+
+def test_a_long_sentence_breaks_after_a_clause_mark_in_its_second_half() -> None:
+    clause = "we walked along the river for a long while, "  # 44 characters
+    text = clause * 10 + "and then went home."
+    sentences = split_in_fragments(text, [3] * (len(text) // 3), first_limit=40)
+    assert sentences[0] == (clause * 6).strip()  # 264 characters: the last comma before 300
+    assert all(sentence.endswith(",") for sentence in sentences[:-1])
+    assert " ".join(sentences) == text
+
+
+def test_a_word_longer_than_max_chars_is_cut_at_max_chars() -> None:
+    word = "x" * 1000  # a pasted hash or base64: no space to break at
+    assert split_in_fragments(f"See {word} done.", []) == [
+        "See",  # the last space within 300 characters
+        "x" * 300,
+        "x" * 300,
+        "x" * 300,
+        "x" * 100 + " done.",
+    ]
+
+
+def test_a_decision_that_would_need_more_than_max_chars_of_lookahead_breaks_instead() -> None:
+    # "etc." waits for the next word; a flood of spaces or of "!" must not keep it waiting.
+    for text in ["Fruit, nuts etc." + " " * 5000 + "then more.", "Wow" + "!" * 5000 + " Yes."]:
+        splitter = SentenceSplitter(first_limit=50, max_chars=100)
+        sentences: list[str] = [
+            s for start in range(0, len(text), 20) for s in splitter.feed(text[start : start + 20])
+        ]
+        sentences += splitter.flush()
+        assert all(len(sentence) <= 100 + 32 for sentence in sentences)
+        assert "".join(sentences).replace(" ", "") == text.replace(" ", "")
+
+
+def test_max_chars_must_leave_room_for_the_first_phrase() -> None:
+    with pytest.raises(ValueError):
+        SentenceSplitter(first_limit=200, max_chars=100)
+
+
+# --- linear work, bounded memory -----------------------------------------------------------------
+
+
+def _prose(size: int) -> str:
+    rng = random.Random(3)
+    words = "the sky is blue because air scatters short waves more than long ones".split()
+    sentences: list[str] = []
+    length = 0
+    while length < size:
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(4, 30)))
+        sentences.append(sentence.capitalize() + rng.choice([". ", "? ", ", and "]))
+        length += len(sentences[-1])
+    return "".join(sentences)[:size]
+
+
+def _unpunctuated(size: int) -> str:
+    return ("word " * (size // 5 + 1))[:size]
+
+
+def _cpu_seconds_to_split(text: str, fragment_chars: int) -> float:
+    best = float("inf")
+    for _ in range(3):
+        splitter = SentenceSplitter()
+        started = time.process_time()
+        for start in range(0, len(text), fragment_chars):
+            splitter.feed(text[start : start + fragment_chars])
+        splitter.flush()
+        best = min(best, time.process_time() - started)
+    return best
+
+
+@pytest.mark.parametrize("make", [_prose, _unpunctuated])
+@pytest.mark.parametrize("fragment_chars", [20, 10**9])  # as streamed, and all at once
+def test_splitting_time_grows_linearly_with_the_text(make, fragment_chars: int) -> None:
+    # Ten times the text takes about ten times as long; the splitter that rescanned its whole
+    # buffer on every fragment took 130 times as long (100 KB of unpunctuated text: 12 s).
+    small = _cpu_seconds_to_split(make(50_000), fragment_chars)
+    large = _cpu_seconds_to_split(make(500_000), fragment_chars)
+    assert large < 25 * max(small, 1e-3), (small, large)
+
+
+def test_an_endless_unpunctuated_stream_does_not_pile_up() -> None:
+    splitter = SentenceSplitter()
+    tracemalloc.start()
+    try:
+        for _ in range(20_000):  # 400 KB
+            splitter.feed("word word word word ")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000  # bytes: about one sentence, not the 400 KB that went through
