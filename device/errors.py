@@ -1,5 +1,7 @@
 """Errors the daemon raises on purpose. Each leaf also subclasses the built-in it resembles."""
 
+from enum import StrEnum
+
 from drivers.errors import DriverError, ZeroPinError
 
 __all__ = [
@@ -10,6 +12,7 @@ __all__ = [
     "StorageError",
     "TtsError",
     "EgressRefused",
+    "CloudCause",
     "CloudError",
 ]
 
@@ -45,23 +48,41 @@ class EgressRefused(ZeroPinError, PermissionError):
         self.storage_reason = storage_reason
 
 
+class CloudCause(StrEnum):
+    """Why a cloud provider could not answer, in the terms the wearer is told."""
+
+    UNREACHABLE = "unreachable"  # no connection, timed out, a captive portal: maybe later
+    KEY_REFUSED = "key_refused"  # 401/403: only a new key helps
+    OUT_OF_CREDIT = "out_of_credit"  # 429 insufficient_quota: only paying helps
+    MODEL_UNKNOWN = "model_unknown"  # the model named in the settings is not there
+    CANNOT_SEE = "cannot_see"  # the model does not take pictures (or none is configured)
+    BUSY = "busy"  # 429/503: rate-limited or overloaded, for ``retry_after_seconds`` if known
+    SERVER_ERROR = "server_error"  # 5xx, or an answer with nothing in it
+    REJECTED = "rejected"  # any other 4xx: this request, as sent, will not be answered
+
+
 class CloudError(ZeroPinError, ConnectionError):
     """A cloud provider failed (unreachable, refused, timed out, bad answer); never shows a key.
 
+    ``cause`` says why, for what the wearer hears and for whether pausing the provider helps.
     ``retryable`` says whether trying the same provider again may help (429, 5xx, reset).
-    ``retry_after_seconds`` is the server's Retry-After, when it sent one. ``key_refused``: the
-    server rejected the API key (401/403), so no retry will help until the key is fixed.
+    ``retry_after_seconds`` is the server's Retry-After, when it sent one.
     """
 
     def __init__(
         self,
         message: str,
         *,
+        cause: CloudCause = CloudCause.UNREACHABLE,
         retryable: bool = False,
         retry_after_seconds: float | None = None,
-        key_refused: bool = False,
     ) -> None:
         super().__init__(message)
+        self.cause = cause
         self.retryable = retryable
         self.retry_after_seconds = retry_after_seconds
-        self.key_refused = key_refused
+
+    @property
+    def key_refused(self) -> bool:
+        """The server rejected the API key, so no retry will help until the key is fixed."""
+        return self.cause is CloudCause.KEY_REFUSED

@@ -14,8 +14,9 @@ Time limits, each turning into a :class:`~device.errors.CloudError` the chain ca
 A watchdog thread closes the response when a limit passes or the user interrupts, so a read
 blocked on a silent socket ends at once instead of at the next timeout. 429 and 5xx answers
 and dropped connections are retried with back-off (honouring Retry-After) while nothing has been
-yielded yet; after that, a failure is reported with ``partial=True`` so the caller can say the
-answer was cut off instead of starting again.
+yielded yet, unless the wait would pass ``max_wait_seconds`` (the chain's choice: short when
+another provider could answer) or the deadline; after that, a failure is a
+:class:`PartialAnswer` so the caller can say the answer was cut off instead of starting again.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from device.cloud.http import (
 )
 from device.cloud.providers import Provider
 from device.egress import EgressGate
-from device.errors import CloudError
+from device.errors import CloudCause, CloudError
 
 log = logging.getLogger(__name__)
 
@@ -109,13 +110,16 @@ class ChatClient:
         cancel: Cancellation,
         kind: str = "text",
         prompt_text: str = "",
+        max_wait_seconds: float | None = None,
     ) -> Iterator[Delta]:
         """Send ``body`` to /chat/completions; yield the answer as it streams (or all at once
         when ``body["stream"]`` is false). Raises CloudError, PartialAnswer or Cancelled.
 
         ``kind`` is what the request carries for the egress ledger ("image" lights the privacy
         LED); ``prompt_text`` is the user's words, recorded only when the ledger is configured
-        to keep prompt text.
+        to keep prompt text. ``max_wait_seconds``: the longest back-off worth sitting through
+        before asking again (None: any that ends before the deadline); a failure asking for a
+        longer wait is raised at once, its ``retry_after_seconds`` saying how long.
         """
         payload = json.dumps(body, ensure_ascii=False).encode()
         started = time.monotonic()
@@ -137,16 +141,25 @@ class ChatClient:
                 return
             except CloudError as exc:
                 if given_out:
-                    raise PartialAnswer(str(exc)) from exc
-                if not exc.retryable or attempt >= self.provider.max_retries:
+                    raise PartialAnswer(str(exc), cause=exc.cause) from exc
+                wait = self._retry_wait(exc, attempt, started, max_wait_seconds)
+                if wait is None:
                     raise
-                wait = backoff(attempt, exc.retry_after_seconds)
-                remaining = self.provider.deadline_seconds - (time.monotonic() - started)
-                if wait > remaining:
-                    raise  # waiting would pass the deadline: let the chain move on
                 log.warning("%s: %s; retrying in %.1f s", self.provider.name, exc, wait)
                 attempt += 1
                 self._sleep_unless_cancelled(wait, cancel)
+
+    def _retry_wait(
+        self, exc: CloudError, attempt: int, started: float, max_wait: float | None
+    ) -> float | None:
+        """Seconds to wait before asking again, or None: give up on this provider now."""
+        if not exc.retryable or attempt >= self.provider.max_retries:
+            return None
+        wait = backoff(attempt, exc.retry_after_seconds)
+        remaining = self.provider.deadline_seconds - (time.monotonic() - started)
+        if wait > remaining or (max_wait is not None and wait > max_wait):
+            return None  # the caller is better served by the next provider or a spoken reason
+        return wait
 
     def _exchange(
         self, payload: bytes, stream: bool, started: float, cancel: Cancellation
@@ -171,7 +184,9 @@ class ChatClient:
                         watchdog.arm(max(0.0, provider.deadline_seconds - elapsed), "took too long")
                     yield delta
                 if first:
-                    raise CloudError(f"{provider.name} sent an empty answer")
+                    raise CloudError(
+                        f"{provider.name} sent an empty answer", cause=CloudCause.SERVER_ERROR
+                    )
         except Exception as exc:
             # A closed response surfaces as whatever the read was doing; what closed it decides.
             cancel.check()
@@ -229,7 +244,10 @@ def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[
             log.warning("%s: skipped an unreadable event (%d bytes)", provider.name, len(data))
             continue
         if isinstance(chunk, dict) and "error" in chunk:  # some servers report errors in-stream
-            raise CloudError(f"{provider.name} failed mid-answer: {_in_stream_error(chunk)}")
+            raise CloudError(
+                f"{provider.name} failed mid-answer: {_in_stream_error(chunk)}",
+                cause=CloudCause.SERVER_ERROR,
+            )
         for choice in (chunk.get("choices") or []) if isinstance(chunk, dict) else []:
             finished = finished or bool(choice.get("finish_reason"))
             delta = choice.get("delta") or {}
@@ -263,7 +281,9 @@ def _whole_deltas(response: requests.Response, provider: Provider) -> Iterator[D
         document = json.loads(b"".join(raw_chunks(response)))
         message = document["choices"][0]["message"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise CloudError(f"{provider.name} sent an answer without a message") from None
+        raise CloudError(
+            f"{provider.name} sent an answer without a message", cause=CloudCause.SERVER_ERROR
+        ) from None
     if message.get("content"):
         yield TextDelta(message["content"])
     for index, call in enumerate(message.get("tool_calls") or []):

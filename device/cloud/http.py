@@ -1,8 +1,9 @@
-"""HTTP plumbing shared by every cloud call: POST with a watchdog, retries, errors.
+"""HTTP plumbing shared by every cloud call: POST with a watchdog, back-off, errors.
 
-``post`` sends through ``requests`` with back-off on 429/5xx (honouring Retry-After) and a
-watchdog thread that closes the socket when a time limit passes or the wearer interrupts.
-Error bodies become one-line :class:`~device.errors.CloudError` messages with the key scrubbed.
+``post`` sends through ``requests``; a :class:`Watchdog` thread closes the socket when a time
+limit passes or the wearer interrupts; ``backoff`` says how long to wait before asking again
+(the server's Retry-After when it sent one). An error answer or a broken connection becomes a
+one-line :class:`~device.errors.CloudError`, key scrubbed, whose ``cause`` says what went wrong.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import email.utils
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -21,7 +23,7 @@ import urllib3
 
 from device.cancel import Cancellation
 from device.cloud.providers import Provider
-from device.errors import CloudError
+from device.errors import CloudCause, CloudError
 
 MAX_BACKOFF_SECONDS = 8.0
 
@@ -128,6 +130,10 @@ def backoff(attempt: int, retry_after: float | None) -> float:
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    """Seconds the server asked to wait: OpenAI's retry-after-ms when sent, else Retry-After."""
+    millis = response.headers.get("retry-after-ms", "").strip()
+    if millis.replace(".", "", 1).isdigit():
+        return float(millis) / 1000
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
@@ -140,42 +146,78 @@ def _retry_after(response: requests.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# Servers word "this model takes no pictures" many ways (OpenAI, vLLM, Ollama, llama.cpp,
+# OpenRouter); each names images and says they are not supported.
+_IMAGES = re.compile(r"image|vision|multi-?modal", re.IGNORECASE)
+_NOT_SUPPORTED = re.compile(
+    r"not support|n't support|unsupported|only supported|not a multi-?modal|no endpoints found"
+    r"|at most 0 image",
+    re.IGNORECASE,
+)
+_MISSING_MODEL = re.compile(
+    r"model.*(not found|does not exist|not exist|not a valid model)|(unknown|no such) model",
+    re.IGNORECASE,
+)
+
+
 def raise_for_status(response: requests.Response, provider: Provider) -> None:
+    """Nothing for a 200; otherwise the CloudError whose cause says what went wrong."""
     status = response.status_code
     if status == 200:
         return
-    detail = _scrubbed(_error_message(response), provider)
+    message, code = _error_detail(response)
+    detail = _scrubbed(message, provider)
     name = provider.name
+    # Refusals of what was asked, whatever the status: a missing model can come as 400, 403
+    # (OpenAI, no access to it) or 404, and llama.cpp refuses images with a 500.
+    if _IMAGES.search(message) and _NOT_SUPPORTED.search(message):
+        cause = CloudCause.CANNOT_SEE
+        raise CloudError(f"{name}'s model cannot see pictures ({status}): {detail}", cause=cause)
+    if code == "model_not_found" or (status in (400, 404) and _MISSING_MODEL.search(message)):
+        cause = CloudCause.MODEL_UNKNOWN
+        raise CloudError(f"{name} does not know the model ({status}): {detail}", cause=cause)
     if status in (401, 403):
-        raise CloudError(f"{name} refused the API key ({status}): {detail}", key_refused=True)
-    if status == 429:
+        cause = CloudCause.KEY_REFUSED
+        raise CloudError(f"{name} refused the API key ({status}): {detail}", cause=cause)
+    if status == 429 and code == "insufficient_quota":  # waiting will not bring money back
+        cause = CloudCause.OUT_OF_CREDIT
+        raise CloudError(f"{name} is out of quota (429): {detail}", cause=cause)
+    if status in (429, 503):
+        what = "is rate-limited (429)" if status == 429 else "is overloaded (503)"
         raise CloudError(
-            f"{name} is rate-limited or out of quota (429): {detail}",
+            f"{name} {what}: {detail}",
+            cause=CloudCause.BUSY,
             retryable=True,
             retry_after_seconds=_retry_after(response),
         )
     if status >= 500:
         raise CloudError(
             f"{name} had a server error ({status}): {detail}",
+            cause=CloudCause.SERVER_ERROR,
             retryable=True,
             retry_after_seconds=_retry_after(response),
         )
-    raise CloudError(f"{name} rejected the request ({status}): {detail}")
+    cause = CloudCause.REJECTED
+    raise CloudError(f"{name} rejected the request ({status}): {detail}", cause=cause)
 
 
-def _error_message(response: requests.Response) -> str:
+def _error_detail(response: requests.Response) -> tuple[str, str]:
+    """The error body's message, one line, and its ``code`` ("" when it has none)."""
     try:
         text = response.raw.read(4096, decode_content=True).decode("utf-8", "replace")
     except Exception:  # the body of an error is a nicety; the status already says enough
-        return "no details"
+        return "no details", ""
     try:
         error = json.loads(text).get("error")
-        message = error.get("message") if isinstance(error, dict) else error
-        if message:
-            return " ".join(str(message).split())[:200]
     except (ValueError, AttributeError):
-        pass
-    return " ".join(text.split())[:120] or "no details"
+        error = None
+    if isinstance(error, dict):
+        message, code = error.get("message"), error.get("code")
+    else:
+        message, code = error, None
+    if message:
+        return " ".join(str(message).split())[:200], str(code or "")
+    return " ".join(text.split())[:120] or "no details", str(code or "")
 
 
 def _scrubbed(text: str, provider: Provider) -> str:
@@ -191,13 +233,28 @@ def network_error(exc: BaseException, provider: Provider) -> CloudError:
         return CloudError(f"{name} did not accept a connection in time")
     if isinstance(exc, requests.ReadTimeout):
         return CloudError(f"{name} did not start answering in time")
+    # Nor are a name that does not resolve and a failed TLS handshake: a second later they
+    # fail the same way.
+    if isinstance(exc, requests.exceptions.SSLError):
+        return CloudError(f"no secure connection to {name} ({provider.host})")
+    if _is_name_not_resolved(exc):
+        return CloudError(f"cannot find {name}'s address ({provider.host})")
     if isinstance(exc, requests.ConnectionError):
         return CloudError(f"cannot reach {name} ({provider.host})", retryable=True)
     if isinstance(
         exc, requests.exceptions.ChunkedEncodingError | urllib3.exceptions.HTTPError | OSError
     ):
         return CloudError(f"the connection to {name} broke off", retryable=True)
-    return CloudError(f"{name} sent something that is not a model reply ({type(exc).__name__})")
+    return CloudError(
+        f"{name} sent something that is not a model reply ({type(exc).__name__})",
+        cause=CloudCause.SERVER_ERROR,
+    )
+
+
+def _is_name_not_resolved(exc: BaseException) -> bool:
+    # requests wraps urllib3's MaxRetryError, whose ``reason`` is the resolver's failure.
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    return isinstance(reason, urllib3.exceptions.NameResolutionError)
 
 
 def content_type_of(response: requests.Response) -> str:

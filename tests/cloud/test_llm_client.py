@@ -1,7 +1,8 @@
-"""The OpenAI-compatible client against a real HTTP server on loopback, fault by fault.
+"""The OpenAI-compatible client and the provider chain against a real HTTP server on loopback.
 
-Each case checks what the caller gets (text, a tool call, or one CloudError saying what went
-wrong) and that nothing hangs: every wait is bounded by the provider's own time limits.
+Each case checks what the caller gets (text, a tool call, or one CloudError whose cause says what
+went wrong) and that nothing hangs: every wait is bounded by the provider's own time limits. What
+the wearer hears for each fault, end to end, is in test_fault_matrix.py.
 """
 
 from __future__ import annotations
@@ -13,15 +14,26 @@ from typing import Any
 
 import pytest
 from conftest import TEST_KEY
+from gpiozero.pins.mock import MockFactory
 
 from device.cancel import Cancellation, Cancelled
+from device.cloud.chain import AllProvidersFailed, CircuitBreaker, ProviderChain
 from device.cloud.client import ChatClient, PartialAnswer, TextDelta, ToolCall
 from device.cloud.providers import Provider
+from device.cloud.spoken import (
+    KEY_REFUSED,
+    MODEL_UNKNOWN,
+    NO_VISION,
+    OFFLINE_FALLBACK,
+    in_about,
+    most_actionable,
+)
 from device.config.schema import Secret
 from device.egress import EgressGate, Ledger
-from device.errors import CloudError
+from device.errors import CloudCause, CloudError
 from device.sim.loopback.server import LoopbackLLM
 from device.storage.database import Database
+from drivers.leds import PrivacyLed
 
 
 @pytest.fixture
@@ -46,7 +58,7 @@ def provider_for(server: LoopbackLLM, **overrides) -> Provider:
     return Provider(**settings)
 
 
-def body(text: str = "why is the sky blue", stream: bool = True, **extra) -> dict:
+def body(text: str | list = "why is the sky blue", stream: bool = True, **extra) -> dict:
     return {
         "model": "loopback-chat",
         "messages": [{"role": "user", "content": text}],
@@ -251,3 +263,139 @@ def test_every_request_is_in_the_ledger(llm_server, tmp_path):
     assert [(r.host, r.kind, r.purpose) for r in rows] == [("127.0.0.1", "text", "chat")] * 2
     assert all(r.size_bytes == llm_server.requests[0].raw_size for r in rows)
     assert all(r.content == "" for r in rows)  # prompt text is kept only when configured
+
+
+def test_a_long_retry_after_is_not_sat_through_when_the_caller_says_so(llm_server, gate):
+    slept: list[float] = []
+    client = ChatClient(provider_for(llm_server), gate, sleep=slept.append)
+    llm_server.fail_next("status_429", retry_after=25)
+    with pytest.raises(CloudError) as caught:
+        list(client.chat(body(), purpose="chat", cancel=Cancellation(), max_wait_seconds=1.0))
+    assert (caught.value.cause, caught.value.retry_after_seconds) == (CloudCause.BUSY, 25)
+    assert slept == []
+    llm_server.fail_next("status_503", retry_after=0.5)  # a short wait is still sat through
+    deltas = client.chat(body(), purpose="chat", cancel=Cancellation(), max_wait_seconds=1.0)
+    assert text_of(list(deltas)).startswith("Sunlight")
+    assert slept == [0.5]
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [
+        ("status_401", CloudCause.KEY_REFUSED),
+        ("status_403", CloudCause.KEY_REFUSED),
+        ("status_404", CloudCause.MODEL_UNKNOWN),
+        ("status_429", CloudCause.BUSY),
+        ("status_429_quota", CloudCause.OUT_OF_CREDIT),
+        ("status_500", CloudCause.SERVER_ERROR),
+        ("status_503", CloudCause.BUSY),
+        ("empty_choices", CloudCause.SERVER_ERROR),
+        ("wrong_content_type", CloudCause.UNREACHABLE),
+    ],
+)
+def test_each_failure_says_its_cause(llm_server, gate, fault, cause):
+    client = ChatClient(provider_for(llm_server, max_retries=0), gate)
+    llm_server.fail_next(fault)
+    with pytest.raises(CloudError) as caught:
+        collect(client, body())
+    assert caught.value.cause is cause, caught.value
+
+
+PHOTO = [
+    {"type": "text", "text": "what is this"},
+    {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AAAA"}},
+]
+
+
+def test_a_model_refusing_pictures_is_told_apart(llm_server, gate):
+    llm_server.sees_images = False
+    client = ChatClient(provider_for(llm_server), gate)
+    with pytest.raises(CloudError) as caught:
+        collect(client, body(PHOTO))
+    assert caught.value.cause is CloudCause.CANNOT_SEE
+    assert not caught.value.retryable
+    assert text_of(collect(client, body())).startswith("Sunlight")  # text still goes
+
+
+# -- the chain ---------------------------------------------------------------------------------
+
+
+def ask(chain: ProviderChain, kind: str = "text") -> str:
+    def body_for(provider: Provider) -> dict:
+        return body(PHOTO if kind == "image" else "why is the sky blue")
+
+    deltas = chain.chat(body_for, "chat", Cancellation(), kind=kind)
+    return text_of([delta for _, delta in deltas])
+
+
+def test_capability_refusals_never_open_the_breaker():
+    breaker = CircuitBreaker(failures=3)
+    for cause in (CloudCause.CANNOT_SEE, CloudCause.MODEL_UNKNOWN, CloudCause.REJECTED):
+        for _ in range(5):
+            breaker.failed(CloudError("no", cause=cause))
+    assert not breaker.is_open
+    for _ in range(3):
+        breaker.failed(CloudError("down"))
+    assert breaker.is_open
+
+
+def test_a_retry_after_pauses_the_provider_for_that_long(llm_server, gate):
+    now = [0.0]
+    chain = ProviderChain([ChatClient(provider_for(llm_server), gate)], clock=lambda: now[0])
+    llm_server.fail_next("status_429", retry_after=25)
+    with pytest.raises(AllProvidersFailed) as caught:
+        ask(chain)
+    assert caught.value.spoken == "The cloud is busy. Try again in about 25 seconds."
+    now[0] = 12.0
+    with pytest.raises(AllProvidersFailed) as caught:
+        ask(chain)  # not asked: it said when to come back
+    assert caught.value.spoken == "The cloud is busy. Try again in about 15 seconds."
+    assert len(llm_server.requests) == 1
+    now[0] = 25.5
+    assert ask(chain).startswith("Sunlight")
+
+
+def test_a_refused_picture_is_not_sent_there_again_but_text_is(llm_server, tmp_path):
+    llm_server.sees_images = False
+    with Database(tmp_path / "photos.db") as db:
+        gate = EgressGate(Ledger(db), PrivacyLed(16, pin_factory=MockFactory()))
+        chain = ProviderChain([ChatClient(provider_for(llm_server), gate)])
+        for _ in range(3):
+            with pytest.raises(AllProvidersFailed) as caught:
+                ask(chain, kind="image")
+            assert (caught.value.incapable, caught.value.spoken) == (True, NO_VISION)
+        assert len(llm_server.requests) == 1  # the photo left once, not three times
+        assert ask(chain).startswith("Sunlight")
+
+
+def test_the_most_actionable_failure_is_said():
+    down = CloudError("down")
+    blind = CloudError("blind", cause=CloudCause.CANNOT_SEE)
+    key = CloudError("key", cause=CloudCause.KEY_REFUSED)
+    busy_60 = CloudError("busy", cause=CloudCause.BUSY, retry_after_seconds=60)
+    busy_20 = CloudError("busy", cause=CloudCause.BUSY, retry_after_seconds=20)
+    assert AllProvidersFailed([blind, down]).spoken == OFFLINE_FALLBACK
+    assert AllProvidersFailed([blind, blind]).spoken == NO_VISION
+    assert AllProvidersFailed([down, busy_60, key]).spoken == KEY_REFUSED
+    assert most_actionable([down, busy_60, busy_20]) is busy_20
+    missing = CloudError("404", cause=CloudCause.MODEL_UNKNOWN)
+    assert AllProvidersFailed([busy_20, missing]).spoken == MODEL_UNKNOWN
+    assert AllProvidersFailed([]).spoken == OFFLINE_FALLBACK  # no provider at all
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (None, "in a moment"),
+        (1.0, "in a moment"),
+        (3.0, "in about 5 seconds"),
+        (25.0, "in about 25 seconds"),
+        (26.0, "in about 30 seconds"),
+        (60.0, "in about a minute"),
+        (150.0, "in about 3 minutes"),
+        (3600.0, "in about an hour"),
+        (86400.0, "in about 24 hours"),
+    ],
+)
+def test_waits_are_said_rounded_up(seconds, said):
+    assert in_about(seconds) == said

@@ -14,7 +14,12 @@ import pytest
 import requests
 from openapi_schema import schema_errors
 
-from device.sim.loopback.faults import CAPTIVE_PORTAL_PAGE
+from device.sim.loopback.faults import (
+    BAD_TOOL_CALLS,
+    CAPTIVE_PORTAL_PAGE,
+    ENDLESS_SENTENCE,
+    HUGE_ANSWER_BYTES,
+)
 from device.sim.loopback.scripted import DEFAULT_REPLY
 from device.sim.loopback.server import LoopbackLLM
 
@@ -25,13 +30,52 @@ def server() -> Iterator[LoopbackLLM]:
         yield running
 
 
-@pytest.mark.parametrize("status", [429, 500, 401])
-def test_status_faults_answer_an_openai_error_once(server: LoopbackLLM, status: int) -> None:
-    server.fail_next(f"status_{status}")
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("status_401", 401, "invalid_api_key"),
+        ("status_403", 403, "permission_denied"),
+        ("status_404", 404, "model_not_found"),
+        ("status_429", 429, "rate_limit_exceeded"),
+        ("status_429_quota", 429, "insufficient_quota"),
+        ("status_500", 500, None),
+        ("status_503", 503, None),
+    ],
+)
+def test_status_faults_answer_an_openai_error_once(
+    server: LoopbackLLM, fault: str, status: int, code: str | None
+) -> None:
+    server.fail_next(fault)
     failed = client.chat(server, stream=False)
     assert failed.status_code == status
     assert schema_errors("ErrorResponse", failed.json()) == []
+    assert failed.json()["error"]["code"] == code
     assert client.chat(server, stream=False).status_code == 200
+
+
+def test_a_404_names_the_model_asked_for(server: LoopbackLLM) -> None:
+    server.fail_next("status_404")
+    message = client.chat(server, stream=False).json()["error"]["message"]
+    assert message == f"The model `{client.MODEL}` does not exist or you do not have access to it."
+
+
+@pytest.mark.parametrize("retry_after", [None, 25.0])
+def test_a_503_carries_retry_after_only_when_given(
+    server: LoopbackLLM, retry_after: float | None
+) -> None:
+    server.fail_next("status_503", retry_after=retry_after)
+    response = client.chat(server, stream=False)
+    assert response.status_code == 503
+    assert response.headers.get("Retry-After") == (None if retry_after is None else "25")
+
+
+def test_a_text_only_model_refuses_pictures_and_answers_text(server: LoopbackLLM) -> None:
+    server.sees_images = False
+    photo = [{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,AAAA"}}]
+    refused = client.chat(server, photo, stream=False)
+    assert refused.status_code == 400
+    assert "image_url is only supported by certain models" in refused.json()["error"]["message"]
+    assert client.text(client.chunks(client.data_lines(client.chat(server)))) == DEFAULT_REPLY
 
 
 def test_a_429_carries_retry_after_when_given(server: LoopbackLLM) -> None:
@@ -151,3 +195,59 @@ def test_close_is_idempotent_and_a_closed_server_does_not_restart() -> None:
     server.close()
     with pytest.raises(RuntimeError):
         server.start()
+
+
+def test_hang_mid_stream_sends_some_text_then_nothing(server: LoopbackLLM) -> None:
+    server.fail_next("hang_mid_stream")
+    received: list[str] = []
+    with (
+        client.chat(server, timeout=(client.TIMEOUT, 0.5)) as response,
+        pytest.raises(requests.exceptions.ConnectionError),  # the read timed out
+    ):
+        for line in client.data_lines_lazily(response):
+            received.append(line)
+    assert len(received) == 3 and "[DONE]" not in received
+
+
+def test_a_huge_answer_is_megabytes_of_text_then_done(server: LoopbackLLM) -> None:
+    server.fail_next("huge_answer")
+    with client.chat(server) as response:
+        lines = client.data_lines(response)
+    assert lines[-1] == "[DONE]"
+    assert len(client.text(client.chunks(lines))) >= HUGE_ANSWER_BYTES
+
+
+def test_an_endless_answer_keeps_coming_and_never_finishes(server: LoopbackLLM) -> None:
+    server.hang_seconds = 0.5  # text for this long, then silence
+    server.fail_next("endless_answer")
+    received: list[str] = []
+    with (
+        client.chat(server, timeout=(client.TIMEOUT, 1.0)) as response,
+        pytest.raises(requests.RequestException),  # a read timeout, or the server hung up
+    ):
+        for line in client.data_lines_lazily(response):
+            received.append(line)
+    chunks = client.chunks(received)
+    assert len(chunks) > 20 and "[DONE]" not in received
+    assert all(chunk["choices"][0]["finish_reason"] is None for chunk in chunks)
+    assert client.text(chunks).startswith(DEFAULT_REPLY + ENDLESS_SENTENCE)
+
+
+def test_slow_drip_sends_one_event_per_drip(server: LoopbackLLM) -> None:
+    server.drip_seconds = 0.1
+    server.fail_next("slow_drip")
+    started = time.monotonic()
+    with client.chat(server) as response:
+        lines = client.data_lines(response)
+    chunks = client.chunks(lines)
+    assert client.text(chunks) == DEFAULT_REPLY
+    assert time.monotonic() - started >= 0.1 * (len(chunks) - 1)
+
+
+@pytest.mark.parametrize("fault", sorted(BAD_TOOL_CALLS))
+def test_bad_tool_calls_come_as_offered_ones_do(server: LoopbackLLM, fault: str) -> None:
+    server.fail_next(fault)
+    answer = client.chat(server, "hello", stream=False, tools=("set_timer",)).json()
+    [call] = answer["choices"][0]["message"]["tool_calls"]
+    name, arguments = BAD_TOOL_CALLS[fault]
+    assert (call["function"]["name"], call["function"]["arguments"]) == (name, arguments)

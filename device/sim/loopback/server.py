@@ -40,11 +40,16 @@ from urllib.parse import urlsplit
 from device.sim.loopback.faults import (
     CAPTIVE_PORTAL_PAGE,
     MALFORMED_JSON,
+    UNFINISHED,
     FaultQueue,
     TimedEvents,
     break_stream,
+    break_whole,
+    carries_image,
     reset,
     status_answer,
+    tool_fault_reply,
+    vision_refusal_body,
 )
 from device.sim.loopback.recording import RecordedRequest, RequestLog, Validator
 from device.sim.loopback.scripted import DEFAULT_REPLY, BadRequest, ScriptedReply, scripted_reply
@@ -169,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.owner._record(request, validate=problem is None)
         fault = self.owner._faults.take()
         if fault.is_status:
-            self._send(*status_answer(fault))
+            self._send(*status_answer(fault, body.get("model")))
             return
         if not self._authorised():
             return
@@ -216,23 +221,25 @@ class _Handler(BaseHTTPRequestHandler):
     # -- answers
 
     def _chat(self, body: dict[str, Any], files: dict[str, UploadedFile], fault: str) -> None:
-        reply = scripted_reply(body, self.owner.reply_text)
+        owner = self.owner
+        if not owner.sees_images and carries_image(body):
+            self._send(400, vision_refusal_body())
+            return
+        reply = tool_fault_reply(fault) or scripted_reply(body, owner.reply_text)
         model = body.get("model") if isinstance(body.get("model"), str) else LOOPBACK_MODEL
-        completion = Completion(self.owner._next_id(), int(time.time()), str(model))
+        completion = Completion(owner._next_id(), int(time.time()), str(model))
         if body.get("stream") is True:
             self._stream_chat(completion, reply, fault)
             return
         # As long as the streamed answer would take: first token, then one interval per batch.
         batches = len(events_for(reply)) - 2  # not the role event nor the finish event
-        owner = self.owner
-        delay = owner.first_token_seconds + owner.token_interval_seconds * max(0, batches - 1)
+        interval = owner.drip_seconds if fault == "slow_drip" else owner.token_interval_seconds
+        delay = owner.first_token_seconds + interval * max(0, batches - 1)
         if fault == "slow_first_token":
             delay += owner.slow_seconds
         if not self._pause(delay):
             return
-        whole = completion.whole(reply, prompt=body)
-        if fault == "empty_choices":
-            whole["choices"] = []
+        whole = break_whole(completion.whole(reply, prompt=body), fault)
         self._send_answer(json.dumps(whole).encode(), fault)
 
     def _stream_chat(self, completion: Completion, reply: ScriptedReply, fault: str) -> None:
@@ -248,19 +255,24 @@ class _Handler(BaseHTTPRequestHandler):
             (first_delay if i == 0 else 0.0 if i in (1, last) else owner.token_interval_seconds, c)
             for i, c in enumerate(chunks)
         ]
-        timed = break_stream(timed, fault)
+        events = break_stream(
+            timed, fault, drip_seconds=owner.drip_seconds, endless_seconds=owner.hang_seconds
+        )
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for delay, event in timed:
+        for delay, event in events:
             if not self._pause(delay):
                 return
             text = event if isinstance(event, str) else json.dumps(event, separators=(",", ":"))
             self._write_chunk(f"data: {text}\n\n".encode())
         if fault == "reset_mid_stream":
             self._reset_after_a_moment()
+            return
+        if fault in UNFINISHED:
+            self._hang()
             return
         self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")
@@ -299,6 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str = "application/json",
         *,
         cut_short: bool = False,  # send half the body, then reset the connection
+        hang: bool = False,  # with cut_short: fall silent instead of resetting
     ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -308,7 +321,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if cut_short:
             self.wfile.write(data[: len(data) // 2])
-            self._reset_after_a_moment()
+            if hang:
+                self._hang()
+            else:
+                self._reset_after_a_moment()
         else:
             self.wfile.write(data)
 
@@ -325,6 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
         """A whole (non-streamed) 200 answer, or the fault's broken version of it."""
         if fault == "malformed_event":
             self._send(200, MALFORMED_JSON)
+        elif fault in UNFINISHED and self.route == "/v1/chat/completions":
+            self._send(200, data, {}, content_type, cut_short=True, hang=True)
         else:
             self._send(200, data, {}, content_type, cut_short=fault == "reset_mid_stream")
 
@@ -344,8 +362,8 @@ class LoopbackLLM:
     """An OpenAI-compatible server on 127.0.0.1 with a scripted model; see the module docstring.
 
     ``first_token_seconds``, ``token_interval_seconds``, ``slow_seconds``, ``hang_seconds``,
-    ``reply_text``, ``transcript`` and ``on_request`` are plain attributes a test may change
-    between requests.
+    ``drip_seconds``, ``sees_images``, ``reply_text``, ``transcript`` and ``on_request`` are
+    plain attributes a test may change between requests.
     """
 
     host = "127.0.0.1"
@@ -363,6 +381,8 @@ class LoopbackLLM:
         self.token_interval_seconds = token_interval_seconds
         self.slow_seconds = 3.0  # extra wait before the first event under "slow_first_token"
         self.hang_seconds = 60.0  # how long "hang" says nothing, unless close() comes first
+        self.drip_seconds = 1.0  # between events under "slow_drip"
+        self.sees_images = True  # False: a text-only model, refusing every picture
         self.reply_text = DEFAULT_REPLY
         self.transcript = DEFAULT_TRANSCRIPT
         # Called in the server thread with each request as it arrives, before it is answered:
@@ -435,7 +455,8 @@ class LoopbackLLM:
 
     def fail_next(self, fault: str, *, times: int = 1, retry_after: float | None = None) -> None:
         """Break the next ``times`` POST requests with ``fault`` (queued after earlier faults);
-        ``retry_after`` seconds go with "status_429". See ``faults`` for what each one does."""
+        ``retry_after`` seconds go with "status_429" and "status_503". See ``faults`` for what
+        each one does."""
         self._faults.add(fault, times=times, retry_after=retry_after)
 
     # -- used by the handler threads

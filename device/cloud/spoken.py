@@ -1,0 +1,89 @@
+"""What the wearer hears when no cloud provider could answer: one short sentence they can act on.
+
+Each :class:`~device.errors.CloudCause` has its sentence. When several providers failed for
+different reasons, the one the wearer can do most about is said: a refused key or an unknown
+model stays broken until someone fixes the settings, a busy provider says when to come back,
+and "I can't reach the cloud" is left for when nothing more useful is known. "None of my models
+can see" is said only when that is true of every provider.
+
+Example::
+
+    except AllProvidersFailed as exc:
+        yield exc.spoken  # spoken_reason(exc)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from device.errors import CloudCause, CloudError
+
+OFFLINE_FALLBACK = (
+    "I can't reach the cloud right now, so I can't answer that. "
+    "Offline, I can still tell the time, set timers, take notes and photos, and change the volume."
+)
+KEY_REFUSED = "The cloud refused my API key. Check the key in the settings."
+OUT_OF_CREDIT = "The cloud account has run out of credit. Check its plan and billing."
+MODEL_UNKNOWN = (
+    "The cloud doesn't know the model I asked for. Check the model name in the settings."
+)
+NO_VISION = "None of my cloud models can see pictures. Add a vision model to answer that."
+BUSY = "The cloud is busy. Try again {when}."  # when: "in about 25 seconds", "in a moment"
+SERVER_ERROR = "Something went wrong in the cloud. Try again in a moment."
+REJECTED = "The cloud turned that question down. Try asking it another way."
+
+_SENTENCES = {
+    CloudCause.UNREACHABLE: OFFLINE_FALLBACK,
+    CloudCause.KEY_REFUSED: KEY_REFUSED,
+    CloudCause.OUT_OF_CREDIT: OUT_OF_CREDIT,
+    CloudCause.MODEL_UNKNOWN: MODEL_UNKNOWN,
+    CloudCause.CANNOT_SEE: NO_VISION,
+    CloudCause.SERVER_ERROR: SERVER_ERROR,
+    CloudCause.REJECTED: REJECTED,
+}
+
+# Most actionable first: what only the wearer can fix, then what says when to come back, then
+# what may pass by itself.
+_PRECEDENCE = (
+    CloudCause.KEY_REFUSED,
+    CloudCause.OUT_OF_CREDIT,
+    CloudCause.MODEL_UNKNOWN,
+    CloudCause.BUSY,
+    CloudCause.SERVER_ERROR,
+    CloudCause.REJECTED,
+    CloudCause.UNREACHABLE,
+    CloudCause.CANNOT_SEE,
+)
+
+
+def spoken_reason(error: CloudError) -> str:
+    """The sentence the wearer hears for ``error`` (an AllProvidersFailed, or one failure)."""
+    if error.cause is CloudCause.BUSY:
+        return BUSY.format(when=in_about(error.retry_after_seconds))
+    return _SENTENCES.get(error.cause, OFFLINE_FALLBACK)
+
+
+def most_actionable(failures: Sequence[CloudError]) -> CloudError | None:
+    """The failure worth telling the wearer about; of several busy ones, the soonest over."""
+    if not failures:
+        return None
+    return min(
+        failures,
+        key=lambda f: (_PRECEDENCE.index(f.cause), f.retry_after_seconds or 0.0),
+    )
+
+
+def in_about(seconds: float | None) -> str:
+    """A wait as said aloud, rounded up: "in about 25 seconds", "in about 3 minutes"."""
+    if seconds is None or seconds < 2:
+        return "in a moment"
+    if seconds < 55:
+        return f"in about {5 * math.ceil(seconds / 5)} seconds"
+    if seconds < 90:
+        return "in about a minute"
+    if seconds < 55 * 60:
+        return f"in about {math.ceil(seconds / 60)} minutes"
+    if seconds < 90 * 60:
+        return "in about an hour"
+    return f"in about {math.ceil(seconds / 3600)} hours"
