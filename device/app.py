@@ -43,6 +43,7 @@ from device.loop.states import State
 from device.skills.intents import decided_locally, jsgf_grammar, parse
 from device.skills.local import Skills
 from device.skills.timers import Timers
+from device.speaking.answer import AnswerLimits
 from device.speaking.playback import Volume
 from device.speaking.tts import EspeakSynthesizer, Synthesizer
 from device.storage.database import Database, open_state
@@ -220,19 +221,14 @@ def upload_indicator(light: StatusLight, privacy_led: PrivacyLed | None) -> Uplo
 
 
 def build_gate(
-    cfg: Config,
-    database: Database,
-    indicator: UploadIndicator | None,
-    *,
-    allow_without_indicator: bool | None = None,
+    cfg: Config, database: Database, indicator: UploadIndicator | None, *, unlit: bool = False
 ) -> EgressGate:
-    """The egress gate; ``allow_without_indicator`` None: as ``[led]`` says."""
-    if allow_without_indicator is None:
-        allow_without_indicator = cfg.led.allow_uploads_without_indicator
+    """The egress gate; images and audio go with no indicator if ``unlit`` or ``[led]`` allows."""
+    allow = unlit or cfg.led.allow_uploads_without_indicator
     return EgressGate(
         Ledger(database),
         indicator,
-        allow_without_indicator=allow_without_indicator,
+        allow_without_indicator=allow,
         log_content=cfg.llm.log_prompt_text,
     )
 
@@ -328,7 +324,7 @@ def brain_alone(cfg: Config, providers: list[Provider], camera: Camera | None) -
         # still go: ``ask`` never opens a camera or a microphone, it sends the file its caller
         # named (--image), and the caller is the one watching.
         privacy_led = build_privacy_led(cfg)
-        gate = build_gate(cfg, database, privacy_led, allow_without_indicator=True)
+        gate = build_gate(cfg, database, privacy_led, unlit=True)
         yield build_brain(cfg, providers, gate, skills, stores, camera)
 
 
@@ -388,6 +384,7 @@ def assemble(
         volume=volume,
         pacing=pacing,
         on_turn=_revising_drafts(listener.recognizer, stores, cfg.wake.phrase, on_turn),
+        answer_limits=AnswerLimits(max_answer_chars=cfg.tts.max_answer_chars),
         on_state=on_state,
         on_tick=on_tick,
     )

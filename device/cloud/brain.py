@@ -63,10 +63,6 @@ ASKS_TO_LOOK = re.compile(
     re.IGNORECASE,
 )
 
-OFFLINE_FALLBACK = (
-    "I can't reach the cloud right now, so I can't answer that. "
-    "Offline, I can still tell the time, set timers, take notes and photos, and change the volume."
-)
 CUT_OFF = "Sorry, the connection dropped, so that's all I have."
 NO_CAMERA = "There's no camera connected, so I can't see anything."
 CAMERA_FAILED = "The camera didn't work. Check its cable."
@@ -84,7 +80,6 @@ LEDGER_LOCKED = (
 LEDGER_FAILED = (
     "I didn't send anything, because I couldn't record the upload on the SD card. It may be full."
 )
-NO_VISION = "None of my cloud models can see pictures. Add a vision model to answer that."
 TOOLS_LOOPED = "I got stuck using my tools on that one."
 
 
@@ -158,7 +153,7 @@ class CloudBrain:
             yield str(reason)
         except AllProvidersFailed as exc:
             log.warning("no cloud answer: %s", exc)
-            yield NO_VISION if exc.incapable else OFFLINE_FALLBACK
+            yield exc.spoken  # the cause the wearer can act on (device.cloud.spoken)
         except PartialAnswer as exc:
             log.warning("answer cut off: %s", exc)
             yield (" " if said else "") + CUT_OFF
@@ -168,6 +163,10 @@ class CloudBrain:
         except Cancelled:
             log.info("answer cancelled")
             return
+        except GeneratorExit:  # the speaker stopped reading: the answer was cut at its cap
+            if said:
+                self._keep_turn(text, "".join(said))
+            raise
         if said:
             self._keep_turn(text, "".join(said))
 

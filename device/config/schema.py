@@ -132,6 +132,8 @@ class TtsConfig:
     rate_wpm: int = setting(165, between(80, 450))  # words per minute
     pitch: int = setting(50, between(0, 99))  # espeak-ng pitch
     volume_percent: int = setting(80, between(0, 100))
+    # longest answer spoken (about 2 minutes); past it the device says it stopped there
+    max_answer_chars: int = setting(2000, between(200, 20000))
 
 
 @dataclass(frozen=True)

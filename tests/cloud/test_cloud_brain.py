@@ -19,14 +19,13 @@ from device.cloud.brain import (
     CAMERA_FAILED,
     CUT_OFF,
     NO_INDICATOR,
-    NO_VISION,
-    OFFLINE_FALLBACK,
     PRIVACY_REFUSED,
     BrainSettings,
     CloudBrain,
 )
 from device.cloud.client import ToolCall
 from device.cloud.providers import Provider
+from device.cloud.spoken import BUSY, KEY_REFUSED, NO_VISION, OFFLINE_FALLBACK, SERVER_ERROR
 from device.cloud.tools import DATA_INTRO, NOT_ASKED_TO_LOOK, Toolbox, ToolResult
 from device.config.schema import Secret
 from device.config.sources import load_config
@@ -213,23 +212,20 @@ def test_every_fault_is_spoken_and_nothing_crashes(llm_server, make_device):
     device = make_device([provider(llm_server, first_token_timeout_seconds=0.5)])
     llm_server.hang_seconds = 5
     llm_server.slow_seconds = 2
-    for fault in (
-        "status_429",
-        "status_500",
-        "status_401",
-        "malformed_event",
-        "empty_choices",
-        "wrong_content_type",
-        "hang",
-        "slow_first_token",
+    for fault, heard in (
+        ("status_429", BUSY.format(when="in a moment")),
+        ("status_500", SERVER_ERROR),
+        ("status_401", KEY_REFUSED),
+        ("malformed_event", "Sunlight"),  # the bad event is skipped
+        ("empty_choices", SERVER_ERROR),
+        ("wrong_content_type", OFFLINE_FALLBACK),
+        ("hang", OFFLINE_FALLBACK),
+        ("slow_first_token", OFFLINE_FALLBACK),
     ):
         device.brain.chain.breaker("loop").succeeded()  # judge each fault on its own
         llm_server.fail_next(fault)
         said = answer(device, "why is the sky blue")
-        if fault == "malformed_event":
-            assert said.startswith("Sunlight"), fault
-        else:
-            assert said == OFFLINE_FALLBACK, fault
+        assert said.startswith(heard), (fault, said)
 
 
 def test_a_dropped_connection_keeps_what_was_said_and_says_why(llm_server, make_device):
@@ -358,3 +354,12 @@ def test_no_indicator_at_all_refuses_the_photo_and_says_why(llm_server, tmp_path
         assert "".join(brain.reply("what am I looking at", look=True)) == NO_INDICATOR
         assert llm_server.requests == []
         assert "".join(brain.reply("why is the sky blue")).startswith("Sunlight")  # text goes
+
+
+def test_an_answer_cut_at_its_cap_is_kept_as_context(llm_server, make_device):
+    device = make_device([provider(llm_server)])
+    reply = device.brain.reply("why is the sky blue")
+    first = next(reply)
+    reply.close()  # what the speaking pipeline does at the cap
+    [question, answer_kept] = device.brain.conversation.recent(6, 600)
+    assert (question.text, answer_kept.text) == ("why is the sky blue", first.strip())

@@ -174,7 +174,7 @@ def test_a_failing_privacy_led_keeps_the_audio_on_the_device(
     assert llm_server.requests == []  # neither provider was tried
     assert ledger.recent() == []
     [warning] = warnings(leak_check)
-    assert "privacy LED could not be lit" in warning
+    assert "the privacy LED on GPIO 16 could not be lit" in warning
 
 
 @pytest.mark.parametrize(

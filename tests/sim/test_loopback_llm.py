@@ -21,14 +21,15 @@ import requests
 from openapi_schema import request_errors, schema_errors
 from PIL import Image
 
+from device.cloud.tools import as_data
 from device.sim.loopback.scripted import DEFAULT_REPLY
 from device.sim.loopback.server import DEFAULT_TRANSCRIPT, LOOPBACK_MODEL, LoopbackLLM
 
+# As the cloud brain writes remembered facts: quoted, as data (device.cloud.tools.as_data).
+FACTS = ["my locker is 42", "my bike is the blue one"]
 SYSTEM_WITH_FACTS = (
     "You are ZeroPin, a voice assistant worn on a shirt.\n"
-    "Things the user asked you to remember:\n"
-    "- my locker is 42\n"
-    "- my bike is the blue one\n"
+    f"Facts the wearer asked you to remember {as_data(FACTS)}\n"
 )
 
 
