@@ -77,6 +77,13 @@ def read_audio(path: str | Path) -> bytes:
     return to_bus_format(samples, rate)
 
 
+def wav_problem(exc: wave.Error | EOFError) -> str:
+    """What the ``wave`` module's error means, in words: an EOFError has no message."""
+    if isinstance(exc, EOFError):
+        return "it ends before its header does: empty or cut short"
+    return str(exc)
+
+
 def read_wav(path: str | Path) -> bytes:
     """Read a PCM WAV file of any rate and channel count as bus-format PCM.
 
@@ -88,7 +95,7 @@ def read_wav(path: str | Path) -> bytes:
             rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
             raw = wav.readframes(wav.getnframes())
     except (wave.Error, EOFError) as exc:
-        raise ValueError(f"{path}: not a PCM WAV file ({exc})") from exc
+        raise ValueError(f"{path}: not a PCM WAV file ({wav_problem(exc)})") from exc
     if width == 2:
         samples = np.frombuffer(raw, dtype="<i2")
     elif width == 1:  # unsigned 8-bit

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH
+from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH, wav_problem
 from drivers.base import Closable, Driver
 from drivers.errors import DriverError
 
@@ -326,12 +326,17 @@ class _AudioFile:
         if suffix == ".flac":
             import soundfile  # imported here: only FLAC input needs it
 
-            self._kind, self._file = "flac", soundfile.SoundFile(str(self.path))
+            try:
+                self._file = soundfile.SoundFile(str(self.path))
+            except (soundfile.LibsndfileError, RuntimeError) as exc:
+                reason = getattr(exc, "error_string", exc)
+                raise ValueError(f"not a readable FLAC file ({reason})") from exc
+            self._kind = "flac"
             return int(self._file.samplerate)
         try:
             wav = wave.open(str(self.path), "rb")  # noqa: SIM115 (open until close())
         except (wave.Error, EOFError) as exc:
-            raise ValueError(f"not a PCM WAV file ({exc})") from exc
+            raise ValueError(f"not a PCM WAV file ({wav_problem(exc)})") from exc
         self._kind, self._file = "wav", wav
         self._width, self._channels = wav.getsampwidth(), wav.getnchannels()
         if self._width not in (1, 2, 4):

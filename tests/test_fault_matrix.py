@@ -1,20 +1,30 @@
-"""The fault matrix: each way the cloud fails, and what the wearer hears.
+"""The fault matrix: each way the cloud, the storage or the input fails, and what the wearer hears.
 
-One row per fault. Each breaks the real loopback OpenAI server (or points the provider at an
-address nothing answers), asks through the real path (CloudBrain, ProviderChain, ChatClient,
+Three tables: the cloud (``ROWS``), the storage (``STORAGE_ROWS``) and the input (``INPUT_ROWS``).
+
+The cloud: one row per fault. Each breaks the real loopback OpenAI server (or points the provider
+at an address nothing answers), asks through the real path (CloudBrain, ProviderChain, ChatClient,
 HTTP on 127.0.0.1) and takes what is spoken as the device takes it
-(``device.speaking.answer.spoken_sentences``, which caps a runaway answer). ``hears`` is a piece
-of what the wearer hears after the row's last question.
+(``device.speaking.answer.spoken_sentences``, which caps a runaway answer). ``hears`` is a piece of
+what the wearer hears after the row's last question.
 
 The providers keep the shipped retry count (one) with short limits, so the table runs quickly:
 connect 2 s, first token 2 s, whole answer 5 s. A row with ``within`` asserts its last question
 was answered in that many seconds: it proves a long Retry-After was not sat through.
+
+The input: a broken recording given to ``zeropin run --sim --mic`` or a broken config file,
+through the real command line; what the maker reads is one line naming the file and what to do,
+never a traceback.
 """
 
 from __future__ import annotations
 
 import socket
+import struct
+import subprocess
+import sys
 import time
+import wave
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,3 +261,98 @@ def test_the_wearer_hears(row: Row, servers: Servers, brain) -> None:
         assert servers.asked.count("first") == row.first_posts, servers.asked
     if row.within is not None:
         assert seconds < row.within, f"{seconds:.1f} s: a wait was sat through"
+
+
+# -- the input: recordings and config files ---------------------------------------------------
+
+
+def _wav(path: Path, *, width: int = 2, channels: int = 1, rate: int = 16000, frames: int = 8000):
+    with wave.open(str(path), "wb") as out:
+        out.setsampwidth(width), out.setnchannels(channels), out.setframerate(rate)
+        out.writeframes(b"\x00" * width * channels * frames)
+
+
+def _float_wav(path: Path) -> None:
+    fmt = struct.pack("<IHHIIHH", 16, 3, 1, 16000, 64000, 4, 32)  # format 3: IEEE float
+    body = b"WAVEfmt " + fmt + b"data" + struct.pack("<I", 8000) + bytes(8000)
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def _cut_wav(path: Path) -> None:
+    _wav(path)
+    path.write_bytes(path.read_bytes()[:30])
+
+
+@dataclass(frozen=True)
+class InputRow:
+    what: str
+    make: Callable[[Path], None]  # writes the file at the path it is given
+    name: str  # the file's name: its suffix says what it is
+    reads: str  # a piece of what the command prints ("" when it runs)
+    status: int  # the exit status
+
+
+INPUT_ROWS = [
+    # -- recordings (zeropin run --sim --mic FILE)
+    InputRow("an empty file", lambda p: p.write_bytes(b""), "mic.wav",
+             "not a PCM WAV file (it ends before its header does: empty or cut short)", 1),
+    InputRow("text, not audio", lambda p: p.write_text("this is not audio at all"), "mic.wav",
+             "not a PCM WAV file (file does not start with RIFF id)", 1),
+    InputRow("a header cut short", _cut_wav, "mic.wav", "empty or cut short", 1),
+    InputRow("floating-point samples", _float_wav, "mic.wav", "unknown format: 3", 1),
+    InputRow("24-bit samples", lambda p: _wav(p, width=3), "mic.wav",
+             "24-bit WAV is not supported (use 16-bit PCM)", 1),
+    InputRow("a folder, not a file", lambda p: p.mkdir(), "mic.wav", "Is a directory", 1),
+    InputRow("a broken FLAC", lambda p: p.write_bytes(b"fLaC" + bytes(40)), "mic.flac",
+             "not a readable FLAC file", 1),
+    InputRow("no samples at all", lambda p: _wav(p, frames=0), "mic.wav", "", 0),
+    InputRow("8 kHz stereo 8-bit", lambda p: _wav(p, width=1, channels=2, rate=8000),
+             "mic.wav", "", 0),  # resampled and mixed down
+    # -- config files (zeropin --config FILE run ...)
+    InputRow("not TOML", lambda p: p.write_text("[wake\nthreshold = 1\n"), "zeropin.toml",
+             "line 1: Expected ']' at the end of a table declaration", 1),
+    InputRow("not UTF-8", lambda p: p.write_bytes(b"\xff\xfe[wake]\n"), "zeropin.toml",
+             "not UTF-8 text (bad byte at offset 0)", 1),
+    InputRow("an unknown section", lambda p: p.write_text("[wak]\nphrase = 'x'\n"), "zeropin.toml",
+             "[wak]: unknown section (known: device, audio", 1),
+    InputRow("an unknown key", lambda p: p.write_text("[wake]\nfoo = 1\n"), "zeropin.toml",
+             "[wake] foo: unknown key (known: engine, phrase", 1),
+    InputRow("a wrong type", lambda p: p.write_text("[wake]\nthreshold = 'high'\n"),
+             "zeropin.toml", '[wake] threshold: expected a number, got "high"', 1),
+    InputRow("a timeout of 1e308 s", lambda p: p.write_text("[llm]\ndeadline_seconds = 1e308\n"),
+             "zeropin.toml", "[llm] deadline_seconds: must be > 0 and <= 600, got 1e+308", 1),
+    InputRow("a key inside a bad URL",
+             lambda p: p.write_text("[providers.x]\nbase_url = 'htp://me:sk-SECRET@h'\n"),
+             "zeropin.toml", 'base_url: must start with http:// or https://, got "htp://***@h"', 1),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.what) for row in INPUT_ROWS])
+def test_the_maker_reads(row: InputRow, tmp_path: Path) -> None:
+    given = tmp_path / row.name
+    row.make(given)
+    mic, config = tmp_path / "silence.wav", tmp_path / "none.toml"
+    _wav(mic)
+    if given.suffix == ".toml":
+        config = given
+    else:
+        mic = given
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "device.cli", "--config", str(config), "run", "--sim",
+               "--mic", str(mic), "--speaker-file", str(out), "--lockstep"]  # fmt: skip
+    result = subprocess.run(
+        command,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    print(f"\n{row.what}: {result.stderr.strip().splitlines()[-1:]}")
+    assert result.returncode == row.status, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "sk-SECRET" not in result.stderr + result.stdout
+    if row.reads:
+        [line] = [line for line in result.stderr.splitlines() if line.startswith("zeropin: ")]
+        assert row.reads in line
+        assert str(given.name) in line  # names the file
