@@ -152,6 +152,49 @@ def test_ask_and_the_privacy_ledger_from_the_shell(tmp_path):
         assert TEST_KEY not in output
 
 
+@pytest.mark.parametrize(
+    ("led", "shown"),
+    [
+        ([], "[LED capture]"),  # the shipped settings: no privacy LED, the status LED shows it
+        (["--set", "led.kind=none"], ""),  # no light at all: the photo is refused
+    ],
+    ids=["shipped", "no-light"],
+)
+def test_the_simulator_shows_a_photo_leaving_or_refuses_it(tmp_path, led, shown):
+    (tmp_path / "cam").mkdir()
+    Image.new("RGB", (640, 480), (30, 60, 200)).save(tmp_path / "cam" / "view.jpg")
+    speech = EspeakSynthesizer(*USER_VOICE, volume_percent=100).synthesize(
+        "hey zero, what am I looking at"
+    )
+    audio = np.concatenate([np.zeros(32000), np.frombuffer(speech, "<i2"), np.zeros(16000 * 8)])
+    audio += np.random.default_rng(1).normal(0, 30, len(audio))
+    write_wav(tmp_path / "mic.wav", np.clip(audio, -32768, 32767).astype("<i2").tobytes())
+    with LoopbackLLM(api_key=TEST_KEY) as server:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": TEST_KEY,
+            "ZEROPIN_LLM_MODEL": "loopback-chat",
+        }
+        run = ["run", "--sim", "--mic", str(tmp_path / "mic.wav"), "--lockstep"]
+        run += ["--speaker-file", str(tmp_path / "out"), "--camera-folder", str(tmp_path / "cam")]
+        result = _zeropin(["--set", "camera.backend=folder", *led, *run], env)
+        sent = [request.raw_size for request in server.requests]
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    if shown:  # lit while the frame was sent, before the answer was spoken
+        assert lines.index(shown) < lines.index("[LED speaking]")
+        assert "-> look: 'I see a picture 640 by 480 pixels, mostly blue." in result.stdout
+        assert len(sent) == 1 and sent[0] > 10_000  # the photo
+    else:
+        assert "capture" not in result.stdout
+        assert "this device has no light to show that a photo or recording is leaving" in (
+            result.stdout
+        )
+        assert sent == []
+
+
 def test_ask_without_a_provider_says_how_to_set_one_up(tmp_path):
     result = _zeropin(["ask", "hello"], {"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     assert result.returncode == 1
