@@ -13,9 +13,10 @@ from typing import Literal
 
 from drivers.leds import LedPattern
 
-# What started a turn: the wake word, a press of the main button, or a press held long (the
-# question is then about what the camera sees).
-Trigger = Literal["wake", "button", "hold"]
+# What started a turn: the wake word, a press of the main button, a press held long (the
+# question is then about what the camera sees), or the device's own question, whose answer is
+# listened for without the wake word.
+Trigger = Literal["wake", "button", "hold", "answer"]
 
 # ---- facts ------------------------------------------------------------------------------
 
@@ -66,6 +67,16 @@ class ReplyFinished:
     """The reply has been played in full (or there was nothing to say)."""
 
     reply_id: int
+    at_seconds: float = 0.0  # audio time it ended
+
+
+@dataclass(frozen=True)
+class ConfirmationAsked:
+    """A reply asks the user to confirm an action that cannot be undone; it is not done yet."""
+
+    reply_id: int  # the reply that asks
+    action: str  # the intent to carry out on a yes, e.g. "notes_delete"
+    kept: str  # what to say when the answer is anything else: "OK, I kept your notes."
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,7 @@ Event = (
     | NothingHeard
     | ReplyStarted
     | ReplyFinished
+    | ConfirmationAsked
     | TimerFinished
     | MuteToggled
     | ConnectivityChanged
@@ -146,6 +158,7 @@ class PlayEarcon:
 class Respond:
     heard: Heard
     reply_id: int  # numbered by the state machine, which waits for this reply to finish
+    confirmed: str = ""  # an action the user has just said yes to: carry it out
 
 
 @dataclass(frozen=True)

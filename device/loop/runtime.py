@@ -22,6 +22,7 @@ from device.cancel import Cancellation
 from device.events import (
     Announce,
     Command,
+    ConfirmationAsked,
     Event,
     Heard,
     Listen,
@@ -193,7 +194,7 @@ class Runtime:
         elif isinstance(command, PlayEarcon):
             self.playback.play_whole(f"earcon {command.name}", earcons.earcon(command.name))
         elif isinstance(command, Respond):
-            answer = partial(self._answer, command.heard, command.reply_id)
+            answer = partial(self._answer, command.heard, command.reply_id, command.confirmed)
             self._start_work(command.reply_id, command.heard.text, answer)
         elif isinstance(command, Announce):
             speech = partial(self._speak, command.reply_id, command.text, iter([command.text]))
@@ -223,27 +224,32 @@ class Runtime:
             self.playback.play_whole("error", earcons.earcon("error"), reply_id)
 
     def _reply_played(self, reply_id: int) -> None:
-        self._dispatch(ReplyFinished(reply_id))
+        self._dispatch(ReplyFinished(reply_id, self.listener.seconds))
 
     # ---- producing replies -----------------------------------------------------------------
-    async def _answer(self, heard: Heard, reply_id: int) -> None:
+    async def _answer(self, heard: Heard, reply_id: int, confirmed: str = "") -> None:
+        """Route ``heard`` (or carry out the action ``confirmed`` by it) and say the reply."""
         heard_at = time.perf_counter()
         cancel = Cancellation()
         self._cancels.add(cancel)
         try:
-            intent, fragments = await asyncio.to_thread(
-                self.router.route,
+            answer = await asyncio.to_thread(
+                self.router.answer,
                 heard.text,
                 look=heard.trigger == "hold",
                 cancel=cancel,
                 heard=heard,
+                confirmed=confirmed,
             )
             decided_at = time.perf_counter()
-            spoken = await self._speak(reply_id, heard.text, fragments)
+            spoken = await self._speak(reply_id, heard.text, answer.fragments)
         finally:
             self._cancels.discard(cancel)
+        if answer.confirmation is not None:  # only once the question is queued in full
+            asked = answer.confirmation
+            self._dispatch(ConfirmationAsked(reply_id, asked.action, asked.kept))
         if self.on_turn is not None:
-            self.on_turn(_report(heard, intent, reply_id, spoken, heard_at, decided_at))
+            self.on_turn(_report(heard, answer.intent, reply_id, spoken, heard_at, decided_at))
 
     async def _speak(self, reply_id: int, label: str, fragments: Iterator[str]) -> _Spoken:
         """Split into sentences as fragments arrive, synthesise each, queue it. Splitting runs in

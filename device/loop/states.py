@@ -9,15 +9,25 @@
 
   IDLE <-> OFFLINE (connectivity), IDLE <-> MUTED (mic switch), any -> ERROR -> IDLE.
 
+  A reply that asks to confirm an action (ConfirmationAsked: "Delete all 12 notes?"):
+
+  SPEAKING --------------------> CONFIRMING ---- a clear yes, in time ----> THINKING (done)
+           question played in full     |
+                                       +-- anything else, silence, button --> THINKING ("OK, I
+                                                                               kept your notes.")
+
 ``transition`` has no side effects: the runtime carries out the commands it returns. Besides
 the state, the machine remembers which replies it asked for (``Machine.replies``): a turn ends
 when the last of them has been played, so a timer announced during an answer does not end the
-turn early, and the end of a reply cut off by the button changes nothing.
+turn early, and the end of a reply cut off by the button changes nothing. It also remembers an
+action waiting for the user's yes (``Machine.pending``): the answer is listened for once, without
+the wake word, and must end within ``ANSWER_SECONDS`` of audio after the question.
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, replace
 
 from device.events import (
@@ -25,6 +35,7 @@ from device.events import (
     ButtonHeld,
     ButtonPressed,
     Command,
+    ConfirmationAsked,
     ConnectivityChanged,
     Event,
     Heard,
@@ -44,6 +55,7 @@ from device.events import (
     Trigger,
     WakeWordDetected,
 )
+from device.skills.intents import is_confirmation
 from device.skills.numbers import say_duration
 from drivers.leds import LedPattern
 
@@ -56,6 +68,7 @@ class State(enum.StrEnum):
     ERROR = "error"
     OFFLINE = "offline"
     MUTED = "muted"
+    CONFIRMING = "confirming"  # listening, without the wake word, for the answer to a question
 
 
 RESTING = (State.IDLE, State.OFFLINE)  # waiting for the wake word or a button
@@ -63,21 +76,37 @@ ANSWERING = (State.THINKING, State.SPEAKING)  # the turn ends when its replies h
 
 _TO_REST: list[Command] = [Listen(ListenMode.WAKE), ShowLed(LedPattern.IDLE)]
 
+# Audio time from the end of the question to the end of the answer: enough to start (the listener
+# gives up on silence sooner, after [vad] no_speech_timeout_seconds) and say "yes, delete them".
+ANSWER_SECONDS = 8.0
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An action asked about and not done: done only on a clear yes heard before it expires."""
+
+    action: str  # the intent to carry out
+    kept: str  # said when it is not done
+    expires_at_seconds: float = math.inf  # audio time; set once the question has been played
+
 
 @dataclass(frozen=True)
 class Machine:
-    """All the state machine remembers: its state, and the replies it is waiting for."""
+    """All the state machine remembers: its state, the replies it is waiting for, and an action
+    waiting for the user's yes."""
 
     state: State = State.IDLE
     replies: frozenset[int] = frozenset()  # asked for, not yet played in full
     last_reply_id: int = 0  # ids count up, so the end of an old reply is never taken for a new
+    pending: Pending | None = None
 
     def to(self, state: State) -> Machine:
         return replace(self, state=state)
 
     def stopped(self, state: State) -> Machine:
-        """After StopSpeaking: the replies being made or played are dropped, none is waited for."""
-        return replace(self, state=state, replies=frozenset())
+        """After StopSpeaking: the replies being made or played are dropped, none is waited for,
+        and an action asked about is not done."""
+        return replace(self, state=state, replies=frozenset(), pending=None)
 
     def with_reply(self, state: State) -> tuple[Machine, int]:
         """The machine waiting for one more reply, and that reply's id."""
@@ -102,22 +131,15 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
         return _timer_finished(machine, event)
     if isinstance(event, ReplyStarted | ReplyFinished):
         return _reply_progress(machine, event)
+    if isinstance(event, ConfirmationAsked):
+        return _confirmation_asked(machine, event)
 
     if state in RESTING:
-        if isinstance(event, WakeWordDetected):
-            return _start_listening(machine, "wake")
-        if isinstance(event, ButtonPressed):
-            return _start_listening(machine, "button")
-        if isinstance(event, ButtonHeld):
-            return _start_listening(machine, "hold")
-        if isinstance(event, MuteToggled):
-            return machine.to(State.MUTED), [Listen(ListenMode.OFF), ShowLed(LedPattern.MUTED)]
-        if isinstance(event, ConnectivityChanged):
-            if event.online:
-                return machine.to(State.IDLE), [ShowLed(LedPattern.IDLE)]
-            return machine.to(State.OFFLINE), [ShowLed(LedPattern.OFFLINE)]
+        return _resting(machine, event)
+    if state is State.CONFIRMING:
+        return _answered(machine, event)
 
-    elif state is State.LISTENING:
+    if state is State.LISTENING:
         if isinstance(event, Heard):
             thinking, reply_id = machine.with_reply(State.THINKING)
             return thinking, [
@@ -146,6 +168,22 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
     return machine, []  # everything else is ignored in this state, e.g. a wake word while speaking
 
 
+def _resting(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
+    if isinstance(event, WakeWordDetected):
+        return _start_listening(machine, "wake")
+    if isinstance(event, ButtonPressed):
+        return _start_listening(machine, "button")
+    if isinstance(event, ButtonHeld):
+        return _start_listening(machine, "hold")
+    if isinstance(event, MuteToggled):
+        return machine.to(State.MUTED), [Listen(ListenMode.OFF), ShowLed(LedPattern.MUTED)]
+    if isinstance(event, ConnectivityChanged):
+        if event.online:
+            return machine.to(State.IDLE), [ShowLed(LedPattern.IDLE)]
+        return machine.to(State.OFFLINE), [ShowLed(LedPattern.OFFLINE)]
+    return machine, []
+
+
 def _start_listening(machine: Machine, trigger: Trigger) -> tuple[Machine, list[Command]]:
     return machine.to(State.LISTENING), [
         Listen(ListenMode.UTTERANCE, trigger),
@@ -167,7 +205,40 @@ def _reply_progress(
     left = replace(machine, replies=machine.replies - {event.reply_id})
     if left.replies or machine.state not in ANSWERING:
         return left, []  # more to say; or an announcement made while resting or muted ended
+    if left.pending is not None:  # the question has been heard: listen for its answer
+        pending = replace(left.pending, expires_at_seconds=event.at_seconds + ANSWER_SECONDS)
+        return replace(left, state=State.CONFIRMING, pending=pending), [
+            Listen(ListenMode.UTTERANCE, "answer"),
+            ShowLed(LedPattern.LISTENING),
+            PlayEarcon("wake"),
+        ]
     return left.to(State.IDLE), list(_TO_REST)
+
+
+def _confirmation_asked(
+    machine: Machine, event: ConfirmationAsked
+) -> tuple[Machine, list[Command]]:
+    """Remember the action until its question has been played (and then listen for a yes)."""
+    if event.reply_id not in machine.replies or machine.state not in ANSWERING:
+        return machine, []  # the question was cut off by the button: nothing waits for a yes
+    return replace(machine, pending=Pending(event.action, event.kept)), []
+
+
+def _answered(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
+    """In CONFIRMING: a clear yes in time carries the action out; anything else that was said,
+    silence (the listener's no-speech timeout) or the button keeps things as they are."""
+    pending = machine.pending
+    if not isinstance(event, Heard | NothingHeard | ButtonPressed) or pending is None:
+        return machine, []  # e.g. a timer rang: it is announced, the answer still awaited
+    thinking, reply_id = replace(machine, pending=None).with_reply(State.THINKING)
+    reply: Command = Announce(pending.kept, reply_id)
+    if (
+        isinstance(event, Heard)
+        and event.speech_ended_at_seconds <= pending.expires_at_seconds
+        and is_confirmation(event.text)
+    ):
+        reply = Respond(event, reply_id, confirmed=pending.action)
+    return thinking, [Listen(ListenMode.OFF), ShowLed(LedPattern.THINKING), reply]
 
 
 def _timer_finished(machine: Machine, event: TimerFinished) -> tuple[Machine, list[Command]]:

@@ -2,10 +2,13 @@
 
 Each intent has regular expressions over normalised text (lowercase, no punctuation, wake words and
 politeness removed) and a JSGF fragment: the same table builds the grammar that lets the bundled
-pocketsphinx model recognise commands reliably. Text that matches nothing goes to the brain.
+pocketsphinx model recognise commands reliably. Text that matches nothing goes to the brain, and
+so does a destructive command said with a negation or as a question.
 
     >>> parse("Hey zero, set a timer for ten seconds please").name
     'timer_set'
+    >>> parse("please don't delete my notes") is None
+    True
 """
 
 from __future__ import annotations
@@ -71,6 +74,29 @@ QUESTION_WORDS = (
 ).split()
 
 SPECS: tuple[IntentSpec, ...] = (
+    # Answers to the device's own question (see ``is_confirmation``), first so that "yes delete
+    # my notes" is the answer it is; anywhere else they are words for the brain.
+    IntentSpec(
+        "confirm",
+        (
+            r"^yes(?: do it)?$",
+            r"^(?:yes )?(?:i )?confirm$",
+            r"^yes (?:delete|clear|erase) (?:them|it|(?:all )?(?:of )?(?:my |the )?notes)"
+            r"(?: all)?$",
+            r"^yes forget (?:everything|it(?: all)?)$",
+        ),
+        "yes [(delete | clear) [all] [my | the] (notes | them | it) | forget (everything | it) "
+        "| do it | [i] confirm] | [i] confirm",
+        ("yes", "yes delete them", "confirm"),
+        fuzzy=False,
+    ),
+    IntentSpec(
+        "decline",
+        (r"^(?:no|nope)(?: thanks| thank you| dont| keep (?:them|it))?$", r"^(?:dont|keep them)$"),
+        "no [thanks | thank you | don't | keep them] | nope | don't | keep them",
+        ("no", "no keep them"),
+        fuzzy=False,
+    ),
     IntentSpec(
         "time",
         (
@@ -203,6 +229,7 @@ SPECS: tuple[IntentSpec, ...] = (
         (r"\b(?:delete|clear|erase|remove) (?:all )?(?:of )?(?:my |the )?notes\b",),
         "(delete | clear) [all] my notes",
         ("delete my notes", "clear all my notes"),
+        fuzzy=False,
     ),
     IntentSpec(
         "note_add",
@@ -232,6 +259,24 @@ SPECS: tuple[IntentSpec, ...] = (
         "stop | cancel | never mind | be quiet",
         ("stop", "never mind"),
     ),
+)
+
+# Commands that destroy what the user keeps. Said with a negation ("please don't delete my notes")
+# or as a question ("how do I delete my notes") they are not commands: the words go to the brain,
+# which has no tool that deletes (``device.cloud.tools``). None of them is matched fuzzily.
+DESTRUCTIVE = ("notes_delete", "forget", "timer_cancel")
+# Of those, the ones that cannot be undone: the device asks first and acts only on a clear yes
+# (``device.loop.states``). A cancelled timer is set again in a breath; it is not asked about.
+CONFIRMED = ("notes_delete", "forget")
+# Answers to the device's question; anywhere else they are words for the brain.
+ANSWERS = ("confirm", "decline")
+
+_NEGATION = re.compile(
+    r"\b(?:dont|do not|does not|doesnt|never(?! ?mind)|not|no|stop|cant|cannot|wont|shouldnt)\b"
+)
+_QUESTION = re.compile(
+    r"\b(?:how|why|what|when|where|who|which|whether|if)\b"
+    r"|^(?:is|are|was|do|does|did|can|could|should|shall|would|will|may|might|must)\b"
 )
 
 DEFAULT_WAKE_PHRASE = "hey zero"  # [wake] phrase's default; the daemon passes the configured one
@@ -310,11 +355,25 @@ def parse(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> Intent | None:
     for spec, patterns in _COMPILED:
         for pattern in patterns:
             match = pattern.search(norm)
-            if match:
+            if match and not (spec.name in DESTRUCTIVE and _refused(norm, match)):
                 intent = _with_slots(spec.name, match.groupdict(), norm)
                 if intent is not None:
                     return intent
     return _fuzzy(norm)
+
+
+def is_confirmation(text: str) -> bool:
+    """Whether ``text`` is a clear yes to the device's question: "yes", "yes delete them",
+    "confirm". All of it must be: "yes but don't", "no yes" or "yeah" is not one."""
+    intent = parse(text)
+    return intent is not None and intent.name == "confirm"
+
+
+def _refused(norm: str, match: re.Match[str]) -> bool:
+    """Whether a destructive command's words are negated anywhere around them, or asked about
+    before them ("can you tell me how to delete my notes"): then they are not the command."""
+    before, after = norm[: match.start()], norm[match.end() :]
+    return bool(_NEGATION.search(before) or _NEGATION.search(after) or _QUESTION.search(before))
 
 
 def _with_slots(name: str, groups: Mapping[str, str | None], norm: str) -> Intent | None:

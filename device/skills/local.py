@@ -2,6 +2,10 @@
 
 skills = Skills(timers, notes, volume, camera=None, photos_dir=Path("photos"), ...)
 skills.handle(parse("what time is it"))  # -> "It's 3:07 PM."
+skills.confirmation(parse("delete my notes")).question  # -> "Delete all 12 notes? Say yes ..."
+
+``handle`` does what it is told. Asking before what cannot be undone is the voice loop's part: it
+puts ``confirmation``'s question to the user and calls ``handle`` only after a yes.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from device.errors import StorageError
@@ -31,6 +36,20 @@ HELP = (
     "I can tell the time and the date, set and cancel timers, take notes and read them back, "
     "take photos, change the volume, and repeat what I said. Anything else needs the cloud."
 )
+
+# Ends every question. The answer is listened for with the listener's pre-roll, which on a device
+# without echo cancellation holds the question's last words: they must only ever cancel ("cancel
+# yes" is not a yes, see ``is_confirmation``).
+ANSWER_HINT = "Say yes to confirm, or no to cancel."
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A question to ask before an action that cannot be undone."""
+
+    action: str  # the intent to carry out on a yes (one without slots)
+    question: str  # "Delete all 12 notes? Say yes to confirm, or no to cancel."
+    kept: str  # said when the answer is anything but a yes: "OK, I kept your notes."
 
 
 class Skills:
@@ -75,6 +94,15 @@ class Skills:
         if intent.name != "repeat" and reply:
             self.last_reply = reply
         return reply
+
+    def confirmation(self, intent: Intent) -> Confirmation | None:
+        """The question to ask before ``intent``; None when it may be done at once (also when
+        there is nothing to delete, which ``handle`` then says)."""
+        if intent.name == "notes_delete":
+            return self._confirm_notes_delete()
+        if intent.name == "forget" and (self.memory is not None or self.conversation is not None):
+            return self._confirm_forget()
+        return None
 
     # ---- time ----------------------------------------------------------------------------
     def _time(self, intent: Intent) -> str:
@@ -143,6 +171,21 @@ class Skills:
     def _status(self, intent: Intent) -> str:
         return describe(read_status(self.state_dir, self.battery))
 
+    def _confirm_forget(self) -> Confirmation:
+        try:
+            facts = self.memory.count() if self.memory is not None else 0
+        except StorageError as exc:  # still asked: a failing count must not skip the question
+            log.warning("%s", exc)
+            facts = 0
+        told = {0: "", 1: "the one thing you told me, and "}.get(
+            facts, f"the {facts} things you told me, and "
+        )
+        return Confirmation(
+            "forget",
+            f"Forget {told}our conversation? {ANSWER_HINT}",
+            "OK, I haven't forgotten anything.",
+        )
+
     def _forget(self, intent: Intent) -> str:
         """Wipe long-term memory and the conversation so far (notes are kept: they have
         their own "delete my notes")."""
@@ -204,6 +247,18 @@ class Skills:
             return f"You have one note: {listing}"
         more = f" And {count - len(notes)} older." if count > len(notes) else ""
         return f"You have {count} notes. Newest first: {listing}{more}"
+
+    def _confirm_notes_delete(self) -> Confirmation | None:
+        try:
+            count: int | None = self.notes.count()
+        except StorageError as exc:  # still asked: a failing count must not skip the question
+            log.warning("%s", exc)
+            count = None
+        if count == 0:
+            return None
+        which = {None: "all your notes", 1: "your one note"}.get(count, f"all {count} notes")
+        kept = "OK, I kept your note." if count == 1 else "OK, I kept your notes."
+        return Confirmation("notes_delete", f"Delete {which}? {ANSWER_HINT}", kept)
 
     def _notes_delete(self, intent: Intent) -> str:
         try:

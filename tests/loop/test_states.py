@@ -4,6 +4,7 @@ from device.events import (
     Announce,
     ButtonHeld,
     ButtonPressed,
+    ConfirmationAsked,
     Event,
     Heard,
     Listen,
@@ -20,7 +21,7 @@ from device.events import (
     TimerFinished,
     WakeWordDetected,
 )
-from device.loop.states import Machine, State, transition
+from device.loop.states import ANSWER_SECONDS, Machine, Pending, State, transition
 from drivers.leds import LedPattern
 
 HEARD = Heard("what time is it", True, 3.0, "button")
@@ -138,3 +139,69 @@ def test_failure_from_any_state_goes_to_error_and_button_recovers():
         assert machine.state is State.ERROR and ShowLed(LedPattern.ERROR) in commands
         assert machine.replies == frozenset()
     assert transition(Machine(State.ERROR), ButtonPressed())[0].state is State.IDLE
+
+
+ASK = ConfirmationAsked(1, "notes_delete", "OK, I kept your notes.")
+DELETE = Heard("delete all my notes", True, 3.0, "wake")
+
+
+def asked(at_seconds: float = 10.0) -> Machine:
+    """The question "Delete all 12 notes?" has just been played in full at ``at_seconds``."""
+    return run(
+        Machine(), WakeWordDetected(1.0, "x"), DELETE, ASK, ReplyStarted(1),
+        ReplyFinished(1, at_seconds),
+    )  # fmt: skip
+
+
+def answer(text: str, ended_at: float) -> Heard:
+    return Heard(text, True, ended_at, "answer")
+
+
+def test_a_question_is_answered_without_the_wake_word_within_its_time():
+    machine, commands = transition(
+        run(Machine(), WakeWordDetected(1.0, "x"), DELETE, ASK, ReplyStarted(1)),
+        ReplyFinished(1, 10.0),
+    )
+    assert machine.state is State.CONFIRMING
+    assert machine.pending == Pending(
+        "notes_delete", "OK, I kept your notes.", 10.0 + ANSWER_SECONDS
+    )
+    assert Listen(ListenMode.UTTERANCE, trigger="answer") in commands
+    assert ShowLed(LedPattern.LISTENING) in commands
+
+
+def test_only_a_clear_yes_in_time_carries_the_action_out():
+    yes = answer("yes delete them", 12.0)
+    machine, commands = transition(asked(), yes)
+    assert machine.state is State.THINKING and machine.pending is None
+    assert commands[-1] == Respond(yes, 2, confirmed="notes_delete")
+    for event in (
+        answer("no", 12.0),
+        answer("", 12.0),  # speech the recogniser could not vouch for
+        answer("yes", 10.0 + ANSWER_SECONDS + 0.1),  # too late
+        NothingHeard("no speech"),  # the listener's silence timeout
+        ButtonPressed(),
+    ):
+        machine, commands = transition(asked(), event)
+        assert machine.state is State.THINKING and machine.pending is None, event
+        assert Listen(ListenMode.OFF) in commands, event
+        assert commands[-1] == Announce("OK, I kept your notes.", 2), event
+        assert run(machine, ReplyStarted(2), ReplyFinished(2, 14.0)).state is State.IDLE
+
+
+def test_a_question_cut_off_by_the_button_leaves_nothing_waiting_for_a_yes():
+    thinking = run(Machine(), ButtonPressed(), DELETE)
+    stopped = run(thinking, ButtonPressed())  # barge-in before the router's question came
+    assert run(stopped, ASK) == stopped and stopped.pending is None
+    speaking = run(thinking, ASK, ReplyStarted(1))
+    machine, commands = transition(speaking, ButtonPressed())
+    assert machine == Machine(State.IDLE, frozenset(), 1) and StopSpeaking() in commands
+    assert run(machine, ReplyFinished(1, 9.0)).state is State.IDLE
+
+
+def test_a_timer_ringing_while_the_answer_is_awaited_does_not_end_the_wait():
+    machine, commands = transition(asked(), TimerFinished("pasta", 600.0))
+    assert Announce("Your pasta timer is done.", 2) in commands
+    machine = run(machine, ReplyStarted(2), ReplyFinished(2, 12.0))
+    assert machine.state is State.CONFIRMING and machine.pending is not None
+    assert transition(machine, WakeWordDetected(12.5, "x")) == (machine, [])
