@@ -353,9 +353,8 @@ def assemble(
 
     ``providers`` defaults to the chain in ``cfg`` resolved against ``env`` (the process
     environment when None): pass a list to point the brain elsewhere (the demo's loopback).
-    ``now`` is the clock the skills tell the time by. A simulation that must repeat exactly
-    pins it: "It's 9:59 PM" and "It's 10:00 PM" are spoken for different lengths, and when a reply
-    ends decides when the wake word listens again.
+    ``now`` is the skills' clock. A simulation that must repeat exactly pins it: "It's 9:59 PM"
+    is not as long as "It's 10:00 PM", and when a reply ends decides when the wake word listens.
     """
     if providers is None:
         providers = resolve_providers(cfg, os.environ if env is None else env)

@@ -270,6 +270,10 @@ DESTRUCTIVE = ("notes_delete", "forget", "timer_cancel")
 CONFIRMED = ("notes_delete", "forget")
 # Answers to the device's question; anywhere else they are words for the brain.
 ANSWERS = ("confirm", "decline")
+# Commands that act on the world (a photo taken, a camera frame sent, a sound changed): "don't
+# take a photo" or "never read this" is not one. Only a negation before the words counts, since
+# these are asked as questions too ("what am I looking at").
+ACTING = ("photo", "look", "timer_set", "volume_set", "volume_up", "volume_down", "mute", "unmute")
 
 _NEGATION = re.compile(
     r"\b(?:dont|do not|does not|doesnt|never(?! ?mind)|not|no|stop|cant|cannot|wont|shouldnt)\b"
@@ -355,7 +359,7 @@ def parse(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> Intent | None:
     for spec, patterns in _COMPILED:
         for pattern in patterns:
             match = pattern.search(norm)
-            if match and not (spec.name in DESTRUCTIVE and _refused(norm, match)):
+            if match and not _refused(spec.name, norm, match):
                 intent = _with_slots(spec.name, match.groupdict(), norm)
                 if intent is not None:
                     return intent
@@ -369,11 +373,14 @@ def is_confirmation(text: str) -> bool:
     return intent is not None and intent.name == "confirm"
 
 
-def _refused(norm: str, match: re.Match[str]) -> bool:
-    """Whether a destructive command's words are negated anywhere around them, or asked about
-    before them ("can you tell me how to delete my notes"): then they are not the command."""
+def _refused(name: str, norm: str, match: re.Match[str]) -> bool:
+    """Whether the command ``name`` matched in ``norm`` is not meant: a destructive one negated
+    anywhere around its words or asked about before them ("can you tell me how to delete my
+    notes"), an acting one negated before them ("don't take a photo")."""
     before, after = norm[: match.start()], norm[match.end() :]
-    return bool(_NEGATION.search(before) or _NEGATION.search(after) or _QUESTION.search(before))
+    if name in DESTRUCTIVE:
+        return bool(_NEGATION.search(before) or _NEGATION.search(after) or _QUESTION.search(before))
+    return name in ACTING and bool(_NEGATION.search(before))
 
 
 def _with_slots(name: str, groups: Mapping[str, str | None], norm: str) -> Intent | None:
@@ -397,9 +404,10 @@ def _with_slots(name: str, groups: Mapping[str, str | None], norm: str) -> Inten
 def _fuzzy(norm: str) -> Intent | None:
     """Near-misses of a slot-free intent's examples (an ASR that dropped or swapped a word)."""
     words = norm.split()
+    negated = bool(_NEGATION.search(norm))
     best: tuple[float, str] = (0.0, "")
     for spec in SPECS:
-        if not spec.fuzzy:
+        if not spec.fuzzy or (negated and spec.name in ACTING):
             continue
         for example in spec.examples:
             ratio = difflib.SequenceMatcher(None, words, example.split()).ratio()

@@ -78,6 +78,28 @@ def test_destructive_commands_are_never_negated_or_asked_about(text: str, name: 
     assert (intent.name if intent else None) == name, text
 
 
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("don't take a photo", None),  # a photo is not taken...
+        ("never read this", None),  # ...and no camera frame leaves for the cloud
+        ("please do not look at this", None),
+        ("don't set a timer for five minutes", None),
+        ("do not turn the volume up", None),
+        ("dont mute", None),
+        ("take a photo", "photo"),
+        ("what am I looking at", "look"),  # a question, and meant
+        ("read this", "look"),
+        ("set a timer for five minutes", "timer_set"),
+        ("turn it up", "volume_up"),
+        ("take a note don't forget the milk", "note_add"),  # the negation is the note's
+    ],
+)
+def test_acting_commands_are_never_negated(text: str, name: str | None):
+    intent = parse(text)
+    assert (intent and intent.name) == name
+
+
 def test_destructive_intents_are_matched_by_their_words_only():
     """A near miss of "delete my notes" is what "don't delete my notes" is."""
     fuzzy = {spec.name for spec in SPECS if spec.fuzzy}
