@@ -12,6 +12,11 @@ The providers keep the shipped retry count (one) with short limits, so the table
 connect 2 s, first token 2 s, whole answer 5 s. A row with ``within`` asserts its last question
 was answered in that many seconds: it proves a long Retry-After was not sat through.
 
+The storage: the state folder on a real 1 MB tmpfs (filled, remounted read-only), a lock held by
+another process, a file of random bytes. The device opens it as ``zeropin run`` does
+(``open_state``); what it says at start is ``CANNOT_SAVE`` (``device.daemon``), then a dictated note
+gets its answer; the notes saved before are intact afterwards, whatever happened.
+
 The input: a broken recording given to ``zeropin run --sim --mic`` or a broken config file,
 through the real command line; what the maker reads is one line naming the file and what to do,
 never a traceback.
@@ -19,7 +24,9 @@ never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -28,10 +35,12 @@ import wave
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 from conftest import TEST_KEY
+from disks import fill, remount, small_disk
 from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 from PIL import Image
@@ -50,13 +59,18 @@ from device.cloud.spoken import (
 from device.cloud.tools import Toolbox
 from device.config.schema import Secret
 from device.config.sources import load_config
+from device.daemon import CANNOT_SAVE
 from device.egress import EgressGate, Ledger
 from device.sim.loopback.server import LoopbackLLM
+from device.skills.intents import Intent
+from device.skills.local import NOTE_NOT_SAVED
 from device.skills.timers import Timers
 from device.speaking.answer import CUT_SHORT, spoken_sentences
 from device.speaking.playback import Volume
 from device.speaking.tts import speakable
-from device.storage.database import Database
+from device.storage import database as database_module
+from device.storage.database import Database, open_state
+from device.storage.notes import NoteStore
 from drivers.camera import FolderCamera
 from drivers.leds import PrivacyLed
 
@@ -356,3 +370,93 @@ def test_the_maker_reads(row: InputRow, tmp_path: Path) -> None:
         [line] = [line for line in result.stderr.splitlines() if line.startswith("zeropin: ")]
         assert row.reads in line
         assert str(given.name) in line  # names the file
+
+
+# -- the storage ------------------------------------------------------------------------------
+
+NOTES_KEPT = ["buy oat milk", "call the plumber", "the bike lock code is 1234"]
+HOLD_A_WRITE_LOCK = """
+import sqlite3, sys
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def _fill(state: Path, stack: contextlib.ExitStack) -> None:
+    stack.callback(fill(state.parent).unlink)
+
+
+def _read_only(state: Path, stack: contextlib.ExitStack) -> None:
+    remount(state.parent, "ro")
+    stack.callback(remount, state.parent, "rw")
+
+
+def _locked(state: Path, stack: contextlib.ExitStack) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_WRITE_LOCK, str(state / "zeropin.db")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    stack.callback(holder.communicate, timeout=30)
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+
+
+def _damaged(state: Path, stack: contextlib.ExitStack) -> None:
+    (state / "zeropin.db").write_bytes(bytes(range(256)) * 64)
+    for side in ("zeropin.db-wal", "zeropin.db-shm"):
+        (state / side).unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class StorageRow:
+    what: str
+    breaks: Callable[[Path, contextlib.ExitStack], None]  # the state folder, undone on exit
+    before_start: bool  # broken before the device starts, or while it runs
+    at_start: str  # what the device says when it starts ("" when it starts as ever)
+    saving: str  # what the wearer hears after "take a note buy milk"
+
+
+STORAGE_ROWS = [
+    StorageRow("the card is full", _fill, True, CANNOT_SAVE["full"], NOTE_NOT_SAVED["full"]),
+    StorageRow("the card fills up while it runs", _fill, False, "", NOTE_NOT_SAVED["full"]),
+    StorageRow("the card is mounted read-only", _read_only, True, CANNOT_SAVE["read-only"],
+               NOTE_NOT_SAVED["read-only"]),
+    StorageRow("another program holds a write lock", _locked, True, "", NOTE_NOT_SAVED["locked"]),
+    StorageRow("the database file is random bytes", _damaged, True, CANNOT_SAVE["damaged"],
+               NOTE_NOT_SAVED["damaged"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", [pytest.param(row, id=row.what) for row in STORAGE_ROWS])
+def test_the_wearer_hears_about_storage(
+    row: StorageRow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database_module, "BUSY_TIMEOUT_MS", 200)  # the lock row, quickly
+    cfg = load_config(paths=[], env={})
+    with small_disk(tmp_path / "disk", "1m") as disk:
+        state = disk / "state"
+        (state / "photos").mkdir(parents=True)
+        with Database(state / "zeropin.db") as database:
+            for text in NOTES_KEPT:
+                NoteStore(database).add(text)
+        with contextlib.ExitStack() as broken:
+            if row.before_start:
+                row.breaks(state, broken)
+            database = broken.enter_context(open_state(state / "zeropin.db", state / "photos"))
+            said = CANNOT_SAVE[database.unsaved.kind] if database.unsaved else ""
+            if not row.before_start:
+                row.breaks(state, broken)
+            skills = build_skills(
+                cfg, build_stores(database), None, state, Timers(lambda: 0.0), Volume()
+            )
+            reply = skills.handle(Intent("note_add", MappingProxyType({"text": "buy milk"}), ""))
+        print(f"\n{row.what}: at start {said!r}; a note: {reply!r}")
+        assert (said, reply) == (row.at_start, row.saving)
+        if row.breaks is _damaged:  # left as it was found, for the owner to move aside
+            assert (state / "zeropin.db").read_bytes() == bytes(range(256)) * 64
+        else:
+            with sqlite3.connect(state / "zeropin.db") as connection:
+                assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+                kept = [text for (text,) in connection.execute("SELECT text FROM notes")]
+            assert kept == NOTES_KEPT

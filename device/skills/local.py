@@ -25,6 +25,7 @@ from device.speaking.playback import Volume
 from device.storage.files import write_atomically
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
+from device.storage.trouble import kind_of
 from device.system.status import BatteryGauge, describe, read_status
 from drivers.audio_format import wav_bytes
 from drivers.camera import Camera
@@ -41,6 +42,15 @@ HELP = (
 # without echo cancellation holds the question's last words: they must only ever cancel ("cancel
 # yes" is not a yes, see ``is_confirmation``).
 ANSWER_HINT = "Say yes to confirm, or no to cancel."
+# What the wearer hears when a note cannot be saved, by what is wrong with the storage.
+NOTE_NOT_SAVED = {
+    "full": "I can't save that: the SD card is full.",
+    "read-only": "I can't save that: my storage is read-only. Check the SD card.",
+    "locked": "I can't save that: another program is using my notes.",
+    "damaged": "I can't save that: my notes file is damaged.",
+    "io": "I can't save that: the SD card is failing.",
+    "other": "I couldn't save that note. The log says why.",
+}
 
 
 @dataclass(frozen=True)
@@ -230,7 +240,7 @@ class Skills:
                 self.notes.add(text, audio, heard.engine, draft=not heard.verbatim)
         except StorageError as exc:
             log.warning("%s", exc)
-            return "I couldn't save that note. The storage may be full."
+            return NOTE_NOT_SAVED[kind_of(exc)]
         return f"Noted: {text}."
 
     def _notes_read(self, intent: Intent) -> str:

@@ -91,3 +91,20 @@ def _read_only(folder: Path) -> bool:
     except OSError:
         return False
     return mounted_read_only or not os.access(folder, os.W_OK | os.X_OK)
+
+
+# The words ``trouble`` puts in each reason, so a StorageError raised far from the file can still
+# be told apart (a note that cannot be saved says why in the wearer's words).
+_REASON_WORDS: tuple[tuple[str, Trouble], ...] = (
+    ("the disk is full", "full"),
+    ("is read-only", "read-only"),
+    ("locked by another program", "locked"),
+    ("is damaged", "damaged"),
+    ("disk I/O error", "io"),
+)
+
+
+def kind_of(error: StorageError) -> Trouble:
+    """The kind of trouble a StorageError's message reports ("other" when it names none)."""
+    text = str(error)
+    return next((kind for words, kind in _REASON_WORDS if words in text), "other")

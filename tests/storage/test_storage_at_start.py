@@ -23,6 +23,7 @@ from device.daemon import CANNOT_SAVE
 from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE
 from device.sim.loopback.scripted import DEFAULT_REPLY
 from device.sim.loopback.server import LoopbackLLM
+from device.skills.local import NOTE_NOT_SAVED
 from device.speaking.tts import EspeakSynthesizer
 from device.storage.database import Database
 from device.storage.notes import NoteStore
@@ -121,7 +122,7 @@ def test_a_full_disk_still_tells_the_time_runs_timers_answers_and_says_it_cannot
     assert "-> time: \"It's " in time
     assert "-> timer_set: " in timer
     assert list((tmp_path / "out").glob("*-your-10-second-timer-is-done.wav"))
-    assert "-> note_add: " in note and "Noted" not in note and "full" in note, note
+    assert f"-> note_add: {NOTE_NOT_SAVED['full']!r}" in note, note
     assert "-> brain: " in question and DEFAULT_REPLY.split(".")[0] in question, question
 
 
