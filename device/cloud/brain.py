@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from device.cloud.providers import Provider
 from device.cloud.tools import Toolbox, as_data
 from device.cloud.vision import data_url, prepare_image
 from device.errors import EgressRefused, StorageError
+from device.skills.intents import parse
 from device.storage.memory import ConversationStore, MemoryStore
 from drivers.camera import Camera
 from drivers.errors import DriverError
@@ -55,19 +55,16 @@ MEMORY_HEADING = "Facts the wearer asked you to remember "
 # is cut to its cap, so a long dictation or a stored essay cannot ride along with every question.
 MAX_QUESTION_CHARS = 2000
 MAX_TURN_CHARS = 1000
-# Words with which a wearer asks the device to use its camera. Only on such a turn (or a long
-# press) may the model take a photo: a model's own idea to look is not the wearer's consent.
-ASKS_TO_LOOK = re.compile(
-    r"\b(look|looking|photo|photos|picture|pictures|camera|in front of me"
-    r"|(can|do) you see|what (is|are) (this|that|these|those)|read (this|that|it))\b",
-    re.IGNORECASE,
-)
+# The commands with which a wearer asks the device to use its camera: only on such a turn (or a
+# long press) may the model take a photo. A model's own idea to look is not the wearer's consent,
+# and the command parser refuses a negated one ("don't take a photo").
+CAMERA_INTENTS = frozenset({"look", "photo"})
 
 CUT_OFF = "Sorry, the connection dropped, so that's all I have."
 NO_CAMERA = "There's no camera connected, so I can't see anything."
 CAMERA_FAILED = "The camera didn't work. Check its cable."
 PRIVACY_REFUSED = (
-    "I didn't send anything, because the privacy light isn't working. Check the privacy LED."
+    "I didn't send anything, because the light that shows an upload isn't working. Check the LED."
 )
 NO_INDICATOR = (
     "I didn't send anything: this device has no light to show that a photo or recording is "
@@ -124,7 +121,7 @@ class CloudBrain:
         said: list[str] = []
         try:
             image = self._capture() if look else None
-            may_photograph = look or bool(ASKS_TO_LOOK.search(text))
+            may_photograph = look or asks_to_look(text)
             messages = self._messages(text, image)
             for round_number in range(MAX_TOOL_ROUNDS + 1):
                 calls: list[ToolCall] = []
@@ -271,6 +268,13 @@ class CloudBrain:
 
 class _Spoken(Exception):
     """Stop and say this sentence instead of an answer."""
+
+
+def asks_to_look(text: str) -> bool:
+    """Whether ``text`` is the wearer asking the device to look or take a photo, as the command
+    parser reads it (so "don't take a photo" and "look up the weather" are not)."""
+    intent = parse(text)
+    return intent is not None and intent.name in CAMERA_INTENTS
 
 
 def _refused(exc: EgressRefused) -> str:

@@ -15,13 +15,13 @@ from PIL import Image
 
 from device.app import build_chain, build_skills, build_stores
 from device.cloud.brain import (
-    ASKS_TO_LOOK,
     CAMERA_FAILED,
     CUT_OFF,
     NO_INDICATOR,
     PRIVACY_REFUSED,
     BrainSettings,
     CloudBrain,
+    asks_to_look,
 )
 from device.cloud.client import ToolCall
 from device.cloud.providers import Provider
@@ -278,24 +278,44 @@ def test_the_model_may_not_photograph_unless_the_wearer_asked(llm_server, make_d
     result = device.brain.toolbox.run(ToolCall("call_x", "take_photo", "{}"))
     assert result == ToolResult(NOT_ASKED_TO_LOOK)
     assert [row.kind for row in device.ledger.recent()] == ["text"]  # no image left
-    answer(device, "can you see the colour of the wall")  # the wearer asks: offered
-    offered = {tool["function"]["name"] for tool in llm_server.requests[-1].body["tools"]}
+    answer(device, "take a photo and tell me what colour the wall is")  # the wearer asks
+    offered = {tool["function"]["name"] for tool in llm_server.requests[-2].body["tools"]}
     assert "take_photo" in offered
 
 
 @pytest.mark.parametrize(
-    "text", ["why is the sky blue", "see you later", "what time is the film", "I looked it up"]
+    "text",
+    [
+        "don't take a photo of me",  # the stand-in model calls take_photo whenever it may
+        "never take a picture",
+        "how do I take better photos",
+        "look up the population of France",
+        "what does a platypus look like",
+        "should I buy a new camera",
+    ],
 )
-def test_questions_that_do_not_ask_to_look(text):
-    assert not ASKS_TO_LOOK.search(text)
+def test_a_question_that_does_not_ask_to_look_sends_no_photo(llm_server, make_device, text):
+    device = make_device([provider(llm_server)])
+    answer(device, text)
+    offered = {tool["function"]["name"] for tool in llm_server.requests[0].body["tools"]}
+    assert "take_photo" not in offered
+    assert "image" not in [row.kind for row in device.ledger.recent()]
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["what am I looking at", "take a photo", "what is this", "read this for me", "can you see it"],
+    ("text", "asks"),
+    [
+        ("what am I looking at", True),
+        ("take a photo", True),
+        ("read this for me", True),
+        ("what do you see", True),
+        ("don't take a photo", False),
+        ("never read this", False),
+        ("do you see what I mean", False),
+    ],
 )
-def test_questions_that_ask_to_look(text):
-    assert ASKS_TO_LOOK.search(text)
+def test_what_asks_to_look(text, asks):
+    assert asks_to_look(text) is asks
 
 
 def test_a_stored_essay_is_refused_and_stored_text_goes_out_as_quoted_data(llm_server, make_device):
