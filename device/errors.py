@@ -55,6 +55,7 @@ class CloudCause(StrEnum):
     KEY_REFUSED = "key_refused"  # 401/403: only a new key helps
     OUT_OF_CREDIT = "out_of_credit"  # 429 insufficient_quota: only paying helps
     MODEL_UNKNOWN = "model_unknown"  # the model named in the settings is not there
+    NOT_FOUND = "not_found"  # 404 with no model named: the base_url points at no such service
     CANNOT_SEE = "cannot_see"  # the model does not take pictures (or none is configured)
     BUSY = "busy"  # 429/503: rate-limited or overloaded, for ``retry_after_seconds`` if known
     SERVER_ERROR = "server_error"  # 5xx, or an answer with nothing in it

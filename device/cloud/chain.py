@@ -50,9 +50,14 @@ class CircuitBreaker:
         failures: int = 3,
         cooldown_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        one_job: bool = False,
     ) -> None:
         self.failures = failures
         self.cooldown_seconds = cooldown_seconds
+        # A breaker that guards one kind of request (transcription, speech): a refusal of that
+        # request (an unknown model) is then a refusal of every request it will ever see.
+        self.one_job = one_job
         self.last_error: CloudError | None = None  # the failure that counted last
         self._clock = clock
         self._count = 0
@@ -75,7 +80,8 @@ class CircuitBreaker:
             self._open_until = 0.0
 
     def failed(self, error: CloudError) -> None:
-        if error.cause in _ABOUT_THE_REQUEST:
+        about_the_request = error.cause in _ABOUT_THE_REQUEST
+        if about_the_request and not self.one_job:
             return  # the provider is healthy; it cannot do this one request
         with self._lock:
             self.last_error = error
@@ -83,7 +89,7 @@ class CircuitBreaker:
             if error.retry_after_seconds:
                 self._open_until = max(self._open_until, now + error.retry_after_seconds)
             self._count += 1
-            if self._count >= self.failures or error.cause in _HOPELESS:
+            if self._count >= self.failures or error.cause in _HOPELESS or about_the_request:
                 pause = max(self.cooldown_seconds, error.retry_after_seconds or 0.0)
                 self._open_until = now + pause
                 self._count = self.failures - 1  # half-open: one more failure re-opens it
@@ -92,7 +98,8 @@ class CircuitBreaker:
 _ABOUT_THE_REQUEST = frozenset(
     {CloudCause.CANNOT_SEE, CloudCause.MODEL_UNKNOWN, CloudCause.REJECTED}
 )
-_HOPELESS = frozenset({CloudCause.KEY_REFUSED, CloudCause.OUT_OF_CREDIT})  # until someone acts
+# Until someone acts: a new key, money, the right address.
+_HOPELESS = frozenset({CloudCause.KEY_REFUSED, CloudCause.OUT_OF_CREDIT, CloudCause.NOT_FOUND})
 
 # The longest wait a provider may ask for (its Retry-After, or back-off) that is sat through.
 # With another provider to ask: about what asking that one costs (a TLS set-up and its first

@@ -129,7 +129,18 @@ def backoff(attempt: int, retry_after: float | None) -> float:
     return min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt) * random.uniform(0.8, 1.2)
 
 
+# The longest Retry-After believed: a server (or a proxy) asking for days would otherwise pause
+# its provider until the daemon restarts.
+MAX_RETRY_AFTER_SECONDS = 3600.0
+
+
 def _retry_after(response: requests.Response) -> float | None:
+    """Seconds the server asked to wait, at most MAX_RETRY_AFTER_SECONDS."""
+    asked = _asked_wait(response)
+    return None if asked is None else min(asked, MAX_RETRY_AFTER_SECONDS)
+
+
+def _asked_wait(response: requests.Response) -> float | None:
     """Seconds the server asked to wait: OpenAI's retry-after-ms when sent, else Retry-After."""
     millis = response.headers.get("retry-after-ms", "").strip()
     if millis.replace(".", "", 1).isdigit():
@@ -197,6 +208,9 @@ def raise_for_status(response: requests.Response, provider: Provider) -> None:
             retryable=True,
             retry_after_seconds=_retry_after(response),
         )
+    if status == 404:  # no model named: the address itself is wrong (a typo in base_url)
+        cause = CloudCause.NOT_FOUND
+        raise CloudError(f"{name} has no such service (404): {detail}", cause=cause)
     cause = CloudCause.REJECTED
     raise CloudError(f"{name} rejected the request ({status}): {detail}", cause=cause)
 

@@ -107,7 +107,9 @@ class CloudRecognizer:
         self.local = local
         self._is_command = is_command
         self._session = session or requests.Session()
-        self._breakers = {p.name: CircuitBreaker(failures, cooldown_seconds) for p in providers}
+        self._breakers = {
+            p.name: CircuitBreaker(failures, cooldown_seconds, one_job=True) for p in providers
+        }
         self._pcm = bytearray()
 
     def start(self) -> None:
@@ -222,7 +224,8 @@ class CloudSynthesizer:
         self.local = local
         self._session = session or requests.Session()
         self._breakers = {
-            p.name: CircuitBreaker(failures, cooldown_seconds, clock) for p in providers
+            p.name: CircuitBreaker(failures, cooldown_seconds, clock, one_job=True)
+            for p in providers
         }
         self._last_warning: dict[str, str] = {}  # provider name -> its last failure logged
 

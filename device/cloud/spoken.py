@@ -31,6 +31,7 @@ MODEL_UNKNOWN = (
 NO_VISION = "None of my cloud models can see pictures. Add a vision model to answer that."
 BUSY = "The cloud is busy. Try again {when}."  # when: "in about 25 seconds", "in a moment"
 SERVER_ERROR = "Something went wrong in the cloud. Try again in a moment."
+NOT_FOUND = "The cloud address in my settings leads nowhere. Check its base URL."
 REJECTED = "The cloud turned that question down. Try asking it another way."
 
 _SENTENCES = {
@@ -38,6 +39,7 @@ _SENTENCES = {
     CloudCause.KEY_REFUSED: KEY_REFUSED,
     CloudCause.OUT_OF_CREDIT: OUT_OF_CREDIT,
     CloudCause.MODEL_UNKNOWN: MODEL_UNKNOWN,
+    CloudCause.NOT_FOUND: NOT_FOUND,
     CloudCause.CANNOT_SEE: NO_VISION,
     CloudCause.SERVER_ERROR: SERVER_ERROR,
     CloudCause.REJECTED: REJECTED,
@@ -49,6 +51,7 @@ _PRECEDENCE = (
     CloudCause.KEY_REFUSED,
     CloudCause.OUT_OF_CREDIT,
     CloudCause.MODEL_UNKNOWN,
+    CloudCause.NOT_FOUND,
     CloudCause.BUSY,
     CloudCause.SERVER_ERROR,
     CloudCause.REJECTED,

@@ -24,6 +24,7 @@ from device.cloud.spoken import (
     KEY_REFUSED,
     MODEL_UNKNOWN,
     NO_VISION,
+    NOT_FOUND,
     OFFLINE_FALLBACK,
     in_about,
     most_actionable,
@@ -337,6 +338,33 @@ def test_capability_refusals_never_open_the_breaker():
     for _ in range(3):
         breaker.failed(CloudError("down"))
     assert breaker.is_open
+
+
+@pytest.mark.parametrize("cause", [CloudCause.MODEL_UNKNOWN, CloudCause.REJECTED])
+def test_a_breaker_for_one_kind_of_request_pauses_on_its_refusal(cause):
+    """Transcription with a misspelt model would otherwise upload every utterance's audio to a
+    provider that refuses each one."""
+    breaker = CircuitBreaker(failures=3, cooldown_seconds=60, one_job=True)
+    breaker.failed(CloudError("no such model", cause=cause))
+    assert breaker.is_open and breaker.seconds_left == pytest.approx(60, abs=1)
+
+
+def test_a_404_naming_no_model_is_a_wrong_address(llm_server, gate):
+    wrong = llm_server.base_url.replace("/v1", "/api/v9")  # a typo in base_url
+    chain = ProviderChain([ChatClient(provider_for(llm_server, base_url=wrong), gate)])
+    with pytest.raises(AllProvidersFailed) as caught:
+        ask(chain)
+    assert caught.value.failures[0].cause is CloudCause.NOT_FOUND
+    assert caught.value.spoken == NOT_FOUND
+    assert chain.breaker("loop").is_open  # every question would fail the same way
+
+
+def test_a_retry_after_of_days_pauses_the_provider_an_hour_at_most(llm_server, gate):
+    chain = ProviderChain([ChatClient(provider_for(llm_server), gate)])
+    llm_server.fail_next("status_429", retry_after=10**9)
+    with pytest.raises(AllProvidersFailed):
+        ask(chain)
+    assert 3500 < chain.breaker("loop").seconds_left <= 3600
 
 
 def test_a_retry_after_pauses_the_provider_for_that_long(llm_server, gate):
