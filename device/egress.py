@@ -9,7 +9,9 @@ which keeps ZeroPin's privacy promise in this order:
    refuses too, unless its owner set ``[led] allow_uploads_without_indicator``. Text prompts are
    not camera or microphone data, so they need no indicator (and leave it alone).
 2. Append a row to the egress ledger *before* the block runs, so a crash mid-send still leaves a
-   record; if the row cannot be written (disk full), refuse and put the indicator back out.
+   record; if the row cannot be written (disk full), refuse and put the indicator back out. On a
+   stand-in database (a card that could not be written at start) rows last until restart only:
+   text prompts still go, images and audio are refused.
 3. Run the block (the actual request) with the indicator lit; it goes out when the last image or
    audio upload in progress leaves its block, however it leaves (return, exception, cancellation).
 
@@ -126,6 +128,13 @@ class Ledger:
             )
         return row
 
+    @property
+    def lost_at_restart(self) -> str:
+        """Why rows written now will not outlive the process ("" when they will): the database
+        is a stand-in for one that cannot be written (a full or read-only card)."""
+        unsaved = self._db.unsaved
+        return "" if unsaved is None else unsaved.reason
+
     def recent(self, limit: int = 50) -> list[LedgerRow]:
         """The ``limit`` newest rows, newest first."""
         if limit < 0:
@@ -179,8 +188,8 @@ class EgressGate:
         self._uploads_lit = 0  # image/audio uploads in progress
         if indicator is None and allow_without_indicator:
             log.warning(
-                "no upload indicator, and allow_uploads_without_indicator is set: images and "
-                "audio will be sent with no light showing it"
+                "uploads without an indicator are allowed here: images and audio will be sent "
+                "with no light showing it"
             )
 
     @property
@@ -205,6 +214,13 @@ class EgressGate:
                 f"not sending the {kind}: nothing on this device can show it (no privacy LED, no "
                 "status LED); wire one, or set [led] allow_uploads_without_indicator = true",
                 cause="no indicator",
+            )
+        lost = self._ledger.lost_at_restart if kind in LIT_KINDS else ""
+        if lost:  # text still goes: the wearer asked, and nothing of camera or microphone leaves
+            raise EgressRefused(
+                f"not sending the {kind}: the egress ledger cannot keep its record ({lost})",
+                cause="ledger",
+                storage_reason=lost,
             )
         lit = kind in LIT_KINDS and self._led is not None
         if lit:

@@ -120,8 +120,11 @@ class _Light(Driver):
 
     @property
     def capturing(self) -> bool:
-        """Whether CAPTURE is showing now (False once closed)."""
-        return self._capturing and not self.closed
+        """Whether CAPTURE is showing now, read back from the light: its stepped pattern is
+        running on the pins (False once closed)."""
+        if not self._capturing or self.closed:
+            return False
+        return self._led is None or self._led.source is not None
 
     def show(self, pattern: LedPattern) -> None:
         """Show ``pattern`` (replacing any animation), then call ``on_change`` with it.
@@ -130,14 +133,14 @@ class _Light(Driver):
         pattern = LedPattern(pattern)
         if pattern is LedPattern.CAPTURE:
             raise ValueError("CAPTURE is shown with capture(True), over the loop's pattern")
-        with self._lock:
+        with self._lock:  # on_change inside it too, so what is reported is in the order shown
             self._check_open()
             self.pattern = pattern
             if self._capturing:
                 return
             self._apply(LOOKS[pattern])
-        if self.on_change is not None:
-            self.on_change(pattern)
+            if self.on_change is not None:
+                self.on_change(pattern)
 
     def capture(self, on: bool) -> None:
         """Show CAPTURE over the loop's pattern (``on``), or go back to the loop's pattern.
@@ -152,8 +155,8 @@ class _Light(Driver):
             except Exception as exc:  # gpiozero's errors, or OSError from a pin
                 raise DriverError(f"the status light could not show an upload: {exc}") from exc
             self._capturing = on
-        if self.on_change is not None:
-            self.on_change(LedPattern.CAPTURE if on else self.pattern)
+            if self.on_change is not None:
+                self.on_change(LedPattern.CAPTURE if on else self.pattern)
 
     def _check_open(self) -> None:
         if self.closed:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from device.egress import EgressGate, Ledger, LedgerRow, format_ledger, host_name
 from device.errors import EgressRefused, StorageError
 from device.storage.database import Database
-from drivers.leds import CaptureOnStatusLight, LedPattern, NoLed, PrivacyLed, SingleLed
+from drivers.leds import PrivacyLed
 
 PRIVACY_PIN = 16
 WAIT_SECONDS = 5.0
@@ -94,15 +93,6 @@ def image(gate: EgressGate, **changes: Any) -> Any:
         "purpose": "vision",
     }
     return gate.upload(**(arguments | changes))
-
-
-def wait_until(condition: Any, seconds: float = WAIT_SECONDS) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return bool(condition())
 
 
 def states(pin: FlakyPin) -> list[bool]:
@@ -376,32 +366,6 @@ def test_an_led_that_cannot_be_put_out_is_a_warning_not_an_error(
 # --- no LED, hosts, content, logging -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["image", "audio"])
-def test_without_any_indicator_images_and_audio_are_refused(ledger: Ledger, kind: str) -> None:
-    gate = EgressGate(ledger, None)
-    ran = False
-    with pytest.raises(EgressRefused) as refused, image(gate, kind=kind):
-        ran = True
-    assert not ran
-    assert refused.value.cause == "no indicator"
-    assert "allow_uploads_without_indicator" in str(refused.value)
-    assert ledger.recent() == []
-    with image(gate, kind="text"):  # a text prompt is not camera or microphone data
-        pass
-    assert [row.kind for row in ledger.recent()] == ["text"]
-
-
-def test_the_owner_can_allow_uploads_without_an_indicator_and_is_warned(
-    ledger: Ledger, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.WARNING, logger="device.egress"):
-        gate = EgressGate(ledger, None, allow_without_indicator=True)
-    assert "no light showing it" in caplog.text
-    with image(gate, kind="audio"):
-        pass
-    assert [row.kind for row in ledger.recent()] == ["audio"]
-
-
 def test_only_the_host_name_of_a_url_is_recorded_or_logged(
     gate: EgressGate, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -524,55 +488,3 @@ def test_format_ledger_says_when_it_shows_only_the_newest() -> None:
     text = format_ledger(rows, {"audio": (3, 3)})
     assert text.splitlines()[0] == "What has left this device (the 1 newest of 3):"
     assert "  audio       3 uploads              3 bytes" in text.splitlines()
-
-
-# --- no privacy LED: the status light's capture pattern -----------------------------------------
-
-STATUS_PIN = 12
-
-
-@pytest.fixture
-def pwm_factory() -> Iterator[MockFactory]:
-    from gpiozero.pins.mock import MockPWMPin
-
-    pin_factory = MockFactory(pin_class=MockPWMPin)
-    yield pin_factory
-    pin_factory.reset()
-
-
-def test_the_status_light_shows_an_upload_over_what_the_loop_shows(
-    ledger: Ledger, pwm_factory: MockFactory
-) -> None:
-    shown: list[LedPattern] = []
-    with SingleLed(STATUS_PIN, pin_factory=pwm_factory, on_change=shown.append) as light:
-        gate = EgressGate(ledger, CaptureOnStatusLight(light))
-        light.show(LedPattern.THINKING)
-        with image(gate):
-            assert light.capturing
-            light.show(LedPattern.SPEAKING)  # the loop moves on while the frame is sent
-            assert light.capturing  # ... and the upload still shows
-            pin = pwm_factory.pin(STATUS_PIN)
-            count = len(pin.states)
-            # lit, with a short dark step each second
-            assert wait_until(lambda: {0.0, 1.0} <= {float(s.state) for s in pin.states[count:]})
-        assert not light.capturing
-        assert light.pattern is LedPattern.SPEAKING
-    assert shown == [LedPattern.THINKING, LedPattern.CAPTURE, LedPattern.SPEAKING]
-    assert [row.kind for row in ledger.recent()] == ["image"]
-
-
-def test_a_closed_status_light_refuses_the_upload(ledger: Ledger, pwm_factory: MockFactory) -> None:
-    light = SingleLed(STATUS_PIN, pin_factory=pwm_factory)
-    gate = EgressGate(ledger, CaptureOnStatusLight(light))
-    light.close()
-    refused = pytest.raises(
-        EgressRefused, match="the status LED's capture pattern could not be lit"
-    )
-    with refused, image(gate, kind="audio"):
-        pass
-    assert ledger.recent() == []
-
-
-def test_a_build_without_a_status_light_has_no_capture_pattern() -> None:
-    with pytest.raises(ValueError, match="NoLed has nothing to light"):
-        CaptureOnStatusLight(NoLed())

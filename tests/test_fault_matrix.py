@@ -415,6 +415,7 @@ class StorageRow:
     before_start: bool  # broken before the device starts, or while it runs
     at_start: str  # what the device says when it starts ("" when it starts as ever)
     saving: str  # what the wearer hears after "take a note buy milk"
+    reading: str = ""  # after "read my notes", when the notes cannot be read ("": they are)
 
 
 STORAGE_ROWS = [
@@ -424,7 +425,7 @@ STORAGE_ROWS = [
                NOTE_NOT_SAVED["read-only"]),
     StorageRow("another program holds a write lock", _locked, True, "", NOTE_NOT_SAVED["locked"]),
     StorageRow("the database file is random bytes", _damaged, True, CANNOT_SAVE["damaged"],
-               NOTE_NOT_SAVED["damaged"]),
+               NOTE_NOT_SAVED["damaged"], "I can't read your notes right now. The log says why."),
 ]  # fmt: skip
 
 
@@ -451,8 +452,13 @@ def test_the_wearer_hears_about_storage(
                 cfg, build_stores(database), None, state, Timers(lambda: 0.0), Volume()
             )
             reply = skills.handle(Intent("note_add", MappingProxyType({"text": "buy milk"}), ""))
-        print(f"\n{row.what}: at start {said!r}; a note: {reply!r}")
+            listing = skills.handle(Intent("notes_read", MappingProxyType({}), ""))
+        print(f"\n{row.what}: at start {said!r}; a note: {reply!r}; reading: {listing!r}")
         assert (said, reply) == (row.at_start, row.saving)
+        if row.reading:
+            assert listing == row.reading
+        else:  # the notes on the card are read out
+            assert listing.startswith("You have 3 notes.") and NOTES_KEPT[-1] in listing
         if row.breaks is _damaged:  # left as it was found, for the owner to move aside
             assert (state / "zeropin.db").read_bytes() == bytes(range(256)) * 64
         else:

@@ -244,6 +244,8 @@ class Skills:
         return f"Noted: {text}."
 
     def _notes_read(self, intent: Intent) -> str:
+        if not self.notes.can_read:
+            return "I can't read your notes right now. The log says why."
         try:
             count = self.notes.count()
             notes = self.notes.recent(self.max_notes_read)

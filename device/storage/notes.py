@@ -87,6 +87,12 @@ class NoteStore:
         return Note(note_id, text, created_at, engine, draft, "", bool(audio))
 
     @property
+    def can_read(self) -> bool:
+        """False on an empty stand-in in memory (a damaged or locked file): no notes here does
+        not mean the wearer has none."""
+        return self._db.access != "memory"
+
+    @property
     def can_save(self) -> bool:
         """False on a stand-in database (a full or read-only disk), which refuses new notes."""
         return self._db.unsaved is None
