@@ -37,3 +37,27 @@ def test_the_intent_evaluation_scores_a_session_through_the_daemons_listener():
     figures = summary(outcomes)["snr30"]
     assert figures["right"] == sum(o.right for o in outcomes) / 2
     assert figures["wrong_actions"] == 0.0
+
+
+def test_a_child_is_charged_its_own_peak_memory_not_its_large_parents(tmp_path):
+    """The bench's parent has run two demos (hundreds of MB); a daemon started straight from it
+    would report that peak as its own (Linux keeps it across exec)."""
+    import os
+    import sys
+
+    from device.sim.daemon_budget import usage_of
+
+    ballast = bytearray(300 * 1024 * 1024)  # this process is large now, as the bench's is
+    ballast[::4096] = b"\1" * len(ballast[::4096])  # touched, so resident
+    small = [sys.executable, "-c", "pass"]
+    large = [
+        sys.executable,
+        "-c",
+        "x = bytearray(120 * 1024 * 1024); x[::4096] = b'1' * len(x[::4096])",
+    ]
+    with (tmp_path / "out.txt").open("w") as out:
+        small_usage = usage_of(small, dict(os.environ), out, tmp_path / "small.json")
+        large_usage = usage_of(large, dict(os.environ), out, tmp_path / "large.json")
+    del ballast
+    assert small_usage[0] == 0 and small_usage[1] < 100 * 1024  # kB: a bare interpreter
+    assert large_usage[0] == 0 and 120 * 1024 < large_usage[1] < 220 * 1024  # its own 120 MB

@@ -1,0 +1,127 @@
+"""The real daemon's memory and CPU over a replayed session, measured as the kernel counts them.
+
+The session is the demo's: its offline part (time, a timer, a note, a question answered offline)
+and its cloud part (a streamed answer, a photo to the vision model, a tool call into memory, a
+recall), recorded as the demo's scripted user spoke them. ``zeropin run --sim --lockstep`` then
+hears both recordings as a separate process, with a loopback OpenAI-compatible server for its
+cloud and a folder camera, exactly as a user would start it; ``os.wait4`` gives that process's
+peak resident memory and CPU time (not this process's, which builds several pipelines).
+
+    python -m device.sim.daemon_budget [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
+
+from device.config.schema import Config
+from device.config.sources import load_config
+from device.sim.cloud_demo import (
+    CLOUD_SCENARIO,
+    demo_picture,
+    loopback_provider,
+    run_cloud_demo,
+)
+from device.sim.demo import SCENARIO, run_demo
+
+LOOPBACK_KEY = "sk-zeropin-loopback"  # the loopback server's own; never a real key
+
+
+def measure_daemon(cfg: Config, work: Path) -> dict[str, float]:
+    """Peak RSS (MB), CPU seconds, audio seconds and turns of one daemon run over the session."""
+    run_demo(cfg, work / "offline", steps=SCENARIO)
+    run_cloud_demo(cfg, work / "cloud", steps=CLOUD_SCENARIO)
+    mic = work / "session.wav"
+    audio_seconds = _join([work / "offline" / "mic.wav", work / "cloud" / "mic.wav"], mic)
+    (work / "camera").mkdir()
+    demo_picture(work / "camera")
+    with loopback_provider() as (server, provider):
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(work),  # a fresh state directory under it
+            "OPENAI_BASE_URL": server.base_url,
+            "OPENAI_API_KEY": LOOPBACK_KEY,  # the server checks none
+            "ZEROPIN_LLM_MODEL": provider.model,
+        }
+        command = [sys.executable, "-m", "device.cli", "--set", "camera.backend=folder", "run"]
+        command += ["--sim", "--mic", str(mic), "--speaker-file", str(work / "replies")]
+        command += ["--lockstep", "--camera-folder", str(work / "camera")]
+        with (work / "daemon.out").open("w") as out:
+            status, peak_kb, cpu_seconds = usage_of(command, env, out, work / "usage.json")
+    printed = (work / "daemon.out").read_text()
+    if status != 0:
+        raise RuntimeError(f"the daemon failed:\n{printed[-2000:]}")
+    return {
+        "daemon_peak_rss_mb": round(peak_kb / 1024, 1),
+        "daemon_cpu_s": round(cpu_seconds, 2),
+        "daemon_audio_s": round(audio_seconds, 1),
+        "daemon_turns": printed.count("  heard "),
+    }
+
+
+# Starts the daemon from a small fresh process and writes its exit status, peak RSS (kB) and CPU
+# seconds. Started straight from this process, whose demos made it large, the daemon would be
+# charged this process's peak too: Linux keeps the high-water mark of the memory a process
+# had before it exec'd (vfork shares it).
+_STARTER = """
+import json, os, subprocess, sys
+daemon = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(daemon.pid, 0)
+report = [os.waitstatus_to_exitcode(status), usage.ru_maxrss, usage.ru_utime + usage.ru_stime]
+with open(sys.argv[1], "w") as out:
+    json.dump(report, out)
+"""
+
+
+def usage_of(
+    command: Sequence[str], env: dict[str, str], out: IO[str], report: Path
+) -> tuple[int, int, float]:
+    """Run ``command`` (its output to ``out``); its exit status, peak RSS (kB) and CPU seconds,
+    its own and not this process's (see _STARTER)."""
+    subprocess.run(
+        [sys.executable, "-c", _STARTER, str(report), *command],
+        env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
+    )  # fmt: skip
+    status, peak_kb, cpu_seconds = json.loads(report.read_text())
+    return int(status), int(peak_kb), float(cpu_seconds)
+
+
+def _join(recordings: Sequence[Path], into: Path) -> float:
+    """The recordings one after the other in ``into`` (all bus format); its length in seconds."""
+    frames = 0
+    with wave.open(str(into), "wb") as joined:
+        for index, path in enumerate(recordings):
+            with wave.open(str(path), "rb") as part:
+                if index == 0:
+                    joined.setparams(part.getparams())
+                data = part.readframes(part.getnframes())
+                joined.writeframes(data)
+                frames += part.getnframes()
+        return frames / joined.getframerate()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="zeropin-daemon-") as work:
+        figures = measure_daemon(load_config(), Path(work))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
