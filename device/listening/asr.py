@@ -104,8 +104,8 @@ class PocketsphinxRecognizer:
         self._anchor = wake_phrase.lower().split()
         self.phrase_said = False
         # bestpath=False: lattice rescoring at the end of an utterance took 16 s on this grammar.
-        # lm=None: the grammar decoder does not need the language model (saves 60 MB).
-        self._decoder = Decoder(loglevel="FATAL", bestpath=False)
+        # lm=None: the grammar decoder does not need the language model (saves about 70 MB).
+        self._decoder = Decoder(loglevel="FATAL", bestpath=False, lm=None)
         for word, phones in EXTRA_PRONUNCIATIONS.items():
             if self._decoder.lookup_word(word) is None:
                 self._decoder.add_word(word, phones, True)
