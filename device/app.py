@@ -117,14 +117,15 @@ def build_recognizer(
     Over that local one, a CloudRecognizer transcribes what it did not confidently hear as a
     command: with ``[asr] engine = "auto"`` when a provider has a ``transcription_model``, and
     always with ``"cloud"`` (which needs one). Without a gate (the benchmark) the local one
-    alone, since nothing may be uploaded except through the gate.
-    """
-    engine = cfg.asr.engine
-    local = _local_recognizer(cfg, "auto" if engine == "cloud" else engine)
-    if gate is None or engine not in ("auto", "cloud"):
+    alone: nothing is uploaded except through the gate. Pocketsphinx decodes free text only for
+    a cloud brain that no cloud transcribes for (it doubles pocketsphinx's memory and CPU)."""
+    engine, transcribes = cfg.asr.engine, any(p.transcription_model for p in providers or [])
+    cloud = gate is not None and (engine == "cloud" or (engine == "auto" and transcribes))
+    local = _local_recognizer(
+        cfg, "auto" if engine == "cloud" else engine, bool(providers) and not cloud
+    )
+    if gate is None or not cloud:
         return local
-    if engine == "auto" and not any(p.transcription_model for p in providers or []):
-        return local  # offline only: no provider can transcribe
     return CloudRecognizer(
         _providers_with(providers, "transcription_model", "asr"),
         gate,
@@ -135,7 +136,7 @@ def build_recognizer(
     )
 
 
-def _local_recognizer(cfg: Config, engine: str) -> Recognizer:
+def _local_recognizer(cfg: Config, engine: str, free_text: bool) -> Recognizer:
     model = resolved_vosk_model(cfg)
     if engine == "vosk" or (engine == "auto" and model.exists()):
         return VoskRecognizer(model)
@@ -147,7 +148,10 @@ def _local_recognizer(cfg: Config, engine: str) -> Recognizer:
         )
     phrase = cfg.wake.phrase
     return PocketsphinxRecognizer(
-        jsgf_grammar(phrase), lambda t: parse(t, phrase) is not None, wake_phrase=phrase
+        jsgf_grammar(phrase),
+        lambda t: parse(t, phrase) is not None,
+        wake_phrase=phrase,
+        free_text=free_text,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -31,6 +32,7 @@ from device.app import (
 from device.config.schema import Config
 from device.errors import ZeroPinError
 from device.events import ButtonHeld, ButtonPressed
+from device.listening.listener import StageCpu
 from device.loop.pacing import Lockstep, Realtime
 from device.loop.runtime import Runtime, TurnReport
 from device.storage.database import Database
@@ -103,12 +105,31 @@ def run_interactive(
             _simulator_console(factory, cfg)
         stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
         notifier.stopping()
+        if mic_file is not None:
+            print(LISTENING_CPU_PREFIX + json.dumps(listening_cpu(runtime.listener.cpu)))
     if mic_file is None and not stopped:
         # A live microphone never ends by itself: it failed (logged). A non-zero exit lets
         # systemd restart the daemon, which reopens the device.
         print("zeropin: the microphone stopped; exiting so the service restarts", file=sys.stderr)
         return 1
     return 0
+
+
+# Printed at the end of a replay, for the bench (device.sim.daemon_budget) and the curious.
+LISTENING_CPU_PREFIX = "  listening CPU: "
+
+
+def listening_cpu(cpu: StageCpu) -> dict[str, float]:
+    """CPU seconds per audio second of the always-on stages (over all the audio) and of the
+    recogniser (over the audio it was fed), and those audio seconds."""
+    audio, fed = max(cpu.audio_seconds, 1e-9), max(cpu.asr_audio_seconds, 1e-9)
+    return {
+        "audio_s": round(cpu.audio_seconds, 1),
+        "wake_cpu_per_audio_s": round(cpu.wake / audio, 5),
+        "vad_cpu_per_audio_s": round(cpu.vad / audio, 5),
+        "asr_audio_s": round(cpu.asr_audio_seconds, 1),
+        "asr_cpu_per_audio_s": round(cpu.asr / fed, 4),
+    }
 
 
 def _say_why_nothing_is_saved(runtime: Runtime, database: Database, sim: bool) -> None:

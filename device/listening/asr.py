@@ -3,19 +3,23 @@
 ``VoskRecognizer`` recognises free text (or a grammar's words) with a downloaded Vosk model, one
 loaded copy of which serves every part that needs it. ``PocketsphinxRecognizer`` uses the model
 bundled with pocketsphinx and a grammar of the device's commands (see
-``device.skills.intents.jsgf_grammar``); a second decoder with pocketsphinx's language model hears
-the same audio at the same time, so when an utterance is outside the grammar the brain gets that
-decoder's best guess without decoding the utterance again.
+``device.skills.intents.jsgf_grammar``). Where a brain needs free text that no cloud transcribes,
+a second decoder with pocketsphinx's language model hears the same audio at the same time, so
+when an utterance is outside the grammar the brain gets that decoder's best guess without
+decoding the utterance again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import re
+import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -80,8 +84,35 @@ MAX_SECOND_PASS_BYTES = 12 * 32000  # a command is said within this; longer spee
 EXTRA_PRONUNCIATIONS = {"unmute": "AH N M Y UW T"}
 
 
+_JSGF_SYNTAX = re.compile(r"<[^>]*>|/[^/]*/|[()\[\]|;*+=]")
+
+
+def grammar_words(jsgf: str) -> set[str]:
+    """The words a JSGF grammar's rules can say (not its rule names, weights or header)."""
+    words: set[str] = set()
+    for line in jsgf.splitlines():
+        if "=" in line:
+            words.update(_JSGF_SYNTAX.sub(" ", line.split("=", 1)[1]).split())
+    return words
+
+
+@contextlib.contextmanager
+def _command_dictionary(jsgf: str, full: Path) -> Iterator[Path]:
+    """A temporary pronouncing dictionary of the grammar's words (with their variants, "word(2)")
+    from ``full``, read a line at a time so the whole never sits in memory."""
+    wanted = grammar_words(jsgf)
+    with tempfile.TemporaryDirectory(prefix="zeropin-dict-") as folder:
+        path = Path(folder) / "commands.dict"
+        with full.open(encoding="utf-8") as source, path.open("w", encoding="utf-8") as out:
+            for line in source:
+                if line.split("(", 1)[0].split(" ", 1)[0] in wanted:
+                    out.write(line)
+        yield path
+
+
 class PocketsphinxRecognizer:
-    """Commands by grammar, everything else by language model, with pocketsphinx's en-us model."""
+    """Commands by grammar with pocketsphinx's en-us model; free text, when asked for, by its
+    language model."""
 
     name = "pocketsphinx"
 
@@ -90,6 +121,8 @@ class PocketsphinxRecognizer:
         jsgf: str,
         is_command: Callable[[str], bool] = lambda text: True,
         wake_phrase: str = "",
+        *,
+        free_text: bool = False,
     ) -> None:
         """``is_command`` tells a command from the grammar's catch-all question branch.
 
@@ -97,15 +130,21 @@ class PocketsphinxRecognizer:
         free decoder's guess is confident only when it begins with ``wake_phrase``: words known
         to have been said, heard right, are the evidence that this voice in this room is being
         heard right; a guess that garbled them is returned unconfident. A guess after a button
-        press has nothing to be checked against and is passed on as it is."""
-        from pocketsphinx import Decoder
+        press has nothing to be checked against and is passed on as it is.
+
+        Without ``free_text`` the guess is the grammar's own: its question branch, a few hundred
+        words, enough to tell a question from silence (the offline brain's answer) and nothing
+        more; a cloud transcribes what the brain is asked (``device.cloud.speech``)."""
+        from pocketsphinx import Config, Decoder
 
         self._is_command = is_command
         self._anchor = wake_phrase.lower().split()
         self.phrase_said = False
         # bestpath=False: lattice rescoring at the end of an utterance took 16 s on this grammar.
-        # lm=None: the grammar decoder does not need the language model (saves about 70 MB).
-        self._decoder = Decoder(loglevel="FATAL", bestpath=False, lm=None)
+        # lm=None and a dictionary of the grammar's words only: the full language model and
+        # dictionary cost 65 and 22 MB, and a grammar search uses neither.
+        with _command_dictionary(jsgf, Path(Config()["dict"])) as words:
+            self._decoder = Decoder(loglevel="FATAL", bestpath=False, lm=None, dict=str(words))
         for word, phones in EXTRA_PRONUNCIATIONS.items():
             if self._decoder.lookup_word(word) is None:
                 self._decoder.add_word(word, phones, True)
@@ -117,29 +156,39 @@ class PocketsphinxRecognizer:
                 "the dictionary or the JSGF is malformed (run with --verbose to see which)"
             ) from exc
         self._decoder.activate_search("commands")
-        # Free text, decoded alongside. Its end of utterance runs a second pass (fwdflat) that
-        # costs 150-200 ms here, so it is only ended when its text is needed; after a command
-        # it is ended when the next utterance starts, while the user is speaking.
-        self._free = Decoder(loglevel="FATAL", bestpath=False)
+        # Free text (``free_text``), decoded alongside, for a brain that needs the words of a
+        # question and no cloud to transcribe them: with the full language model it is a second
+        # decoder of about 90 MB and as much CPU again, so it is built only when asked for. Its
+        # end of utterance runs a second pass (fwdflat) that costs 150-200 ms here, so it is only
+        # ended when its text is needed; after a command it is ended when the next utterance
+        # starts, while the user is speaking.
+        self._free = Decoder(loglevel="FATAL", bestpath=False) if free_text else None
         self._started = False
         self._free_open = False  # the free decoder is inside an utterance
         self._audio = bytearray()  # the utterance so far, for a second pass
         self.second_pass = True
 
+    @property
+    def decodes_free_text(self) -> bool:
+        return self._free is not None
+
     def start(self) -> None:
         if self._started:
             self._decoder.end_utt()
-        if self._free_open:
-            self._free.end_utt()
-        self._free.set_cmn(self._decoder.get_cmn(False))
         self._decoder.start_utt()
-        self._free.start_utt()
-        self._started = self._free_open = True
+        self._started = True
+        if self._free is not None:
+            if self._free_open:
+                self._free.end_utt()
+            self._free.set_cmn(self._decoder.get_cmn(False))
+            self._free.start_utt()
+            self._free_open = True
         self._audio.clear()
 
     def feed(self, pcm: bytes) -> None:
         self._decoder.process_raw(pcm, False, False)
-        self._free.process_raw(pcm, False, False)
+        if self._free is not None:
+            self._free.process_raw(pcm, False, False)
         self._audio += pcm[: max(0, MAX_SECOND_PASS_BYTES - len(self._audio))]
 
     def finish(self) -> Transcript:
@@ -151,11 +200,18 @@ class PocketsphinxRecognizer:
         self._audio.clear()
         if command is not None:
             return Transcript(command, True, self.name)
-        self._free.end_utt()
-        self._free_open = False
-        free = self._free.hyp()
-        text = free.hypstr if free is not None else ""
+        text = self._guess()
         return Transcript(text, False, self.name, confident=self._anchored(text))
+
+    def _guess(self) -> str:
+        """What was said, when it was no command: the free decoder's words, or the grammar's."""
+        if self._free is None:
+            hyp = self._decoder.hyp()
+        else:
+            self._free.end_utt()
+            self._free_open = False
+            hyp = self._free.hyp()
+        return str(hyp.hypstr) if hyp is not None else ""
 
     def _anchored(self, text: str) -> bool:
         if not self.phrase_said:
@@ -183,7 +239,8 @@ class PocketsphinxRecognizer:
     def cmn(self, value: str) -> None:
         """Start from the wake detector's adapted normalisation, not the generic default."""
         self._decoder.set_cmn(value)
-        self._free.set_cmn(value)
+        if self._free is not None:
+            self._free.set_cmn(value)
 
     def adapt(self, pcm: bytes) -> None:
         """Adapt the cepstral mean to this microphone from ``pcm`` (audio heard while idle): it is
@@ -191,13 +248,14 @@ class PocketsphinxRecognizer:
         if self._started:
             self._decoder.end_utt()
             self._started = False
-        if self._free_open:
-            self._free.end_utt()
-            self._free_open = False
         self._decoder.start_utt()
         self._decoder.process_raw(pcm, False, True)
         self._decoder.end_utt()
-        self._free.set_cmn(self._decoder.get_cmn(False))
+        if self._free is not None:
+            if self._free_open:
+                self._free.end_utt()
+                self._free_open = False
+            self._free.set_cmn(self._decoder.get_cmn(False))
 
 
 # One model per folder, shared by everyone who asks while anyone holds it: the wake detector and

@@ -23,8 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from device.cloud.providers import Provider
 from device.config.schema import Config
 from device.config.sources import load_config
+from device.daemon import LISTENING_CPU_PREFIX
 from device.sim.cloud_demo import (
     CLOUD_SCENARIO,
     demo_picture,
@@ -33,11 +35,13 @@ from device.sim.cloud_demo import (
 )
 from device.sim.demo import SCENARIO, run_demo
 
-LOOPBACK_KEY = "sk-zeropin-loopback"  # the loopback server's own; never a real key
 
+def measure_daemon(cfg: Config, work: Path, *, transcribes: bool = True) -> dict[str, float]:
+    """Peak RSS (MB), CPU seconds, audio seconds and turns of one daemon run over the session.
 
-def measure_daemon(cfg: Config, work: Path) -> dict[str, float]:
-    """Peak RSS (MB), CPU seconds, audio seconds and turns of one daemon run over the session."""
+    Its provider is set up as a maker's ``[providers.NAME]`` table: with a transcription model
+    (``transcribes``, as the presets have) the cloud hears what is not a command; without one,
+    pocketsphinx decodes free text for the brain as well."""
     run_demo(cfg, work / "offline", steps=SCENARIO)
     run_cloud_demo(cfg, work / "cloud", steps=CLOUD_SCENARIO)
     mic = work / "session.wav"
@@ -48,12 +52,11 @@ def measure_daemon(cfg: Config, work: Path) -> dict[str, float]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(work),  # a fresh state directory under it
-            "OPENAI_BASE_URL": server.base_url,
-            "OPENAI_API_KEY": LOOPBACK_KEY,  # the server checks none
-            "ZEROPIN_LLM_MODEL": provider.model,
         }
-        command = [sys.executable, "-m", "device.cli", "--set", "camera.backend=folder", "run"]
-        command += ["--sim", "--mic", str(mic), "--speaker-file", str(work / "replies")]
+        command = [sys.executable, "-m", "device.cli", "--set", "camera.backend=folder"]
+        for key, value in _provider_settings(server.base_url, provider, transcribes).items():
+            command += ["--set", f"{key}={value}"]
+        command += ["run", "--sim", "--mic", str(mic), "--speaker-file", str(work / "replies")]
         command += ["--lockstep", "--camera-folder", str(work / "camera")]
         with (work / "daemon.out").open("w") as out:
             status, peak_kb, cpu_seconds = usage_of(command, env, out, work / "usage.json")
@@ -65,7 +68,30 @@ def measure_daemon(cfg: Config, work: Path) -> dict[str, float]:
         "daemon_cpu_s": round(cpu_seconds, 2),
         "daemon_audio_s": round(audio_seconds, 1),
         "daemon_turns": printed.count("  heard "),
+        **_listening_cpu(printed),
     }
+
+
+def _provider_settings(base_url: str, provider: Provider, transcribes: bool) -> dict[str, str]:
+    """``--set`` settings for the loopback server as the one provider (on loopback: no key)."""
+    table = "providers.loopback"
+    settings = {
+        "llm.chain": '["loopback"]',
+        f"{table}.base_url": base_url,
+        f"{table}.model": provider.model,
+        f"{table}.vision_model": provider.vision_model,
+    }
+    if transcribes:
+        settings[f"{table}.transcription_model"] = "loopback-transcribe"
+    return settings
+
+
+def _listening_cpu(printed: str) -> dict[str, float]:
+    """The listener's own CPU figures, from the line the daemon prints at the end of a replay."""
+    for line in printed.splitlines():
+        if line.startswith(LISTENING_CPU_PREFIX):
+            return {k: float(v) for k, v in json.loads(line[len(LISTENING_CPU_PREFIX) :]).items()}
+    raise RuntimeError(f"the daemon printed no {LISTENING_CPU_PREFIX.strip()!r} line")
 
 
 # Starts the daemon from a small fresh process and writes its exit status, peak RSS (kB) and CPU

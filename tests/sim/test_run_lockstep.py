@@ -6,6 +6,7 @@ and state directory, on espeak-ng speech in a quiet room followed by a long sile
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device.daemon import LISTENING_CPU_PREFIX
 from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE
 from device.speaking.tts import EspeakSynthesizer
 from drivers.audio_format import write_wav
@@ -68,6 +70,12 @@ def test_a_recording_is_replayed_much_faster_than_it_lasts(tmp_path: Path) -> No
         assert wav.getnframes() > RATE // 2  # "It's 1:28 PM." is over a second long
     # About 5 s here for 60 s of audio, start-up included; real time would take the full minute.
     assert wall_seconds < audio_seconds / 4, (wall_seconds, audio_seconds)
+    # The replay ends with the listener's CPU, for the bench: every stage that ran is counted.
+    [line] = [x for x in result.stdout.splitlines() if x.startswith(LISTENING_CPU_PREFIX)]
+    cpu = json.loads(line[len(LISTENING_CPU_PREFIX) :])
+    assert cpu["audio_s"] == round(audio_seconds, 1)
+    assert 0 < cpu["asr_audio_s"] < 10  # one question, with its pre-roll
+    assert cpu["wake_cpu_per_audio_s"] > 0 and cpu["asr_cpu_per_audio_s"] > 0
 
 
 def test_lockstep_needs_a_recording_and_a_speaker_folder(tmp_path: Path) -> None:
