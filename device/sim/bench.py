@@ -162,13 +162,25 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
 
 def _daemon_figures(cfg: Config) -> dict[str, Any]:
     """The real daemon as a process of its own over the demo's session (device.sim.daemon_budget):
-    its peak RSS, not this process's (``peak_rss_mb``, which builds several pipelines)."""
+    its peak RSS, not this process's (``peak_rss_mb``, which builds several pipelines), and its
+    listener's CPU per stage. Its provider transcribes, as the presets do; ``_free_text`` is the
+    same session with a provider that does not, so pocketsphinx decodes free text as well."""
     with tempfile.TemporaryDirectory(prefix="zeropin-bench-daemon-") as work:
         figures = measure_daemon(cfg, Path(work))
+    with tempfile.TemporaryDirectory(prefix="zeropin-bench-daemon-") as work:
+        free_text = measure_daemon(cfg, Path(work), transcribes=False)
     return {
         "daemon_peak_rss_mb": figures["daemon_peak_rss_mb"],
         "daemon_cpu_per_audio_s": round(figures["daemon_cpu_s"] / figures["daemon_audio_s"], 4),
         "daemon_session_audio_s": figures["daemon_audio_s"],
+        # the microphone's stages that never stop: the wake word, and the VAD's idle share
+        "always_on_cpu_per_audio_s": round(
+            figures["wake_cpu_per_audio_s"] + figures["vad_cpu_per_audio_s"], 5
+        ),
+        # per second of audio the recogniser heard (the utterances and their pre-roll)
+        "asr_cpu_per_audio_s_default": figures["asr_cpu_per_audio_s"],
+        "daemon_peak_rss_mb_free_text": free_text["daemon_peak_rss_mb"],
+        "asr_cpu_per_audio_s_free_text": free_text["asr_cpu_per_audio_s"],
     }
 
 
@@ -248,6 +260,16 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
             "the daemon, demo session",
             f"{result['daemon_peak_rss_mb']} MB peak RSS, {result['daemon_cpu_per_audio_s']:.3f} "
             f"CPU s / audio s over {result['daemon_session_audio_s']:g} s",
+        ),
+        (
+            "the daemon: always-on / recogniser",
+            f"{result['always_on_cpu_per_audio_s']:.4f} CPU s / audio s (wake word, VAD); "
+            f"{result['asr_cpu_per_audio_s_default']:.4f} per second of utterance",
+        ),
+        (
+            "the daemon, free text decoded too",
+            f"{result['daemon_peak_rss_mb_free_text']} MB peak RSS, "
+            f"{result['asr_cpu_per_audio_s_free_text']:.4f} CPU s per second of utterance",
         ),
         ("peak RSS of this bench", f"{result['peak_rss_mb']} MB"),
         *_real_rows(result),
