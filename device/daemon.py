@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from device.app import (
-    assemble,
+from device.app import assemble
+from device.app.hardware import (
     build_buttons,
     build_camera,
     build_light,

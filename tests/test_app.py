@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from device.app import build_camera, build_mic, camera_backend, frames_for
+from device.app.hardware import build_camera, build_mic, camera_backend, frames_for
 from device.config.sources import load_config
 from device.doctor.run import _device_camera
 from device.errors import ConfigError

@@ -299,7 +299,7 @@ def _calibrate(args: argparse.Namespace, cfg: Config, model: Path) -> Calibratio
     """Listen, with a progress bar over the room and a prompt before each take."""
     import contextlib
 
-    from device.app import build_mic
+    from device.app.hardware import build_mic
     from device.listening.tflite_wake import ModelCard
     from device.wakeword.calibrate import CalibrationPlan, Ui, calibrate
     from device.wakeword.progress import TextProgress

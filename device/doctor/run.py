@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from device.app import (
+from device.app.hardware import (
     build_buttons,
     build_light,
     build_mic,

@@ -256,6 +256,18 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
             f"{result['intent_accuracy_heldout']:.1%} at "
             f"{result['intent_accuracy_heldout_snr_db']:g} dB SNR",
         ),
+        *_daemon_rows(result),
+        ("peak RSS of this bench", f"{result['peak_rss_mb']} MB"),
+        *_real_rows(result),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}", file=sys.stdout)
+
+
+def _daemon_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The real daemon's figures over the demo session (``_daemon_figures``)."""
+    return [
         (
             "the daemon, demo session",
             f"{result['daemon_peak_rss_mb']} MB peak RSS, {result['daemon_cpu_per_audio_s']:.3f} "
@@ -271,12 +283,7 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
             f"{result['daemon_peak_rss_mb_free_text']} MB peak RSS, "
             f"{result['asr_cpu_per_audio_s_free_text']:.4f} CPU s per second of utterance",
         ),
-        ("peak RSS of this bench", f"{result['peak_rss_mb']} MB"),
-        *_real_rows(result),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}", file=sys.stdout)
 
 
 def _real_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
