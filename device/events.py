@@ -14,9 +14,9 @@ from typing import Literal
 from drivers.leds import LedPattern
 
 # What started a turn: the wake word, a press of the main button, a press held long (the
-# question is then about what the camera sees), or the device's own question, whose answer is
-# listened for without the wake word.
-Trigger = Literal["wake", "button", "hold", "answer"]
+# question is then about what the camera sees), the device's own question, whose answer is
+# listened for without the wake word, or the window for a follow-up after an answer.
+Trigger = Literal["wake", "button", "hold", "answer", "follow_up"]
 
 # ---- facts ------------------------------------------------------------------------------
 
@@ -80,6 +80,15 @@ class ConfirmationAsked:
 
 
 @dataclass(frozen=True)
+class FollowUpInvited:
+    """A reply invites a follow-up ([wake] follow_up): once it has been played, the next question
+    is listened for without the wake word."""
+
+    reply_id: int
+    seconds: float  # how long to wait for the follow-up to start
+
+
+@dataclass(frozen=True)
 class TimerFinished:
     name: str
     duration_seconds: float
@@ -115,6 +124,7 @@ Event = (
     | ReplyStarted
     | ReplyFinished
     | ConfirmationAsked
+    | FollowUpInvited
     | TimerFinished
     | MuteToggled
     | ConnectivityChanged
@@ -138,10 +148,12 @@ class Listen:
     For UTTERANCE, ``trigger`` is put on the Heard fact. After the wake word the user is
     mid-sentence, so the recording starts back where the phrase can have begun. Sent again while
     recording, only the trigger changes: a press held long becomes a question about the camera.
+    ``no_speech_seconds``: how long to wait for speech to start, if not ``[vad]``'s.
     """
 
     mode: ListenMode
     trigger: Trigger = "button"
+    no_speech_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from device.listening.wake import (
     WakeWordDetector,
 )
 from device.loop.brain import Brain, OfflineBrain
+from device.loop.follow_up import FollowUps
 from device.loop.pacing import Pacing
 from device.loop.router import Router
 from device.loop.runtime import Runtime, TurnReport
@@ -350,6 +351,7 @@ def assemble(
         pacing=pacing,
         on_turn=_revising_drafts(listener.recognizer, stores, cfg.wake.phrase, on_turn),
         answer_limits=AnswerLimits(max_answer_chars=cfg.tts.max_answer_chars),
+        follow_ups=FollowUps(cfg.wake.follow_up, cfg.wake.follow_up_seconds),
         on_state=on_state,
         on_tick=on_tick,
     )

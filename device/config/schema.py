@@ -105,6 +105,11 @@ class WakeConfig:
     trigger_level: int = setting(0, at_least(0))
     # tflite: scores averaged before the threshold; 0 = the card's
     smoothing: int = setting(0, at_least(0))
+    # After an answer, listen for a follow-up without the wake word: "question" when the answer
+    # ends in one, "always", or "off"
+    follow_up: str = setting("question", one_of("question", "always", "off"))
+    # how long the follow-up window waits for speech to start
+    follow_up_seconds: float = setting(4.0, between(1, 15))
 
 
 @dataclass(frozen=True)

@@ -99,11 +99,16 @@ class Listener:
         """Bytes waiting for the rest of their frame."""
         return self._framer.carried_bytes
 
-    def set_mode(self, mode: ListenMode, trigger: Trigger = "button") -> None:
+    def set_mode(
+        self, mode: ListenMode, trigger: Trigger = "button", no_speech_seconds: float | None = None
+    ) -> None:
         """Switch mode; entering UTTERANCE starts recognition with the pre-roll audio, which the
-        wake word (``trigger="wake"``) stretches back to where its phrase can have begun.
+        wake word (``trigger="wake"``) stretches back to where its phrase can have begun. After
+        the device's own words (the answer to its question, a follow-up) there is none: what the
+        microphone heard just before is the device speaking.
 
-        The trigger goes on the Heard fact; given again while recording, only it changes."""
+        The trigger goes on the Heard fact; given again while recording, only it changes.
+        ``no_speech_seconds``: how long to wait for speech to start, if not the endpointer's."""
         if mode is ListenMode.UTTERANCE:
             self.trigger = trigger
         if mode is self.mode:
@@ -111,14 +116,16 @@ class Listener:
         if mode is ListenMode.WAKE:
             self.wake.reset()
         elif mode is ListenMode.UTTERANCE:
-            self.endpointer.begin()
+            self.endpointer.begin(no_speech_seconds=no_speech_seconds)
             self._spoke = False
             started = time.thread_time()
             self._share_acoustic_normalisation()
             if self._checks_phrase is not None:
                 self._checks_phrase.phrase_said = trigger == "wake"
             self.recognizer.start()
-            count = self._wake_preroll_frames if trigger == "wake" else self._preroll_frames
+            count = {"wake": self._wake_preroll_frames, "answer": 0, "follow_up": 0}.get(
+                trigger, self._preroll_frames
+            )
             preroll = list(self._preroll)[-count:] if count else []
             for frame in preroll:
                 self.recognizer.feed(frame)

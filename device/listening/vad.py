@@ -41,11 +41,18 @@ class Endpointer:
         self._voiced_run = 0
         self._silent_run = 0
         self.in_speech = False
+        self._no_speech_seconds = settings.no_speech_timeout_seconds
 
-    def begin(self, already_speaking: bool = False) -> None:
-        """Start a new utterance; ``already_speaking`` after a wake word said mid-sentence."""
+    def begin(self, already_speaking: bool = False, no_speech_seconds: float | None = None) -> None:
+        """Start a new utterance; ``already_speaking`` after a wake word said mid-sentence;
+        ``no_speech_seconds`` for this utterance instead of the settings' timeout."""
         self._frames = self._voiced_run = self._silent_run = 0
         self.in_speech = already_speaking
+        self._no_speech_seconds = (
+            self.settings.no_speech_timeout_seconds
+            if no_speech_seconds is None
+            else no_speech_seconds
+        )
 
     def is_speech(self, frame: bytes) -> bool:
         return bool(self._vad.is_speech(frame, 16000))
@@ -61,7 +68,7 @@ class Endpointer:
                 self.in_speech = True
                 self._silent_run = 0
                 return Endpoint.SPEECH_STARTED
-            if elapsed >= s.no_speech_timeout_seconds:
+            if elapsed >= self._no_speech_seconds:
                 return Endpoint.NO_SPEECH
             return Endpoint.NONE
         self._silent_run = 0 if voiced else self._silent_run + 1

@@ -24,6 +24,7 @@ from device.events import (
     Command,
     ConfirmationAsked,
     Event,
+    FollowUpInvited,
     Heard,
     Listen,
     PlayEarcon,
@@ -37,6 +38,7 @@ from device.events import (
     Trigger,
 )
 from device.listening.listener import Listener
+from device.loop.follow_up import FollowUps
 from device.loop.pacing import Pacing
 from device.loop.router import Router
 from device.loop.states import Machine, State, transition
@@ -94,6 +96,7 @@ class Runtime:
         on_state: Callable[[State], None] | None = None,
         on_tick: Callable[[float], None] | None = None,
         answer_limits: AnswerLimits | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         self.mic = mic
         self.listener = listener
@@ -106,6 +109,7 @@ class Runtime:
         self.on_state = on_state
         self.on_tick = on_tick  # called with the audio time after each step
         self.answer_limits = answer_limits or AnswerLimits()  # how much of a reply is spoken
+        self.follow_ups = follow_ups or FollowUps()
         self.machine = Machine()
         self.playback = Playback(speaker, lambda: volume.gain, self._reply_played)
         self._events: asyncio.Queue[Event] = asyncio.Queue()
@@ -188,7 +192,7 @@ class Runtime:
 
     def _execute(self, command: Command) -> None:
         if isinstance(command, Listen):
-            self.listener.set_mode(command.mode, command.trigger)
+            self.listener.set_mode(command.mode, command.trigger, command.no_speech_seconds)
         elif isinstance(command, ShowLed):
             self.light.show(command.pattern)
         elif isinstance(command, PlayEarcon):
@@ -248,6 +252,8 @@ class Runtime:
         if answer.confirmation is not None:  # only once the question is queued in full
             asked = answer.confirmation
             self._dispatch(ConfirmationAsked(reply_id, asked.action, asked.kept))
+        elif self.follow_ups.invited_by(spoken.text):  # only once the reply is queued in full
+            self._dispatch(FollowUpInvited(reply_id, self.follow_ups.seconds))
         if self.on_turn is not None:
             self.on_turn(_report(heard, answer.intent, reply_id, spoken, heard_at, decided_at))
 

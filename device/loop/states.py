@@ -9,6 +9,13 @@
 
   IDLE <-> OFFLINE (connectivity), IDLE <-> MUTED (mic switch), any -> ERROR -> IDLE.
 
+  A reply that invites a follow-up (FollowUpInvited: it ends in a question, or [wake] follow_up
+  is "always"):
+
+  SPEAKING ---> FOLLOWING ---- speech ended ----> THINKING
+    reply played   |  (no wake word, LED listening)
+                   +-- silence for its seconds, button, a timer --> IDLE (quietly)
+
   A reply that asks to confirm an action (ConfirmationAsked: "Delete all 12 notes?"):
 
   SPEAKING --------------------> CONFIRMING ---- a clear yes, in time ----> THINKING (done)
@@ -21,7 +28,8 @@ the state, the machine remembers which replies it asked for (``Machine.replies``
 when the last of them has been played, so a timer announced during an answer does not end the
 turn early, and the end of a reply cut off by the button changes nothing. It also remembers an
 action waiting for the user's yes (``Machine.pending``): the answer is listened for once, without
-the wake word, and must end within ``ANSWER_SECONDS`` of audio after the question.
+the wake word, and must end within ``ANSWER_SECONDS`` of audio after the question. And whether
+the turn's last reply invited a follow-up (``Machine.follow_up_seconds``).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from device.events import (
     ConfirmationAsked,
     ConnectivityChanged,
     Event,
+    FollowUpInvited,
     Heard,
     Listen,
     ListenMode,
@@ -69,6 +78,7 @@ class State(enum.StrEnum):
     OFFLINE = "offline"
     MUTED = "muted"
     CONFIRMING = "confirming"  # listening, without the wake word, for the answer to a question
+    FOLLOWING = "following"  # listening, without the wake word, for a follow-up question
 
 
 RESTING = (State.IDLE, State.OFFLINE)  # waiting for the wake word or a button
@@ -99,6 +109,7 @@ class Machine:
     replies: frozenset[int] = frozenset()  # asked for, not yet played in full
     last_reply_id: int = 0  # ids count up, so the end of an old reply is never taken for a new
     pending: Pending | None = None
+    follow_up_seconds: float | None = None  # a reply invited a follow-up: listen this long
 
     def to(self, state: State) -> Machine:
         return replace(self, state=state)
@@ -106,7 +117,7 @@ class Machine:
     def stopped(self, state: State) -> Machine:
         """After StopSpeaking: the replies being made or played are dropped, none is waited for,
         and an action asked about is not done."""
-        return replace(self, state=state, replies=frozenset(), pending=None)
+        return replace(self, state=state, replies=frozenset(), pending=None, follow_up_seconds=None)
 
     def with_reply(self, state: State) -> tuple[Machine, int]:
         """The machine waiting for one more reply, and that reply's id."""
@@ -133,20 +144,21 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
         return _reply_progress(machine, event)
     if isinstance(event, ConfirmationAsked):
         return _confirmation_asked(machine, event)
+    if isinstance(event, FollowUpInvited):
+        if event.reply_id not in machine.replies or state not in ANSWERING:
+            return machine, []  # cut off by the button: the turn is over
+        return replace(machine, follow_up_seconds=event.seconds), []
 
     if state in RESTING:
         return _resting(machine, event)
     if state is State.CONFIRMING:
         return _answered(machine, event)
+    if state is State.FOLLOWING:
+        return _following(machine, event)
 
     if state is State.LISTENING:
         if isinstance(event, Heard):
-            thinking, reply_id = machine.with_reply(State.THINKING)
-            return thinking, [
-                Listen(ListenMode.OFF),
-                ShowLed(LedPattern.THINKING),
-                Respond(event, reply_id),
-            ]
+            return _respond(machine, event)
         if isinstance(event, NothingHeard):
             return machine.to(State.IDLE), [PlayEarcon("done"), *_TO_REST]
         if isinstance(event, ButtonHeld):  # the press that started the turn is held down
@@ -205,6 +217,12 @@ def _reply_progress(
     left = replace(machine, replies=machine.replies - {event.reply_id})
     if left.replies or machine.state not in ANSWERING:
         return left, []  # more to say; or an announcement made while resting or muted ended
+    if left.follow_up_seconds is not None and left.pending is None:
+        seconds = left.follow_up_seconds
+        return replace(left, state=State.FOLLOWING, follow_up_seconds=None), [
+            Listen(ListenMode.UTTERANCE, "follow_up", no_speech_seconds=seconds),
+            ShowLed(LedPattern.LISTENING),
+        ]
     if left.pending is not None:  # the question has been heard: listen for its answer
         pending = replace(left.pending, expires_at_seconds=event.at_seconds + ANSWER_SECONDS)
         return replace(left, state=State.CONFIRMING, pending=pending), [
@@ -241,12 +259,33 @@ def _answered(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
     return thinking, [Listen(ListenMode.OFF), ShowLed(LedPattern.THINKING), reply]
 
 
+def _respond(machine: Machine, heard: Heard) -> tuple[Machine, list[Command]]:
+    thinking, reply_id = machine.with_reply(State.THINKING)
+    return thinking, [
+        Listen(ListenMode.OFF),
+        ShowLed(LedPattern.THINKING),
+        Respond(heard, reply_id),
+    ]
+
+
+def _following(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
+    """In FOLLOWING: speech is a new question, as after the wake word; silence (the listener's
+    follow-up timeout) or the button end the conversation without a sound."""
+    if isinstance(event, Heard):
+        return _respond(machine, event)
+    if isinstance(event, NothingHeard | ButtonPressed):
+        return machine.to(State.IDLE), list(_TO_REST)
+    if isinstance(event, MuteToggled):
+        return machine.to(State.MUTED), [Listen(ListenMode.OFF), ShowLed(LedPattern.MUTED)]
+    return machine, []
+
+
 def _timer_finished(machine: Machine, event: TimerFinished) -> tuple[Machine, list[Command]]:
     name = event.name
     if not name or name[0].isdigit():
         name = say_duration(event.duration_seconds, attributive=True)
     text = f"Your {name} timer is done."
-    if machine.state in RESTING:
+    if machine.state in RESTING or machine.state is State.FOLLOWING:  # a window just ends
         speaking, reply_id = machine.with_reply(State.SPEAKING)
         return speaking, [
             Listen(ListenMode.OFF),

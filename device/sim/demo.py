@@ -41,6 +41,9 @@ class Step:
     text: str = ""  # what the user says
     press_button: bool = False  # press the main button first (push-to-talk)
     pause_seconds: float = 0.0  # wait this long in silence instead of speaking
+    # answer the device's question without the wake word: speak as soon as it listens for a
+    # follow-up (or, if it does not, once it is idle again, where it is not heard)
+    follow_up: bool = False
 
 
 SCENARIO: tuple[Step, ...] = (
@@ -61,7 +64,8 @@ ROOM_NOISE_RMS = 30  # int16 units, about -60 dBFS: a quiet room
 
 
 class ScriptedMicrophone:
-    """A microphone whose user speaks the next step once the device is idle again.
+    """A microphone whose user speaks the next step once the device is idle again (a follow-up
+    step: once it listens for one).
 
     A simulation part for the demo and tests: it reads the runtime's state to know when the
     answer is over, as a person listening would. Deterministic (seeded noise).
@@ -110,7 +114,10 @@ class ScriptedMicrophone:
             return b""
         size = self.chunk_frames * 2
         if not self._pending:
-            idle = self._state() in (State.IDLE, State.OFFLINE)
+            waiting = (State.IDLE, State.OFFLINE)
+            if self._steps and self._steps[0].follow_up:
+                waiting += (State.FOLLOWING,)
+            idle = self._state() in waiting
             self._idle_frames = self._idle_frames + self.chunk_frames if idle else 0
             if self._idle_frames >= self._settle_frames:
                 self._idle_frames = 0
@@ -145,6 +152,7 @@ def run_demo(
     light: StatusLight | None = None,
     state_dir: Path | None = None,
     now: Callable[[], dt.datetime] = dt.datetime.now,
+    on_state: Callable[[State, float], None] | None = None,
 ) -> list[TurnReport]:
     """Run the scenario; returns one report per answered utterance.
 
@@ -152,7 +160,8 @@ def run_demo(
     set up in the environment); ``light`` defaults to none (``NoLed``), so with neither it nor
     ``privacy_led`` photos are refused; ``state_dir`` defaults to a temporary folder. ``now`` is the
     skills' clock: pin it for a run that repeats exactly, since the user waits for each answer
-    and "It's 9:59 PM" is not as long as "It's 10:00 PM".
+    and "It's 9:59 PM" is not as long as "It's 10:00 PM". ``on_state`` is told each new state and
+    the audio time it came at.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[TurnReport] = []
@@ -179,6 +188,9 @@ def run_demo(
             on_turn=reports.append,
             on_tick=finger.lift,
             now=now,
+            on_state=(lambda state: on_state(state, runtime.listener.seconds))
+            if on_state
+            else None,
         )
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
         try:

@@ -6,6 +6,7 @@ from device.events import (
     ButtonPressed,
     ConfirmationAsked,
     Event,
+    FollowUpInvited,
     Heard,
     Listen,
     ListenMode,
@@ -205,3 +206,61 @@ def test_a_timer_ringing_while_the_answer_is_awaited_does_not_end_the_wait():
     machine = run(machine, ReplyStarted(2), ReplyFinished(2, 12.0))
     assert machine.state is State.CONFIRMING and machine.pending is not None
     assert transition(machine, WakeWordDetected(12.5, "x")) == (machine, [])
+
+
+# ---- follow-ups ---------------------------------------------------------------------------
+
+FOLLOW_UP = Listen(ListenMode.UTTERANCE, "follow_up", no_speech_seconds=4.0)
+
+
+def test_a_reply_that_invites_a_follow_up_is_followed_by_listening_without_the_wake_word():
+    speaking = run(Machine(), WakeWordDetected(1.0, "tflite"), HEARD, ReplyStarted(1))
+    invited = run(speaking, FollowUpInvited(1, 4.0))
+    machine, commands = transition(invited, ReplyFinished(1, 9.0))
+    assert machine.state is State.FOLLOWING
+    assert commands == [FOLLOW_UP, ShowLed(LedPattern.LISTENING)]  # no earcon to be heard
+    follow_up = Heard("and tomorrow", False, 11.0, "follow_up")
+    machine, commands = transition(machine, follow_up)
+    assert machine.state is State.THINKING and Respond(follow_up, 2) in commands
+    # the next reply invites nothing: the conversation ends with it
+    machine, commands = transition(run(machine, ReplyStarted(2)), ReplyFinished(2, 14.0))
+    assert machine.state is State.IDLE and Listen(ListenMode.WAKE) in commands
+
+
+def test_silence_or_the_button_ends_a_follow_up_window_quietly():
+    following = run(Machine(), ButtonPressed(), HEARD, FollowUpInvited(1, 4.0), ReplyFinished(1))
+    assert following.state is State.FOLLOWING
+    for event in (NothingHeard("no speech"), ButtonPressed()):
+        machine, commands = transition(following, event)
+        assert machine.state is State.IDLE
+        assert commands == [Listen(ListenMode.WAKE), ShowLed(LedPattern.IDLE)]
+    machine, commands = transition(following, MuteToggled())
+    assert machine.state is State.MUTED and Listen(ListenMode.OFF) in commands
+
+
+def test_a_follow_up_invited_by_a_reply_cut_off_by_the_button_is_dropped():
+    speaking = run(Machine(), ButtonPressed(), HEARD, ReplyStarted(1))
+    stopped = run(speaking, ButtonPressed())
+    assert transition(stopped, FollowUpInvited(1, 4.0)) == (stopped, [])
+    invited = run(speaking, FollowUpInvited(1, 4.0), ButtonPressed())  # invited, then cut off
+    assert invited.state is State.IDLE and invited.follow_up_seconds is None
+
+
+def test_a_question_asking_to_confirm_waits_for_its_yes_not_a_follow_up():
+    asked = run(
+        Machine(),
+        ButtonPressed(),
+        HEARD,
+        ConfirmationAsked(1, "notes_delete", "OK, I kept your notes."),
+        FollowUpInvited(1, 4.0),
+    )
+    machine, _ = transition(asked, ReplyFinished(1, 5.0))
+    assert machine.state is State.CONFIRMING
+
+
+def test_a_timer_ringing_in_a_follow_up_window_ends_it_and_is_announced():
+    following = run(Machine(), ButtonPressed(), HEARD, FollowUpInvited(1, 4.0), ReplyFinished(1))
+    machine, commands = transition(following, TimerFinished("tea", 180.0))
+    assert machine.state is State.SPEAKING
+    assert Listen(ListenMode.OFF) in commands  # the announcement is not heard as a follow-up
+    assert Announce("Your tea timer is done.", 2) in commands
