@@ -42,6 +42,18 @@ echo "active_after_s: $i"
 echo "state: $(state ActiveState) $(state SubState) $(state StatusText)"
 echo "ready_after_boot_s: $(( $(state ActiveEnterTimestampMonotonic) / 1000000 ))"
 echo "user: $(stat -c %U "/proc/$(state MainPID)")"
+# Memory on arm64 (issue 28): the daemon's peak (VmHWM) and current (VmRSS) resident set in kB,
+# once READY and again after a minute of the always-on path (wake word over the sim profile's
+# silence), with its CPU seconds so far to show it was working and its PID to show it was the
+# same process; MemAvailable is what the 512 MB VM had left beside it.
+pid=$(state MainPID)
+rss() { awk '/^VmHWM/ {h = $2} /^VmRSS/ {r = $2} END {print h, r}' "/proc/$pid/status"; }
+cpu() { awk '{print ($14 + $15) / 100}' "/proc/$pid/stat"; }  # USER_HZ is 100 on arm64
+echo "rss_ready_kb: $(rss) $(cpu)"
+sleep 60
+echo "rss_after_60s_kb: $(rss) $(cpu)"
+echo "same_pid: $([ "$(state MainPID)" = "$pid" ] && echo yes || echo no)"
+echo "mem_available_kb: $(awk '/^MemAvailable/ {print $2}' /proc/meminfo)"
 before=$(state NRestarts)
 echo "restarts_before: $before"
 kill -STOP "$(state MainPID)"   # a hung daemon: no more watchdog pings
@@ -54,6 +66,9 @@ echo "restarts_after: $(state NRestarts)"
 echo "back_after_s: $(( $(date +%s) - stopped ))"
 echo "watchdog_logged: $(journalctl -u zeropin.service --no-pager | grep -c -i 'watchdog timeout')"
 """
+
+# A Zero 2 W's 512 MB less the GPU's share and the kernel's: what `free` shows as total there.
+USABLE_ON_A_ZERO_2_W_MB = 426
 
 TEST_ONLY_DROP_IN = """\
 # Added by tests/image/test_image_boot.py: emulating a Cortex-A53 in software loads the models
@@ -101,5 +116,15 @@ def test_the_image_boots_to_a_ready_daemon_and_the_watchdog_restarts_a_hung_one(
     assert int(lines["asound"]) >= 1
     assert lines["state"].startswith("active running listening"), result.console[-3000:]
     assert lines["user"] == "zeropin"
+    hwm_kb, rss_kb, cpu_s = (float(v) for v in lines["rss_after_60s_kb"].split())
+    print(
+        f"arm64 daemon: peak RSS {hwm_kb / 1024:.1f} MB, RSS {rss_kb / 1024:.1f} MB after 60 s "
+        f"of silence (at READY: {lines['rss_ready_kb']} kB peak, kB, CPU-s), {cpu_s:.1f} CPU-s"
+    )
+    assert lines["same_pid"] == "yes"
+    # Not a budget, a limit that can be crossed: what a 512 MB Zero 2 W leaves to user space
+    # once the GPU and kernel have taken theirs. Issue 28's budgets are measured on x86 by
+    # device/sim/daemon_budget.py over a real session; this is the arm64 check beside them.
+    assert 0 < hwm_kb < USABLE_ON_A_ZERO_2_W_MB * 1024
     assert int(lines["restarts_after"]) == int(lines["restarts_before"]) + 1
     assert int(lines["watchdog_logged"]) >= 1
