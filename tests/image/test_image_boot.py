@@ -42,6 +42,18 @@ echo "active_after_s: $i"
 echo "state: $(state ActiveState) $(state SubState) $(state StatusText)"
 echo "ready_after_boot_s: $(( $(state ActiveEnterTimestampMonotonic) / 1000000 ))"
 echo "user: $(stat -c %U "/proc/$(state MainPID)")"
+# Memory on arm64 (issue 28): the daemon's peak (VmHWM) and current (VmRSS) resident set in kB,
+# once READY and again after a minute of the always-on path (wake word over the sim profile's
+# silence), with its CPU seconds so far to show it was working and its PID to show it was the
+# same process; MemAvailable is what the 512 MB VM had left beside it.
+pid=$(state MainPID)
+rss() { awk '/^VmHWM/ {h = $2} /^VmRSS/ {r = $2} END {print h, r}' "/proc/$pid/status"; }
+cpu() { awk '{print ($14 + $15) / 100}' "/proc/$pid/stat"; }  # USER_HZ is 100 on arm64
+echo "rss_ready_kb: $(rss) $(cpu)"
+sleep 60
+echo "rss_after_60s_kb: $(rss) $(cpu)"
+echo "same_pid: $([ "$(state MainPID)" = "$pid" ] && echo yes || echo no)"
+echo "mem_available_kb: $(awk '/^MemAvailable/ {print $2}' /proc/meminfo)"
 before=$(state NRestarts)
 echo "restarts_before: $before"
 kill -STOP "$(state MainPID)"   # a hung daemon: no more watchdog pings
@@ -54,6 +66,9 @@ echo "restarts_after: $(state NRestarts)"
 echo "back_after_s: $(( $(date +%s) - stopped ))"
 echo "watchdog_logged: $(journalctl -u zeropin.service --no-pager | grep -c -i 'watchdog timeout')"
 """
+
+# Issue 28's figure for the memory a 512 MB Zero 2 W leaves usable once the GPU has its share.
+USABLE_ON_A_ZERO_2_W_MB = 426
 
 TEST_ONLY_DROP_IN = """\
 # Added by tests/image/test_image_boot.py: emulating a Cortex-A53 in software loads the models
@@ -101,5 +116,18 @@ def test_the_image_boots_to_a_ready_daemon_and_the_watchdog_restarts_a_hung_one(
     assert int(lines["asound"]) >= 1
     assert lines["state"].startswith("active running listening"), result.console[-3000:]
     assert lines["user"] == "zeropin"
+    ready_hwm_kb, ready_rss_kb, ready_cpu_s = (float(v) for v in lines["rss_ready_kb"].split())
+    hwm_kb, rss_kb, cpu_s = (float(v) for v in lines["rss_after_60s_kb"].split())
+    print(  # MB as daemon_budget counts them: kB / 1024
+        f"arm64 daemon: at READY peak RSS {ready_hwm_kb / 1024:.1f} MB, RSS "
+        f"{ready_rss_kb / 1024:.1f} MB ({ready_cpu_s:.1f} CPU-s); after 60 s of silence peak RSS "
+        f"{hwm_kb / 1024:.1f} MB, RSS {rss_kb / 1024:.1f} MB ({cpu_s:.1f} CPU-s); the VM's "
+        f"MemAvailable {int(lines['mem_available_kb']) / 1024:.0f} MB"
+    )
+    assert lines["same_pid"] == "yes"
+    # Not a budget but a limit a daemon can cross: past it, it cannot run on a Zero 2 W at all.
+    # Issue 28's budgets are measured on x86 over a whole session (device/sim/daemon_budget.py);
+    # this is the arm64 figure beside them, at idle.
+    assert 0 < hwm_kb < USABLE_ON_A_ZERO_2_W_MB * 1024
     assert int(lines["restarts_after"]) == int(lines["restarts_before"]) + 1
     assert int(lines["watchdog_logged"]) >= 1
