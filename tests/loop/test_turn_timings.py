@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,15 @@ from disks import fill, remount, small_disk
 
 from device.app import assemble
 from device.config.sources import load_config
-from device.events import Heard, Listen, ListenMode, Respond, WakeWordDetected
+from device.events import (
+    ButtonPressed,
+    Event,
+    Heard,
+    Listen,
+    ListenMode,
+    Respond,
+    WakeWordDetected,
+)
 from device.loop.pacing import Lockstep
 from device.loop.runtime import TurnReport
 from device.loop.states import State
@@ -26,6 +35,7 @@ from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE, Step, run_demo
 from device.speaking.answer import Streamed
 from device.speaking.tts import EspeakSynthesizer
 from device.storage.database import Database
+from device.storage.notes import NoteStore
 from device.storage.timings import TurnTiming, TurnTimings
 from drivers.audio_format import RATE, write_wav
 from drivers.leds import NoLed
@@ -119,6 +129,56 @@ def test_a_card_that_cannot_keep_the_record_does_not_break_a_turn(
     expected = "the disk is full" if trouble == "full" else "the database is read-only"
     assert line.startswith("turn timings not kept: could not keep the turn's timings: "), line
     assert expected in line
+
+
+def _timed(
+    tmp_path: Path, mic: Path, posts: Callable[[State], list[Event]] = lambda state: []
+) -> list[TurnTiming]:
+    """Replay ``mic`` in lockstep; ``posts(state)`` are button events posted at a step; the
+    records kept."""
+    with FileMicrophone(mic, 480) as microphone, WavSpeaker(tmp_path / "out") as speaker:
+        runtime, database = assemble(
+            CFG, mic=microphone, speaker=speaker, light=NoLed(), camera=None,
+            state_dir=tmp_path / "state", pacing=Lockstep(), providers=[],
+            on_tick=lambda _: [runtime.post(event) for event in posts(runtime.state)],
+        )  # fmt: skip
+        try:
+            asyncio.run(asyncio.wait_for(runtime.run(), 60))
+            return TurnTimings(database).recent(10)
+        finally:
+            database.close()
+
+
+def test_a_reply_cut_off_by_the_button_is_kept_without_its_last_audio(tmp_path: Path) -> None:
+    mic = _recording(tmp_path / "mic.wav", "hey zero, why is the sky blue")
+    pressed: list[State] = []
+
+    def press_once_speaking(state: State) -> list[Event]:
+        if state is State.SPEAKING and not pressed:
+            pressed.append(state)
+            return [ButtonPressed()]
+        return []
+
+    [turn] = _timed(tmp_path, mic, press_once_speaking)
+    assert (turn.intent, turn.ended, turn.last_audio_ms) == ("brain", "cut off", None)
+    _in_order(turn)  # its first audio went out
+
+
+def test_the_answer_to_a_question_is_timed_from_the_question_s_end(tmp_path: Path) -> None:
+    with Database(tmp_path / "state" / "zeropin.db") as database:
+        NoteStore(database).add("buy milk")
+    mic = _recording(tmp_path / "mic.wav", "hey zero, delete all my notes", "yes")
+    asked, answered = _timed(tmp_path, mic)
+    assert [(t.trigger, t.intent, t.wake_engine) for t in (asked, answered)] == [
+        ("wake", "notes_delete", "tflite"), ("answer", "notes_delete", "")
+    ]  # fmt: skip
+    # The loop listens for the yes from when the question's last audio went out: in lockstep
+    # its first audio goes out at the next 30 ms frame, and it plays for as long as it lasts.
+    assert asked.last_audio_ms is not None and asked.first_audio_ms is not None
+    played_s = (asked.last_audio_ms - asked.first_audio_ms) / 1000
+    assert answered.trigger_s == pytest.approx(asked.speech_end_s + 0.03 + played_s, abs=0.031)
+    for turn in (asked, answered):
+        _in_order(turn)
 
 
 def test_the_record_costs_little_per_turn(tmp_path: Path) -> None:
