@@ -21,7 +21,10 @@ its own. Where each reading is taken, and on which clock:
   recording that ends mid-reply stops that clock: the rest is played at once, at its end.
 
 The stages after the end of speech are stored in ms after it: that is what the wearer waits.
-The audio clock stands still while a lockstep simulation works, so there it would read 0.
+The audio clock stands still while a lockstep simulation works, so there it would read 0. And
+there each turn's work is finished before the next frame is heard, so a streamed answer's first
+audio goes out once the whole answer has been synthesised; on the device, once its first
+sentence has.
 
 Turns answered by the router are timed (``Respond``); announcements (a timer, "OK, I kept your
 notes") are not: no one asked for them at that moment. Cost: a few ``perf_counter`` readings and
