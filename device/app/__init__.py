@@ -51,6 +51,7 @@ from device.speaking.tts import EspeakSynthesizer, Synthesizer
 from device.storage.database import Database, open_state
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
+from device.storage.timings import TurnTimings
 from device.system.paths import (
     resolved_state_dir,
     resolved_vosk_model,
@@ -314,10 +315,8 @@ def assemble(
 ) -> tuple[Runtime, Database]:
     """A runtime wired from ``cfg`` and the given drivers; close the database after the run.
 
-    ``pacing`` is ``Realtime()`` with a live microphone, ``Lockstep()`` in simulations
-    (``device.loop.pacing``). ``on_turn`` gets each answered turn, ``on_state`` each new
-    state, ``on_tick`` the audio time after each step of the loop.
-
+    ``pacing`` is ``Realtime()`` live, ``Lockstep()`` in simulations (``device.loop.pacing``).
+    ``on_turn`` gets each answered turn, ``on_state`` each new state, ``on_tick`` the audio time.
     ``providers`` defaults to the chain in ``cfg`` resolved against ``env`` (the process
     environment when None): pass a list to point the brain elsewhere (the demo's loopback).
     ``now`` is the skills' clock. A simulation that must repeat exactly pins it: "It's 9:59 PM"
@@ -354,6 +353,7 @@ def assemble(
         follow_ups=FollowUps(cfg.wake.follow_up, cfg.wake.follow_up_seconds),
         on_state=on_state,
         on_tick=on_tick,
+        keep_timing=TurnTimings(database).add,
     )
     return runtime, database
 

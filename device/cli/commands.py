@@ -212,6 +212,25 @@ def notes(args: argparse.Namespace) -> int:
     return 0
 
 
+def turns(args: argparse.Namespace) -> int:
+    """``zeropin turns``: the last turns' latency, stage by stage, and each stage's figures."""
+    from device.cli.turns import print_turns
+    from device.storage.database import open_or_stand_in
+    from device.storage.timings import TurnTimings
+    from device.system.paths import database_path, resolved_state_dir
+
+    if args.last < 1:
+        print(f"zeropin turns: --last must be 1 or more, not {args.last}", file=sys.stderr)
+        return 2
+    cfg, _ = load_settings(args)
+    path = database_path(resolved_state_dir(cfg))
+    # Read-only when it cannot be written: a slow device on a full card is worth a look too.
+    with open_or_stand_in(path, memory=False) as database:
+        timings = TurnTimings(database).recent(args.last)
+    print_turns(timings, path, as_json_object=args.json)
+    return 0
+
+
 def bench(args: argparse.Namespace) -> int:
     from device.sim.bench import print_bench, run_bench
     from device.system.paths import resolved_wake_model

@@ -129,6 +129,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     notes.set_defaults(func=commands.notes)
 
+    turns = sub.add_parser("turns", help="how long the last turns took, stage by stage")
+    turns.add_argument("--last", type=int, default=20, metavar="N", help="turns to show")
+    turns.add_argument("--json", action="store_true", help="one JSON object")
+    turns.set_defaults(func=commands.turns)
+
     add_wakeword_parsers(sub)
 
     bench = sub.add_parser("bench", help="measure CPU per audio second and latency")

@@ -2,8 +2,9 @@
 
 One ``reply`` is one spoken answer. It builds the conversation (a system prompt for a voice
 device, remembered facts that matter to the question, the last few turns), streams the answer
-as text fragments for the speaking pipeline, runs the tools the model calls and asks again with
-their results, and attaches a camera frame when the question is about what the wearer sees.
+as text fragments for the speaking pipeline (each a ``Streamed``, naming its provider), runs the
+tools the model calls and asks again with their results, and attaches a camera frame when the
+question is about what the wearer sees.
 Whatever goes wrong, the user hears one sentence about it and the device keeps working offline.
 
 Example::
@@ -29,6 +30,7 @@ from device.cloud.tools import Toolbox, as_data
 from device.cloud.vision import data_url, prepare_image
 from device.errors import EgressRefused, StorageError
 from device.skills.intents import parse
+from device.speaking.answer import Streamed
 from device.storage.memory import ConversationStore, MemoryStore
 from drivers.camera import Camera
 from drivers.errors import DriverError
@@ -128,7 +130,7 @@ class CloudBrain:
                 kind = "image" if _has_image(messages) else "text"
                 body_for = self._body_for(messages, kind == "image", round_number, may_photograph)
                 written: list[str] = []
-                for _, delta in self.chain.chat(
+                for provider, delta in self.chain.chat(
                     body_for,
                     "vision" if kind == "image" else "chat",
                     cancel,
@@ -138,7 +140,7 @@ class CloudBrain:
                     if isinstance(delta, TextDelta):
                         written.append(delta.text)
                         said.append(delta.text)
-                        yield delta.text
+                        yield Streamed(delta.text, provider.name)
                     else:
                         calls.append(delta)
                 if not calls:

@@ -208,6 +208,8 @@ class CloudSynthesizer:
     provider works again.
     """
 
+    name = "cloud"  # falling back to the local engine sentence by sentence
+
     def __init__(
         self,
         providers: Sequence[Provider],

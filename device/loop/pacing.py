@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Set
-from typing import Protocol
+from typing import Literal, Protocol
 
 from device.listening.frames import FRAME_BYTES, Framer
 from device.speaking.playback import Playback
 
 Work = Set[asyncio.Task[None]]  # the replies being made
+# The clock the speaker plays by: the wall clock, or the audio clock of the microphone's frames.
+SpeakerClock = Literal["wall", "audio"]
 
 
 class Pacing(Protocol):
+    speaker_clock: SpeakerClock
+
     def steps(self, chunk: bytes) -> Iterator[bytes]:
         """The microphone chunk cut into the audio the loop hears before each reaction."""
         ...
@@ -45,6 +49,8 @@ class Pacing(Protocol):
 
 class Realtime:
     """A live microphone is the clock: nothing waits for the work, the speaker keeps its pace."""
+
+    speaker_clock: SpeakerClock = "wall"
 
     def steps(self, chunk: bytes) -> Iterator[bytes]:
         yield chunk
@@ -66,6 +72,8 @@ class Lockstep:
     """The simulation's clock: one 30 ms frame at a time, each turn's work finished in between.
 
     One per run: it carries the part of a frame that a chunk ended in."""
+
+    speaker_clock: SpeakerClock = "audio"  # 30 ms of reply per 30 ms frame heard
 
     def __init__(self) -> None:
         self._framer = Framer()  # cuts where the listener's own framer does: both start at 0

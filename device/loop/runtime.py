@@ -42,11 +42,13 @@ from device.loop.follow_up import FollowUps
 from device.loop.pacing import Pacing
 from device.loop.router import Router
 from device.loop.states import Machine, State, transition
+from device.loop.timing import Timekeeper
 from device.skills.timers import Timers
 from device.speaking import earcons
 from device.speaking.answer import AnswerLimits, spoken_sentences
 from device.speaking.playback import Playback, Volume
 from device.speaking.tts import Synthesizer, speakable
+from device.storage.timings import TurnTiming
 from drivers.errors import DriverError
 from drivers.leds import LedPattern, StatusLight
 from drivers.mic import Microphone
@@ -97,6 +99,7 @@ class Runtime:
         on_tick: Callable[[float], None] | None = None,
         answer_limits: AnswerLimits | None = None,
         follow_ups: FollowUps | None = None,
+        keep_timing: Callable[[TurnTiming], None] | None = None,
     ) -> None:
         self.mic = mic
         self.listener = listener
@@ -111,7 +114,14 @@ class Runtime:
         self.answer_limits = answer_limits or AnswerLimits()  # how much of a reply is spoken
         self.follow_ups = follow_ups or FollowUps()
         self.machine = Machine()
-        self.playback = Playback(speaker, lambda: volume.gain, self._reply_played)
+        # Each turn's latency, stage by stage, kept by ``keep_timing`` (device.loop.timing).
+        tts_engine = getattr(synthesizer, "name", type(synthesizer).__name__)
+        self.timekeeper = Timekeeper(
+            keep_timing, lambda: listener.seconds, pacing.speaker_clock, tts_engine
+        )
+        self.playback = Playback(
+            speaker, lambda: volume.gain, self._reply_played, self.timekeeper.first_audio
+        )
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: set[asyncio.Task[None]] = set()  # replies being produced
@@ -143,6 +153,7 @@ class Runtime:
                 await player
             for task in self._work:
                 task.cancel()
+            await self.timekeeper.flush()
 
     async def _listen_until_end(self) -> None:
         while chunk := await self._read_mic():
@@ -181,12 +192,14 @@ class Runtime:
 
     # ---- the state machine and its commands ------------------------------------------------
     def _dispatch(self, event: Event) -> None:
+        taken_at = time.perf_counter()
         machine, commands = transition(self.machine, event)
         before, self.machine = self.machine, machine
         if machine.state is not before.state:
             log.info("%s -> %s on %s", before.state, machine.state, type(event).__name__)
             if self.on_state is not None:
                 self.on_state(machine.state)
+        self.timekeeper.saw(event, before.state, commands, taken_at)
         for command in commands:
             self._execute(command)
 
@@ -225,9 +238,11 @@ class Runtime:
             raise
         except Exception:  # a failing skill, brain or TTS must not stop the loop
             log.exception("replying to %r failed", label)
+            self.timekeeper.failed(reply_id)
             self.playback.play_whole("error", earcons.earcon("error"), reply_id)
 
     def _reply_played(self, reply_id: int) -> None:
+        self.timekeeper.played(reply_id)
         self._dispatch(ReplyFinished(reply_id, self.listener.seconds))
 
     # ---- producing replies -----------------------------------------------------------------
@@ -246,7 +261,9 @@ class Runtime:
                 confirmed=confirmed,
             )
             decided_at = time.perf_counter()
-            spoken = await self._speak(reply_id, heard.text, answer.fragments)
+            self.timekeeper.decided(reply_id, answer.intent)
+            fragments = self.timekeeper.watch(reply_id, answer.fragments)
+            spoken = await self._speak(reply_id, heard.text, fragments)
         finally:
             self._cancels.discard(cancel)
         if answer.confirmation is not None:  # only once the question is queued in full

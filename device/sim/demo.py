@@ -114,7 +114,7 @@ class ScriptedMicrophone:
             return b""
         size = self.chunk_frames * 2
         if not self._pending:
-            waiting = (State.IDLE, State.OFFLINE)
+            waiting: tuple[State, ...] = (State.IDLE, State.OFFLINE)
             if self._steps and self._steps[0].follow_up:
                 waiting += (State.FOLLOWING,)
             idle = self._state() in waiting
@@ -198,13 +198,17 @@ def run_demo(
         finally:
             database.close()
         write_wav(out_dir / "mic.wav", b"".join(mic.recorded))
-        files = list(speaker.files)
+        _attach_replies(reports, list(speaker.files))
+    return reports
+
+
+def _attach_replies(reports: list[TurnReport], files: list[Path]) -> None:
+    """Each report's reply WAV, found by the slug of what was heard."""
     for report in reports:
         report_file = next(
             (f for f in files if f.name.endswith(f"-{slug(report.heard)}.wav")), None
         )
         report.reply_wav = str(report_file) if report_file else ""
-    return reports
 
 
 class _Finger:

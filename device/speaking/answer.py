@@ -25,11 +25,24 @@ from dataclasses import dataclass
 
 from device.speaking.sentences import SentenceSplitter
 
-__all__ = ["CUT_SHORT", "AnswerLimits", "spoken_sentences"]
+__all__ = ["CUT_SHORT", "AnswerLimits", "Streamed", "spoken_sentences"]
 
 log = logging.getLogger(__name__)
 
 CUT_SHORT = "That answer was long, so I stopped there."
+
+
+class Streamed(str):
+    """A fragment of a reply as a cloud provider streamed it: text like any other, which also
+    names the provider, so the voice loop can time the first token and say who served the turn
+    (``device.loop.timing``) while a brain still yields plain strings."""
+
+    provider: str
+
+    def __new__(cls, text: str, provider: str) -> Streamed:
+        fragment = super().__new__(cls, text)
+        fragment.provider = provider
+        return fragment
 
 
 @dataclass(frozen=True)

@@ -33,20 +33,25 @@ class Playback:
     """Queues reply audio, applies the volume, and reports when each reply has been played.
 
     Reply ids are the caller's (the state machine numbers replies); ``on_finished`` is called
-    with each one once its reply has been played, and never for a sound without an id."""
+    with each one once its reply has been played, and never for a sound without an id.
+    ``on_first_audio`` is called with a reply's id just before its first audio is handed to the
+    speaker (which may be long after it was queued, behind an earcon or another reply)."""
 
     def __init__(
         self,
         speaker: Speaker,
         gain: Callable[[], float],
         on_finished: Callable[[int], None],
+        on_first_audio: Callable[[int], None] = lambda reply_id: None,
     ) -> None:
         self.speaker = speaker
         self._gain = gain
         self._on_finished = on_finished
+        self._on_first_audio = on_first_audio
         self._queue: collections.deque[_Item] = collections.deque()
         self._wakeup = asyncio.Event()
         self._playing = False  # a begin() has reached the speaker, its end() not yet
+        self._silent_reply: int | None = None  # begun on the speaker, no audio of it played yet
 
     def begin_reply(self, reply_id: int | None, label: str) -> None:
         self._put(_Item("begin", reply_id, label=label))
@@ -70,6 +75,7 @@ class Playback:
     def abort(self) -> None:
         """Barge-in: drop everything queued and stop the speaker now."""
         self._queue.clear()
+        self._silent_reply = None
         if self._playing:
             self.speaker.abort()
             self._playing = False
@@ -80,6 +86,7 @@ class Playback:
             item = self._queue[0]
             if item.kind == "audio" and len(item.data) > nbytes:
                 self._queue[0] = _Item("audio", item.reply_id, item.data[nbytes:])
+                self._audio_out()
                 self._play(item.data[:nbytes])
                 return
             self._queue.popleft()
@@ -99,6 +106,7 @@ class Playback:
                 await self._wakeup.wait()
             item = self._queue.popleft()
             if item.kind == "audio":
+                self._audio_out()
                 await asyncio.to_thread(self._play, item.data)
             elif item.kind == "end":
                 await asyncio.to_thread(self.speaker.end)
@@ -114,14 +122,23 @@ class Playback:
         if item.kind == "begin":
             self.speaker.begin(item.label)
             self._playing = True
+            self._silent_reply = item.reply_id
         elif item.kind == "audio":
+            self._audio_out()
             self._play(item.data)
         else:
             self.speaker.end()
             self._finish(item.reply_id)
 
+    def _audio_out(self) -> None:
+        """Audio is about to reach the speaker: the first of its reply's, say so."""
+        if self._silent_reply is not None:
+            reply_id, self._silent_reply = self._silent_reply, None
+            self._on_first_audio(reply_id)
+
     def _finish(self, reply_id: int | None) -> None:
         self._playing = False
+        self._silent_reply = None
         if reply_id is not None:
             self._on_finished(reply_id)
 

@@ -70,6 +70,8 @@ class EspeakSynthesizer:
     so a wrong setting fails at start-up rather than at the first reply.
     """
 
+    name = "espeak-ng"
+
     def __init__(
         self,
         voice: str = "en-us",

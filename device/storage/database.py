@@ -43,7 +43,8 @@ BUSY_TIMEOUT_MS = 5000
 
 # Schema migrations, applied in order; ``PRAGMA user_version`` counts how many have run.
 # Append new entries for new tables; never edit a shipped one. 1: notes; 2: memory, turns and the
-# egress ledger; 3: what each note was heard by, and its audio.
+# egress ledger; 3: what each note was heard by, and its audio; 4: how long each turn took
+# (``device.storage.timings``: no words, only times, engines and the intent).
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE notes (
@@ -87,6 +88,26 @@ MIGRATIONS: tuple[str, ...] = (
         wav BLOB NOT NULL  -- 16 kHz mono 16-bit WAV, as the microphone heard the note
     );
     CREATE INDEX notes_drafts ON notes (draft) WHERE draft = 1;
+    """,
+    """
+    CREATE TABLE turn_timings (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,  -- unix seconds
+        trigger TEXT NOT NULL,
+        intent TEXT NOT NULL,
+        ended TEXT NOT NULL CHECK (ended IN ('played', 'cut off', 'failed')),
+        wake_engine TEXT NOT NULL,
+        asr_engine TEXT NOT NULL,
+        tts_engine TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        trigger_s REAL NOT NULL,  -- audio clock, seconds
+        speech_end_s REAL NOT NULL,
+        asr_final_ms REAL NOT NULL,  -- ms after the end of speech; NULL: not reached
+        intent_ms REAL,
+        first_token_ms REAL,
+        first_audio_ms REAL,
+        last_audio_ms REAL
+    );
     """,
 )
 

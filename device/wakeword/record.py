@@ -79,8 +79,8 @@ class TakeEndpointer(Endpointer):
         self.loudest_dbfs = -100.0  # of any frame since begin()
         self.last_voiced = False  # what is_speech said of the last frame
 
-    def begin(self, already_speaking: bool = False) -> None:
-        super().begin(already_speaking)
+    def begin(self, already_speaking: bool = False, no_speech_seconds: float | None = None) -> None:
+        super().begin(already_speaking, no_speech_seconds)
         self.loudest_dbfs = -100.0
 
     @property

@@ -254,6 +254,6 @@ def test_notes_from_before_audio_are_kept_as_they_were(
         with Database(path) as old, old.transaction("save") as connection:
             connection.execute("INSERT INTO notes (text, created_at) VALUES ('old note', 5)")
     with Database(path) as db:
-        assert db.schema_version == len(MIGRATIONS) == 3
+        assert db.schema_version == len(MIGRATIONS) >= 3
         [note] = NoteStore(db).recent(5)
         assert note == Note(note.id, "old note", 5.0, "", False, "", False)
