@@ -27,7 +27,14 @@ from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
 from device.listening.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
+from device.listening.echo import (
+    EchoCancellation,
+    EchoReference,
+    ReferenceTap,
+    WebrtcEchoCanceller,
+)
 from device.listening.listener import Listener
+from device.listening.stop import PocketsphinxStopSpotter, StopSpotter
 from device.listening.tflite_wake import TFLiteWakeDetector
 from device.listening.vad import EndpointSettings
 from device.listening.wake import (
@@ -171,13 +178,29 @@ def build_listener(
         max_utterance_seconds=v.max_utterance_seconds,
         no_speech_timeout_seconds=v.no_speech_timeout_seconds,
     )
+    echo, stop = build_barge_in()
     return Listener(
         build_wake(cfg),
         build_recognizer(cfg, providers, gate),
         endpoint,
         preroll_seconds=v.preroll_seconds,
         refractory_seconds=cfg.wake.refractory_seconds,
+        echo=echo,
+        stop=stop,
     )
+
+
+def build_barge_in() -> tuple[EchoCancellation | None, StopSpotter | None]:
+    """The echo canceller and the stop-word spotter that let the device hear "stop" and the
+    wake word over its own replies; (None, None) when either cannot load: the device then does
+    not listen while it answers (the button still stops it)."""
+    try:
+        echo = EchoCancellation(WebrtcEchoCanceller(), EchoReference())
+        stop = PocketsphinxStopSpotter()
+    except ImportError as exc:
+        log.warning("no echo cancellation (%s): 'stop' over a reply is not heard", exc)
+        return None, None
+    return echo, stop
 
 
 def build_synthesizer(
@@ -372,6 +395,8 @@ def assemble(
     stores = build_stores(database)
     skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now)
     brain = build_brain(cfg, providers, gate, skills, stores, camera)
+    if listener.echo is not None:  # the canceller's reference: what the speaker is given
+        speaker = ReferenceTap(speaker, listener.echo.reference)
     runtime = Runtime(
         mic=mic,
         listener=listener,

@@ -9,6 +9,12 @@ make the same decisions whether the microphone delivers 10 ms or 100 ms at a tim
         for event in listener.process(chunk):
             ...  # WakeWordDetected, Heard, NothingHeard
 
+While the device answers (``ListenMode.BARGE``) the wake word and the stop word are spotted on
+the microphone with the device's own voice cancelled (``device.listening.echo``), and the
+pre-roll keeps the cancelled audio, so a question asked over a reply starts without its echo.
+The recogniser is fed the microphone as it is: WebRTC's canceller damps the near end while
+anything plays, and over the wake earcon it turned "what time is it" into "well really think".
+
 Speech the recogniser heard but could not vouch for (``Transcript.confident`` false) comes out as
 ``Heard`` with no text: it is not acted on and its guess goes nowhere, and the router answers
 that it did not catch it.
@@ -22,9 +28,21 @@ import math
 import time
 from dataclasses import dataclass
 
-from device.events import Event, Heard, ListenMode, NothingHeard, Trigger, WakeWordDetected
+import numpy as np
+
+from device.events import (
+    Event,
+    Heard,
+    ListenMode,
+    NothingHeard,
+    StopHeard,
+    Trigger,
+    WakeWordDetected,
+)
 from device.listening.asr import Adaptable, ChecksWakePhrase, HasCepstralMean, Recognizer
+from device.listening.echo import EchoCancellation
 from device.listening.frames import FRAME_MS, Framer, frames_in
+from device.listening.stop import StopSpotter
 from device.listening.vad import Endpoint, Endpointer, EndpointSettings
 from device.listening.wake import WakeWordDetector
 from drivers.audio_format import RATE, SAMPLE_WIDTH
@@ -32,6 +50,11 @@ from drivers.audio_format import RATE, SAMPLE_WIDTH
 log = logging.getLogger(__name__)
 
 ADAPT_SECONDS = 5.0  # speech heard idle that a recogniser adapts to the microphone from, once
+# The stop spotter, on the near silence left after a quiet reply is cancelled, took the room's
+# hiss for "stop" (three times over four replies at -60 dB echo): a word must have been said,
+# at least about -44 dBFS (a user a metre away is about -26) in the last half second.
+MIN_STOP_RMS = 200.0
+STOP_WORD_FRAMES = 15
 
 
 @dataclass
@@ -39,6 +62,7 @@ class StageCpu:
     """CPU seconds spent per stage, and audio seconds seen, for ``zeropin bench``."""
 
     wake: float = 0.0
+    stop: float = 0.0  # the stop word, while answering
     vad: float = 0.0
     asr: float = 0.0
     audio_seconds: float = 0.0
@@ -55,9 +79,13 @@ class Listener:
         endpoint: EndpointSettings,
         preroll_seconds: float = 0.5,
         refractory_seconds: float = 2.0,
+        echo: EchoCancellation | None = None,
+        stop: StopSpotter | None = None,
     ) -> None:
         self.wake = wake
         self.recognizer = recognizer
+        self.echo = echo
+        self.stop = stop
         self.endpointer = Endpointer(endpoint)
         self.refractory_seconds = refractory_seconds
         self.cpu = StageCpu()
@@ -74,6 +102,8 @@ class Listener:
             maxlen=max(1, self._wake_preroll_frames)
         )
         self._last_wake_frame = -(10**9)
+        # loudness (RMS) of the last frames heard over a reply: the stop word must be spoken
+        self._loudness: collections.deque[float] = collections.deque(maxlen=STOP_WORD_FRAMES)
         self._spoke = False
         self._utterance = bytearray()  # what the recogniser heard of this utterance
         # what the microphone heard while idle, for a recogniser to adapt to before its first use
@@ -95,6 +125,11 @@ class Listener:
         return self._frames * FRAME_MS / 1000
 
     @property
+    def can_barge_in(self) -> bool:
+        """Whether BARGE listens: only with a canceller (else the device hears itself)."""
+        return self.echo is not None and self.stop is not None
+
+    @property
     def carried_bytes(self) -> int:
         """Bytes waiting for the rest of their frame."""
         return self._framer.carried_bytes
@@ -110,6 +145,11 @@ class Listener:
             return
         if mode is ListenMode.WAKE:
             self.wake.reset()
+        elif mode is ListenMode.BARGE:
+            self.wake.reset()
+            self._loudness.clear()
+            if self.stop is not None:
+                self.stop.reset()
         elif mode is ListenMode.UTTERANCE:
             self.endpointer.begin()
             self._spoke = False
@@ -163,6 +203,9 @@ class Listener:
 
     def _process_frame(self, frame: bytes) -> Event | None:
         self._frames += 1
+        if self.echo is not None:  # in every mode, so the reference keeps step with the mic
+            barging = self.mode is ListenMode.BARGE and self.can_barge_in
+            frame = self.echo.clean(frame) if barging else self.echo.skip(frame)
         event: Event | None = None
         if self.mode is ListenMode.WAKE:
             event = self._spot_wake_word(frame)
@@ -172,6 +215,8 @@ class Listener:
                     self._adapt_to_idle_audio()
         elif self.mode is ListenMode.UTTERANCE:
             event = self._follow_utterance(frame)
+        elif self.mode is ListenMode.BARGE and self.can_barge_in:
+            event = self._spot_barge_in(frame)
         self._preroll.append(frame)
         return event
 
@@ -185,6 +230,20 @@ class Listener:
         self._last_wake_frame = self._frames
         log.debug("wake word at %.2f s", self.seconds)
         return WakeWordDetected(self.seconds, self.wake.name)
+
+    def _spot_barge_in(self, frame: bytes) -> Event | None:
+        """The wake word (a new question) or the stop word, over the device's own voice."""
+        if (event := self._spot_wake_word(frame)) is not None:
+            return event
+        assert self.stop is not None  # can_barge_in
+        started = time.thread_time()
+        heard = self.stop.process(frame)
+        self.cpu.stop += time.thread_time() - started
+        self._loudness.append(float(np.sqrt(np.mean(np.frombuffer(frame, "<i2") ** 2.0))))
+        if not heard or max(self._loudness) < MIN_STOP_RMS:
+            return None
+        log.debug("stop word at %.2f s", self.seconds)
+        return StopHeard(self.seconds)
 
     def _follow_utterance(self, frame: bytes) -> Event | None:
         started = time.thread_time()
