@@ -37,6 +37,7 @@ from device.storage.database import Database
 from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
 from drivers.buttons import simulated_pin_factory
+from drivers.echo_path import EchoPath
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,13 @@ def run_interactive(
     speaker_dir: Path | None,
     camera_folder: Path | None,
     lockstep: bool = False,
+    echo: tuple[float, float] | None = None,
 ) -> int:
     """Serve until the microphone ends or a signal comes; the exit status.
 
     ``lockstep`` needs ``mic_file`` and ``speaker_dir``: a live microphone or speaker only
-    goes at real speed."""
+    goes at real speed. ``echo`` (delay ms, gain dB) sends what the speaker plays back into
+    the microphone (``drivers.echo_path``)."""
     if lockstep and (mic_file is None or speaker_dir is None):
         raise ValueError("lockstep replays need a recording and a speaker folder")
     factory = simulated_pin_factory() if sim else None
@@ -75,6 +78,9 @@ def run_interactive(
         stack.callback(mic.close)
         speaker = build_speaker(cfg, speaker_dir)
         stack.callback(speaker.close)
+        if echo is not None:
+            path = EchoPath(*echo)
+            mic, speaker = path.microphone(mic), path.speaker(speaker)
         camera = build_camera(cfg, camera_folder, sim=sim)
         if camera is not None:
             stack.enter_context(camera)
