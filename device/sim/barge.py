@@ -26,6 +26,7 @@ from drivers.base import Driver
 
 FRAME = RATE * 30 // 1000  # samples per read
 SETTLE_SECONDS = 1.0  # idle this long before the next line, as a person waits
+PAUSE_SECONDS = 1.0
 VOICED_LEVEL = 300  # sample magnitude above which the synthesised voice is sounding
 
 
@@ -34,6 +35,7 @@ class Line:
     text: str
     over_reply: float | None = None  # seconds into the device's speech; None: when it is idle
     voice: tuple[str, int, int] = USER_VOICE  # espeak-ng voice, words per minute, pitch
+    then: str = ""  # said after a pause of PAUSE_SECONDS (e.g. the question after "hey zero")
 
 
 class InterruptingUser(Driver):
@@ -64,6 +66,9 @@ class InterruptingUser(Driver):
         voice, rate, pitch = line.voice
         tts = EspeakSynthesizer(voice, rate, pitch, volume_percent=100)
         speech = np.frombuffer(tts.synthesize(line.text), "<i2").astype(np.float32)
+        if line.then:
+            rest = np.frombuffer(tts.synthesize(line.then), "<i2").astype(np.float32)
+            speech = np.concatenate([speech, np.zeros(int(PAUSE_SECONDS * RATE), np.float32), rest])
         self._pending = speech
         self._idle = 0
         # where the voice ends, not the synthesiser's trailing silence
