@@ -27,14 +27,8 @@ from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
 from device.listening.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
-from device.listening.echo import (
-    EchoCancellation,
-    EchoReference,
-    ReferenceTap,
-    WebrtcEchoCanceller,
-)
+from device.listening.echo import barge_in
 from device.listening.listener import Listener
-from device.listening.stop import PocketsphinxStopSpotter, StopSpotter
 from device.listening.tflite_wake import TFLiteWakeDetector
 from device.listening.vad import EndpointSettings
 from device.listening.wake import (
@@ -178,7 +172,7 @@ def build_listener(
         max_utterance_seconds=v.max_utterance_seconds,
         no_speech_timeout_seconds=v.no_speech_timeout_seconds,
     )
-    echo, stop = build_barge_in()
+    echo, stop = barge_in()  # (None, None): nothing is listened for over the device's replies
     return Listener(
         build_wake(cfg),
         build_recognizer(cfg, providers, gate),
@@ -188,19 +182,6 @@ def build_listener(
         echo=echo,
         stop=stop,
     )
-
-
-def build_barge_in() -> tuple[EchoCancellation | None, StopSpotter | None]:
-    """The echo canceller and the stop-word spotter that let the device hear "stop" and the
-    wake word over its own replies; (None, None) when either cannot load: the device then does
-    not listen while it answers (the button still stops it)."""
-    try:
-        echo = EchoCancellation(WebrtcEchoCanceller(), EchoReference())
-        stop = PocketsphinxStopSpotter()
-    except ImportError as exc:
-        log.warning("no echo cancellation (%s): 'stop' over a reply is not heard", exc)
-        return None, None
-    return echo, stop
 
 
 def build_synthesizer(
@@ -395,14 +376,12 @@ def assemble(
     stores = build_stores(database)
     skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now)
     brain = build_brain(cfg, providers, gate, skills, stores, camera)
-    if listener.echo is not None:  # the canceller's reference: what the speaker is given
-        speaker = ReferenceTap(speaker, listener.echo.reference)
     runtime = Runtime(
         mic=mic,
         listener=listener,
         router=Router(skills, brain, cfg.wake.phrase),
         synthesizer=synthesizer,
-        speaker=speaker,
+        speaker=speaker if listener.echo is None else listener.echo.tap(speaker),
         light=light,
         timers=timers,
         volume=volume,

@@ -38,6 +38,8 @@ from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
 from drivers.buttons import simulated_pin_factory
 from drivers.echo_path import EchoPath
+from drivers.mic import Microphone
+from drivers.speaker import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,7 @@ def run_interactive(
         stack.callback(mic.close)
         speaker = build_speaker(cfg, speaker_dir)
         stack.callback(speaker.close)
-        if echo is not None:
-            path = EchoPath(*echo)
-            mic, speaker = path.microphone(mic), path.speaker(speaker)
+        mic, speaker = _through_echo(mic, speaker, echo)
         camera = build_camera(cfg, camera_folder, sim=sim)
         if camera is not None:
             stack.enter_context(camera)
@@ -115,6 +115,16 @@ def run_interactive(
         print("zeropin: the microphone stopped; exiting so the service restarts", file=sys.stderr)
         return 1
     return 0
+
+
+def _through_echo(
+    mic: Microphone, speaker: Speaker, echo: tuple[float, float] | None
+) -> tuple[Microphone, Speaker]:
+    """The simulator's echo path between them, for ``echo`` (delay ms, gain dB)."""
+    if echo is None:
+        return mic, speaker
+    path = EchoPath(*echo)
+    return path.microphone(mic), path.speaker(speaker)
 
 
 def _say_why_nothing_is_saved(runtime: Runtime, database: Database, sim: bool) -> None:

@@ -27,6 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
+from device.listening.stop import PocketsphinxStopSpotter, StopSpotter
 from drivers.audio_format import BYTES_PER_SECOND
 from drivers.base import Driver
 from drivers.speaker import Speaker
@@ -128,6 +129,10 @@ class EchoCancellation:
         self.audio_seconds = 0.0  # of audio cancelled
         self._quiet_bytes = 10**9  # reference silence since the speaker last played
 
+    def tap(self, speaker: Speaker) -> ReferenceTap:
+        """``speaker``, also handing what it plays to this canceller as its reference."""
+        return ReferenceTap(speaker, self.reference)
+
     @property
     def active(self) -> bool:
         """Whether the speaker has played recently enough that its echo may be in the air."""
@@ -157,3 +162,15 @@ class EchoCancellation:
         else:
             self._quiet_bytes = 0
         return far
+
+
+def barge_in() -> tuple[EchoCancellation | None, StopSpotter | None]:
+    """WebRTC's canceller over a new reference, and the stop-word spotter to use after it;
+    (None, None), logged, when pywebrtc-audio is missing: the device must then not listen over
+    its own replies (the button still stops them)."""
+    try:
+        canceller = WebrtcEchoCanceller()
+    except ImportError as exc:
+        log.warning("no echo cancellation (%s): 'stop' over a reply is not heard", exc)
+        return None, None
+    return EchoCancellation(canceller, EchoReference()), PocketsphinxStopSpotter()

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from device.app import build_barge_in, build_recognizer, build_wake
+from device.app import build_recognizer, build_wake
 from device.config.schema import Config, WakeConfig
 from device.errors import ConfigError, ModelError
+from device.listening.echo import barge_in
 from device.listening.frames import frames
 from device.listening.vad import Endpointer, EndpointSettings
 from device.sim.cloud_demo import FIRST_TOKEN_SECONDS, TOKEN_INTERVAL_SECONDS, run_cloud_demo
@@ -67,7 +68,7 @@ def _cpu_per_audio_second(feed: Any, audio: bytes) -> float:
 def _barge_in_cpu(audio: bytes) -> tuple[float, float]:
     """CPU per audio second of the echo canceller and the stop spotter, over the corpus played
     as a reply and heard back 40 ms later at the same level (what runs while answering)."""
-    echo, stop = build_barge_in()
+    echo, stop = barge_in()
     if echo is None or stop is None:
         return float("nan"), float("nan")
     delay = 40 * 32  # bytes in 40 ms
