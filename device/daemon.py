@@ -39,6 +39,9 @@ from device.storage.database import Database
 from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
 from drivers.buttons import simulated_pin_factory
+from drivers.echo_path import EchoPath
+from drivers.mic import Microphone
+from drivers.speaker import Speaker
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +65,12 @@ def run_interactive(
     speaker_dir: Path | None,
     camera_folder: Path | None,
     lockstep: bool = False,
+    echo: tuple[float, float] | None = None,
 ) -> int:
     """Serve until the microphone ends or a signal comes; the exit status.
 
-    ``lockstep`` needs ``mic_file`` and ``speaker_dir``: a live microphone or speaker only
-    goes at real speed."""
+    ``lockstep`` needs ``mic_file`` and ``speaker_dir`` (live ones go at real speed). ``echo``
+    (delay ms, gain dB) plays the speaker back into the microphone (``drivers.echo_path``)."""
     if lockstep and (mic_file is None or speaker_dir is None):
         raise ValueError("lockstep replays need a recording and a speaker folder")
     factory = simulated_pin_factory() if sim else None
@@ -77,6 +81,7 @@ def run_interactive(
         stack.callback(mic.close)
         speaker = build_speaker(cfg, speaker_dir)
         stack.callback(speaker.close)
+        mic, speaker = _through_echo(mic, speaker, echo)
         camera = build_camera(cfg, camera_folder, sim=sim)
         if camera is not None:
             stack.enter_context(camera)
@@ -105,8 +110,7 @@ def run_interactive(
             _simulator_console(factory, cfg)
         stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
         notifier.stopping()
-        if mic_file is not None:
-            print(LISTENING_CPU_PREFIX + json.dumps(listening_cpu(runtime.listener.cpu)))
+        _print_listening_cpu(runtime, replay=mic_file is not None)
     if mic_file is None and not stopped:
         # A live microphone never ends by itself: it failed (logged). A non-zero exit lets
         # systemd restart the daemon, which reopens the device.
@@ -117,6 +121,11 @@ def run_interactive(
 
 # Printed at the end of a replay, for the bench (device.sim.daemon_budget) and the curious.
 LISTENING_CPU_PREFIX = "  listening CPU: "
+
+
+def _print_listening_cpu(runtime: Runtime, *, replay: bool) -> None:
+    if replay:
+        print(LISTENING_CPU_PREFIX + json.dumps(listening_cpu(runtime.listener.cpu)))
 
 
 def listening_cpu(cpu: StageCpu) -> dict[str, float]:
@@ -130,6 +139,16 @@ def listening_cpu(cpu: StageCpu) -> dict[str, float]:
         "asr_audio_s": round(cpu.asr_audio_seconds, 1),
         "asr_cpu_per_audio_s": round(cpu.asr / fed, 4),
     }
+
+
+def _through_echo(
+    mic: Microphone, speaker: Speaker, echo: tuple[float, float] | None
+) -> tuple[Microphone, Speaker]:
+    """The simulator's echo path between them, for ``echo`` (delay ms, gain dB)."""
+    if echo is None:
+        return mic, speaker
+    path = EchoPath(*echo)
+    return path.microphone(mic), path.speaker(speaker)
 
 
 def _say_why_nothing_is_saved(runtime: Runtime, database: Database, sim: bool) -> None:

@@ -28,6 +28,13 @@ class WakeWordDetected:
 
 
 @dataclass(frozen=True)
+class StopHeard:
+    """The stop word, heard over the device's own voice (``ListenMode.BARGE``)."""
+
+    at_seconds: float  # audio time when the word ended
+
+
+@dataclass(frozen=True)
 class ButtonPressed:
     name: str = "main"
 
@@ -117,6 +124,7 @@ class StageRecovered:
 
 Event = (
     WakeWordDetected
+    | StopHeard
     | ButtonPressed
     | ButtonHeld
     | Heard
@@ -138,7 +146,10 @@ Event = (
 class ListenMode(enum.Enum):
     WAKE = "wake"  # idle: only the wake word is armed
     UTTERANCE = "utterance"  # recording and recognising one utterance
-    OFF = "off"  # thinking, speaking or muted: the wake word is not armed (no self-wake)
+    # answering: the stop word and the wake word are armed on echo-cancelled audio; without a
+    # canceller, as OFF (the device would hear itself)
+    BARGE = "barge"
+    OFF = "off"  # muted, failed, or answering without a canceller: nothing is armed
 
 
 @dataclass(frozen=True)

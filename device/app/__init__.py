@@ -28,6 +28,7 @@ from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
 from device.listening.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
+from device.listening.echo import barge_in
 from device.listening.listener import Listener
 from device.listening.tflite_wake import TFLiteWakeDetector
 from device.listening.vad import EndpointSettings
@@ -167,12 +168,15 @@ def build_listener(
         max_utterance_seconds=v.max_utterance_seconds,
         no_speech_timeout_seconds=v.no_speech_timeout_seconds,
     )
+    echo, stop = barge_in()  # (None, None): nothing is listened for over the device's replies
     return Listener(
         build_wake(cfg),
         build_recognizer(cfg, providers, gate),
         endpoint,
         preroll_seconds=v.preroll_seconds,
         refractory_seconds=cfg.wake.refractory_seconds,
+        echo=echo,
+        stop=stop,
     )
 
 
@@ -343,7 +347,7 @@ def assemble(
         listener=listener,
         router=Router(skills, brain, cfg.wake.phrase),
         synthesizer=synthesizer,
-        speaker=speaker,
+        speaker=speaker if listener.echo is None else listener.echo.tap(speaker),
         light=light,
         timers=timers,
         volume=volume,

@@ -59,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.echo is not None and (args.mic is None or args.speaker_file is None):
+        print("zeropin run: --echo needs --mic FILE and --speaker-file DIR", file=sys.stderr)
+        return 2
     cfg, _ = load_settings(args)
     return run_interactive(
         cfg,
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         speaker_dir=args.speaker_file,
         camera_folder=args.camera_folder,
         lockstep=args.lockstep,
+        echo=args.echo,
     )
 
 

@@ -12,6 +12,7 @@ from device import __version__
 from device.cli import commands
 from device.cli.wakeword import add_wakeword_parsers
 from device.errors import ZeroPinError
+from drivers.echo_path import parse_echo
 
 log = logging.getLogger("zeropin")
 
@@ -80,6 +81,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replay --mic as fast as the machine can, in audio time (each turn's work is "
         "waited for); needs --mic and --speaker-file",
+    )
+    run.add_argument(
+        "--echo",
+        type=parse_echo,
+        metavar="DELAY_MS:GAIN_DB",
+        help="simulate the speaker reaching the microphone: this late and this loud (e.g. "
+        "40:-6); needs --mic and --speaker-file",
     )
     run.set_defaults(func=commands.run)
 

@@ -9,6 +9,14 @@ make the same decisions whether the microphone delivers 10 ms or 100 ms at a tim
         for event in listener.process(chunk):
             ...  # WakeWordDetected, Heard, NothingHeard
 
+While the device answers (``ListenMode.BARGE``) the wake word and the stop word are spotted on
+the microphone with the device's own voice cancelled (``device.listening.echo``); the pre-roll
+keeps the cancelled audio, so a question asked over a reply starts without its echo. The
+recogniser too hears cancelled audio, so an earcon never reaches it. The canceller damps the
+user's voice while anything plays (over the wake earcon it turned "what time is it" into "well
+really think"): so the runtime sounds the wake earcon only for a user who paused after the wake
+word or the press (``device.loop.runtime``).
+
 Speech the recogniser heard but could not vouch for (``Transcript.confident`` false) comes out as
 ``Heard`` with no text: it is not acted on and its guess goes nowhere, and the router answers
 that it did not catch it.
@@ -22,15 +30,29 @@ import math
 import time
 from dataclasses import dataclass
 
-from device.events import Event, Heard, ListenMode, NothingHeard, Trigger, WakeWordDetected
+from device.events import (
+    Event,
+    Heard,
+    ListenMode,
+    NothingHeard,
+    StopHeard,
+    Trigger,
+    WakeWordDetected,
+)
 from device.listening.asr import Adaptable, ChecksWakePhrase, HasCepstralMean, Recognizer
+from device.listening.echo import EchoCancellation
 from device.listening.frames import FRAME_MS, Framer, frames_in
+from device.listening.stop import StopSpotter
 from device.listening.vad import Endpoint, Endpointer, EndpointSettings
 from device.listening.wake import WakeWordDetector
 from drivers.audio_format import RATE, SAMPLE_WIDTH
 
 log = logging.getLogger(__name__)
 
+# After the wake word over a reply: 0.3 s, for a question begun before the detector fired.
+# With the whole phrase (as at rest), the damped phrase left "hey zero ... what time is it" not
+# caught; with half a second, heard as a question for the brain.
+BARGE_PREROLL_FRAMES = 10
 ADAPT_SECONDS = 5.0  # speech heard idle that a recogniser adapts to the microphone from, once
 
 
@@ -39,6 +61,7 @@ class StageCpu:
     """CPU seconds spent per stage, and audio seconds seen, for ``zeropin bench``."""
 
     wake: float = 0.0
+    stop: float = 0.0  # the stop word, while answering
     vad: float = 0.0
     asr: float = 0.0
     audio_seconds: float = 0.0
@@ -55,9 +78,13 @@ class Listener:
         endpoint: EndpointSettings,
         preroll_seconds: float = 0.5,
         refractory_seconds: float = 2.0,
+        echo: EchoCancellation | None = None,
+        stop: StopSpotter | None = None,
     ) -> None:
         self.wake = wake
         self.recognizer = recognizer
+        self.echo = echo
+        self.stop = stop
         self.endpointer = Endpointer(endpoint)
         self.refractory_seconds = refractory_seconds
         self.cpu = StageCpu()
@@ -95,6 +122,11 @@ class Listener:
         return self._frames * FRAME_MS / 1000
 
     @property
+    def can_barge_in(self) -> bool:
+        """Whether BARGE listens: only with a canceller (else the device hears itself)."""
+        return self.echo is not None and self.stop is not None
+
+    @property
     def carried_bytes(self) -> int:
         """Bytes waiting for the rest of their frame."""
         return self._framer.carried_bytes
@@ -115,17 +147,25 @@ class Listener:
             return
         if mode is ListenMode.WAKE:
             self.wake.reset()
+        elif mode is ListenMode.BARGE:
+            self.wake.reset()
+            if self.stop is not None:
+                self.stop.reset()
         elif mode is ListenMode.UTTERANCE:
             self.endpointer.begin(no_speech_seconds=no_speech_seconds)
             self._spoke = False
             started = time.thread_time()
             self._share_acoustic_normalisation()
+            # Heard over a reply, the wake phrase was damped by the canceller: the recogniser is
+            # given what follows it (the question it began), and no phrase to check itself on
+            barged = trigger == "wake" and self.mode is ListenMode.BARGE
             if self._checks_phrase is not None:
-                self._checks_phrase.phrase_said = trigger == "wake"
+                self._checks_phrase.phrase_said = trigger == "wake" and not barged
             self.recognizer.start()
             count = {"wake": self._wake_preroll_frames, "answer": 0, "follow_up": 0}.get(
                 trigger, self._preroll_frames
             )
+            count = BARGE_PREROLL_FRAMES if barged else count
             preroll = list(self._preroll)[-count:] if count else []
             for frame in preroll:
                 self.recognizer.feed(frame)
@@ -170,6 +210,11 @@ class Listener:
 
     def _process_frame(self, frame: bytes) -> Event | None:
         self._frames += 1
+        if self.echo is not None:  # in every mode, so the reference keeps step with the mic
+            cancel = self.mode is ListenMode.UTTERANCE or (
+                self.mode is ListenMode.BARGE and self.can_barge_in
+            )
+            frame = self.echo.clean(frame) if cancel else self.echo.skip(frame)
         event: Event | None = None
         if self.mode is ListenMode.WAKE:
             event = self._spot_wake_word(frame)
@@ -179,6 +224,8 @@ class Listener:
                     self._adapt_to_idle_audio()
         elif self.mode is ListenMode.UTTERANCE:
             event = self._follow_utterance(frame)
+        elif self.mode is ListenMode.BARGE and self.can_barge_in:
+            event = self._spot_barge_in(frame)
         self._preroll.append(frame)
         return event
 
@@ -193,9 +240,26 @@ class Listener:
         log.debug("wake word at %.2f s", self.seconds)
         return WakeWordDetected(self.seconds, self.wake.name)
 
+    def _spot_barge_in(self, frame: bytes) -> Event | None:
+        """The wake word (a new question) or the stop word, over the device's own voice."""
+        if (event := self._spot_wake_word(frame)) is not None:
+            return event
+        assert self.stop is not None  # can_barge_in
+        started = time.thread_time()
+        heard = self.stop.process(frame)
+        self.cpu.stop += time.thread_time() - started
+        if not heard:
+            return None
+        log.debug("stop word at %.2f s", self.seconds)
+        return StopHeard(self.seconds)
+
     def _follow_utterance(self, frame: bytes) -> Event | None:
         started = time.thread_time()
-        endpoint = self.endpointer.process(frame)
+        # What is left of the device's own sound (an earcon, the reply just stopped) after the
+        # canceller must not start an utterance: the recogniser still hears every frame, so a
+        # user who talks over it keeps their words, and speech starts once it is over.
+        echoing = self.echo is not None and self.echo.active
+        endpoint = self.endpointer.process(frame, may_start=not echoing)
         vad_done = time.thread_time()
         self.cpu.vad += vad_done - started
         if endpoint is Endpoint.NO_SPEECH:

@@ -9,7 +9,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import numpy as np
+
 from device.listening.frames import FRAME_MS
+
+FRAME_SAMPLES = 16000 * FRAME_MS // 1000
 
 
 class Endpoint(enum.Enum):
@@ -37,6 +41,13 @@ class Endpointer:
 
         self.settings = settings
         self._vad = webrtcvad.Vad(settings.aggressiveness)
+        # A new webrtcvad takes its first three frames of any sound, even a quiet room, for
+        # speech: three frames are a speech start, so the first utterance after start-up
+        # "began" at once and ended before a user who paused after the earcon spoke. Five
+        # frames of a quiet room's hiss spend that.
+        hiss = np.random.default_rng(0).normal(0, 30, 5 * FRAME_SAMPLES).astype("<i2")
+        for start in range(0, len(hiss), FRAME_SAMPLES):
+            self._vad.is_speech(hiss[start : start + FRAME_SAMPLES].tobytes(), 16000)
         self._frames = 0
         self._voiced_run = 0
         self._silent_run = 0
@@ -57,11 +68,13 @@ class Endpointer:
     def is_speech(self, frame: bytes) -> bool:
         return bool(self._vad.is_speech(frame, 16000))
 
-    def process(self, frame: bytes) -> Endpoint:
+    def process(self, frame: bytes, may_start: bool = True) -> Endpoint:
+        """``may_start`` False: speech cannot start on this frame (the device's own sound may be
+        in it); once started, it is followed as usual."""
         s = self.settings
         self._frames += 1
         elapsed = self._frames * FRAME_MS / 1000
-        voiced = self.is_speech(frame)
+        voiced = self.is_speech(frame) and (may_start or self.in_speech)
         if not self.in_speech:
             self._voiced_run = self._voiced_run + 1 if voiced else 0
             if self._voiced_run >= s.start_frames:

@@ -27,6 +27,7 @@ from device.events import (
     FollowUpInvited,
     Heard,
     Listen,
+    ListenMode,
     PlayEarcon,
     ReplyFinished,
     ReplyStarted,
@@ -55,6 +56,12 @@ from drivers.mic import Microphone
 from drivers.speaker import Speaker
 
 log = logging.getLogger(__name__)
+
+# After the wake word or a press the earcon waits this much audio: a user who has gone on talking
+# by then hears none (the canceller would damp their first words under it); one who paused
+# hears it. Said on, espeak's "hey zero, what time is it" was well under way by then; pressed
+# and said at once, "what time is it" was heard as a question.
+WAKE_EARCON_WAIT_SECONDS = 0.4
 
 
 @dataclass
@@ -126,6 +133,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._work: set[asyncio.Task[None]] = set()  # replies being produced
         self._cancels: set[Cancellation] = set()  # one per answer being produced
+        self._wake_earcon_at: float | None = None  # audio time the wake earcon is due
 
     @property
     def state(self) -> State:
@@ -180,6 +188,7 @@ class Runtime:
             for event in events:
                 self._dispatch(event)
             events = self.listener.process(b"")
+        self._sound_wake_earcon()
         for timer in self.timers.pop_due():
             self._dispatch(TimerFinished(timer.name, timer.duration_seconds))
 
@@ -209,7 +218,10 @@ class Runtime:
         elif isinstance(command, ShowLed):
             self.light.show(command.pattern)
         elif isinstance(command, PlayEarcon):
-            self.playback.play_whole(f"earcon {command.name}", earcons.earcon(command.name))
+            if command.name == "wake" and self._listening_for_a_question():
+                self._wake_earcon_at = self.listener.seconds + WAKE_EARCON_WAIT_SECONDS
+            else:
+                self._play_earcon(command.name)
         elif isinstance(command, Respond):
             answer = partial(self._answer, command.heard, command.reply_id, command.confirmed)
             self._start_work(command.reply_id, command.heard.text, answer)
@@ -222,6 +234,26 @@ class Runtime:
             for task in self._work:
                 task.cancel()
             self.playback.abort()
+
+    def _play_earcon(self, name: str) -> None:
+        self.playback.play_whole(f"earcon {name}", earcons.earcon(name))
+
+    def _listening_for_a_question(self) -> bool:
+        """Recording what the wake word or a press began (not the answer to the device's own
+        question, which the wearer waits for the earcon to give)."""
+        return self.listener.mode is ListenMode.UTTERANCE and self.listener.trigger in (
+            "wake",
+            "button",
+            "hold",
+        )
+
+    def _sound_wake_earcon(self) -> None:
+        """The wake earcon, once due, unless the user has gone on talking (or it is too late)."""
+        if self._wake_earcon_at is None or self.listener.seconds < self._wake_earcon_at:
+            return
+        self._wake_earcon_at = None
+        if self._listening_for_a_question() and not self.listener.endpointer.in_speech:
+            self._play_earcon("wake")
 
     def _start_work(self, reply_id: int, label: str, work: Callable[[], Awaitable[object]]) -> None:
         task = asyncio.create_task(self._reply_or_error(reply_id, label, work))

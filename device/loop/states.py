@@ -5,7 +5,9 @@
    ^  ^                        |  nothing heard       |  nothing to say     |
    |  +------------------------+  or button           +---------+           |
    |                                                             v           |
-   +------------------------ reply finished, or button (barge-in) ----------+
+   +------------------- reply finished, button or "stop" (barge-in) ---------+
+
+  While SPEAKING, the wake word over the reply stops it and goes to LISTENING.
 
   IDLE <-> OFFLINE (connectivity), IDLE <-> MUTED (mic switch), any -> ERROR -> IDLE.
 
@@ -59,6 +61,7 @@ from device.events import (
     ShowLed,
     StageFailed,
     StageRecovered,
+    StopHeard,
     StopSpeaking,
     TimerFinished,
     Trigger,
@@ -167,8 +170,13 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
             return machine.to(State.IDLE), list(_TO_REST)
 
     elif state in ANSWERING:
-        if isinstance(event, ButtonPressed):  # barge-in
+        # barge-in: the button or "stop" (heard over the reply, ListenMode.BARGE) ends the turn;
+        # the wake word over it starts a new question at once, as it would have after it
+        if isinstance(event, ButtonPressed | StopHeard):
             return machine.stopped(State.IDLE), [StopSpeaking(), *_TO_REST]
+        if isinstance(event, WakeWordDetected):
+            listening, commands = _start_listening(machine.stopped(State.IDLE), "wake")
+            return listening, [StopSpeaking(), *commands]
 
     elif state is State.MUTED:
         if isinstance(event, MuteToggled):
@@ -177,7 +185,7 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
     elif state is State.ERROR and isinstance(event, StageRecovered | ButtonPressed):
         return machine.to(State.IDLE), list(_TO_REST)
 
-    return machine, []  # everything else is ignored in this state, e.g. a wake word while speaking
+    return machine, []  # everything else is ignored in this state, e.g. a wake word while muted
 
 
 def _resting(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
@@ -211,9 +219,11 @@ def _reply_progress(
     if event.reply_id not in machine.replies:
         return machine, []  # cut off by the button, or not one this machine asked for
     if isinstance(event, ReplyStarted):
+        # the reply is heard from now on: listen over it for "stop" and the wake word
+        barge = Listen(ListenMode.BARGE)
         if machine.state is State.THINKING:
-            return machine.to(State.SPEAKING), [ShowLed(LedPattern.SPEAKING)]
-        return machine, []
+            return machine.to(State.SPEAKING), [ShowLed(LedPattern.SPEAKING), barge]
+        return machine, [barge] if machine.state is State.SPEAKING else []
     left = replace(machine, replies=machine.replies - {event.reply_id})
     if left.replies or machine.state not in ANSWERING:
         return left, []  # more to say; or an announcement made while resting or muted ended

@@ -30,6 +30,7 @@ import numpy as np
 from device.app import build_recognizer, build_wake
 from device.config.schema import Config, WakeConfig
 from device.errors import ConfigError, ModelError
+from device.listening.echo import barge_in
 from device.listening.frames import frames
 from device.listening.vad import Endpointer, EndpointSettings
 from device.sim.cloud_demo import FIRST_TOKEN_SECONDS, TOKEN_INTERVAL_SECONDS, run_cloud_demo
@@ -62,6 +63,20 @@ def _cpu_per_audio_second(feed: Any, audio: bytes) -> float:
     for frame in frames([audio]):
         feed(frame)
     return (time.thread_time() - started) / (len(audio) / 32000)
+
+
+def _barge_in_cpu(audio: bytes) -> tuple[float, float]:
+    """CPU per audio second of the echo canceller and the stop spotter, over the corpus played
+    as a reply and heard back 40 ms later at the same level (what runs while answering)."""
+    echo, stop = barge_in()
+    if echo is None or stop is None:
+        return float("nan"), float("nan")
+    delay = 40 * 32  # bytes in 40 ms
+    heard = bytes(delay) + audio[:-delay]
+    echo.reference.push(audio)
+    cleaned = [echo.clean(frame) for frame in frames([heard])]
+    aec = echo.cpu_seconds / echo.audio_seconds
+    return aec, _cpu_per_audio_second(stop.process, b"".join(cleaned))
 
 
 CLOUD_STEPS = (
@@ -120,6 +135,8 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         "wake": [],
         "vad": [],
         "asr": [],
+        "aec": [],
+        "stop": [],
         "first_audio": [],
         "cloud_stream": [],
         "cloud_whole": [],
@@ -136,6 +153,8 @@ def run_bench(cfg: Config, runs: int = 3) -> dict[str, Any]:
         recognizer.start()
         results["asr"].append(_cpu_per_audio_second(recognizer.feed, audio))
         recognizer.finish()
+        for key, figure in zip(("aec", "stop"), _barge_in_cpu(audio), strict=True):
+            results[key].append(figure)
         with tempfile.TemporaryDirectory() as out:
             reports = run_demo(cfg, Path(out), steps=SCENARIO)
         local = [
@@ -202,6 +221,9 @@ def _medians(results: dict[str, list[float]], engines: dict[str, Config]) -> dic
         ),
         "vad_cpu_per_audio_s": statistics.median(results["vad"]),
         "asr_cpu_per_audio_s": statistics.median(results["asr"]),
+        # while answering only: the canceller is idle when the speaker has not played for 0.5 s
+        "aec_cpu_per_audio_s": statistics.median(results["aec"]),
+        "stop_cpu_per_audio_s": statistics.median(results["stop"]),
         "local_intent_first_audio_s": statistics.median(results["first_audio"]),
         "cloud_server_first_token_s": FIRST_TOKEN_SECONDS,
         "cloud_server_token_interval_s": TOKEN_INTERVAL_SECONDS,
@@ -239,6 +261,8 @@ def print_bench(result: dict[str, Any], as_json: bool) -> None:
         ),
         ("VAD (webrtcvad)", f"{result['vad_cpu_per_audio_s']:.5f} CPU s / audio s"),
         (f"ASR ({result['asr_engine']})", f"{result['asr_cpu_per_audio_s']:.4f} CPU s / audio s"),
+        ("echo canceller (AEC3)", f"{result['aec_cpu_per_audio_s']:.4f} CPU s / audio s"),
+        ("stop word (pocketsphinx)", f"{result['stop_cpu_per_audio_s']:.4f} CPU s / audio s"),
         (
             "local intent: end of speech to first audio",
             f"{result['local_intent_first_audio_s']:.3f} s",

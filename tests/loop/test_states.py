@@ -18,6 +18,7 @@ from device.events import (
     Respond,
     ShowLed,
     StageFailed,
+    StopHeard,
     StopSpeaking,
     TimerFinished,
     WakeWordDetected,
@@ -58,10 +59,33 @@ def test_full_turn_returns_to_idle_with_wake_word_rearmed():
     assert machine.state is State.THINKING and Respond(HEARD, 1) in commands
     assert Listen(ListenMode.OFF) in commands  # no self-wake while answering
     machine, commands = transition(machine, ReplyStarted(1))
-    assert machine.state is State.SPEAKING and commands == [ShowLed(LedPattern.SPEAKING)]
+    # heard from now on: "stop" and the wake word are listened for on echo-cancelled audio
+    assert machine.state is State.SPEAKING
+    assert commands == [ShowLed(LedPattern.SPEAKING), Listen(ListenMode.BARGE)]
     machine, commands = transition(machine, ReplyFinished(1))
     assert machine.state is State.IDLE and Listen(ListenMode.WAKE) in commands
     assert machine.replies == frozenset()
+
+
+def test_stop_heard_over_a_reply_stops_it_and_rests():
+    speaking = run(Machine(), ButtonPressed(), HEARD, ReplyStarted(1))
+    machine, commands = transition(speaking, StopHeard(3.0))
+    assert machine.state is State.IDLE and machine.replies == frozenset()
+    assert commands[0] == StopSpeaking() and Listen(ListenMode.WAKE) in commands
+    assert transition(machine, ReplyFinished(1)) == (machine, [])  # its end changes nothing
+
+
+def test_the_wake_word_over_a_reply_stops_it_and_listens_for_a_new_question():
+    speaking = run(Machine(), ButtonPressed(), HEARD, ReplyStarted(1))
+    machine, commands = transition(speaking, WakeWordDetected(3.0, "tflite"))
+    assert machine.state is State.LISTENING and machine.replies == frozenset()
+    assert commands[0] == StopSpeaking()
+    assert Listen(ListenMode.UTTERANCE, "wake") in commands and PlayEarcon("wake") in commands
+
+
+def test_stop_changes_nothing_at_rest():
+    for event in (StopHeard(1.0), ReplyStarted(7)):  # a stop word is never armed at rest
+        assert transition(Machine(), event) == (Machine(), [])
 
 
 def test_a_reply_with_nothing_to_say_ends_the_turn():
@@ -96,10 +120,12 @@ def test_a_timer_announced_while_answering_is_waited_for_too():
     assert machine.state is State.IDLE and Listen(ListenMode.WAKE) in commands
 
 
-def test_wake_word_is_ignored_while_answering():
+def test_wake_word_while_answering_is_a_new_question():
+    # heard only over a reply, on echo-cancelled audio (ListenMode.BARGE): never self-wake
     for state in (State.SPEAKING, State.THINKING):
         machine = Machine(state, frozenset({1}), 1)
-        assert transition(machine, WakeWordDetected(5.0, "x")) == (machine, [])
+        listening, commands = transition(machine, WakeWordDetected(5.0, "x"))
+        assert listening.state is State.LISTENING and commands[0] == StopSpeaking()
 
 
 def test_button_barges_in_on_speech_and_thinking():
