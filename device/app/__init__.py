@@ -168,7 +168,8 @@ def build_listener(
         max_utterance_seconds=v.max_utterance_seconds,
         no_speech_timeout_seconds=v.no_speech_timeout_seconds,
     )
-    echo, stop = barge_in()  # (None, None): nothing is listened for over the device's replies
+    # (None, None): nothing is listened for over the device's replies
+    echo, stop = barge_in(cfg.wake.stop_word)
     return Listener(
         build_wake(cfg),
         build_recognizer(cfg, providers, gate),

@@ -110,6 +110,10 @@ class WakeConfig:
     follow_up: str = setting("question", one_of("question", "always", "off"))
     # how long the follow-up window waits for speech to start
     follow_up_seconds: float = setting(4.0, between(1, 15))
+    # "stop" said on its own over an answer stops it. Other people talking over answers stop
+    # them too, now and then (real speech: about 450 times per hour of talk): false leaves the
+    # button and the wake word to interrupt
+    stop_word: bool = True
 
 
 @dataclass(frozen=True)

@@ -164,13 +164,15 @@ class EchoCancellation:
         return far
 
 
-def barge_in() -> tuple[EchoCancellation | None, StopSpotter | None]:
-    """WebRTC's canceller over a new reference, and the stop-word spotter to use after it;
-    (None, None), logged, when pywebrtc-audio is missing: the device must then not listen over
-    its own replies (the button still stops them)."""
+def barge_in(stop_word: bool = True) -> tuple[EchoCancellation | None, StopSpotter | None]:
+    """WebRTC's canceller over a new reference, and the stop-word spotter to use after it (none
+    without ``stop_word``: the wake word alone is listened for); (None, None), logged, when
+    pywebrtc-audio is missing: the device must then not listen over its own replies (the button
+    still stops them)."""
     try:
         canceller = WebrtcEchoCanceller()
     except ImportError as exc:
         log.warning("no echo cancellation (%s): 'stop' over a reply is not heard", exc)
         return None, None
-    return EchoCancellation(canceller, EchoReference()), PocketsphinxStopSpotter()
+    spotter = PocketsphinxStopSpotter() if stop_word else None
+    return EchoCancellation(canceller, EchoReference()), spotter

@@ -123,8 +123,9 @@ class Listener:
 
     @property
     def can_barge_in(self) -> bool:
-        """Whether BARGE listens: only with a canceller (else the device hears itself)."""
-        return self.echo is not None and self.stop is not None
+        """Whether BARGE listens: only with a canceller (else the device hears itself), for the
+        wake word and, with a spotter, "stop"."""
+        return self.echo is not None
 
     @property
     def carried_bytes(self) -> int:
@@ -244,7 +245,8 @@ class Listener:
         """The wake word (a new question) or the stop word, over the device's own voice."""
         if (event := self._spot_wake_word(frame)) is not None:
             return event
-        assert self.stop is not None  # can_barge_in
+        if self.stop is None:  # [wake] stop_word = false
+            return None
         started = time.thread_time()
         heard = self.stop.process(frame)
         self.cpu.stop += time.thread_time() - started

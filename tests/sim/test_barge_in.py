@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from device.app import assemble
+from device.config.schema import Config
 from device.config.sources import load_config
 from device.events import Event, Heard, StopHeard, WakeWordDetected
 from device.loop.pacing import Lockstep
@@ -39,14 +40,14 @@ class Run:
         return [e for e, s in self.heard if isinstance(e, kind) and (not states or s in states)]
 
 
-def _converse(tmp_path: Path, lines: list[Line], echo: str = "40:0") -> Run:
+def _converse(tmp_path: Path, lines: list[Line], echo: str = "40:0", cfg: Config = CFG) -> Run:
     path = EchoPath(*parse_echo(echo))
     reports: list[TurnReport] = []
     runtime: Runtime | None = None
     user = InterruptingUser(lines, state=lambda: runtime.state if runtime else State.IDLE)
     with path.microphone(user) as mic, path.speaker(WavSpeaker(tmp_path / "out")) as speaker:
         runtime, database = assemble(
-            CFG,
+            cfg,
             mic=mic,
             speaker=speaker,
             light=NoLed(),
@@ -105,6 +106,15 @@ def test_stop_said_over_a_reply_stops_it_promptly(tmp_path: Path, echo: str) -> 
     assert -0.3 < latency < 1.0  # the spotter may decide on the closure before the "p"
     assert run.runtime.state is State.IDLE
     assert len(run.reports) == 1  # "stop" is not a question
+
+
+def test_with_the_stop_word_off_stop_is_not_listened_for_over_a_reply(tmp_path: Path) -> None:
+    quiet = load_config(paths=[], env={}, overrides=["wake.stop_word=false"])
+    lines = [Line("hey zero, why is the sky blue"), Line("stop", over_reply=1.5)]
+    run = _converse(tmp_path, lines, cfg=quiet)
+    assert run.runtime.listener.stop is None and run.runtime.listener.can_barge_in
+    assert run.facts(StopHeard) == [] and run.echo.aborted_at_seconds == []
+    assert [r.intent for r in run.reports] == ["brain"]  # the answer was played to its end
 
 
 def test_the_wake_word_over_a_reply_interrupts_and_the_question_is_heard(tmp_path: Path) -> None:
