@@ -35,6 +35,8 @@ from device.sim.cloud_demo import (
 )
 from device.sim.demo import SCENARIO, run_demo
 
+SESSION_TRANSCRIPT = "why is the sky blue"
+
 
 def measure_daemon(cfg: Config, work: Path, *, transcribes: bool = True) -> dict[str, float]:
     """Peak RSS (MB), CPU seconds, audio seconds and turns of one daemon run over the session.
@@ -49,6 +51,9 @@ def measure_daemon(cfg: Config, work: Path, *, transcribes: bool = True) -> dict
     (work / "camera").mkdir()
     demo_picture(work / "camera")
     with loopback_provider() as (server, provider):
+        # What the loopback "hears" in every upload: a question, so each utterance that is no
+        # command (the note, the questions) is answered by the cloud brain, streamed and spoken
+        server.transcript = SESSION_TRANSCRIPT
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(work),  # a fresh state directory under it
