@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 from disks import fill, remount, small_disk
+from spoken_session import STAGES_IN_ORDER, spoken_session
 
 from device.app import assemble
 from device.config.sources import load_config
@@ -31,33 +31,16 @@ from device.loop.pacing import Lockstep
 from device.loop.runtime import TurnReport
 from device.loop.states import State
 from device.loop.timing import Timekeeper
-from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE, Step, run_demo
+from device.sim.demo import Step, run_demo
 from device.speaking.answer import Streamed
-from device.speaking.tts import EspeakSynthesizer
 from device.storage.database import Database
 from device.storage.notes import NoteStore
 from device.storage.timings import TurnTiming, TurnTimings
-from drivers.audio_format import RATE, write_wav
 from drivers.leds import NoLed
 from drivers.mic import FileMicrophone
 from drivers.speaker import WavSpeaker
 
 CFG = load_config(paths=[], env={})
-STAGES_IN_ORDER = ("asr_final_ms", "intent_ms", "first_token_ms", "first_audio_ms", "last_audio_ms")
-
-
-def _recording(path: Path, *texts: str, last_pause_seconds: int = 5) -> Path:
-    """A sound check, then each of ``texts`` followed by 5 s of a quiet room (the last by
-    ``last_pause_seconds``: the replay ends there, and with it the audio clock)."""
-    tts = EspeakSynthesizer(*USER_VOICE, volume_percent=100)
-    parts = [np.zeros(RATE // 2)]
-    for text in ("testing the microphone, one, two, three, four, five", *texts):
-        parts += [np.frombuffer(tts.synthesize(text), "<i2").astype(np.float64), np.zeros(5 * RATE)]
-    parts[-1] = np.zeros(last_pause_seconds * RATE)
-    audio = np.concatenate(parts)
-    audio += np.random.default_rng(4).normal(0, ROOM_NOISE_RMS, len(audio))
-    write_wav(path, np.clip(audio, -32768, 32767).astype("<i2").tobytes())
-    return path
 
 
 def _in_order(turn: TurnTiming) -> None:
@@ -95,7 +78,9 @@ def test_a_card_that_cannot_keep_the_record_does_not_break_a_turn(
     """Full: the card fills after the start (every INSERT fails). Read-only: the daemon starts
     on a stand-in, which refuses the record at once. Either way each turn is answered, and the
     record is skipped with one log line for all of them."""
-    mic = _recording(tmp_path / "mic.wav", "hey zero, what time is it", "hey zero, what day is it")
+    mic = spoken_session(
+        tmp_path / "mic.wav", "hey zero, what time is it", "hey zero, what day is it"
+    )
     caplog.set_level(logging.WARNING, "device.loop.timing")
     reports: list[TurnReport] = []
     with (
@@ -150,7 +135,7 @@ def _timed(
 
 
 def test_a_reply_cut_off_by_the_button_is_kept_without_its_last_audio(tmp_path: Path) -> None:
-    mic = _recording(tmp_path / "mic.wav", "hey zero, why is the sky blue")
+    mic = spoken_session(tmp_path / "mic.wav", "hey zero, why is the sky blue")
     pressed: list[State] = []
 
     def press_once_speaking(state: State) -> list[Event]:
@@ -167,7 +152,7 @@ def test_a_reply_cut_off_by_the_button_is_kept_without_its_last_audio(tmp_path: 
 def test_the_answer_to_a_question_is_timed_from_the_question_s_end(tmp_path: Path) -> None:
     with Database(tmp_path / "state" / "zeropin.db") as database:
         NoteStore(database).add("buy milk")
-    mic = _recording(tmp_path / "mic.wav", "hey zero, delete all my notes", "yes")
+    mic = spoken_session(tmp_path / "mic.wav", "hey zero, delete all my notes", "yes")
     asked, answered = _timed(tmp_path, mic)
     assert [(t.trigger, t.intent, t.wake_engine) for t in (asked, answered)] == [
         ("wake", "notes_delete", "tflite"), ("answer", "notes_delete", "")

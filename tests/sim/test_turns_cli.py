@@ -15,30 +15,12 @@ import wave
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from spoken_session import STAGES_IN_ORDER, spoken_session
 
 from device.cli.turns import percentile
-from device.sim.demo import ROOM_NOISE_RMS, USER_VOICE
 from device.sim.loopback.server import LoopbackLLM
-from device.speaking.tts import EspeakSynthesizer
-from drivers.audio_format import RATE, write_wav
 
 FIRST_TOKEN_SECONDS = 0.3  # the loopback model's wait before its first words
-STAGES_IN_ORDER = ("asr_final_ms", "intent_ms", "first_token_ms", "first_audio_ms", "last_audio_ms")
-
-
-def _recording(path: Path, *texts: str, last_pause_seconds: int = 5) -> Path:
-    """A sound check, then each of ``texts`` followed by 5 s of a quiet room (the last by
-    ``last_pause_seconds``: the replay ends there, and with it the audio clock)."""
-    tts = EspeakSynthesizer(*USER_VOICE, volume_percent=100)
-    parts = [np.zeros(RATE // 2)]
-    for text in ("testing the microphone, one, two, three, four, five", *texts):
-        parts += [np.frombuffer(tts.synthesize(text), "<i2").astype(np.float64), np.zeros(5 * RATE)]
-    parts[-1] = np.zeros(last_pause_seconds * RATE)
-    audio = np.concatenate(parts)
-    audio += np.random.default_rng(4).normal(0, ROOM_NOISE_RMS, len(audio))
-    write_wav(path, np.clip(audio, -32768, 32767).astype("<i2").tobytes())
-    return path
 
 
 def _zeropin(tmp_path: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -65,7 +47,7 @@ def _seconds(wav: Path) -> float:
 
 
 def test_zeropin_turns_times_each_stage_of_a_replayed_session(tmp_path: Path) -> None:
-    mic = _recording(
+    mic = spoken_session(
         tmp_path / "mic.wav",
         "hey zero, what time is it",
         "hey zero, set the volume to fifty percent",
