@@ -30,7 +30,7 @@ import numpy as np
 from drivers.audio_format import BYTES_PER_SECOND, RATE, SAMPLE_WIDTH
 from drivers.base import Driver
 from drivers.mic import Microphone
-from drivers.speaker import Speaker
+from drivers.speaker import Speaker, TappedSpeaker
 
 FRAME_SAMPLES = RATE * 30 // 1000  # the microphone's chunk: one frame of the voice loop
 
@@ -69,8 +69,9 @@ class EchoPath:
         """Microphone time: seconds delivered so far."""
         return self._heard / BYTES_PER_SECOND
 
-    def speaker(self, inner: Speaker) -> EchoPathSpeaker:
-        return EchoPathSpeaker(self, inner)
+    def speaker(self, inner: Speaker) -> TappedSpeaker:
+        """``inner``, its sound also going into this path."""
+        return TappedSpeaker(inner, self.played, self.aborted)
 
     def microphone(self, inner: Microphone) -> EchoPathMicrophone:
         return EchoPathMicrophone(self, inner)
@@ -95,32 +96,6 @@ class EchoPath:
             del self._air[:nbytes]
             self._heard += nbytes
         return np.frombuffer(arriving, "<i2").astype(np.float32) * self._gain
-
-
-class EchoPathSpeaker(Driver):
-    """A speaker whose sound also goes into the echo path."""
-
-    def __init__(self, path: EchoPath, inner: Speaker) -> None:
-        self._path = path
-        self._inner = inner
-        self.realtime = inner.realtime
-
-    def begin(self, label: str) -> None:
-        self._inner.begin(label)
-
-    def play(self, pcm: bytes) -> None:
-        self._path.played(pcm)
-        self._inner.play(pcm)
-
-    def end(self) -> None:
-        self._inner.end()
-
-    def abort(self) -> None:
-        self._path.aborted()
-        self._inner.abort()
-
-    def _release(self) -> None:
-        self._inner.close()
 
 
 class EchoPathMicrophone(Driver):

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -242,3 +243,37 @@ def slug(label: str, max_length: int = 40) -> str:
     """``label`` as a file-name part: lowercase a-z, 0-9 and '-', at most ``max_length`` chars."""
     text = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
     return text[:max_length].rstrip("-") or "audio"
+
+
+class TappedSpeaker(Driver):
+    """``inner``, also telling ``on_play`` everything it plays and ``on_abort`` each barge-in:
+    the echo canceller's reference (``device.listening.echo``) and the simulator's echo path
+    (``drivers.echo_path``) listen to the speaker this way."""
+
+    def __init__(
+        self,
+        inner: Speaker,
+        on_play: Callable[[bytes], None],
+        on_abort: Callable[[], None],
+    ) -> None:
+        self.inner = inner
+        self._on_play = on_play
+        self._on_abort = on_abort
+        self.realtime = inner.realtime
+
+    def begin(self, label: str) -> None:
+        self.inner.begin(label)
+
+    def play(self, pcm: bytes) -> None:
+        self._on_play(pcm)
+        self.inner.play(pcm)
+
+    def end(self) -> None:
+        self.inner.end()
+
+    def abort(self) -> None:
+        self._on_abort()
+        self.inner.abort()
+
+    def _release(self) -> None:
+        self.inner.close()

@@ -5,9 +5,10 @@ wearer). To hear "stop" or the wake word over it without ever hearing itself, th
 subtracts an estimate of the echo, made from what the speaker was given (the reference).
 
     reference = EchoReference()
-    speaker = ReferenceTap(speaker, reference)      # what the Playback hands the speaker
+    # what the Playback hands the speaker becomes the reference
+    speaker = TappedSpeaker(speaker, reference.push, reference.clear)
     echo = EchoCancellation(WebrtcEchoCanceller(), reference)
-    clean = echo.clean(frame)                       # per 30 ms microphone frame
+    clean = echo.clean(frame)  # per 30 ms microphone frame
 
 The reference is taken out at the microphone's pace, one frame per frame, so it stays in step
 with the echo whether the speaker is a sound card (which takes audio as fast as it plays it) or
@@ -29,8 +30,7 @@ import numpy as np
 
 from device.listening.stop import PocketsphinxStopSpotter, StopSpotter
 from drivers.audio_format import BYTES_PER_SECOND
-from drivers.base import Driver
-from drivers.speaker import Speaker
+from drivers.speaker import Speaker, TappedSpeaker
 
 log = logging.getLogger(__name__)
 
@@ -93,32 +93,6 @@ class EchoReference:
             self._queued.clear()
 
 
-class ReferenceTap(Driver):
-    """A speaker that also hands everything it plays to an ``EchoReference``."""
-
-    def __init__(self, inner: Speaker, reference: EchoReference) -> None:
-        self.inner = inner
-        self.reference = reference
-        self.realtime = inner.realtime
-
-    def begin(self, label: str) -> None:
-        self.inner.begin(label)
-
-    def play(self, pcm: bytes) -> None:
-        self.reference.push(pcm)
-        self.inner.play(pcm)
-
-    def end(self) -> None:
-        self.inner.end()
-
-    def abort(self) -> None:
-        self.reference.clear()
-        self.inner.abort()
-
-    def _release(self) -> None:
-        self.inner.close()
-
-
 class EchoCancellation:
     """A canceller fed frame by frame with the microphone and the reference, and its CPU."""
 
@@ -129,9 +103,9 @@ class EchoCancellation:
         self.audio_seconds = 0.0  # of audio cancelled
         self._quiet_bytes = 10**9  # reference silence since the speaker last played
 
-    def tap(self, speaker: Speaker) -> ReferenceTap:
+    def tap(self, speaker: Speaker) -> TappedSpeaker:
         """``speaker``, also handing what it plays to this canceller as its reference."""
-        return ReferenceTap(speaker, self.reference)
+        return TappedSpeaker(speaker, self.reference.push, self.reference.clear)
 
     @property
     def active(self) -> bool:
