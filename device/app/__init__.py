@@ -115,7 +115,7 @@ def build_recognizer(
     engine, transcribes = cfg.asr.engine, any(p.transcription_model for p in providers or [])
     cloud = gate is not None and (engine == "cloud" or (engine == "auto" and transcribes))
     local = _local_recognizer(
-        cfg, "auto" if engine == "cloud" else engine, bool(providers) and not cloud
+        cfg, "auto" if engine == "cloud" else engine, bool(providers) and not cloud, cloud
     )
     if gate is None or not cloud:
         return local
@@ -129,7 +129,10 @@ def build_recognizer(
     )
 
 
-def _local_recognizer(cfg: Config, engine: str, free_text: bool) -> Recognizer:
+def _local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) -> Recognizer:
+    """``cloud``: a cloud transcribes what the grammar did not hear as a command, and its text
+    is decided on by the same intents, so pocketsphinx's second pass (as much CPU again) runs
+    only when the cloud did not."""
     model = resolved_vosk_model(cfg)
     if engine == "vosk" or (engine == "auto" and model.exists()):
         return VoskRecognizer(model)
@@ -145,6 +148,7 @@ def _local_recognizer(cfg: Config, engine: str, free_text: bool) -> Recognizer:
         lambda t: parse(t, phrase) is not None,
         wake_phrase=phrase,
         free_text=free_text,
+        second_pass=not cloud,
     )
 
 

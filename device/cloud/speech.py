@@ -58,7 +58,7 @@ from device.cloud.http import (
 from device.cloud.providers import Provider
 from device.egress import EgressGate
 from device.errors import CloudError, EgressRefused, TtsError
-from device.listening.asr import Adaptable, ChecksWakePhrase, Recognizer, Transcript
+from device.listening.asr import Adaptable, ChecksWakePhrase, LooksTwice, Recognizer, Transcript
 from device.speaking.tts import Synthesizer, wav_bytes_to_bus
 from drivers.audio_format import BYTES_PER_SECOND, wav_bytes
 
@@ -83,8 +83,9 @@ class CloudRecognizer:
     a grammar can only guess at a note's words, so those are transcribed here when they can be.
     Blank local results are not uploaded either: that is silence or noise (the listener also
     ends utterances in which no speech started). Audio is the only
-    thing uploaded: when no provider transcribes it, the local result is returned as it is, and
-    an unsure one is then not acted on (see ``Transcript.confident``). Providers without a
+    thing uploaded: when no provider transcribes it, the local result is returned (after the local
+    recogniser's second look, when it has one waiting), and an unsure one is then not acted on
+    (see ``Transcript.confident``). Providers without a
     ``transcription_model`` are skipped; one that fails ``failures`` times in a row is paused for
     ``cooldown_seconds``.
     """
@@ -111,6 +112,9 @@ class CloudRecognizer:
             p.name: CircuitBreaker(failures, cooldown_seconds, one_job=True) for p in providers
         }
         self._pcm = bytearray()
+        # A local recogniser built to look twice only when asked (``build_recognizer``) is asked
+        # when no cloud transcribed the utterance
+        self._second_look = local if isinstance(local, LooksTwice) else None
 
     def start(self) -> None:
         self._pcm.clear()
@@ -125,12 +129,12 @@ class CloudRecognizer:
         local = self.local.finish()
         pcm, self._pcm = bytes(self._pcm), bytearray()
         text = local.text.strip()
-        if not text or (local.confident and local.in_grammar and self._is_command(text)):
-            return local
-        heard = self.transcribe(wav_bytes(pcm))
-        if heard is None:
-            return local
-        return Transcript(heard, in_grammar=False, engine=self.name, verbatim=True)
+        if text and not (local.confident and local.in_grammar and self._is_command(text)):
+            heard = self.transcribe(wav_bytes(pcm))
+            if heard is not None:
+                return Transcript(heard, in_grammar=False, engine=self.name, verbatim=True)
+        rescued = self._second_look.second_look() if self._second_look is not None else None
+        return rescued or local
 
     def transcribe(self, wav: bytes) -> str | None:
         """``wav`` transcribed by the first provider that can, through the gate; None when

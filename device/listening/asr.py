@@ -73,6 +73,16 @@ class ChecksWakePhrase(Protocol):
 
 
 @runtime_checkable
+class LooksTwice(Protocol):
+    """Optional: a recogniser whose second look at an utterance (a slower pass that rescues a
+    misheard command) can wait until it is known to be needed: built not to look twice in
+    ``finish``, it runs the second look in ``second_look`` when asked, until the next ``start``.
+    """
+
+    def second_look(self) -> Transcript | None: ...
+
+
+@runtime_checkable
 class Adaptable(Protocol):
     """Optional: a recogniser that can tune itself to the microphone from speech heard idle."""
 
@@ -127,6 +137,7 @@ class PocketsphinxRecognizer:
         wake_phrase: str = "",
         *,
         free_text: bool = False,
+        second_pass: bool = True,
     ) -> None:
         """``is_command`` tells a command from the grammar's catch-all question branch.
 
@@ -138,7 +149,11 @@ class PocketsphinxRecognizer:
 
         Without ``free_text`` the guess is the grammar's own: its question branch, a few hundred
         words, enough to tell a question from silence (the offline brain's answer) and nothing
-        more; a cloud transcribes what the brain is asked (``device.cloud.speech``)."""
+        more; a cloud transcribes what the brain is asked (``device.cloud.speech``).
+
+        ``second_pass``: when the grammar heard no command, decode the utterance again in
+        ``finish``; False leaves it to ``second_look``, for a caller with a better way to rescue
+        a misheard command (a cloud's transcript, decided on by the same intents)."""
         from pocketsphinx import Config, Decoder
 
         self._is_command = is_command
@@ -172,7 +187,7 @@ class PocketsphinxRecognizer:
         self._started = False
         self._free_open = False  # the free decoder is inside an utterance
         self._audio = bytearray()  # the utterance so far, for a second pass
-        self.second_pass = True
+        self.second_pass = second_pass  # in finish(); else second_look() runs it when asked
 
     @property
     def decodes_free_text(self) -> bool:
@@ -203,7 +218,8 @@ class PocketsphinxRecognizer:
         command = self._command()
         if command is None and self.second_pass:
             command = self._second_pass()
-        self._audio.clear()
+        if command is not None or self.second_pass:
+            self._audio.clear()  # no second look is due
         if command is not None:
             return Transcript(command, True, self.name)
         text = self._guess()
@@ -230,8 +246,17 @@ class PocketsphinxRecognizer:
             return str(hyp.hypstr)
         return None
 
+    def second_look(self) -> Transcript | None:
+        """The command the second pass hears in the utterance just finished, or None (also when
+        the first pass heard one, or the second pass already ran)."""
+        command = self._second_pass()
+        self._audio.clear()
+        return None if command is None else Transcript(command, True, self.name)
+
     def _second_pass(self) -> str | None:
         """The utterance decoded again with its own cepstral mean, computed over all of it."""
+        if not self._audio:
+            return None
         self._decoder.start_utt()
         self._decoder.process_raw(bytes(self._audio), False, True)
         self._decoder.end_utt()
