@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -33,21 +34,26 @@ class EndpointSettings:
     no_speech_timeout_seconds: float = 5.0
 
 
+def settled_vad(aggressiveness: int) -> Any:
+    """A webrtcvad past its start-up: a new one takes its first frames of any sound, even a
+    quiet room, for speech. Five frames of a quiet room's hiss spend that."""
+    import webrtcvad
+
+    vad = webrtcvad.Vad(aggressiveness)
+    hiss = np.random.default_rng(0).normal(0, 30, 5 * FRAME_SAMPLES).astype("<i2")
+    for start in range(0, len(hiss), FRAME_SAMPLES):
+        vad.is_speech(hiss[start : start + FRAME_SAMPLES].tobytes(), 16000)
+    return vad
+
+
 class Endpointer:
     """Feed 30 ms frames of one utterance; ``process`` says when speech started and ended."""
 
     def __init__(self, settings: EndpointSettings) -> None:
-        import webrtcvad
-
         self.settings = settings
-        self._vad = webrtcvad.Vad(settings.aggressiveness)
-        # A new webrtcvad takes its first three frames of any sound, even a quiet room, for
-        # speech: three frames are a speech start, so the first utterance after start-up
-        # "began" at once and ended before a user who paused after the earcon spoke. Five
-        # frames of a quiet room's hiss spend that.
-        hiss = np.random.default_rng(0).normal(0, 30, 5 * FRAME_SAMPLES).astype("<i2")
-        for start in range(0, len(hiss), FRAME_SAMPLES):
-            self._vad.is_speech(hiss[start : start + FRAME_SAMPLES].tobytes(), 16000)
+        # Unsettled, three start-up frames were a speech start: the first utterance after
+        # start-up "began" at once and ended before a user who paused after the earcon spoke.
+        self._vad = settled_vad(settings.aggressiveness)
         self._frames = 0
         self._voiced_run = 0
         self._silent_run = 0
