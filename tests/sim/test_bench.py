@@ -61,3 +61,19 @@ def test_a_child_is_charged_its_own_peak_memory_not_its_large_parents(tmp_path):
     del ballast
     assert small_usage[0] == 0 and small_usage[1] < 100 * 1024  # kB: a bare interpreter
     assert large_usage[0] == 0 and 120 * 1024 < large_usage[1] < 220 * 1024  # its own 120 MB
+
+
+def test_the_wake_words_extremes_are_a_room_without_voice_and_talk_with_voice_throughout():
+    """The bench's quiet room and non-stop talk bound the wake word's CPU: the model runs in no
+    window of the one and in every window of the other."""
+    import numpy as np
+
+    from device.listening.tflite_wake import StreamingScorer
+    from device.sim.bench import _quiet_room, _talk_without_pause
+    from device.system.paths import resolved_wake_model
+
+    for sound, every_window in ((_quiet_room(), False), (_talk_without_pause(), True)):
+        scorer = StreamingScorer(resolved_wake_model(CFG))
+        scores = list(scorer.scores(np.frombuffer(sound, "<i2")))
+        assert len(scores) > 50
+        assert scorer.model_runs == (len(scores) if every_window else 0)
