@@ -60,6 +60,10 @@ class CloudCause(StrEnum):
     BUSY = "busy"  # 429/503: rate-limited or overloaded, for ``retry_after_seconds`` if known
     SERVER_ERROR = "server_error"  # 5xx, or an answer with nothing in it
     REJECTED = "rejected"  # any other 4xx: this request, as sent, will not be answered
+    # The usage budget ran out: the device's own daily one ([llm] max_requests_per_day,
+    # max_tokens_per_day) or a gateway's (a LiteLLM virtual key's max_budget)
+    BUDGET_DAY = "budget_day"
+    BUDGET_HOUR = "budget_hour"  # the device's [llm] max_requests_per_hour
 
 
 class CloudError(ZeroPinError, ConnectionError):

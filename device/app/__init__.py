@@ -18,6 +18,7 @@ from pathlib import Path
 
 from device.app.hardware import build_privacy_led, upload_indicator
 from device.cloud.brain import BrainSettings, CloudBrain
+from device.cloud.budget import BudgetLimits, UsageMeter
 from device.cloud.chain import ProviderChain
 from device.cloud.client import ChatClient
 from device.cloud.drafts import DraftReviser
@@ -53,6 +54,7 @@ from device.storage.database import Database, open_state
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
 from device.storage.timings import TurnTimings
+from device.storage.usage import CloudUsage
 from device.system.paths import (
     resolved_state_dir,
     resolved_vosk_model,
@@ -210,12 +212,29 @@ def build_gate(
     )
 
 
-def build_chain(cfg: Config, providers: list[Provider], gate: EgressGate) -> ProviderChain:
+def build_chain(
+    cfg: Config, providers: list[Provider], gate: EgressGate, usage: CloudUsage | None = None
+) -> ProviderChain:
+    """The provider chain; with ``usage``, under the ``[llm]`` usage budget counted there."""
     return ProviderChain(
         [ChatClient(provider, gate) for provider in providers],
         failures=cfg.llm.breaker_failures,
         cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
+        meter=None if usage is None else build_meter(cfg, usage),
     )
+
+
+def budget_limits(cfg: Config) -> BudgetLimits:
+    return BudgetLimits(
+        max_requests_per_hour=cfg.llm.max_requests_per_hour,
+        max_requests_per_day=cfg.llm.max_requests_per_day,
+        max_tokens_per_day=cfg.llm.max_tokens_per_day,
+    )
+
+
+def build_meter(cfg: Config, usage: CloudUsage) -> UsageMeter | None:
+    limits = budget_limits(cfg)
+    return UsageMeter(usage, limits) if limits.limited else None
 
 
 @dataclass(frozen=True)
@@ -225,10 +244,16 @@ class Stores:
     notes: NoteStore
     memory: MemoryStore
     conversation: ConversationStore
+    usage: CloudUsage  # the cloud requests counted for the usage budget
 
 
 def build_stores(database: Database) -> Stores:
-    return Stores(NoteStore(database), MemoryStore(database), ConversationStore(database))
+    return Stores(
+        NoteStore(database),
+        MemoryStore(database),
+        ConversationStore(database),
+        CloudUsage(database),
+    )
 
 
 def build_brain(
@@ -251,9 +276,10 @@ def build_brain(
         history_minutes=cfg.llm.history_minutes,
         image_max_side=cfg.llm.image_max_side,
         image_quality=cfg.llm.image_quality,
+        count_usage=cfg.llm.max_tokens_per_day > 0,
     )
     return CloudBrain(
-        build_chain(cfg, providers, gate),
+        build_chain(cfg, providers, gate, stores.usage),
         Toolbox(skills, stores.memory),
         stores.memory,
         stores.conversation,

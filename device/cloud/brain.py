@@ -91,6 +91,9 @@ class BrainSettings:
     history_minutes: float = 10.0  # older turns are forgotten
     image_max_side: int = 768  # pixels
     image_quality: int = 80  # JPEG quality
+    # ask a streaming server to count the tokens it used (``stream_options``): only when the
+    # usage budget limits tokens, since some servers refuse parameters they do not know
+    count_usage: bool = False
 
 
 class CloudBrain:
@@ -207,6 +210,8 @@ class CloudBrain:
             }
             if tools:
                 request["tools"] = tools
+            if settings.count_usage and settings.stream:
+                request["stream_options"] = {"include_usage": True}
             return request
 
         return body

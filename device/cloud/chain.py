@@ -15,7 +15,9 @@ never open the breaker: the provider still answers other questions. A provider w
 refused a photo is not sent photos for ``CANNOT_SEE_PAUSE_SECONDS``.
 
 When none answers, :class:`AllProvidersFailed` carries every failure, and its ``spoken`` is the
-sentence for the wearer (see ``spoken``).
+sentence for the wearer (see ``spoken``). With a ``meter`` (the device's usage budget, see
+``budget``), a spent budget is such a failure before any provider is asked, and each request a
+provider answered is counted.
 
 Example::
 
@@ -34,7 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from device.cancel import Cancellation
-from device.cloud.client import ChatClient, Delta, PartialAnswer
+from device.cloud.budget import UsageMeter, estimated_tokens
+from device.cloud.client import ChatClient, Delta, PartialAnswer, TextDelta, Usage
 from device.cloud.providers import Provider
 from device.cloud.spoken import most_actionable, spoken_reason
 from device.errors import CloudCause, CloudError
@@ -99,7 +102,14 @@ _ABOUT_THE_REQUEST = frozenset(
     {CloudCause.CANNOT_SEE, CloudCause.MODEL_UNKNOWN, CloudCause.REJECTED}
 )
 # Until someone acts: a new key, money, the right address.
-_HOPELESS = frozenset({CloudCause.KEY_REFUSED, CloudCause.OUT_OF_CREDIT, CloudCause.NOT_FOUND})
+_HOPELESS = frozenset(
+    {
+        CloudCause.KEY_REFUSED,
+        CloudCause.OUT_OF_CREDIT,
+        CloudCause.NOT_FOUND,
+        CloudCause.BUDGET_DAY,  # a gateway's spent budget comes back only when its owner says
+    }
+)
 
 # The longest wait a provider may ask for (its Retry-After, or back-off) that is sat through.
 # With another provider to ask: about what asking that one costs (a TLS set-up and its first
@@ -163,8 +173,10 @@ class ProviderChain:
         failures: int = 3,
         cooldown_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        meter: UsageMeter | None = None,
     ) -> None:
         self._clock = clock
+        self.meter = meter
         self._links = [
             _Link(client, CircuitBreaker(failures, cooldown_seconds, clock)) for client in clients
         ]
@@ -191,6 +203,11 @@ class ProviderChain:
         (the next is not asked: the user has already heard the start), Cancelled, or
         EgressRefused (nothing may be sent; asking another provider would not change that).
         """
+        if self.meter is not None:
+            try:
+                self.meter.check()
+            except CloudError as spent:
+                raise AllProvidersFailed([spent]) from None
         plan = [(link, self._body_or_skip(link, body_for, kind, purpose)) for link in self._links]
         last_askable = max((i for i, (_, b) in enumerate(plan) if isinstance(b, dict)), default=-1)
         failures: list[CloudError] = []
@@ -200,14 +217,18 @@ class ProviderChain:
                 continue
             provider = link.client.provider
             alone = index == last_askable
+            max_wait = WAIT_ALONE_SECONDS if alone else WAIT_WITH_FALLBACK_SECONDS
             try:
-                for delta in link.client.chat(
+                for delta in self._counted(
+                    link.client.chat(
+                        body,
+                        purpose=purpose,
+                        cancel=cancel,
+                        kind=kind,
+                        prompt_text=prompt_text,
+                        max_wait_seconds=max_wait,
+                    ),
                     body,
-                    purpose=purpose,
-                    cancel=cancel,
-                    kind=kind,
-                    prompt_text=prompt_text,
-                    max_wait_seconds=WAIT_ALONE_SECONDS if alone else WAIT_WITH_FALLBACK_SECONDS,
                 ):
                     yield provider, delta
             except PartialAnswer as exc:
@@ -223,6 +244,26 @@ class ProviderChain:
             link.breaker.succeeded()
             return
         raise AllProvidersFailed(failures)
+
+    def _counted(self, deltas: Iterator[Delta | Usage], body: dict[str, Any]) -> Iterator[Delta]:
+        """``deltas`` without the server's usage, which goes to the meter once the provider has
+        answered something (a request refused outright costs nothing and is not counted)."""
+        tokens: int | None = None
+        received = 0
+        answered = False
+        try:
+            for delta in deltas:
+                if isinstance(delta, Usage):
+                    tokens = delta.tokens
+                    continue
+                answered = True
+                received += len(delta.text) if isinstance(delta, TextDelta) else 0
+                yield delta
+        finally:
+            if self.meter is not None and answered:
+                if tokens is None and self.meter.counts_tokens:
+                    tokens = estimated_tokens(_text_chars(body.get("messages")), received)
+                self.meter.answered(tokens or 0)
 
     def _body_or_skip(
         self, link: _Link, body_for: BodyFor, kind: str, purpose: str
@@ -245,6 +286,20 @@ class ProviderChain:
         if kind == "image" and error.cause is CloudCause.CANNOT_SEE:
             link.cannot_see_until = self._clock() + CANNOT_SEE_PAUSE_SECONDS
         link.breaker.failed(error)
+
+
+def _text_chars(messages: object) -> int:
+    """The characters of text in a request's messages; a photo is not text (and a server that
+    counts tokens charges it by its size in tiles, not by its base64)."""
+    total = 0
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            parts = [part for part in content if isinstance(part, dict)]
+            total += sum(len(str(part.get("text", ""))) for part in parts)
+    return total
 
 
 def _paused(name: str, breaker: CircuitBreaker) -> CloudError:

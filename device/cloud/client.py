@@ -66,6 +66,17 @@ class ToolCall:
 Delta = TextDelta | ToolCall
 
 
+@dataclass(frozen=True)
+class Usage:
+    """The tokens the server says a request used: the last thing an answer yields, when the
+    server counts (a streamed answer only when asked: ``stream_options.include_usage``)."""
+
+    tokens: int
+
+
+ClientDelta = Delta | Usage
+
+
 class PartialAnswer(CloudError):
     """The stream broke after some of the answer was already given out."""
 
@@ -111,9 +122,10 @@ class ChatClient:
         kind: str = "text",
         prompt_text: str = "",
         max_wait_seconds: float | None = None,
-    ) -> Iterator[Delta]:
+    ) -> Iterator[ClientDelta]:
         """Send ``body`` to /chat/completions; yield the answer as it streams (or all at once
-        when ``body["stream"]`` is false). Raises CloudError, PartialAnswer or Cancelled.
+        when ``body["stream"]`` is false), then its :class:`Usage` if the server counted it.
+        Raises CloudError, PartialAnswer or Cancelled.
 
         ``kind`` is what the request carries for the egress ledger ("image" lights the privacy
         LED); ``prompt_text`` is the user's words, recorded only when the ledger is configured
@@ -136,7 +148,7 @@ class ChatClient:
                     content=prompt_text,
                 ):
                     for delta in self._exchange(payload, bool(body.get("stream")), started, cancel):
-                        given_out = True
+                        given_out = given_out or not isinstance(delta, Usage)
                         yield delta
                 return
             except CloudError as exc:
@@ -163,7 +175,7 @@ class ChatClient:
 
     def _exchange(
         self, payload: bytes, stream: bool, started: float, cancel: Cancellation
-    ) -> Iterator[Delta]:
+    ) -> Iterator[ClientDelta]:
         provider = self.provider
         watchdog = Watchdog(cancel)
         watchdog.arm(provider.first_token_timeout_seconds, "did not start answering")
@@ -178,7 +190,7 @@ class ChatClient:
                     deltas = _whole_deltas(response, provider)
                 first = True
                 for delta in deltas:
-                    if first:
+                    if first and not isinstance(delta, Usage):
                         first = False
                         elapsed = time.monotonic() - started
                         watchdog.arm(max(0.0, provider.deadline_seconds - elapsed), "took too long")
@@ -222,7 +234,7 @@ class ChatClient:
         cancel.check()
 
 
-def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[Delta]:
+def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[ClientDelta]:
     kind = content_type_of(response)
     if kind == "application/json":  # a server that ignores "stream": true
         yield from _whole_deltas(response, provider)
@@ -231,6 +243,7 @@ def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[
         raise wrong_content_type(provider, kind)
     calls: dict[int, _ToolCallParts] = {}
     finished = False  # "[DONE]" or a finish_reason: the answer is whole
+    usage: Usage | None = None  # the last chunk carries it when include_usage was asked for
     for event in sseclient.SSEClient(raw_chunks(response)).events():
         data = event.data.strip()
         if not data:
@@ -248,6 +261,7 @@ def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[
                 f"{provider.name} failed mid-answer: {_in_stream_error(chunk)}",
                 cause=CloudCause.SERVER_ERROR,
             )
+        usage = _usage(chunk) or usage
         for choice in (chunk.get("choices") or []) if isinstance(chunk, dict) else []:
             finished = finished or bool(choice.get("finish_reason"))
             delta = choice.get("delta") or {}
@@ -266,6 +280,20 @@ def _stream_deltas(response: requests.Response, provider: Provider) -> Iterator[
         parts = calls[index]
         if parts.name:
             yield ToolCall(parts.id or f"call_{index}", parts.name, "".join(parts.arguments))
+    if usage is not None:
+        yield usage
+
+
+def _usage(document: object) -> Usage | None:
+    """A chunk's or an answer's ``usage``, when it has a usable one."""
+    usage = document.get("usage") if isinstance(document, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    total = usage.get("total_tokens")
+    if not isinstance(total, int) or isinstance(total, bool):
+        parts = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
+        total = sum(p for p in parts if isinstance(p, int) and not isinstance(p, bool))
+    return Usage(max(0, total))
 
 
 def _in_stream_error(chunk: dict[str, Any]) -> str:
@@ -274,7 +302,7 @@ def _in_stream_error(chunk: dict[str, Any]) -> str:
     return " ".join(str(message).split())[:200]
 
 
-def _whole_deltas(response: requests.Response, provider: Provider) -> Iterator[Delta]:
+def _whole_deltas(response: requests.Response, provider: Provider) -> Iterator[ClientDelta]:
     if content_type_of(response) != "application/json":
         raise wrong_content_type(provider, content_type_of(response))
     try:
@@ -292,6 +320,18 @@ def _whole_deltas(response: requests.Response, provider: Provider) -> Iterator[D
             yield ToolCall(
                 call.get("id") or f"call_{index}", function["name"], function.get("arguments", "")
             )
+    usage = _usage(document)
+    if usage is not None:
+        yield usage
 
 
-__all__ = ["ChatClient", "Delta", "PartialAnswer", "TextDelta", "ToolCall", "Cancelled"]
+__all__ = [
+    "ChatClient",
+    "ClientDelta",
+    "Delta",
+    "PartialAnswer",
+    "TextDelta",
+    "ToolCall",
+    "Usage",
+    "Cancelled",
+]

@@ -165,6 +165,16 @@ _NOT_SUPPORTED = re.compile(
     r"|at most 0 image",
     re.IGNORECASE,
 )
+# A gateway's own budget refusal. LiteLLM's proxy sends {"error": {"message": "Budget has been
+# exceeded! ... Max budget: 2.5", "type": "budget_exceeded", "code": "400"}} with 400, 429 or
+# (newer releases) 422, whichever its budget_exceeded_status_code says; others word it alike.
+_BUDGET_TYPES = frozenset({"budget_exceeded", "budget_exceeded_error", "exceededbudget"})
+_BUDGET_WORDS = re.compile(
+    r"budget (has been |is |was )?(exceeded|used up|spent|exhausted)|(exceeded|over) (the |your )?"
+    r"(max |maximum )?budget|max(imum)? budget (reached|limit)",
+    re.IGNORECASE,
+)
+_BUDGET_STATUSES = frozenset({400, 402, 403, 422, 429})
 _MISSING_MODEL = re.compile(
     r"model.*(not found|does not exist|not exist|not a valid model)|(unknown|no such) model",
     re.IGNORECASE,
@@ -176,9 +186,13 @@ def raise_for_status(response: requests.Response, provider: Provider) -> None:
     status = response.status_code
     if status == 200:
         return
-    message, code = _error_detail(response)
+    message, code, kind = _error_detail(response)
     detail = _scrubbed(message, provider)
     name = provider.name
+    if _is_budget_refusal(status, message, code, kind):
+        # Before 403 and 429: waiting a minute or a new key will not bring the budget back.
+        cause = CloudCause.BUDGET_DAY
+        raise CloudError(f"{name}'s budget is used up ({status}): {detail}", cause=cause)
     # Refusals of what was asked, whatever the status: a missing model can come as 400, 403
     # (OpenAI, no access to it) or 404, and llama.cpp refuses images with a 500.
     if _IMAGES.search(message) and _NOT_SUPPORTED.search(message):
@@ -215,23 +229,30 @@ def raise_for_status(response: requests.Response, provider: Provider) -> None:
     raise CloudError(f"{name} rejected the request ({status}): {detail}", cause=cause)
 
 
-def _error_detail(response: requests.Response) -> tuple[str, str]:
-    """The error body's message, one line, and its ``code`` ("" when it has none)."""
+def _is_budget_refusal(status: int, message: str, code: str, kind: str) -> bool:
+    if status not in _BUDGET_STATUSES:
+        return False
+    named = kind.lower() in _BUDGET_TYPES or code.lower() in _BUDGET_TYPES
+    return named or bool(_BUDGET_WORDS.search(message))
+
+
+def _error_detail(response: requests.Response) -> tuple[str, str, str]:
+    """The error body's message, one line, its ``code`` and its ``type`` ("" when none)."""
     try:
         text = response.raw.read(4096, decode_content=True).decode("utf-8", "replace")
     except Exception:  # the body of an error is a nicety; the status already says enough
-        return "no details", ""
+        return "no details", "", ""
     try:
         error = json.loads(text).get("error")
     except (ValueError, AttributeError):
         error = None
     if isinstance(error, dict):
-        message, code = error.get("message"), error.get("code")
+        message, code, kind = error.get("message"), error.get("code"), error.get("type")
     else:
-        message, code = error, None
+        message, code, kind = error, None, None
     if message:
-        return " ".join(str(message).split())[:200], str(code or "")
-    return " ".join(text.split())[:120] or "no details", str(code or "")
+        return " ".join(str(message).split())[:200], str(code or ""), str(kind or "")
+    return " ".join(text.split())[:120] or "no details", str(code or ""), str(kind or "")
 
 
 def _scrubbed(text: str, provider: Provider) -> str:

@@ -33,6 +33,9 @@ BUSY = "The cloud is busy. Try again {when}."  # when: "in about 25 seconds", "i
 SERVER_ERROR = "Something went wrong in the cloud. Try again in a moment."
 NOT_FOUND = "The cloud address in my settings leads nowhere. Check its base URL."
 REJECTED = "The cloud turned that question down. Try asking it another way."
+# A workshop's budget: the wearer cannot fix it, but should know the device still works.
+BUDGET_DAY = "Today's cloud budget is used up; local commands still work."
+BUDGET_HOUR = "This hour's cloud budget is used up; local commands still work."
 
 _SENTENCES = {
     CloudCause.UNREACHABLE: OFFLINE_FALLBACK,
@@ -43,6 +46,8 @@ _SENTENCES = {
     CloudCause.CANNOT_SEE: NO_VISION,
     CloudCause.SERVER_ERROR: SERVER_ERROR,
     CloudCause.REJECTED: REJECTED,
+    CloudCause.BUDGET_DAY: BUDGET_DAY,
+    CloudCause.BUDGET_HOUR: BUDGET_HOUR,
 }
 
 # Most actionable first: what only the wearer can fix, then what says when to come back, then
@@ -50,6 +55,8 @@ _SENTENCES = {
 _PRECEDENCE = (
     CloudCause.KEY_REFUSED,
     CloudCause.OUT_OF_CREDIT,
+    CloudCause.BUDGET_DAY,
+    CloudCause.BUDGET_HOUR,
     CloudCause.MODEL_UNKNOWN,
     CloudCause.NOT_FOUND,
     CloudCause.BUSY,

@@ -44,7 +44,8 @@ BUSY_TIMEOUT_MS = 5000
 # Schema migrations, applied in order; ``PRAGMA user_version`` counts how many have run.
 # Append new entries for new tables; never edit a shipped one. 1: notes; 2: memory, turns and the
 # egress ledger; 3: what each note was heard by, and its audio; 4: how long each turn took
-# (``device.storage.timings``: no words, only times, engines and the intent).
+# (``device.storage.timings``: no words, only times, engines and the intent); 5: the cloud
+# requests of the last two days, for the usage budget (``device.storage.usage``).
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE notes (
@@ -108,6 +109,14 @@ MIGRATIONS: tuple[str, ...] = (
         first_audio_ms REAL,
         last_audio_ms REAL
     );
+    """,
+    """
+    CREATE TABLE cloud_usage (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,  -- unix seconds the request was sent
+        tokens INTEGER NOT NULL DEFAULT 0 CHECK (tokens >= 0)  -- as the server counted them
+    );
+    CREATE INDEX cloud_usage_by_at ON cloud_usage (at);
     """,
 )
 
@@ -348,8 +357,9 @@ class Database:
 
 
 # Written without durable=True, so a stand-in keeps them in memory: the device still answers
-# (a cloud answer needs its ledger row written first), and forgets them when it stops.
-IN_MEMORY_TABLES = ("turns", "egress_ledger")
+# (a cloud answer needs its ledger row written first), and forgets them when it stops; the
+# usage budget then counts from the start.
+IN_MEMORY_TABLES = ("turns", "egress_ledger", "cloud_usage")
 
 
 def open_or_stand_in(path: Path, *, memory: bool = True) -> Database:

@@ -18,7 +18,7 @@ from gpiozero.pins.mock import MockFactory
 
 from device.cancel import Cancellation, Cancelled
 from device.cloud.chain import AllProvidersFailed, CircuitBreaker, ProviderChain
-from device.cloud.client import ChatClient, PartialAnswer, TextDelta, ToolCall
+from device.cloud.client import ChatClient, PartialAnswer, TextDelta, ToolCall, Usage
 from device.cloud.providers import Provider
 from device.cloud.spoken import (
     KEY_REFUSED,
@@ -94,7 +94,9 @@ def test_streams_the_answer_as_it_is_written(llm_server, gate):
 def test_waits_for_the_whole_answer_when_not_streaming(llm_server, gate):
     client = ChatClient(provider_for(llm_server), gate)
     deltas = collect(client, body(stream=False))
-    assert len(deltas) == 1
+    # The whole text at once, then what the server said it cost (for the usage budget).
+    [text, usage] = deltas
+    assert isinstance(text, TextDelta) and isinstance(usage, Usage) and usage.tokens > 0
     assert text_of(deltas).count(".") == 5
     assert llm_server.requests[-1].body["stream"] is False
 

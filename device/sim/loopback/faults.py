@@ -10,6 +10,10 @@ status_401/403      OpenAI error JSON: the key is refused           same
 status_404          OpenAI error JSON: ``model_not_found``          same
 status_429/503      OpenAI error JSON (``Retry-After`` when given)  same
 status_429_quota    429 ``insufficient_quota``: the account is dry  same
+status_budget       400 ``budget_exceeded``, as LiteLLM's proxy     same
+                    refuses a virtual key over its max_budget
+status_429_budget   the same with 429 (LiteLLM's                    same
+                    ``budget_exceeded_status_code: 429``)
 status_500          OpenAI error JSON                               same
 reset_mid_stream    role and two content events, then a TCP reset   half the body, then a reset
 malformed_event     ``data: {not json`` after two content events    body ``{not json`` (JSON)
@@ -57,6 +61,8 @@ FAULTS = frozenset(
         "status_404",
         "status_429",
         "status_429_quota",
+        "status_budget",
+        "status_429_budget",
         "status_500",
         "status_503",
         "reset_mid_stream",
@@ -81,6 +87,10 @@ HUGE_SENTENCE = "This answer goes on and on. "
 ENDLESS_SENTENCE = "And it goes on. "
 ENDLESS_INTERVAL_SECONDS = 0.01
 VISION_REFUSAL = "Invalid content type. image_url is only supported by certain models."
+# LiteLLM's wording; the key is named by its hash, never the key itself.
+BUDGET_EXCEEDED = (
+    "Budget has been exceeded! Key=5f1c2a0e9b7d4c3a Current cost: 0.2512, Max budget: 0.25"
+)
 BAD_TOOL_CALLS = {
     "bad_tool_json": ("set_timer", '{"seconds": 5'),
     "unknown_tool": ("launch_rocket", "{}"),
@@ -140,6 +150,9 @@ def status_answer(fault: Fault, model: object = None) -> tuple[int, bytes, dict[
     if name == "status_429_quota":
         message = "You exceeded your current quota, please check your plan and billing details."
         return 429, error_body(message, "insufficient_quota", "insufficient_quota"), {}
+    if name in ("status_budget", "status_429_budget"):
+        status = 429 if name == "status_429_budget" else 400
+        return status, error_body(BUDGET_EXCEEDED, "budget_exceeded", str(status)), {}
     headers = {}
     if fault.retry_after is not None:
         # Seconds as a decimal, as OpenAI's SDKs read it; also in milliseconds.

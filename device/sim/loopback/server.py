@@ -62,6 +62,7 @@ from device.sim.loopback.wire import (
     events_for,
     parse_body,
     tone_wav,
+    wants_usage,
 )
 
 logger = logging.getLogger(__name__)
@@ -229,7 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model") if isinstance(body.get("model"), str) else LOOPBACK_MODEL
         completion = Completion(owner._next_id(), int(time.time()), str(model))
         if body.get("stream") is True:
-            self._stream_chat(completion, reply, fault)
+            usage = completion.usage_chunk(reply, body) if wants_usage(body) else None
+            self._stream_chat(completion, reply, fault, usage)
             return
         # As long as the streamed answer would take: first token, then one interval per batch.
         batches = len(events_for(reply)) - 2  # not the role event nor the finish event
@@ -242,7 +244,9 @@ class _Handler(BaseHTTPRequestHandler):
         whole = break_whole(completion.whole(reply, prompt=body), fault)
         self._send_answer(json.dumps(whole).encode(), fault)
 
-    def _stream_chat(self, completion: Completion, reply: ScriptedReply, fault: str) -> None:
+    def _stream_chat(
+        self, completion: Completion, reply: ScriptedReply, fault: str, usage: dict | None
+    ) -> None:
         owner = self.owner
         chunks = [completion.chunk(delta, finish) for delta, finish in events_for(reply)]
         first_delay = owner.first_token_seconds
@@ -274,6 +278,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault in UNFINISHED:
             self._hang()
             return
+        if usage is not None:
+            self._write_chunk(f"data: {json.dumps(usage)}\n\n".encode())
         self._write_chunk(b"data: [DONE]\n\n")
         self._write_chunk(b"")
 

@@ -139,13 +139,9 @@ class Completion:
         if reply.tool_call is not None:
             message["tool_calls"] = [_tool_call_object(reply.tool_call)]
             finish_reason = "tool_calls"
-            completion_words = len(reply.tool_call.arguments.split())
         else:
             message["content"] = reply.text
             finish_reason = "stop"
-            completion_words = len(reply.text.split())
-        # Words stand in for tokens: close enough for a budget check, honest about being rough.
-        prompt_words = len(json.dumps(prompt.get("messages", [])).split())
         return {
             "id": self.id,
             "object": "chat.completion",
@@ -154,12 +150,31 @@ class Completion:
             "choices": [
                 {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
             ],
-            "usage": {
-                "prompt_tokens": prompt_words,
-                "completion_tokens": completion_words,
-                "total_tokens": prompt_words + completion_words,
-            },
+            "usage": usage(reply, prompt),
         }
+
+    def usage_chunk(self, reply: ScriptedReply, prompt: dict[str, Any]) -> dict[str, Any]:
+        """The last event of a stream whose request asked ``stream_options.include_usage``:
+        no choices, the usage (as OpenAI sends it)."""
+        return {**self.chunk({}, None), "choices": [], "usage": usage(reply, prompt)}
+
+
+def usage(reply: ScriptedReply, prompt: dict[str, Any]) -> dict[str, int]:
+    """What a request "cost": words stand in for tokens, close enough for a budget check and
+    honest about being rough."""
+    call = reply.tool_call
+    completion_words = len((call.arguments if call is not None else reply.text).split())
+    prompt_words = len(json.dumps(prompt.get("messages", [])).split())
+    return {
+        "prompt_tokens": prompt_words,
+        "completion_tokens": completion_words,
+        "total_tokens": prompt_words + completion_words,
+    }
+
+
+def wants_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 def _tool_call_object(call: ToolCall) -> dict[str, Any]:
