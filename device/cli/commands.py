@@ -146,6 +146,7 @@ def firstboot(args: argparse.Namespace) -> int:
         else "",
         f"host name {report.hostname}" if report.hostname else "",
         f"Wi-Fi country {report.wifi_country}" if report.wifi_country else "",
+        f"Wi-Fi network {report.wifi_network!r}" if report.wifi_network else "",
         f"audio profile {report.audio_profile}" if report.audio_profile else "",
     ]
     print("zeropin firstboot: " + ("; ".join(filter(None, done)) or "nothing to apply"))

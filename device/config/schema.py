@@ -79,6 +79,20 @@ class AudioConfig:
     profile: str = setting("", one_of("", *AUDIO_PROFILES))
 
 
+def _wifi_ssid(v: str) -> str | None:
+    if len(v.encode()) <= 32 and all(ord(char) >= 32 and char != "\x7f" for char in v):
+        return None
+    return "must be a Wi-Fi network name: at most 32 bytes, no line breaks or control characters"
+
+
+def _wpa_passphrase(v: Secret) -> str | None:
+    """The rule of ``wifi_password``: what WPA2/WPA3-Personal takes ("" for an open network)."""
+    text = v.reveal()
+    if not text or (8 <= len(text) <= 63 and all(32 <= ord(char) <= 126 for char in text)):
+        return None
+    return "must be 8 to 63 printable ASCII characters, or empty for an open network (not shown)"
+
+
 @dataclass(frozen=True)
 class SystemConfig:
     """What ``zeropin firstboot`` applies to the operating system; the daemon ignores it."""
@@ -87,6 +101,10 @@ class SystemConfig:
     hostname: str = setting("", dns_label)
     # ISO 3166 code, e.g. "GB"; a Pi keeps Wi-Fi off until one is set
     wifi_country: str = setting("", country_code)
+    # the Wi-Fi network to join (a NetworkManager connection); "" = leave Wi-Fi as it is, e.g.
+    # set with Raspberry Pi Imager. A workshop's kits all join the teacher's network.
+    wifi_ssid: str = setting("", _wifi_ssid)
+    wifi_password: Secret = setting(Secret(), _wpa_passphrase)  # WPA-PSK; "" = an open network
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ daemon starts (``zeropin-firstboot.service``), this:
    both places, never in neither;
 2. reads the file the way the daemon will, so a broken line stops here with the file, key and
    reason, and nothing else is changed;
-3. sets the host name, the Wi-Fi country and the audio profile (ALSA config, overlay, mixer).
+3. sets the host name, the Wi-Fi country, the Wi-Fi network (a NetworkManager connection file,
+   0600, as Raspberry Pi OS Bookworm keeps its own) and the audio profile (ALSA config,
+   overlay, mixer).
 
 Every step is idempotent, so it runs on every boot and a later edit of the file takes effect at
 the next one. ``root`` lets tests (and image builds) apply it to a folder instead of ``/``.
@@ -28,6 +30,7 @@ import shutil
 import socket
 import subprocess
 import tomllib
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +46,7 @@ log = logging.getLogger(__name__)
 BOOT_CONFIG = Path("boot/firmware/zeropin.toml")  # paths here are relative to the root
 SYSTEM_CONFIG = Path("etc/zeropin/config.toml")
 SECRETS = Path("etc/zeropin/secrets.toml")
+WIFI_CONNECTION = Path("etc/NetworkManager/system-connections/zeropin-wifi.nmconnection")
 CMDLINE = Path("boot/firmware/cmdline.txt")
 DAEMON_USER = "zeropin"
 MOVED_NOTE = "# api_key moved to /etc/zeropin/secrets.toml by zeropin firstboot"
@@ -61,6 +65,7 @@ class FirstbootReport:
     keys_moved: list[str] = field(default_factory=list)  # provider names
     hostname: str = ""
     wifi_country: str = ""
+    wifi_network: str = ""  # the SSID of the connection written
     audio_profile: str = ""
     reboot_needed: bool = False
 
@@ -89,6 +94,7 @@ def apply_boot_config(
     runner = run or (_run_if_installed if live else None)
     report.hostname = _apply_hostname(cfg, root, runner)
     report.wifi_country = _apply_wifi_country(cfg, root, runner)
+    report.wifi_network = _apply_wifi_network(cfg, root)
     if cfg.audio.profile:
         report.audio_profile, report.reboot_needed = _apply_audio(cfg, root)
     return report
@@ -264,6 +270,45 @@ def _apply_wifi_country(cfg: Config, root: Path, run: Runner | None) -> str:
         run(["iw", "reg", "set", country])
         run(["rfkill", "unblock", "wifi"])  # Raspberry Pi OS keeps Wi-Fi off until this
     return country
+
+
+def _apply_wifi_network(cfg: Config, root: Path) -> str:
+    """A NetworkManager keyfile for ``[system] wifi_ssid``, read when NetworkManager starts
+    (firstboot runs before the network). Mode 0600, owned by root: it holds the password, and
+    NetworkManager ignores a connection file others may read."""
+    ssid = cfg.system.wifi_ssid
+    if not ssid:
+        return ""
+    # A fixed id and uuid: the same file every boot, so an unchanged setting writes nothing.
+    uuid_ = uuid.uuid5(uuid.NAMESPACE_URL, "zeropin-wifi")
+    lines = [
+        "# Written by zeropin firstboot from [system] wifi_ssid in /boot/firmware/zeropin.toml",
+        "[connection]",
+        "id=zeropin-wifi",
+        f"uuid={uuid_}",
+        "type=wifi",
+        "autoconnect=true",
+        "",
+        "[wifi]",
+        "mode=infrastructure",
+        f"ssid={_keyfile_escaped(ssid)}",
+        "",
+    ]
+    password = cfg.system.wifi_password.reveal()
+    if password:
+        lines += ["[wifi-security]", "key-mgmt=wpa-psk", f"psk={_keyfile_escaped(password)}", ""]
+    lines += ["[ipv4]", "method=auto", "", "[ipv6]", "method=auto", ""]
+    text = "\n".join(lines)
+    path = root / WIFI_CONNECTION
+    if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
+        _write_atomically(path, text, mode=0o600)
+    return ssid
+
+
+def _keyfile_escaped(value: str) -> str:
+    """A value as GLib's key files read it back: backslashes doubled, leading space kept."""
+    value = value.replace("\\", "\\\\")
+    return "\\s" + value[1:] if value.startswith(" ") else value
 
 
 def _apply_audio(cfg: Config, root: Path) -> tuple[str, bool]:

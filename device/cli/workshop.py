@@ -1,0 +1,103 @@
+"""``zeropin workshop``: twenty kits on one table. ``kits`` writes one boot-partition file per
+kit; ``reset`` forgets the last visitor (``device.storage.reset`` says what and why)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_workshop_parsers(sub: Any) -> None:
+    workshop = sub.add_parser("workshop", help="a workshop: kit files, reset between visitors")
+    workshop_sub = workshop.add_subparsers()
+    kits = workshop_sub.add_parser(
+        "kits", help="write one boot-partition zeropin.toml per kit: DIR/kit-01/zeropin.toml ..."
+    )
+    kits.add_argument("--count", type=int, required=True, help="how many kits")
+    kits.add_argument("--prefix", default="kit", help="host name before the number (kit-01)")
+    kits.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
+    kits.add_argument("--wifi-ssid", default="", help="the Wi-Fi network every kit joins")
+    kits.add_argument(
+        "--wifi-password", default="", help="its password (written into each file, never shown)"
+    )
+    kits.add_argument("--country", default="", help='Wi-Fi country, two capitals ("GB")')
+    kits.add_argument("--profile", default="", help="audio profile (docs/audio-profiles.md)")
+    kits.add_argument(
+        "--provider-url", default="", metavar="URL", help="the OpenAI-compatible gateway, .../v1"
+    )
+    kits.add_argument("--model", default="", help="the gateway's model name (gpt-4o-mini)")
+    kits.add_argument("--vision-model", default="", help="a model that takes pictures")
+    kits.add_argument("--transcription-model", default="", help="a speech-to-text model")
+    kits.add_argument(
+        "--key-file", type=Path, metavar="FILE", help="one key per line, one per kit, in order"
+    )
+    for name in ("max-requests-per-hour", "max-requests-per-day", "max-tokens-per-day"):
+        kits.add_argument(f"--{name}", type=int, default=0, help="the device's own budget")
+    kits.add_argument("--force", action="store_true", help="write over kit files already there")
+    kits.set_defaults(func=kits_command)
+
+    reset = workshop_sub.add_parser(
+        "reset",
+        help="forget the last visitor: notes, memory, conversation, photos, recordings, turn "
+        "timings, budget counts (keeps settings, models, the privacy ledger)",
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask first")
+    reset.set_defaults(func=reset_command)
+
+
+def kits_command(args: argparse.Namespace) -> int:
+    from device.errors import ConfigError
+    from device.system.workshop import KitPlan, read_keys, write_kits
+
+    if args.key_file is not None and not args.provider_url:
+        raise ConfigError("--key-file: the keys are for a gateway; give its --provider-url too")
+    plan = KitPlan(
+        count=args.count,
+        prefix=args.prefix,
+        wifi_ssid=args.wifi_ssid,
+        wifi_password=args.wifi_password,
+        country=args.country,
+        profile=args.profile,
+        provider_url=args.provider_url,
+        model=args.model,
+        vision_model=args.vision_model,
+        transcription_model=args.transcription_model,
+        max_requests_per_hour=args.max_requests_per_hour,
+        max_requests_per_day=args.max_requests_per_day,
+        max_tokens_per_day=args.max_tokens_per_day,
+    )
+    keys = read_keys(args.key_file, args.count) if args.key_file is not None else None
+    written = write_kits(plan, args.out, keys, force=args.force)
+    first, last = written[0].parent.name, written[-1].parent.name
+    each = "its own key" if keys else "no key"
+    print(f"wrote {len(written)} kit file(s), {first} to {last}, in {args.out} (mode 0600, {each})")
+    print("copy each kit's zeropin.toml onto its card's boot partition (bootfs)")
+    return 0
+
+
+def reset_command(args: argparse.Namespace) -> int:
+    from device.cli.commands import load_settings
+    from device.storage.database import Database
+    from device.storage.reset import describe, wipe_visitor
+    from device.system.paths import database_path, resolved_state_dir
+
+    cfg, _ = load_settings(args)
+    state_dir = resolved_state_dir(cfg)
+    path = database_path(state_dir)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("zeropin workshop reset: add --yes to wipe without asking", file=sys.stderr)
+            return 2
+        answer = input(f"Forget the last visitor's notes, memory and photos in {state_dir}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    if not path.is_file():
+        print(f"nothing to remove: no database at {path}")
+        return 0
+    with Database(path) as database:
+        report = wipe_visitor(database, state_dir)
+    print(f"{state_dir}: " + describe(report))
+    return 1 if report.problems else 0
