@@ -23,7 +23,7 @@ import re
 import tomllib
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -349,7 +349,12 @@ def load_config_with_sources(
     "providers.NAME.key". Secrets files (SECRETS_PATHS unless given) are read after the others.
     Without ``paths``, DEFAULT_PATHS and then CALIBRATION_PATH are read.
     """
-    values = dataclasses.asdict(Config())
+    defaults = Config()
+    # Field by field, not dataclasses.asdict: that would turn a Secret default into a dict.
+    values = {
+        name: {item.name: getattr(getattr(defaults, name), item.name) for item in fields(cls)}
+        for name, cls in _SECTIONS.items()
+    }
     sources = {f"{s}.{k}": "default" for s, fields in _FIELDS.items() for k in fields}
     tables: dict[str, dict[str, Any]] = {}  # provider name -> its keys, in first-named order
     chain_where = "defaults"
