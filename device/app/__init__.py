@@ -137,7 +137,7 @@ def _local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) ->
     only when the cloud did not."""
     model = resolved_vosk_model(cfg)
     if engine == "vosk" or (engine == "auto" and model.exists()):
-        return VoskRecognizer(model)
+        return VoskRecognizer(model, cache_mb=cfg.asr.vosk_cache_mb)
     if engine == "auto":
         log.warning(
             "no Vosk model at %s: recognising with pocketsphinx and the command grammar "

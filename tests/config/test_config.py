@@ -173,6 +173,7 @@ def test_value_out_of_range(tmp_path: Path) -> None:
         ("[wake]\nrefractory_seconds = -1", "[wake] refractory_seconds: must be 0..60, got -1.0"),
         ('[wake]\nengine = "snowboy"', '[wake] engine: must be one of "pocketsphinx", "vosk", '),
         ("[vad]\ntrailing_silence_seconds = 0.05", "must be 0.1..5, got 0.05"),
+        ("[asr]\nvosk_cache_mb = -1", "[asr] vosk_cache_mb: must be >= 0, got -1"),
         ("[tts]\nrate_wpm = 500", "[tts] rate_wpm: must be 80..450, got 500"),
         (
             '[tts]\nengine = "piper"',

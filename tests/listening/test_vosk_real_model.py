@@ -129,6 +129,10 @@ def test_the_composition_root_builds_a_vosk_recognizer_from_the_configured_model
     recognizer = build_recognizer(cfg)
     assert isinstance(recognizer, VoskRecognizer)
     assert recognizer.name == "vosk"
+    assert recognizer.cache_mb == 100  # [asr] vosk_cache_mb's default
+    never = [f"asr.vosk_model={MODEL}", "asr.vosk_cache_mb=0"]
+    recognizer = build_recognizer(load_config(paths=[], env={}, overrides=never))
+    assert isinstance(recognizer, VoskRecognizer) and recognizer.cache_mb == 0
 
 
 def test_partial_results_stream_while_the_speech_is_fed(free: VoskRecognizer) -> None:
