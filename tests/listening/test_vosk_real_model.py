@@ -15,6 +15,8 @@ speed figures of a fresh process:
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import re
 import resource
 import time
@@ -199,10 +201,25 @@ def test_the_wake_detector_refuses_a_model_without_an_unknown_word(loaded: Loade
 MB = 2**20
 
 
+def grow(ballast: list[mmap.mmap], mb: int = 4) -> None:
+    """Make the process grow by ``mb`` MB: pages mapped and touched, not taken from malloc's free
+    lists, where earlier tests' recognisers may have left memory that would not count."""
+    pages = mmap.mmap(-1, mb * MB)
+    for offset in range(0, mb * MB, mmap.PAGESIZE):
+        pages[offset] = 1
+    ballast.append(pages)
+
+
+def trim() -> None:
+    """Hand back what earlier tests freed, so that growth shows in the resident size."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def test_free_text_grows_the_process_and_a_rebuild_past_the_cap_gives_it_back(
     loaded: Loaded,
 ) -> None:
     speech = korean("지금 몇 시야")
+    trim()
     recognizer = VoskRecognizer(MODEL, cache_mb=10)
     built = resident_mb()
     assert built is not None  # Linux
@@ -224,7 +241,7 @@ def test_past_the_cap_the_recogniser_is_rebuilt_between_utterances_and_hears_the
     kept = VoskRecognizer(MODEL, GRAMMAR)  # cache_mb=0: never rebuilt
     capped = VoskRecognizer(MODEL, GRAMMAR, cache_mb=1)
     heard: dict[str, list[str]] = {"kept": [], "capped": []}
-    ballast = []
+    ballast: list[mmap.mmap] = []
     for index, pcm in enumerate(speech):
         for label, recognizer in (("kept", kept), ("capped", capped)):
             before = recognizer.rebuilds
@@ -235,7 +252,7 @@ def test_past_the_cap_the_recogniser_is_rebuilt_between_utterances_and_hears_the
             half = len(pcm) // 2 // FRAME_BYTES * FRAME_BYTES
             for frame in frames(pcm[:half]):
                 recognizer.feed(frame)
-            ballast.append(b"\x01" * 4 * MB)  # the process grows past the cap mid-utterance
+            grow(ballast)  # past the cap, in the middle of the utterance
             for frame in frames(pcm[half:]):
                 recognizer.feed(frame)
             heard[label].append(recognizer.finish().text)
@@ -253,9 +270,9 @@ def test_the_recogniser_is_kept_with_no_cap_or_where_memory_cannot_be_read(
         monkeypatch.setattr(asr, "STATM", str(tmp_path / "statm"))  # as on macOS
         assert resident_mb() is None
     recognizer = VoskRecognizer(MODEL, GRAMMAR, cache_mb=0 if why == "cap 0" else 1)
-    ballast = []
+    ballast: list[mmap.mmap] = []
     for phrase in GRAMMAR[:3]:
-        ballast.append(b"\x01" * 4 * MB)
+        grow(ballast)
         _, heard = recognise(recognizer, korean(phrase))
         assert heard.text == phrase
     assert recognizer.rebuilds == 0
