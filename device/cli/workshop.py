@@ -41,7 +41,7 @@ def add_workshop_parsers(sub: Any) -> None:
     reset = workshop_sub.add_parser(
         "reset",
         help="forget the last visitor: notes, memory, conversation, photos, recordings, turn "
-        "timings, budget counts (keeps settings, models, the privacy ledger)",
+        "timings (keeps settings, models, budget counts, the privacy ledger)",
     )
     reset.add_argument("--yes", action="store_true", help="do not ask first")
     reset.set_defaults(func=reset_command)

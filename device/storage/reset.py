@@ -1,9 +1,12 @@
-"""Between two visitors at a workshop: forget what the last one said, saved and was counted for.
+"""Between two visitors at a workshop: forget what the last one said and saved.
 
 ``wipe_visitor`` empties, in one SQLite transaction, the notes (and their audio), the facts the
-model was asked to remember, the conversation, the turn timings and the cloud usage counted for
-the budget, then deletes the files in ``photos/`` and ``recordings/``. It keeps the settings,
-the models and the egress ledger.
+model was asked to remember, the conversation and the turn timings, then deletes the files in
+``photos/`` and ``recordings/``. It keeps the settings, the models, the cloud usage counted for
+the budget and the egress ledger.
+
+Why the budget counts stay: the day's budget is the teacher's guard on the shared account, not
+the visitor's; a reset that gave it back would make it a budget per visitor.
 
 Why the ledger stays: it is the record of what left the device, when and to which host, and
 the one a teacher or a parent asks for afterwards ("did anything of my child's go anywhere?").
@@ -42,7 +45,6 @@ WIPED_TABLES: tuple[tuple[str, str], ...] = (
     ("memory", "remembered fact"),
     ("turns", "conversation turn"),
     ("turn_timings", "turn timing"),
-    ("cloud_usage", "counted cloud request"),
 )
 WIPED_FOLDERS = ("photos", "recordings")
 
@@ -110,7 +112,7 @@ def describe(report: WipeReport) -> str:
     removed += [_count(n, folder[:-1]) for folder, n in report.files.items() if n]
     lines = ["removed " + (", ".join(removed) if removed else "nothing: it was already empty")]
     ledger = _count(report.ledger_rows, "row")
-    kept = f"kept the settings, the models and the privacy ledger ({ledger}"
+    kept = f"kept the settings, the models, the budget counts and the privacy ledger ({ledger}"
     if report.ledger_texts_blanked:
         kept += f"; the question text of {report.ledger_texts_blanked} blanked"
     lines.append(kept + ")")

@@ -62,13 +62,14 @@ def test_reset_removes_the_visitor_and_keeps_the_ledger(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         f"{state}: removed 1 note recording, 2 notes, 1 remembered fact, 2 conversation turns, "
-        "1 turn timing, 1 counted cloud request, 1 photo, 1 recording\n"
-        "kept the settings, the models and the privacy ledger (2 rows; the question text of 1 "
-        "blanked)\n"
+        "1 turn timing, 1 photo, 1 recording\n"
+        "kept the settings, the models, the budget counts and the privacy ledger (2 rows; the "
+        "question text of 1 blanked)\n"
     )
     with Database(state / "zeropin.db") as db:
-        for table in ("notes", "note_audio", "memory", "turns", "turn_timings", "cloud_usage"):
+        for table in ("notes", "note_audio", "memory", "turns", "turn_timings"):
             assert _count(db, table) == 0, table
+        assert _count(db, "cloud_usage") == 1  # the teacher's budget, not the visitor's
         rows = db.query("read", "SELECT host, kind, size_bytes, content FROM egress_ledger")
         assert rows == [("192.168.4.1", "text", 812, ""), ("192.168.4.1", "image", 40_000, "")]
     assert list((state / "photos").iterdir()) == []  # the folder stays, still private
