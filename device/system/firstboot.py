@@ -12,8 +12,8 @@ daemon starts (``zeropin-firstboot.service``), this:
 2. reads the file the way the daemon will, so a broken line stops here with the file, key and
    reason, and nothing else is changed;
 3. sets the host name, the Wi-Fi country, the Wi-Fi network (a NetworkManager connection file,
-   0600, as Raspberry Pi OS Bookworm keeps its own) and the audio profile (ALSA config,
-   overlay, mixer).
+   0600, as Raspberry Pi OS Bookworm keeps its own, after which the password's line on the
+   boot partition is replaced by a note) and the audio profile (ALSA config, overlay, mixer).
 
 Every step is idempotent, so it runs on every boot and a later edit of the file takes effect at
 the next one. ``root`` lets tests (and image builds) apply it to a folder instead of ``/``.
@@ -50,7 +50,9 @@ WIFI_CONNECTION = Path("etc/NetworkManager/system-connections/zeropin-wifi.nmcon
 CMDLINE = Path("boot/firmware/cmdline.txt")
 DAEMON_USER = "zeropin"
 MOVED_NOTE = "# api_key moved to /etc/zeropin/secrets.toml by zeropin firstboot"
+WIFI_MOVED_NOTE = "# wifi_password moved into the Wi-Fi connection by zeropin firstboot"
 
+_WIFI_PASSWORD_LINE = re.compile(r"^\s*(wifi_password|\"wifi_password\")\s*=")
 _TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]")  # [table], not [[array of tables]]
 _API_KEY_LINE = re.compile(r"^\s*(api_key|\"api_key\")\s*=")
 _REGDOM = re.compile(r"\s*\bcfg80211\.ieee80211_regdom=\S*")
@@ -95,6 +97,8 @@ def apply_boot_config(
     report.hostname = _apply_hostname(cfg, root, runner)
     report.wifi_country = _apply_wifi_country(cfg, root, runner)
     report.wifi_network = _apply_wifi_network(cfg, root)
+    if report.wifi_network and cfg.system.wifi_password.reveal():
+        _take_wifi_password(boot_file)
     if cfg.audio.profile:
         report.audio_profile, report.reboot_needed = _apply_audio(cfg, root)
     return report
@@ -294,15 +298,66 @@ def _apply_wifi_network(cfg: Config, root: Path) -> str:
         f"ssid={_keyfile_escaped(ssid)}",
         "",
     ]
-    password = cfg.system.wifi_password.reveal()
+    path = root / WIFI_CONNECTION
+    # Once moved off the card (``_take_wifi_password``), the password lives only in the
+    # connection: kept while the network is the same one.
+    password = cfg.system.wifi_password.reveal() or _kept_password(path, ssid)
     if password:
         lines += ["[wifi-security]", "key-mgmt=wpa-psk", f"psk={_keyfile_escaped(password)}", ""]
     lines += ["[ipv4]", "method=auto", "", "[ipv6]", "method=auto", ""]
     text = "\n".join(lines)
-    path = root / WIFI_CONNECTION
     if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
         _write_atomically(path, text, mode=0o600)
     return ssid
+
+
+def _kept_password(connection: Path, ssid: str) -> str:
+    """The password already in the connection file, when it is for ``ssid`` ("" if not)."""
+    try:
+        lines = connection.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if f"ssid={_keyfile_escaped(ssid)}" not in lines:
+        return ""
+    escaped = next((line[4:] for line in lines if line.startswith("psk=")), "")
+    return _keyfile_unescaped(escaped)
+
+
+def _take_wifi_password(boot_file: Path) -> None:
+    """The boot partition is FAT, readable by anyone holding the card: once the connection
+    has the Wi-Fi password, its line there is replaced by a note (as API keys are), when
+    nothing else in the file would change; otherwise it is left, with a warning."""
+    text = boot_file.read_text(encoding="utf-8-sig")
+    lines, table = [], ""
+    for line in text.splitlines(keepends=True):
+        header = _TABLE_HEADER.match(line)
+        if header:
+            table = header.group(1).replace(" ", "")
+        if table == "system" and _WIFI_PASSWORD_LINE.match(line):
+            line = WIFI_MOVED_NOTE + ("\r\n" if line.endswith("\r\n") else "\n")
+        lines.append(line)
+    result = "".join(lines)
+    expected = tomllib.loads(text)
+    expected.get("system", {}).pop("wifi_password", None)
+    try:
+        same = tomllib.loads(result) == expected
+    except tomllib.TOMLDecodeError:
+        same = False
+    if not same:
+        log.warning(
+            "%s: the Wi-Fi password is written in a form firstboot cannot take out safely; "
+            'write it as wifi_password = "..." under [system]',
+            boot_file,
+        )
+        return
+    _write_atomically(boot_file, result, mode=None)
+    log.warning("moved the Wi-Fi password from %s into the Wi-Fi connection", boot_file)
+
+
+def _keyfile_unescaped(value: str) -> str:
+    """The inverse of ``_keyfile_escaped``."""
+    value = " " + value[2:] if value.startswith("\\s") else value
+    return value.replace("\\\\", "\\")
 
 
 def _keyfile_escaped(value: str) -> str:

@@ -93,8 +93,8 @@ def render_kit(name: str, plan: KitPlan, key: str = "") -> str:
     """The ``zeropin.toml`` of one kit."""
     lines = [
         f"# ZeroPin workshop kit {name}: copy this file onto the card's boot partition as",
-        "# zeropin.toml. Written by `zeropin workshop kits`; at the first boot the key below is",
-        "# moved off the card into /etc/zeropin/secrets.toml.",
+        "# zeropin.toml. Written by `zeropin workshop kits`; at the first boot the key and the",
+        "# Wi-Fi password below are moved off the card.",
         "",
         "[system]",
         f"hostname = {_toml(name)}",

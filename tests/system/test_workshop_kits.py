@@ -14,7 +14,12 @@ import pytest
 
 from device.cli.main import main
 from device.config.sources import load_config
-from device.system.firstboot import MOVED_NOTE, WIFI_CONNECTION, apply_boot_config
+from device.system.firstboot import (
+    MOVED_NOTE,
+    WIFI_CONNECTION,
+    WIFI_MOVED_NOTE,
+    apply_boot_config,
+)
 
 GATEWAY = "http://192.168.4.1:4000/v1"
 WIFI_PASSWORD = "lab-wifi-pass-9d2"
@@ -145,6 +150,8 @@ def test_firstboot_applies_a_kit_file(tmp_path: Path) -> None:
     text = connection.read_text()
     assert "ssid=Science Lab\n" in text and f"psk={WIFI_PASSWORD}\n" in text
     assert "key-mgmt=wpa-psk" in text
+    # and only there: not on the boot partition, which anyone holding the card can read
+    assert WIFI_PASSWORD not in boot and WIFI_MOVED_NOTE in boot
     # The daemon then finds the gateway and this kit's key, and its budget.
     cfg = load_config(paths=[root / "boot/firmware/zeropin.toml"], env={}, secrets_paths=[secrets])
     gateway = cfg.provider("workshop")
@@ -154,3 +161,21 @@ def test_firstboot_applies_a_kit_file(tmp_path: Path) -> None:
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     apply_boot_config(root, run=lambda command: None, owner="")
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def test_a_new_wifi_password_on_the_card_is_applied_and_taken_off_again(tmp_path: Path) -> None:
+    assert main(_kits(tmp_path)) == 0
+    root = _kit_root(tmp_path, tmp_path / "cards/kit-03/zeropin.toml")
+    apply_boot_config(root, run=lambda command: None, owner="")
+    boot_file, connection = root / "boot/firmware/zeropin.toml", root / WIFI_CONNECTION
+    # The teacher changes the lab's password on the card, from any laptop.
+    edited = boot_file.read_text().replace(WIFI_MOVED_NOTE, 'wifi_password = "new pass 2"')
+    boot_file.write_text(edited)
+    apply_boot_config(root, run=lambda command: None, owner="")
+    assert "psk=new pass 2\n" in connection.read_text()
+    assert "new pass 2" not in boot_file.read_text()
+    # Another network named without a password: the old one's password is not carried over.
+    boot_file.write_text(boot_file.read_text().replace("Science Lab", "Open Hall"))
+    apply_boot_config(root, run=lambda command: None, owner="")
+    text = connection.read_text()
+    assert "ssid=Open Hall\n" in text and "psk=" not in text
