@@ -105,7 +105,10 @@ def build_wake(cfg: Config) -> WakeWordDetector:
 
 
 def build_recognizer(
-    cfg: Config, providers: list[Provider] | None = None, gate: EgressGate | None = None
+    cfg: Config,
+    providers: list[Provider] | None = None,
+    gate: EgressGate | None = None,
+    usage: CloudUsage | None = None,
 ) -> Recognizer:
     """Vosk when its model is present (or asked for); else pocketsphinx with the command grammar.
 
@@ -128,7 +131,14 @@ def build_recognizer(
         is_command=lambda t: decided_locally(t, cfg.wake.phrase),
         failures=cfg.llm.breaker_failures,
         cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
+        budget_spent=_budget_spent(cfg, usage),
     )
+
+
+def _budget_spent(cfg: Config, usage: CloudUsage | None) -> Callable[[], bool]:
+    """Whether the ``[llm]`` usage budget is used up, for what uploads besides the brain."""
+    meter = None if usage is None else build_meter(cfg, usage)
+    return (lambda: False) if meter is None else meter.spent
 
 
 def _local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) -> Recognizer:
@@ -165,7 +175,10 @@ def _providers_with(providers: list[Provider] | None, model: str, section: str) 
 
 
 def build_listener(
-    cfg: Config, providers: list[Provider] | None = None, gate: EgressGate | None = None
+    cfg: Config,
+    providers: list[Provider] | None = None,
+    gate: EgressGate | None = None,
+    usage: CloudUsage | None = None,
 ) -> Listener:
     v = cfg.vad
     endpoint = EndpointSettings(
@@ -178,7 +191,7 @@ def build_listener(
     echo, stop = barge_in(cfg.wake.stop_word)
     return Listener(
         build_wake(cfg),
-        build_recognizer(cfg, providers, gate),
+        build_recognizer(cfg, providers, gate, usage),
         endpoint,
         preroll_seconds=v.preroll_seconds,
         refractory_seconds=cfg.wake.refractory_seconds,
@@ -363,14 +376,14 @@ def assemble(
     try:
         # The gate comes first: cloud speech uploads through it as the brain does.
         gate = build_gate(cfg, database, upload_indicator(light, privacy_led))
-        listener = build_listener(cfg, providers, gate)
+        stores = build_stores(database)
+        listener = build_listener(cfg, providers, gate, stores.usage)
         synthesizer = build_synthesizer(cfg, providers, gate)
     except Exception:  # a config or model error: nothing will use the database
         database.close()
         raise
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
     volume = Volume(percent=cfg.tts.volume_percent)
-    stores = build_stores(database)
     skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now)
     brain = build_brain(cfg, providers, gate, skills, stores, camera)
     runtime = Runtime(

@@ -97,6 +97,15 @@ class UsageMeter:
         if limits.max_requests_per_hour and totals.requests_hour >= limits.max_requests_per_hour:
             raise _spent(CloudCause.BUDGET_HOUR, f"{totals.requests_hour} requests this hour")
 
+    def spent(self) -> bool:
+        """Whether a budget is used up (``check`` without the error): cloud transcription asks,
+        so that no audio is uploaded for a question the brain will not be let to answer."""
+        try:
+            self.check()
+        except CloudError:
+            return True
+        return False
+
     def answered(self, tokens: int) -> None:
         """Count one request a provider answered, and the tokens it used."""
         if not self.limits.limited:

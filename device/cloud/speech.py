@@ -102,8 +102,10 @@ class CloudRecognizer:
         session: requests.Session | None = None,
         failures: int = 3,
         cooldown_seconds: float = 60.0,
+        budget_spent: Callable[[], bool] = lambda: False,
     ) -> None:
         self.providers = [p for p in providers if p.transcription_model]
+        self._budget_spent = budget_spent
         self.gate = gate
         self.local = local
         self._is_command = is_command
@@ -138,7 +140,11 @@ class CloudRecognizer:
 
     def transcribe(self, wav: bytes) -> str | None:
         """``wav`` transcribed by the first provider that can, through the gate; None when
-        none can now (refused by the gate, failed, or paused after failures)."""
+        none can now (refused by the gate, failed, paused after failures, or the device's usage
+        budget is used up: ``budget_spent``)."""
+        if self._budget_spent():
+            log.info("the cloud budget is used up: nothing is uploaded to be transcribed")
+            return None
         able = [p for p in self.providers if not self._breakers[p.name].is_open]
         for n, provider in enumerate(able, 1):
             try:

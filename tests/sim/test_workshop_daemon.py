@@ -43,6 +43,10 @@ def _chats(server: LoopbackLLM) -> int:
     return sum(request.path == "/v1/chat/completions" for request in server.requests)
 
 
+def _uploads(server: LoopbackLLM) -> int:
+    return sum(request.path == "/v1/audio/transcriptions" for request in server.requests)
+
+
 def test_the_days_budget_is_spoken_and_kept_over_a_restart_and_a_reset_between_visitors(
     tmp_path: Path,
 ) -> None:
@@ -55,9 +59,11 @@ def test_the_days_budget_is_spoken_and_kept_over_a_restart_and_a_reset_between_v
     one = spoken_session(tmp_path / "one.wav", "hey zero, why is the sky blue")
     with LoopbackLLM() as server:
         server.reply_text = SHORT_ANSWER
+        server.transcript = "why is the sky blue"
         (tmp_path / "zeropin.toml").write_text(
             '[llm]\nchain = ["gateway"]\nmax_requests_per_day = 1\n\n'
             f'[providers.gateway]\nbase_url = "{server.base_url}"\nmodel = "loopback-chat"\n'
+            'transcription_model = "whisper-1"\n'
         )
         first = _replay(tmp_path, two, "first")
         answered, refused = _brain_lines(first)
@@ -65,11 +71,12 @@ def test_the_days_budget_is_spoken_and_kept_over_a_restart_and_a_reset_between_v
         assert refused.endswith(f": {BUDGET_DAY!r}")
         assert "-> time:" in first  # local commands still work
         assert _chats(server) == 1  # the second question never left the device
+        assert _uploads(server) == 1  # not even as audio to be transcribed
 
         restarted = _replay(tmp_path, one, "restarted")
         [again] = _brain_lines(restarted)
         assert again.endswith(f": {BUDGET_DAY!r}")  # a restart is no new day
-        assert _chats(server) == 1
+        assert (_chats(server), _uploads(server)) == (1, 1)
 
         reset = _zeropin(tmp_path, "workshop", "reset", "--yes")
         assert reset.returncode == 0, reset.stderr
