@@ -98,7 +98,7 @@ def apply_boot_config(
     report.wifi_country = _apply_wifi_country(cfg, root, runner)
     report.wifi_network = _apply_wifi_network(cfg, root)
     if report.wifi_network and cfg.system.wifi_password.reveal():
-        _take_wifi_password(boot_file)
+        _take_wifi_password(boot_file)  # when the boot partition is where it was written
     if cfg.audio.profile:
         report.audio_profile, report.reboot_needed = _apply_audio(cfg, root)
     return report
@@ -328,6 +328,9 @@ def _take_wifi_password(boot_file: Path) -> None:
     has the Wi-Fi password, its line there is replaced by a note (as API keys are), when
     nothing else in the file would change; otherwise it is left, with a warning."""
     text = boot_file.read_text(encoding="utf-8-sig")
+    expected = tomllib.loads(text)
+    if "wifi_password" not in expected.get("system", {}):
+        return  # set in /etc/zeropin/config.toml, off the card already: nothing to write
     lines, table = [], ""
     for line in text.splitlines(keepends=True):
         header = _TABLE_HEADER.match(line)
@@ -337,8 +340,7 @@ def _take_wifi_password(boot_file: Path) -> None:
             line = WIFI_MOVED_NOTE + ("\r\n" if line.endswith("\r\n") else "\n")
         lines.append(line)
     result = "".join(lines)
-    expected = tomllib.loads(text)
-    expected.get("system", {}).pop("wifi_password", None)
+    expected["system"].pop("wifi_password")
     try:
         same = tomllib.loads(result) == expected
     except tomllib.TOMLDecodeError:

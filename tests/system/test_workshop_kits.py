@@ -179,3 +179,21 @@ def test_a_new_wifi_password_on_the_card_is_applied_and_taken_off_again(tmp_path
     apply_boot_config(root, run=lambda command: None, owner="")
     text = connection.read_text()
     assert "ssid=Open Hall\n" in text and "psk=" not in text
+
+
+def test_a_wifi_password_kept_off_the_card_never_rewrites_the_boot_file(tmp_path: Path) -> None:
+    """Set in /etc/zeropin/config.toml, the password is not on the card: the FAT boot file is
+    left untouched at every boot (a write there is a risk at each power cut)."""
+    assert main(_kits(tmp_path)) == 0
+    root = _kit_root(tmp_path, tmp_path / "cards/kit-05/zeropin.toml")
+    boot_file = root / "boot/firmware/zeropin.toml"
+    text = boot_file.read_text().replace(f'wifi_password = "{WIFI_PASSWORD}"\n', "")
+    boot_file.write_text(text)
+    (root / "etc/zeropin").mkdir()
+    (root / "etc/zeropin/config.toml").write_text(f'[system]\nwifi_password = "{WIFI_PASSWORD}"\n')
+    apply_boot_config(root, run=lambda command: None, owner="")
+    assert f"psk={WIFI_PASSWORD}\n" in (root / WIFI_CONNECTION).read_text()
+    written = boot_file.stat().st_mtime_ns
+    apply_boot_config(root, run=lambda command: None, owner="")
+    assert boot_file.stat().st_mtime_ns == written
+    assert WIFI_MOVED_NOTE not in boot_file.read_text()  # the key's note only: nothing moved
