@@ -2,7 +2,9 @@
 
 For a workshop, where twenty kits share one API account: a curious visitor cannot spend the
 day's budget in an hour, and when it is spent the wearer hears so ("Today's cloud budget is
-used up; local commands still work.") instead of a failure, and the cloud is not called at all.
+used up; local commands still work.") instead of a failure: the brain does not call the cloud,
+and no audio is uploaded to be transcribed (with ``[tts] engine = "cloud"``, replies, that one
+included, are still spoken by cloud speech).
 Set in ``[llm]``: ``max_requests_per_hour``, ``max_requests_per_day``, ``max_tokens_per_day``;
 0, the default, is no limit.
 
@@ -54,9 +56,9 @@ class BudgetLimits:
 
 
 def start_of_day(now: float) -> float:
-    """Local midnight before ``now`` (unix seconds), on the device's clock and time zone."""
-    local = dt.datetime.fromtimestamp(now).astimezone()
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    """Local midnight before ``now`` (unix seconds), on the device's clock and time zone; on a
+    day the clocks change, midnight's own offset, not the one at ``now``."""
+    return dt.datetime.combine(dt.date.fromtimestamp(now), dt.time()).timestamp()
 
 
 class UsageMeter:

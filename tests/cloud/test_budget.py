@@ -181,3 +181,24 @@ def test_limits_are_checked_where_they_are_set(tmp_path: Path) -> None:
     good.write_text("[llm]\nmax_requests_per_hour = 20\nmax_tokens_per_day = 50000\n")
     cfg = load_config(paths=[good], env={})
     assert (cfg.llm.max_requests_per_hour, cfg.llm.max_requests_per_day) == (20, 0)
+
+
+def test_a_day_starts_at_local_midnight_also_when_the_clocks_change(monkeypatch) -> None:
+    import datetime as dt
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        utc = dt.UTC
+        # 26 October 2025, 00:30 summer time (UTC+2); by noon the clocks are on UTC+1
+        after_midnight = dt.datetime(2025, 10, 25, 22, 30, tzinfo=utc).timestamp()
+        noon = dt.datetime(2025, 10, 26, 11, 0, tzinfo=utc).timestamp()
+        midnight = dt.datetime(2025, 10, 25, 22, 0, tzinfo=utc).timestamp()
+        assert start_of_day(after_midnight) == start_of_day(noon) == midnight
+        # 30 March 2025: midnight was still winter time (UTC+1), noon is summer time
+        spring_noon = dt.datetime(2025, 3, 30, 10, 0, tzinfo=utc).timestamp()
+        assert start_of_day(spring_noon) == dt.datetime(2025, 3, 29, 23, 0, tzinfo=utc).timestamp()
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
