@@ -230,8 +230,9 @@ class LlmConfig:
     # extra attempts on 429/5xx/reset before the chain moves on
     max_retries: int = setting(1, between(0, 5))
     # The device's own usage budget (a workshop's kits sharing one account), counted in its
-    # database so a restart does not reset it; 0 = no limit. When spent, the wearer hears so and
-    # the cloud is not called. A day is the calendar day on the device's clock.
+    # database so a restart does not reset it; 0 = no limit. When spent, the wearer hears so, no
+    # question goes to the cloud and no audio is transcribed there. A day is the calendar day in
+    # the device's time zone.
     max_requests_per_hour: int = setting(0, at_least(0))  # chat requests in the last 60 minutes
     max_requests_per_day: int = setting(0, at_least(0))
     max_tokens_per_day: int = setting(0, at_least(0))  # as the servers count them, or estimated

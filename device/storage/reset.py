@@ -47,6 +47,11 @@ WIPED_TABLES: tuple[tuple[str, str], ...] = (
     ("turn_timings", "turn timing"),
 )
 WIPED_FOLDERS = ("photos", "recordings")
+# What a running daemon keeps in memory: the last reply ("repeat that" says it again) and timers.
+RESTART_HINT = (
+    "then restart the daemon (sudo systemctl restart zeropin): it still holds the last reply "
+    "and any timer"
+)
 
 
 @dataclass
@@ -117,6 +122,7 @@ def describe(report: WipeReport) -> str:
         kept += f"; the question text of {report.ledger_texts_blanked} blanked"
     lines.append(kept + ")")
     lines += [f"could not delete {problem}" for problem in report.problems]
+    lines.append(RESTART_HINT)
     return "\n".join(lines)
 
 

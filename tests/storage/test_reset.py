@@ -14,7 +14,7 @@ from device.egress import Ledger
 from device.storage.database import Database
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
-from device.storage.reset import wipe_visitor
+from device.storage.reset import RESTART_HINT, wipe_visitor
 from device.storage.timings import TurnTiming, TurnTimings
 from device.storage.usage import CloudUsage
 
@@ -65,6 +65,7 @@ def test_reset_removes_the_visitor_and_keeps_the_ledger(tmp_path: Path) -> None:
         "1 turn timing, 1 photo, 1 recording\n"
         "kept the settings, the models, the budget counts and the privacy ledger (2 rows; the "
         "question text of 1 blanked)\n"
+        f"{RESTART_HINT}\n"
     )
     with Database(state / "zeropin.db") as db:
         for table in ("notes", "note_audio", "memory", "turns", "turn_timings"):
