@@ -20,7 +20,11 @@ def add_workshop_parsers(sub: Any) -> None:
     kits.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write")
     kits.add_argument("--wifi-ssid", default="", help="the Wi-Fi network every kit joins")
     kits.add_argument(
-        "--wifi-password", default="", help="its password (written into each file, never shown)"
+        "--wifi-password-file",
+        type=Path,
+        metavar="FILE",
+        help="a file whose first line is its password (a file, not an argument: arguments show "
+        "in ps and in shell history); written into each kit file, never shown",
     )
     kits.add_argument("--country", default="", help='Wi-Fi country, two capitals ("GB")')
     kits.add_argument("--profile", default="", help="audio profile (docs/audio-profiles.md)")
@@ -47,6 +51,21 @@ def add_workshop_parsers(sub: Any) -> None:
     reset.set_defaults(func=reset_command)
 
 
+def _first_line(path: Path | None) -> str:
+    """The first line of ``path`` ("" for no file); errors name the file, never its text."""
+    from device.errors import ConfigError
+
+    if path is None:
+        return ""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the Wi-Fi password: {exc}") from exc
+    if not lines or not lines[0]:
+        raise ConfigError(f"{path}: the first line should be the Wi-Fi password, and it is empty")
+    return lines[0]
+
+
 def kits_command(args: argparse.Namespace) -> int:
     from device.errors import ConfigError
     from device.system.workshop import KitPlan, read_keys, write_kits
@@ -57,7 +76,7 @@ def kits_command(args: argparse.Namespace) -> int:
         count=args.count,
         prefix=args.prefix,
         wifi_ssid=args.wifi_ssid,
-        wifi_password=args.wifi_password,
+        wifi_password=_first_line(args.wifi_password_file),
         country=args.country,
         profile=args.profile,
         provider_url=args.provider_url,

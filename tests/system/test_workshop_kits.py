@@ -34,9 +34,11 @@ def _keys(tmp_path: Path, count: int = 20) -> tuple[Path, list[str]]:
 
 def _kits(tmp_path: Path, *extra: str, key_file: Path | None = None) -> list[str]:
     key_file = key_file or _keys(tmp_path)[0]
+    password_file = tmp_path / "wifi.txt"
+    password_file.write_text(WIFI_PASSWORD + "\n")
     return [
         "workshop", "kits", "--count", "20", "--prefix", "kit", "--out", str(tmp_path / "cards"),
-        "--wifi-ssid", "Science Lab", "--wifi-password", WIFI_PASSWORD, "--country", "GB",
+        "--wifi-ssid", "Science Lab", "--wifi-password-file", str(password_file), "--country", "GB",
         "--profile", "usb", "--provider-url", GATEWAY, "--key-file", str(key_file),
         "--max-requests-per-day", "200", *extra,
     ]  # fmt: skip
@@ -197,3 +199,13 @@ def test_a_wifi_password_kept_off_the_card_never_rewrites_the_boot_file(tmp_path
     apply_boot_config(root, run=lambda command: None, owner="")
     assert boot_file.stat().st_mtime_ns == written
     assert WIFI_MOVED_NOTE not in boot_file.read_text()  # the key's note only: nothing moved
+
+
+def test_an_empty_wifi_password_file_is_named_and_nothing_is_written(tmp_path: Path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    arguments = _kits(tmp_path)
+    arguments[arguments.index("--wifi-password-file") + 1] = str(empty)
+    assert main(arguments) == 1  # a configuration error, as a bad value
+    assert f"{empty}: the first line should be the Wi-Fi password" in capsys.readouterr().err
+    assert not (tmp_path / "cards").exists()
