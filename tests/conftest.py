@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 
+from device.cloud.providers import Provider
 from device.config.presets import PRESETS
+from device.config.schema import Secret
 from device.config.sources import ENV_PREFIX
 from device.sim.loopback.server import LoopbackLLM
 from device.system import paths
@@ -61,6 +64,19 @@ def llm_server() -> Iterator[LoopbackLLM]:
     with LoopbackLLM(api_key=TEST_KEY, validator=request_errors) as server:
         yield server
         assert server.validation_errors == [], server.validation_errors
+
+
+def loopback_provider(server: LoopbackLLM, **overrides: Any) -> Provider:
+    """A provider table pointing at ``server`` with TEST_KEY and short time limits."""
+    settings: dict[str, Any] = {
+        "name": "loop",
+        "base_url": server.base_url,
+        "model": "loopback-chat",
+        "api_key": Secret(TEST_KEY),
+        "first_token_timeout_seconds": 2.0,
+        "deadline_seconds": 10.0,
+    }
+    return Provider(**{**settings, **overrides})
 
 
 class BrokenLedFactory(MockFactory):

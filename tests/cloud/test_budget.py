@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_KEY
+from conftest import TEST_KEY, loopback_provider
 from gpiozero.pins.mock import MockFactory
 
 from device.app import build_skills, build_stores
@@ -20,7 +20,6 @@ from device.cloud.client import ChatClient
 from device.cloud.providers import Provider
 from device.cloud.spoken import BUDGET_DAY, BUDGET_HOUR
 from device.cloud.tools import Toolbox
-from device.config.schema import Secret
 from device.config.sources import load_config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
@@ -43,15 +42,8 @@ class Clock:
 
 
 def _provider(server: LoopbackLLM) -> Provider:
-    return Provider(
-        name="gateway",
-        base_url=server.base_url,
-        model="loopback-chat",
-        api_key=Secret(TEST_KEY),
-        first_token_timeout_seconds=2.0,
-        deadline_seconds=10.0,
-        max_retries=1,  # a budget refusal must not be retried even so
-    )
+    # max_retries: a budget refusal must not be retried even so
+    return loopback_provider(server, name="gateway", max_retries=1)
 
 
 @pytest.fixture

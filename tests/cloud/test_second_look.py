@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TEST_KEY
+from conftest import loopback_provider
 from gpiozero.pins.mock import MockFactory
 
 from device.app import build_recognizer
 from device.cloud.providers import Provider
 from device.cloud.speech import CloudRecognizer
-from device.config.schema import Secret
 from device.config.sources import load_config
 from device.egress import EgressGate, Ledger
 from device.listening.asr import PocketsphinxRecognizer, Transcript
@@ -67,16 +66,7 @@ def hear(recognizer, audio: bytes) -> Transcript:
 
 
 def provider(server) -> Provider:
-    return Provider(
-        name="loop",
-        base_url=server.base_url,
-        model="loopback-chat",
-        api_key=Secret(TEST_KEY),
-        connect_timeout_seconds=2.0,
-        first_token_timeout_seconds=2.0,
-        deadline_seconds=10.0,
-        transcription_model="whisper-1",
-    )
+    return loopback_provider(server, connect_timeout_seconds=2.0, transcription_model="whisper-1")
 
 
 def test_without_its_second_pass_the_first_look_misses_and_the_second_look_is_left_waiting(
