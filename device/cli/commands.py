@@ -6,8 +6,9 @@ Heavy modules are imported inside each command, so ``zeropin --help`` stays fast
 from __future__ import annotations
 
 import argparse
-import re
 import sys
+
+from device.config.text import without_credentials
 
 
 def load_settings(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
@@ -84,22 +85,6 @@ def config_show(args: argparse.Namespace) -> int:
 
 # A URL's user:password@, and the value of a query parameter named like a secret (?api_key=...):
 # servers take keys both ways, and config show is written to be pasted into bug reports.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#\"']*@")  # to the last @
-_URL_SECRET_PARAMETER = re.compile(
-    r"(?i)([?&][^\s=&#\"']*(?:key|token|secret|password|passwd|auth|sig)[^\s=&#\"']*=)"
-    r"[^\s&#\"']+"
-)
-
-
-def without_credentials(text: str) -> str:
-    """``text`` with credentials in any URL in it masked.
-
-    >>> without_credentials('base_url = "http://me:sk-1@lan:8080/v1?key=sk-2&n=1"')
-    'base_url = "http://***@lan:8080/v1?key=***&n=1"'
-    """
-    return _URL_SECRET_PARAMETER.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))
-
-
 def models_fetch(args: argparse.Namespace) -> int:
     from device.errors import ModelError
     from device.system.manifest import fetch, load_manifest

@@ -13,7 +13,6 @@ from device.cli import commands
 from device.cli.wakeword import add_wakeword_parsers
 from device.cli.workshop import add_workshop_parsers
 from device.errors import ZeroPinError
-from drivers.echo_path import parse_echo
 
 log = logging.getLogger("zeropin")
 
@@ -39,6 +38,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def echo_setting(text: str) -> tuple[float, float]:
+    # imported when used: the echo path loads numpy, which `zeropin web serve` (a page kept
+    # small for the Zero's memory) and `zeropin --help` have no need of
+    from drivers.echo_path import parse_echo
+
+    try:
+        return parse_echo(text)
+    except ValueError as exc:  # argparse shows an ArgumentTypeError's words, not a ValueError's
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--echo",
-        type=parse_echo,
+        type=echo_setting,
         metavar="DELAY_MS:GAIN_DB",
         help="simulate the speaker reaching the microphone: this late and this loud (e.g. "
         "40:-6); needs --mic and --speaker-file",

@@ -12,47 +12,12 @@ local command, no last audio for a reply cut off) is left out of that stage's fi
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from device.storage.timings import TurnTiming
-
-# (field, heading in the table, name in the summary)
-STAGES: tuple[tuple[str, str, str], ...] = (
-    ("listened_ms", "listened", "trigger to end of speech (audio clock)"),
-    ("asr_final_ms", "asr", "recogniser final"),
-    ("intent_ms", "intent", "intent decided"),
-    ("first_token_ms", "token", "first cloud token"),
-    ("first_audio_ms", "audio", "first audio out"),
-    ("last_audio_ms", "last", "last audio out"),
-)
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """The nearest-rank ``p``-th percentile of ``values`` (not empty).
-
-    >>> percentile([40, 10, 30, 20], 50), percentile([40, 10, 30, 20], 95)
-    (20, 40)
-    """
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p * len(ordered) / 100)) - 1]
-
-
-def stage_figures(timings: Sequence[TurnTiming]) -> dict[str, dict[str, float]]:
-    """Per stage reached by at least one turn: how many turns reached it, median and p95 (ms)."""
-    figures: dict[str, dict[str, float]] = {}
-    for name, _, _ in STAGES:
-        values = [v for t in timings if (v := getattr(t, name)) is not None]
-        if values:
-            figures[name] = {
-                "turns": len(values),
-                "median_ms": percentile(values, 50),
-                "p95_ms": percentile(values, 95),
-            }
-    return figures
+from device.storage.timings import STAGES, TurnTiming, stage_figures
 
 
 def as_json(timings: Sequence[TurnTiming]) -> str:

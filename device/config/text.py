@@ -7,6 +7,7 @@ errors can be pasted into a bug report.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 SECRET_WORDS = ("key", "token", "secret", "password")  # keys ending in these render masked
@@ -47,3 +48,19 @@ def hidden(value: Any) -> str:
     kinds = {bool: "true or false", int | float: "a number", str: "a string", list: "an array"}
     kind = next((name for types_, name in kinds.items() if isinstance(value, types_)), "a value")
     return f"{kind} (not shown)"
+
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#\"']*@")  # to the last @
+_URL_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&][^\s=&#\"']*(?:key|token|secret|password|passwd|auth|sig)[^\s=&#\"']*=)"
+    r"[^\s&#\"']+"
+)
+
+
+def without_credentials(text: str) -> str:
+    """``text`` with credentials in any URL in it masked.
+
+    >>> without_credentials('base_url = "http://me:sk-1@lan:8080/v1?key=sk-2&n=1"')
+    'base_url = "http://***@lan:8080/v1?key=***&n=1"'
+    """
+    return _URL_SECRET_PARAMETER.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))

@@ -6,7 +6,7 @@ other checks of ``device.doctor.checks`` and, like them, handed what it judges: 
 from __future__ import annotations
 
 from device.config.calibration import CARDS_RULE, HEARD_ENOUGH, CalibrationRecord, Rule
-from device.doctor.checks import Finding, Level
+from device.doctor.findings import Finding, Level
 
 
 def check_calibration(

@@ -8,14 +8,12 @@ tests' ones. ``device.doctor.run`` picks the parts and runs every check with a t
 
 from __future__ import annotations
 
-import enum
 import shutil
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,8 +23,7 @@ import numpy as np
 import requests
 
 from device.cloud.providers import Provider
-from device.errors import ModelError
-from device.system.manifest import ModelSpec, marker_path, shipped_file, verify
+from device.doctor.findings import Finding, Level
 from drivers.audio_format import BYTES_PER_SECOND, CLIPPED_SHARE, RATE, audio_level
 from drivers.buttons import Buttons
 from drivers.camera import Camera
@@ -43,34 +40,6 @@ MIN_YEAR = 2024  # a clock before this has not been set since boot
 TONE_HERTZ = 880.0
 TONE_SECONDS = 0.3
 TIMEDATECTL_SECONDS = 5.0
-
-
-class Level(enum.StrEnum):
-    OK = "OK"
-    WARN = "WARN"  # works, but something is off or could not be checked
-    FAIL = "FAIL"  # will not work until fixed
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What one check found: one line of the report."""
-
-    check: str  # "mic", "models", ...
-    level: Level
-    detail: str  # what was measured, or what to do
-    subject: str = ""  # which model, host or provider, for checks that report several
-
-    def line(self) -> str:
-        text = f"{self.subject}: {self.detail}" if self.subject else self.detail
-        return f"{self.level.value:<4}  {self.check:<7}  {text}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "check": self.check,
-            "level": self.level.value,
-            "subject": self.subject,
-            "detail": self.detail,
-        }
 
 
 def bounded(work: Callable[[], _T], seconds: float) -> _T:
@@ -273,57 +242,6 @@ def _capture_finding(light: StatusLight, done: str, seconds: float, allow: bool)
 
 
 # -- models, memory, disk, clock -----------------------------------------------------------------
-
-
-def check_models(
-    specs: Mapping[str, ModelSpec],
-    models_dir: Path,
-    *,
-    required: frozenset[str] = frozenset(),
-    locations: Mapping[str, Path] | None = None,
-    fallbacks: Mapping[str, str] | None = None,
-    shipped_root: Path | None = None,
-) -> list[Finding]:
-    """One finding per manifest entry: shipped ones hashed, downloaded ones looked for.
-
-    A problem with a ``required`` model (one the configuration cannot run without) is FAIL;
-    otherwise WARN, with its ``fallbacks`` note. ``locations`` overrides where a model should be.
-    """
-    findings = []
-    for name, spec in specs.items():
-        fail = Level.FAIL if name in required else Level.WARN
-        if spec.path:
-            try:
-                path = shipped_file(spec, shipped_root)
-            except ModelError as exc:
-                unused = "" if name in required else " (not in use with this configuration)"
-                findings.append(Finding("models", fail, f"{exc}{unused}", name))
-            else:
-                findings.append(Finding("models", Level.OK, f"{path} matches its sha256", name))
-            continue
-        path = (locations or {}).get(name, models_dir / spec.unpacks_to)
-        fallback = (fallbacks or {}).get(name, "")
-        fallback = f"; {fallback}" if fallback and name not in required else ""
-        if verify(spec, path):
-            findings.append(Finding("models", Level.OK, f"installed at {path}, verified", name))
-        elif path.exists() and marker_path(path).exists():
-            detail = f"{path} came from another download than the manifest names"
-            fix = f"run `zeropin models fetch {name}` to replace it"
-            findings.append(Finding("models", Level.WARN, f"{detail}; {fix}", name))
-        elif path.exists():
-            detail = f"present at {path} (installed by hand; sha256 not checked)"
-            findings.append(Finding("models", Level.OK, detail, name))
-        else:
-            detail = f"not installed at {path}: run `zeropin models fetch {name}`{fallback}"
-            findings.append(Finding("models", fail, detail, name))
-    return findings
-
-
-def check_model_file(subject: str, path: Path) -> Finding:
-    """A model file the configuration names outside the manifest (``[wake] model``)."""
-    if path.is_file():
-        return Finding("models", Level.OK, f"{path} is there", subject)
-    return Finding("models", Level.FAIL, f"{path} not found; fix the path or remove it", subject)
 
 
 def check_memory(available_mb: int | None, minimum_mb: int = MIN_MEMORY_MB) -> Finding:

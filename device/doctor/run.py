@@ -61,22 +61,17 @@ from device.doctor.checks import (
     check_led,
     check_memory,
     check_mic,
-    check_model_file,
-    check_models,
     check_network,
     check_provider,
     check_speaker,
     ntp_synchronized,
 )
+from device.doctor.models import model_findings
 from device.errors import ConfigError, ModelError, TtsError
 from device.listening.tflite_wake import ModelCard
 from device.sim.loopback.server import LOOPBACK_MODEL, LoopbackLLM
-from device.system.manifest import load_manifest
 from device.system.paths import (
-    SHIPPED_WAKE_MODEL,
-    models_dir,
     resolved_state_dir,
-    resolved_vosk_model,
     resolved_wake_model,
 )
 from device.system.status import available_memory_mb
@@ -93,7 +88,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VOSK_MODEL = "vosk-small-en-us"
 SIM_PHRASE = "Hey zero, what is the time? One, two, three, four."
 SIM_PRESS_DELAY_SECONDS = 0.2
 SPARE_SECONDS = 10.0  # added to each check's own waits for its overall time limit
@@ -195,7 +189,7 @@ def _checks(
                 )
             ],
         ),
-        ("models", 10.0, lambda: _model_findings(cfg)),
+        ("models", 10.0, lambda: _models_and_calibration(cfg)),
         ("memory", 0.0, lambda: [check_memory(available_memory_mb())]),
         ("disk", 0.0, lambda: [check_disk(state_dir, _free_mb(state_dir))]),
         ("network", connect, lambda: _network_findings(parts)),
@@ -236,31 +230,14 @@ def _led_label(cfg: Config) -> str:
     return 'no status LED ([led] kind = "none"), the stand-in'
 
 
-def _model_findings(cfg: Config) -> list[Finding]:
-    try:
-        specs = load_manifest()
-    except ModelError as exc:
-        return [Finding("models", Level.FAIL, str(exc), "manifest")]
-    required = set()
-    if "vosk" in (cfg.asr.engine, cfg.wake.engine):
-        required.add(VOSK_MODEL)
-    if cfg.wake.engine == "tflite" and not cfg.wake.model:
-        required.add(SHIPPED_WAKE_MODEL)
-    findings = check_models(
-        specs,
-        models_dir(cfg),
-        required=frozenset(required),
-        locations={VOSK_MODEL: resolved_vosk_model(cfg)},
-        fallbacks={VOSK_MODEL: "until then pocketsphinx recognises the commands only"},
-    )
-    if cfg.wake.engine == "tflite" and cfg.wake.model:
-        findings.append(check_model_file("[wake] model", Path(cfg.wake.model).expanduser()))
+def _models_and_calibration(cfg: Config) -> list[Finding]:
+    findings = model_findings(cfg)
     if cfg.wake.engine == "tflite":
-        findings.append(_calibration_finding(cfg))
+        findings.append(calibration_finding(cfg))
     return findings
 
 
-def _calibration_finding(cfg: Config) -> Finding:
+def calibration_finding(cfg: Config) -> Finding:
     """The calibration file's record beside the model and [wake] settings in use now."""
     record: CalibrationRecord | None = None
     problem = ""

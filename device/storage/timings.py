@@ -28,11 +28,21 @@ Example::
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 
 from device.storage.database import Database
 
-__all__ = ["ENDINGS", "KEEP_TURNS", "TurnTiming", "TurnTimings"]
+__all__ = [
+    "ENDINGS",
+    "KEEP_TURNS",
+    "STAGES",
+    "TurnTiming",
+    "TurnTimings",
+    "percentile",
+    "stage_figures",
+]
 
 KEEP_TURNS = 1000
 ENDINGS = ("played", "cut off", "failed")  # how a turn's reply ended
@@ -110,3 +120,38 @@ class TurnTimings:
     def count(self) -> int:
         rows = self._db.query("count the turn timings", "SELECT count(*) FROM turn_timings")
         return int(rows[0][0])
+
+
+# (field, heading in the table, name in the summary)
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("listened_ms", "listened", "trigger to end of speech (audio clock)"),
+    ("asr_final_ms", "asr", "recogniser final"),
+    ("intent_ms", "intent", "intent decided"),
+    ("first_token_ms", "token", "first cloud token"),
+    ("first_audio_ms", "audio", "first audio out"),
+    ("last_audio_ms", "last", "last audio out"),
+)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank ``p``-th percentile of ``values`` (not empty).
+
+    >>> percentile([40, 10, 30, 20], 50), percentile([40, 10, 30, 20], 95)
+    (20, 40)
+    """
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p * len(ordered) / 100)) - 1]
+
+
+def stage_figures(timings: Sequence[TurnTiming]) -> dict[str, dict[str, float]]:
+    """Per stage reached by at least one turn: how many turns reached it, median and p95 (ms)."""
+    figures: dict[str, dict[str, float]] = {}
+    for name, _, _ in STAGES:
+        values = [v for t in timings if (v := getattr(t, name)) is not None]
+        if values:
+            figures[name] = {
+                "turns": len(values),
+                "median_ms": percentile(values, 50),
+                "p95_ms": percentile(values, 95),
+            }
+    return figures

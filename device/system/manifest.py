@@ -26,11 +26,12 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal, cast, get_args
-
-import requests
+from typing import IO, TYPE_CHECKING, Any, Literal, cast, get_args
 
 from device.errors import ModelError
+
+if TYPE_CHECKING:  # imported when a model is fetched: the page and the doctor only read
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +332,8 @@ def _download(
     timeout: tuple[float, float],
 ) -> str:
     """Stream ``spec.url`` into ``out``; return the sha256 of what was received."""
+    import requests
+
     http = session if session is not None else requests.Session()
     hasher = hashlib.sha256()
     received = 0

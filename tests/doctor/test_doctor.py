@@ -39,11 +39,11 @@ from device.doctor.checks import (
     check_led,
     check_memory,
     check_mic,
-    check_models,
     check_network,
     check_provider,
     check_speaker,
 )
+from device.doctor.models import check_models
 from device.doctor.run import exit_code, run_doctor
 from device.sim.loopback.server import LoopbackLLM
 from device.system.manifest import MANIFEST_PATH, load_manifest, marker_path

@@ -17,8 +17,8 @@ from typing import Any
 
 from spoken_session import STAGES_IN_ORDER, spoken_session
 
-from device.cli.turns import percentile
 from device.sim.loopback.server import LoopbackLLM
+from device.storage.timings import percentile
 
 FIRST_TOKEN_SECONDS = 0.3  # the loopback model's wait before its first words
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from device.cli.commands import without_credentials
+from device.config.text import without_credentials
 
 KEYS = ("sk-userinfo-1111", "sk-query-2222", "sk-flag-3333")
 CONFIG = f"""\
