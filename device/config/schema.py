@@ -238,6 +238,31 @@ class LlmConfig:
     max_tokens_per_day: int = setting(0, at_least(0))  # as the servers count them, or estimated
 
 
+def _token_alone(token: Secret) -> str | None:
+    """The rule of ``[web] token``: a secret long enough that guessing it over the LAN fails."""
+    if not token:
+        return None
+    if not is_clean_key(token.reveal()):
+        return "must hold the token alone: no spaces, line breaks or non-ASCII (value not shown)"
+    if len(token.reveal()) < 16:
+        return "must be 16 characters or more (value not shown)"
+    return None
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The companion page on the LAN (``device.web``); the image starts it by socket activation."""
+
+    # `zeropin web serve` on its own (a laptop); the image's zeropin-web.socket listens on 80
+    port: int = setting(8080, between(1, 65535))
+    # after this long without a request the page's process exits and gives its memory back;
+    # systemd starts it again at the next visit. 0 = never
+    idle_exit_minutes: float = setting(10.0, between(0, 1440))
+    # the secret that opens the page; "" = the one `zeropin web token` makes and keeps in the
+    # state directory. Set here, it is better kept in a secrets file.
+    token: Secret = setting(Secret(), _token_alone)
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
     """One ``[providers.NAME]`` table; what it leaves empty comes from its preset.
@@ -278,6 +303,7 @@ class Config:
     notes: NotesConfig = field(default_factory=NotesConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
     system: SystemConfig = field(default_factory=SystemConfig)  # for firstboot, not the daemon
+    web: WebConfig = field(default_factory=WebConfig)  # the companion page, not the daemon
     # (name, table) in the order the layers first name them; dict(cfg.providers) to look one up
     providers: tuple[tuple[str, ProviderConfig], ...] = ()
 

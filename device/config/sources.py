@@ -46,6 +46,16 @@ DEFAULT_PATHS: tuple[Path, ...] = (
 CALIBRATION_PATH = Path("/etc/zeropin/calibration.toml")
 
 
+# Read after the config files (whichever they are, like the secrets files): what the owner
+# changed on the companion page (``device.web``). The daemon's user cannot write /etc/zeropin, so
+# the page keeps its changes in the state directory; the first is the image's, the second a
+# laptop's ("~" expanded when read).
+PAGE_SETTINGS_PATHS: tuple[Path, ...] = (
+    Path("/var/lib/zeropin/settings.toml"),
+    Path("~/.local/share/zeropin/settings.toml"),
+)
+
+
 SECRETS_PATHS: tuple[Path, ...] = (
     Path("/etc/zeropin/secrets.toml"),
     Path("~/.config/zeropin/secrets.toml"),  # "~" is expanded when the file is read
@@ -203,9 +213,10 @@ def _provider_settings(where: str, tables: dict[str, Any]) -> Iterator[_Setting]
         yield from (_Setting(where, where, section, k, v) for k, v in table.items())
 
 
-def _file_settings(path: Path) -> list[_Setting]:
-    """Settings from one TOML file; a missing file gives none."""
-    found = _read(path)
+def _file_settings(path: Path, data: bytes | None = None) -> list[_Setting]:
+    """Settings from one TOML file, or from ``data`` read as if it were that file; a missing file
+    gives none."""
+    found = _read(path) if data is None else (data, 0o600)
     if found is None:
         return []
     data, mode = found
@@ -236,10 +247,14 @@ def _secrets_settings(path: Path) -> list[_Setting]:
         )
     settings = list(_document_settings(where, _document(where, data)))
     for setting in settings:
-        if not setting.section.startswith("providers.") or setting.key not in (_TABLE, "api_key"):
+        provider_key = setting.section.startswith("providers.") and setting.key in (
+            _TABLE,
+            "api_key",
+        )
+        if not provider_key and (setting.section, setting.key) != ("web", "token"):
             raise ConfigError(
                 f"{where}: [{setting.section}] {setting.key}: not allowed in a secrets file; "
-                "it holds only [providers.NAME] api_key"
+                "it holds only [providers.NAME] api_key and [web] token"
             )
     log.debug("read secrets from %s", where)
     return settings
@@ -300,6 +315,13 @@ def _flag_setting(text: str) -> _Setting:
     return _Setting(where, "flag --set", f"providers.{provider}", key, value)
 
 
+def typed_value(section: str, key: str, raw: str) -> Any:
+    """``raw`` read as ``--set section.key=raw`` reads it (``section`` may be providers.NAME)."""
+    if section.startswith("providers."):
+        return _parse_value(raw, _PROVIDER_FIELDS.get(key))
+    return _parse_value(raw, _FIELDS.get(section, {}).get(key))
+
+
 def _parse_value(raw: str, kind: Any) -> Any:
     """Read raw text as a TOML value; keep it as plain text if it is not one or a string is wanted.
 
@@ -323,9 +345,10 @@ def _settings(
     secrets_paths: Sequence[Path],
     env: Mapping[str, str],
     overrides: Sequence[str],
+    replaced: Mapping[Path, bytes],
 ) -> Iterator[_Setting]:
-    for path in paths:
-        yield from _file_settings(Path(path))
+    for path in paths:  # the config files, then the page's
+        yield from _file_settings(_expanded(path), replaced.get(_expanded(path)))
     for path in secrets_paths:
         try:
             expanded = Path(path).expanduser()
@@ -337,17 +360,33 @@ def _settings(
         yield _flag_setting(text)
 
 
+def _expanded(path: Path) -> Path:
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # no home directory (a system user): the path names no file
+        return Path(path)
+
+
+def page_settings_paths() -> tuple[Path, ...]:
+    """PAGE_SETTINGS_PATHS with "~" expanded (a user without a home has no second one)."""
+    return tuple(_expanded(path) for path in PAGE_SETTINGS_PATHS)
+
+
 def load_config_with_sources(
     paths: Sequence[Path] | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Sequence[str] = (),
     secrets_paths: Sequence[Path] | None = None,
+    replaced: Mapping[Path, bytes] | None = None,
+    page_paths: Sequence[Path] | None = None,
 ) -> tuple[Config, dict[str, str]]:
     """Merge every layer into a Config; also map each "section.key" to the layer that set it.
 
     A source is "default", a file path, "env ZEROPIN_X" or "flag --set"; provider keys appear as
-    "providers.NAME.key". Secrets files (SECRETS_PATHS unless given) are read after the others.
-    Without ``paths``, DEFAULT_PATHS and then CALIBRATION_PATH are read.
+    "providers.NAME.key". Without ``paths``, DEFAULT_PATHS and then CALIBRATION_PATH are read;
+    after them the companion page's files (PAGE_SETTINGS_PATHS unless given), then the secrets
+    files (SECRETS_PATHS unless given). ``replaced`` maps a file of the page's to bytes read in
+    its place: what a change would make of it, checked before it is written.
     """
     defaults = Config()
     # Field by field, not dataclasses.asdict: that would turn a Secret default into a dict.
@@ -358,11 +397,14 @@ def load_config_with_sources(
     sources = {f"{s}.{k}": "default" for s, fields in _FIELDS.items() for k in fields}
     tables: dict[str, dict[str, Any]] = {}  # provider name -> its keys, in first-named order
     chain_where = "defaults"
+    files = (*DEFAULT_PATHS, CALIBRATION_PATH) if paths is None else paths
+    pages = PAGE_SETTINGS_PATHS if page_paths is None else page_paths
     layers = _settings(
-        (*DEFAULT_PATHS, CALIBRATION_PATH) if paths is None else paths,
+        [*files, *pages],
         SECRETS_PATHS if secrets_paths is None else secrets_paths,
         os.environ if env is None else env,
         overrides,
+        {_expanded(path): data for path, data in (replaced or {}).items()},
     )
     for setting in layers:
         if setting.section.startswith("providers."):
@@ -388,9 +430,12 @@ def load_config(
     env: Mapping[str, str] | None = None,
     overrides: Sequence[str] = (),
     secrets_paths: Sequence[Path] | None = None,
+    page_paths: Sequence[Path] | None = None,
 ) -> Config:
-    """Merge defaults, files (missing ones skipped), secrets, environment and flags.
+    """Merge defaults, files (missing ones skipped), the page's, secrets, environment and flags.
 
     Raises ConfigError naming the layer, key and reason.
     """
-    return load_config_with_sources(paths, env, overrides, secrets_paths)[0]
+    return load_config_with_sources(
+        paths, env, overrides, secrets_paths, page_paths=page_paths
+    )[0]

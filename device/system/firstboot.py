@@ -91,7 +91,9 @@ def apply_boot_config(
         return report
     report.keys_moved = move_secrets(boot_file, root / SECRETS, owner)
     # Raises ConfigError naming the file and key; nothing but the keys has been changed yet.
-    cfg = load_config(paths=[root / SYSTEM_CONFIG, boot_file], env={}, secrets_paths=[])
+    cfg = load_config(
+        paths=[root / SYSTEM_CONFIG, boot_file], env={}, secrets_paths=[], page_paths=[]
+    )
     live = root.resolve() == Path("/")
     runner = run or (_run_if_installed if live else None)
     report.hostname = _apply_hostname(cfg, root, runner)

@@ -150,7 +150,7 @@ def check_kit_file(text: str, shown_as: Path) -> None:
         path = Path(folder) / KIT_FILE
         write_atomically(path, text.encode("utf-8"), mode=0o600)  # as private as the real one
         try:
-            load_config(paths=[path], env={}, secrets_paths=[])
+            load_config(paths=[path], env={}, secrets_paths=[], page_paths=[])
         except ConfigError as exc:
             raise ConfigError(str(exc).replace(str(path), str(shown_as))) from None
 

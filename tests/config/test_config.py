@@ -631,7 +631,7 @@ def test_provider_table_structure_errors(tmp_path: Path, text: str, reason: str)
 
 def test_unknown_section_mentions_providers(tmp_path: Path) -> None:
     assert error(write(tmp_path / "c.toml", "[provider.lan]\n")).endswith(
-        "notes, llm, system, providers)"
+        "notes, llm, system, web, providers)"
     )
 
 
@@ -705,7 +705,8 @@ def test_secrets_file_of_mode_0400_is_fine(tmp_path: Path) -> None:
 def test_secrets_file_holds_only_api_keys(tmp_path: Path, text: str, named: str) -> None:
     path = write(tmp_path / "secrets.toml", text + "\n")
     assert error(secrets=(path,)) == (
-        f"{path}: {named}: not allowed in a secrets file; it holds only [providers.NAME] api_key"
+        f"{path}: {named}: not allowed in a secrets file; "
+        "it holds only [providers.NAME] api_key and [web] token"
     )
 
 
