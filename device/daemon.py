@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,12 @@ from device.listening.listener import StageCpu
 from device.loop.pacing import Lockstep, Realtime
 from device.loop.runtime import Runtime, TurnReport
 from device.storage.database import Database
+from device.system.live import LiveFile, live_path
 from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
 from drivers.buttons import simulated_pin_factory
 from drivers.echo_path import EchoPath
+from drivers.leds import PrivacyLed, StatusLight
 from drivers.mic import Microphone
 from drivers.speaker import Speaker
 
@@ -85,11 +88,8 @@ def run_interactive(
         camera = build_camera(cfg, camera_folder, sim=sim)
         if camera is not None:
             stack.enter_context(camera)
-        light = stack.enter_context(build_light(cfg, factory, _print_led if sim else None))
+        light, privacy_led = _lights(cfg, factory, stack, sim=sim)
         buttons = stack.enter_context(build_buttons(cfg, factory))
-        privacy_led = build_privacy_led(cfg, factory, _print_privacy if sim else None)
-        if privacy_led is not None:
-            stack.enter_context(privacy_led)
         runtime, database = assemble(
             cfg,
             mic=mic,
@@ -227,6 +227,30 @@ def _press_on_enter(factory: Any, pin: int, hold_seconds: float) -> None:
             factory.pin(pin).drive_high()
 
     threading.Thread(target=loop, name="enter-button", daemon=True).start()
+
+
+def _lights(
+    cfg: Config, factory: Any, stack: contextlib.ExitStack, *, sim: bool
+) -> tuple[StatusLight, PrivacyLed | None]:
+    """The status light and the privacy LED, each also telling the companion page (another
+    process) what it shows, through the live file; the simulator prints it as well."""
+    live = LiveFile(live_path(resolved_state_dir(cfg)), has_privacy_led=bool(cfg.led.privacy_pin))
+    stack.callback(live.stopped)
+    on_light = _both(_print_led, live.light) if sim else live.light
+    light = stack.enter_context(build_light(cfg, factory, on_light))
+    on_privacy = _both(_print_privacy, live.privacy) if sim else live.privacy
+    privacy_led = build_privacy_led(cfg, factory, on_privacy)
+    if privacy_led is not None:
+        stack.enter_context(privacy_led)
+    return light, privacy_led
+
+
+def _both(first: Callable[[Any], None], second: Callable[[Any], None]) -> Callable[[Any], None]:
+    def both(value: Any) -> None:
+        first(value)
+        second(value)
+
+    return both
 
 
 def _print_privacy(lit: bool) -> None:

@@ -12,11 +12,12 @@ from gpiozero.pins.mock import MockFactory
 from openapi_schema import request_errors
 
 from device.cloud.providers import Provider
+from device.config import sources
 from device.config.presets import PRESETS
 from device.config.schema import Secret
 from device.config.sources import ENV_PREFIX
 from device.sim.loopback.server import LoopbackLLM
-from device.system import paths
+from device.system import live, paths
 from device.wakeword.real_speech import DEFAULT_ROOT
 
 TEST_KEY = "sk-test-DO-NOT-LEAK-7f3a9c"  # distinctive, so a scan for it cannot miss
@@ -48,7 +49,12 @@ def _nothing_from_this_machines_state(tmp_path_factory: pytest.TempPathFactory) 
     ``zeropin`` run by root still finds /var/lib/zeropin if it exists (CI's machines have none)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-        patch.setattr(paths, "SYSTEM_STATE_DIR", tmp_path_factory.mktemp("var") / "absent")
+        absent = tmp_path_factory.mktemp("var") / "absent"
+        patch.setattr(paths, "SYSTEM_STATE_DIR", absent)
+        # nor the settings its companion page saved, nor what its daemon's lights show now
+        page_settings = (absent / "settings.toml", sources.PAGE_SETTINGS_PATHS[1])
+        patch.setattr(sources, "PAGE_SETTINGS_PATHS", page_settings)
+        patch.setattr(live, "RUN_DIR", absent / "run")
         # Nor its settings or API keys: a daemon started with them could reach a real provider.
         keys = {preset.api_key_env for preset in PRESETS.values()} | {"OPENAI_BASE_URL"}
         for name in list(os.environ):
