@@ -122,13 +122,12 @@ def models_list(args: argparse.Namespace) -> int:
 def firstboot(args: argparse.Namespace) -> int:
     import subprocess
 
-    from device.system.firstboot import apply_boot_config
+    from device.system.firstboot import apply_boot_config, describe_moved
 
     report = apply_boot_config(args.root, args.boot_config)
+    moved = describe_moved(report.keys_moved)
     done = [
-        f"moved the API keys of {', '.join(report.keys_moved)} to /etc/zeropin/secrets.toml"
-        if report.keys_moved
-        else "",
+        f"moved {moved} to /etc/zeropin/secrets.toml" if moved else "",
         f"host name {report.hostname}" if report.hostname else "",
         f"Wi-Fi country {report.wifi_country}" if report.wifi_country else "",
         f"Wi-Fi network {report.wifi_network!r}" if report.wifi_network else "",

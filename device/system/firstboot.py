@@ -50,11 +50,14 @@ WIFI_CONNECTION = Path("etc/NetworkManager/system-connections/zeropin-wifi.nmcon
 CMDLINE = Path("boot/firmware/cmdline.txt")
 DAEMON_USER = "zeropin"
 MOVED_NOTE = "# api_key moved to /etc/zeropin/secrets.toml by zeropin firstboot"
+TOKEN_MOVED_NOTE = "# token moved to /etc/zeropin/secrets.toml by zeropin firstboot"
+WEB = "web"  # in what move_secrets returns: the companion page's [web] token moved too
 WIFI_MOVED_NOTE = "# wifi_password moved into the Wi-Fi connection by zeropin firstboot"
 
 _WIFI_PASSWORD_LINE = re.compile(r"^\s*(wifi_password|\"wifi_password\")\s*=")
 _TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]")  # [table], not [[array of tables]]
 _API_KEY_LINE = re.compile(r"^\s*(api_key|\"api_key\")\s*=")
+_TOKEN_LINE = re.compile(r"^\s*(token|\"token\")\s*=")
 _REGDOM = re.compile(r"\s*\bcfg80211\.ieee80211_regdom=\S*")
 
 Runner = Callable[[Sequence[str]], None]
@@ -64,7 +67,7 @@ Runner = Callable[[Sequence[str]], None]
 class FirstbootReport:
     """What one run changed; ``reboot_needed`` when an overlay changed in config.txt."""
 
-    keys_moved: list[str] = field(default_factory=list)  # provider names
+    keys_moved: list[str] = field(default_factory=list)  # provider names, and WEB
     hostname: str = ""
     wifi_country: str = ""
     wifi_network: str = ""  # the SSID of the connection written
@@ -110,10 +113,11 @@ def apply_boot_config(
 
 
 def move_secrets(boot_file: Path, secrets_file: Path, owner: str = DAEMON_USER) -> list[str]:
-    """Move the API keys in ``boot_file`` into ``secrets_file``; return the providers moved.
+    """Move the API keys and the companion page's token in ``boot_file`` into ``secrets_file``;
+    return the providers whose keys moved, and WEB if the token did.
 
-    A file that is not valid TOML has its keys moved line by line; what is wrong with the rest
-    is for ``load_config`` to report."""
+    A file that is not valid TOML has its secrets moved line by line; what is wrong with the
+    rest is for ``load_config`` to report."""
     try:
         text = boot_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -122,73 +126,107 @@ def move_secrets(boot_file: Path, secrets_file: Path, owner: str = DAEMON_USER) 
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        keys, stripped, left = _take_api_key_lines(text)
+        found, stripped, left = _take_secret_lines(text)
         if left:
-            log.warning("%s: %d api_key line(s) cannot be read to move them", boot_file, left)
+            log.warning("%s: %d secret line(s) cannot be read to move them", boot_file, left)
     else:
-        keys = {
-            name: table["api_key"]
-            for name, table in document.get("providers", {}).items()
-            if isinstance(table, dict) and table.get("api_key")
-        }
-        stripped = _without_api_keys(text) if keys else text
-    if not keys:
+        found = _secrets_in(document)
+        stripped = _without_secrets(text) if found else text
+    if not found:
         return []
     if stripped is None:
         log.warning(
-            "%s: API keys are written in a form firstboot cannot take out safely (an inline "
-            'table?); write each as api_key = "..." under its [providers.NAME], or move it '
-            "to /etc/zeropin/secrets.toml by hand",
+            "%s: secrets are written in a form firstboot cannot take out safely (an inline "
+            'table?); write each as api_key = "..." under its [providers.NAME] (token = "..." '
+            "under [web]), or move them to /etc/zeropin/secrets.toml by hand",
             boot_file,
         )
         return []
     secrets = _read_secrets(secrets_file)
-    for name, key in keys.items():
-        secrets.setdefault("providers", {}).setdefault(name, {})["api_key"] = key
+    for (table, key), value in found.items():
+        part = secrets
+        for name in table.split("."):
+            part = part.setdefault(name, {})
+        part[key] = value
     _write_atomically(secrets_file, _render_secrets(secrets), mode=0o600, owner=owner)
     _write_atomically(boot_file, stripped, mode=None)
-    log.warning("moved the API keys of %s from %s to %s", ", ".join(keys), boot_file, secrets_file)
-    return list(keys)
+    moved = [table.removeprefix("providers.") for table, _ in found]
+    log.warning("moved %s from %s to %s", describe_moved(moved), boot_file, secrets_file)
+    return moved
 
 
-def _without_api_keys(text: str) -> str | None:
-    """``text`` with each provider table's api_key line replaced by a note; None if unsure.
+def describe_moved(moved: Sequence[str]) -> str:
+    """What ``move_secrets`` moved, in words: "the API keys of lan, groq and the companion
+    page's token"."""
+    keys = [name for name in moved if name != WEB]
+    parts = [f"the API keys of {', '.join(keys)}"] if keys else []
+    return " and ".join(parts + (["the companion page's token"] if WEB in moved else []))
 
-    Sure means: the result parses to the same document minus the keys, so nothing else moved.
+
+def _secrets_in(document: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(table, key) -> value: each provider's api_key, then [web] token."""
+    found = {
+        (f"providers.{name}", "api_key"): table["api_key"]
+        for name, table in document.get("providers", {}).items()
+        if isinstance(table, dict) and isinstance(table.get("api_key"), str) and table["api_key"]
+    }
+    web = document.get(WEB)
+    if isinstance(web, dict) and isinstance(web.get("token"), str) and web["token"]:
+        found[(WEB, "token")] = web["token"]
+    return found
+
+
+def _without_secrets(text: str) -> str | None:
+    """``text`` with each secret's line replaced by a note; None if unsure.
+
+    Sure means: the result parses to the same document minus the secrets, so nothing else moved.
     """
-    result = _take_api_key_lines(text)[1]
+    result = _take_secret_lines(text)[1]
     expected = tomllib.loads(text)
-    for table_ in expected.get("providers", {}).values():
-        if isinstance(table_, dict):
-            table_.pop("api_key", None)
+    for table_, key in _secrets_in(expected):
+        part: Any = expected
+        for name in table_.split("."):
+            part = part[name]
+        part.pop(key, None)
     try:
         return result if tomllib.loads(result) == expected else None
     except tomllib.TOMLDecodeError:
         return None
 
 
-def _take_api_key_lines(text: str) -> tuple[dict[str, str], str, int]:
-    """The keys on ``api_key = "..."`` lines of [providers.NAME] tables, ``text`` with a note in
-    their place, and how many api_key lines were left as they were (not readable on their own).
-    """
-    keys: dict[str, str] = {}
+def _secret_key(table: str, line: str) -> str:
+    """The secret a line of ``table`` sets ("api_key", "token"), or ""."""
+    if table.startswith("providers.") and _API_KEY_LINE.match(line):
+        return "api_key"
+    if table == WEB and _TOKEN_LINE.match(line):
+        return "token"
+    return ""
+
+
+def _take_secret_lines(text: str) -> tuple[dict[tuple[str, str], str], str, int]:
+    """The secrets on ``api_key = "..."`` lines of [providers.NAME] tables and the
+    ``token = "..."`` line of [web], ``text`` with a note in their place, and how many such
+    lines were left as they were (not readable on their own)."""
+    found: dict[tuple[str, str], str] = {}
     lines, table, left = [], "", 0
     for line in text.splitlines(keepends=True):
         header = _TABLE_HEADER.match(line)
         if header:
-            table = header.group(1).replace(" ", "")
-        if table.startswith("providers.") and _API_KEY_LINE.match(line):
+            table = header.group(1).replace(" ", "").replace('"', "")
+        key = _secret_key(table, line)
+        if key:
             try:
-                value = tomllib.loads(line).get("api_key")
+                value = tomllib.loads(line).get(key)
             except tomllib.TOMLDecodeError:
                 value = None
             if isinstance(value, str) and value:
-                keys[table.removeprefix("providers.").strip('"')] = value
-                line = MOVED_NOTE + ("\r\n" if line.endswith("\r\n") else "\n")
+                found[(table, key)] = value
+                note = MOVED_NOTE if key == "api_key" else TOKEN_MOVED_NOTE
+                line = note + ("\r\n" if line.endswith("\r\n") else "\n")
             else:
                 left += 1
         lines.append(line)
-    return keys, "".join(lines), left
+    return found, "".join(lines), left
 
 
 def _read_secrets(path: Path) -> dict[str, Any]:
@@ -202,10 +240,16 @@ def _read_secrets(path: Path) -> dict[str, Any]:
 
 
 def _render_secrets(secrets: dict[str, Any]) -> str:
-    lines = ["# API keys, moved here from the boot partition by zeropin firstboot. Mode 0600."]
+    lines = [
+        "# API keys and the companion page's token, moved here from the boot partition by "
+        "zeropin firstboot. Mode 0600."
+    ]
     for name, table in secrets.get("providers", {}).items():
         lines += ["", f"[providers.{name}]"]
         lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    if secrets.get(WEB):
+        lines += ["", f"[{WEB}]"]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in secrets[WEB].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from device.errors import ConfigError
-from device.system.firstboot import MOVED_NOTE, apply_boot_config, move_secrets
+from device.system.firstboot import (
+    MOVED_NOTE,
+    TOKEN_MOVED_NOTE,
+    WEB,
+    apply_boot_config,
+    describe_moved,
+    move_secrets,
+)
 
 KEY = "sk-proj-firstboot-0123456789"
 OTHER_KEY = "gsk_second_provider_key_42"
@@ -246,3 +253,34 @@ def test_every_audio_profile_is_a_valid_setting_and_nothing_else_is(tmp_path: Pa
         assert load_config(paths=[], env={}, overrides=[f"audio.profile={name}"]).audio.profile
     with pytest.raises(ConfigError, match=r"\[audio\] profile: must be one of .*\"usb\""):
         load_config(paths=[], env={}, overrides=["audio.profile=respeaker"])
+
+
+PAGE_TOKEN = "page-token-on-the-boot-partition-5e"
+
+
+def test_the_page_token_moves_to_the_secrets_file_beside_the_keys(tmp_path: Path) -> None:
+    from device.config.sources import load_config
+
+    root = _root(tmp_path, MAKER + f'\n[web]\ntoken = "{PAGE_TOKEN}"  # for my phone\n')
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.keys_moved == ["openai", "groq", WEB]
+    secrets = root / "etc/zeropin/secrets.toml"
+    assert tomllib.loads(secrets.read_text())["web"] == {"token": PAGE_TOKEN}
+    left = (root / "boot/firmware/zeropin.toml").read_text()
+    assert PAGE_TOKEN not in left and left.count(TOKEN_MOVED_NOTE) == 1
+    assert describe_moved(report.keys_moved) == (
+        "the API keys of openai, groq and the companion page's token"
+    )
+    cfg = load_config(paths=[root / "boot/firmware/zeropin.toml"], env={}, secrets_paths=[secrets])
+    assert cfg.web.token.reveal() == PAGE_TOKEN
+
+
+def test_a_token_alone_moves_even_from_a_file_with_a_mistake(tmp_path: Path) -> None:
+    broken = f'[web]\ntoken = "{PAGE_TOKEN}"\n[tts]\nrate_wpm = = 3\n'
+    root = _root(tmp_path, broken)
+    boot_file = root / "boot/firmware/zeropin.toml"
+    secrets = root / "etc/zeropin/secrets.toml"
+    assert move_secrets(boot_file, secrets, owner="") == [WEB]
+    assert PAGE_TOKEN not in boot_file.read_text()
+    assert "rate_wpm = = 3" in boot_file.read_text()  # the mistake is for the loader to name
+    assert tomllib.loads(secrets.read_text()) == {"web": {"token": PAGE_TOKEN}}
