@@ -114,6 +114,8 @@ if [ -d "$BOOT" ] && [ ! -e "$BOOT/zeropin.toml" ]; then
 fi
 
 step "systemd units"
-install -m 0644 "$units"/zeropin.service "$units"/zeropin-firstboot.service /etc/systemd/system/
-systemctl enable zeropin.service zeropin-firstboot.service
+install -m 0644 "$units"/zeropin.service "$units"/zeropin-firstboot.service \
+    "$units"/zeropin-web.socket "$units"/zeropin-web.service /etc/systemd/system/
+# the page's socket only: systemd starts the page itself when someone opens it
+systemctl enable zeropin.service zeropin-firstboot.service zeropin-web.socket
 step "done"

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
-UNIT_NAMES = ["zeropin.service", "zeropin-firstboot.service"]
+UNIT_NAMES = [
+    "zeropin.service",
+    "zeropin-firstboot.service",
+    "zeropin-web.socket",
+    "zeropin-web.service",
+]
 INSTALLED_PROGRAM = "/opt/zeropin/venv/bin/zeropin"
 # 1.8 with systemd 252 when written; a little headroom so a newer systemd's reweighting does not
 # fail the build, while dropping one of the big options (ProtectSystem, an empty capability set,
@@ -54,7 +59,8 @@ def unit_copies(tmp_path: Path) -> Path:
     units.mkdir()
     for name in UNIT_NAMES:
         text = (UNITS / name).read_text()
-        assert INSTALLED_PROGRAM in text, f"{name} no longer runs {INSTALLED_PROGRAM}"
+        if name.endswith(".service"):
+            assert INSTALLED_PROGRAM in text, f"{name} no longer runs {INSTALLED_PROGRAM}"
         (units / name).write_text(text.replace(INSTALLED_PROGRAM, str(stand_in)))
     return units
 
@@ -93,9 +99,10 @@ def _security(unit: Path) -> str:
     return result.stdout
 
 
-def test_daemon_exposure_score_is_low(unit_copies: Path) -> None:
-    report = _security(unit_copies / "zeropin.service")
-    match = re.search(r"Overall exposure level for zeropin\.service: (\d+\.\d+)", report)
+@pytest.mark.parametrize("name", ["zeropin.service", "zeropin-web.service"])
+def test_exposure_score_is_low(name: str, unit_copies: Path) -> None:
+    report = _security(unit_copies / name)
+    match = re.search(rf"Overall exposure level for {re.escape(name)}: (\d+\.\d+)", report)
     assert match, report
     exposure = float(match.group(1))
     assert exposure <= MAX_EXPOSURE, f"exposure {exposure} > {MAX_EXPOSURE}:\n{report}"
@@ -135,3 +142,19 @@ def test_firstboot_runs_before_the_daemon_and_the_network() -> None:
     assert directives["Type"] == ["oneshot"]
     assert "TimeoutStartSec" in directives, "a oneshot waits forever unless bounded"
     assert "zeropin-firstboot.service" in " ".join(_directives("zeropin.service")["After"])
+
+
+def test_the_page_is_started_by_its_socket_and_only_for_the_lan() -> None:
+    """No memory until someone connects; the service is the daemon's user, not root; the
+    socket and the service both drop addresses outside the LAN before the page sees them."""
+    socket_unit, service = _directives("zeropin-web.socket"), _directives("zeropin-web.service")
+    assert socket_unit["ListenStream"] == ["80"]
+    assert socket_unit["Accept"] == ["no"]  # one process for all connections
+    assert socket_unit["WantedBy"] == ["sockets.target"]
+    assert "WantedBy" not in service  # never started at boot: the socket starts it
+    assert service["Requires"] == ["zeropin-web.socket"]
+    assert service["ExecStart"] == [f"{INSTALLED_PROGRAM} web serve"]
+    assert (service["User"], service["Group"]) == (["zeropin"], ["zeropin"])
+    lan = "localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7"
+    for unit in (socket_unit, service):
+        assert (unit["IPAddressAllow"], unit["IPAddressDeny"]) == ([lan], ["any"])

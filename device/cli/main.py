@@ -11,6 +11,7 @@ from pathlib import Path
 from device import __version__
 from device.cli import commands
 from device.cli.wakeword import add_wakeword_parsers
+from device.cli.web import add_web_parsers
 from device.cli.workshop import add_workshop_parsers
 from device.errors import ZeroPinError
 
@@ -155,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_wakeword_parsers(sub)
     add_workshop_parsers(sub)
+    add_web_parsers(sub)
 
     bench = sub.add_parser("bench", help="measure CPU per audio second and latency")
     bench.add_argument("--json", action="store_true", help="one flat JSON object")

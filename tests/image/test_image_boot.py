@@ -54,6 +54,13 @@ sleep 60
 echo "rss_after_60s_kb: $(rss) $(cpu)"
 echo "same_pid: $([ "$(state MainPID)" = "$pid" ] && echo yes || echo no)"
 echo "mem_available_kb: $(awk '/^MemAvailable/ {print $2}' /proc/meminfo)"
+# The companion page: nothing runs until a visit, then the socket starts it as the daemon's user.
+echo "web_before: $(systemctl is-active zeropin-web.service)"
+fetch="import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=300).status)"
+echo "web_login: $(/opt/zeropin/venv/bin/python -c "$fetch" http://127.0.0.1/login 2>&1 | tail -1)"
+web=$(systemctl show -p MainPID --value zeropin-web.service)
+echo "web_after: $(systemctl is-active zeropin-web.service) $(stat -c %U "/proc/$web")"
+echo "web_rss_kb: $(awk '/^VmRSS/ {print $2}' "/proc/$web/status")"
 before=$(state NRestarts)
 echo "restarts_before: $before"
 kill -STOP "$(state MainPID)"   # a hung daemon: no more watchdog pings
@@ -125,6 +132,11 @@ def test_the_image_boots_to_a_ready_daemon_and_the_watchdog_restarts_a_hung_one(
         f"MemAvailable {int(lines['mem_available_kb']) / 1024:.0f} MB"
     )
     assert lines["same_pid"] == "yes"
+    # the companion page: started by its socket at the first visit, as the daemon's user
+    assert lines["web_before"] == "inactive"
+    assert lines["web_login"] == "200", result.console[-3000:]
+    assert lines["web_after"] == "active zeropin"
+    print(f"arm64 companion page: RSS {int(lines['web_rss_kb']) / 1024:.1f} MB after one page")
     # Not a budget but a limit a daemon can cross: past it, it cannot run on a Zero 2 W at all.
     # Issue 28's budgets are measured on x86 over a whole session (device/sim/daemon_budget.py);
     # this is the arm64 figure beside them, at idle.

@@ -60,12 +60,18 @@ def test_zeropin_version_and_doctor_sim_run_in_the_image(root: Path) -> None:
 
 
 def test_units_are_installed_and_enabled(root: Path) -> None:
-    wants = root / "etc/systemd/system/multi-user.target.wants"
-    for unit in ("zeropin.service", "zeropin-firstboot.service"):
-        assert (root / "etc/systemd/system" / unit).read_text() == (
-            REPO / "systemd" / unit
-        ).read_text()
-        assert (wants / unit).is_symlink(), f"{unit} is not enabled"
+    units = root / "etc/systemd/system"
+    wanted = {
+        "zeropin.service": "multi-user.target.wants",
+        "zeropin-firstboot.service": "multi-user.target.wants",
+        "zeropin-web.socket": "sockets.target.wants",  # the page itself starts on a visit
+        "zeropin-web.service": None,
+    }
+    for unit, wants in wanted.items():
+        assert (units / unit).read_text() == (REPO / "systemd" / unit).read_text()
+        if wants is not None:
+            assert (units / wants / unit).is_symlink(), f"{unit} is not enabled"
+    assert not list(units.glob("*.wants/zeropin-web.service"))
 
 
 def test_the_daemon_user_models_and_state_folder_are_in_place(root: Path) -> None:

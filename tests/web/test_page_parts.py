@@ -1,0 +1,150 @@
+"""The companion page's parts on their own: the waterfall's geometry, the daemon's live file, the
+brake on guessing, the token file, and a settings change that cannot be written."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from device.errors import ConfigError, StorageError
+from device.storage.timings import TurnTiming
+from device.system.live import LiveFile, read_live
+from device.web import settings, waterfall
+from device.web.auth import Brake, is_session, read_or_make_token, session_cookie
+
+
+def _timing(**stages: float | None) -> TurnTiming:
+    values: dict[str, float | None] = {
+        "asr_final_ms": 100.0,
+        "intent_ms": 110.0,
+        "first_token_ms": None,
+        "first_audio_ms": 150.0,
+        "last_audio_ms": 2150.0,
+    }
+    values.update(stages)
+    return TurnTiming(
+        at=0.0, trigger="wake", intent="time", ended="played", wake_engine="tflite",
+        asr_engine="pocketsphinx", tts_engine="espeak-ng", provider="", trigger_s=1.0,
+        speech_end_s=2.0, **values,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def test_the_scale_holds_the_slowest_wait_and_speaking_runs_past_it() -> None:
+    local = _timing()
+    cloud = _timing(first_token_ms=900.0, first_audio_ms=1300.0, last_audio_ms=15000.0)
+    scale = waterfall.scale_ms([local, cloud])
+    assert scale == 2000.0  # the cloud turn's wait, 1.3 s, rounded up; not its 15 s of speech
+    drawn = waterfall.bars(cloud, scale)
+    assert [b.label for b in drawn] == ["recognise", "decide", "cloud", "voice", "speak"]
+    assert [(b.start_ms, b.end_ms) for b in drawn][2] == (110.0, 900.0)
+    assert drawn[2].x == pytest.approx(5.5) and drawn[2].width == pytest.approx(39.5)
+    assert drawn[-1].clipped and not any(b.clipped for b in drawn[:-1])
+    assert drawn[-1].x + drawn[-1].width == pytest.approx(100.0)
+    local_bars = [b.label for b in waterfall.bars(local, scale)]
+    assert local_bars == ["recognise", "decide", "voice", "speak"]
+
+
+def test_a_stage_never_runs_backwards_and_a_short_one_still_shows() -> None:
+    # the speaker's clock may read a hair before the wall clock's last stage
+    drawn = waterfall.bars(_timing(first_audio_ms=109.0, last_audio_ms=None), 1000.0)
+    assert [b.label for b in drawn] == ["recognise", "decide", "voice"]
+    assert drawn[-1].start_ms == drawn[-1].end_ms == 110.0
+    assert drawn[-1].width > 0
+    assert waterfall.scale_ms([]) == 100.0
+    assert waterfall.ticks(2000.0) == [("0 s", 0.0), ("1 s", 50.0), ("2 s", 100.0)]
+
+
+def test_the_live_file_says_what_the_lights_show_and_whether_the_daemon_lives(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "live.json"
+    live = LiveFile(path, has_privacy_led=True)
+    live.light("listening")
+    live.privacy(True)
+    now = read_live(path)
+    assert now is not None and now.running
+    assert (now.light, now.privacy_lit) == ("listening", True)
+    live.stopped()
+    after = read_live(path)
+    assert after is not None and (after.light, after.privacy_lit) == ("off", False)
+    # a file left by a process that is gone: not running
+    path.write_text(path.read_text().replace(f'"pid": {os.getpid()}', '"pid": 999999999'))
+    gone = read_live(path)
+    assert gone is not None and not gone.running
+    assert read_live(tmp_path / "none.json") is None
+    (tmp_path / "torn.json").write_text("{")
+    assert read_live(tmp_path / "torn.json") is None
+
+
+def test_a_live_file_that_cannot_be_written_never_stops_the_daemon(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    live = LiveFile(blocked / "live.json", has_privacy_led=False)  # its folder is a file
+    live.light("thinking")  # logged once, not raised
+    assert read_live(blocked / "live.json") is None
+
+
+def test_the_brake_lets_through_the_limit_then_waits_out_the_window() -> None:
+    now = [100.0]
+    brake = Brake(3, 60.0, clients=2, clock=lambda: now[0])
+    for _ in range(3):
+        assert brake.blocked_for("10.0.0.2") == 0
+        brake.count("10.0.0.2")
+    assert brake.blocked_for("10.0.0.2") == 60.0
+    assert brake.blocked_for("10.0.0.3") == 0  # another address has its own count
+    now[0] += 59.0
+    assert brake.blocked_for("10.0.0.2") == pytest.approx(1.0)
+    now[0] += 1.0
+    assert brake.blocked_for("10.0.0.2") == 0
+    brake.count("10.0.0.4")
+    brake.count("10.0.0.5")  # only the two most recent addresses are remembered
+    assert brake.blocked_for("10.0.0.2") == 0
+
+
+def test_the_token_is_made_once_kept_private_and_renewed_on_asking(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "web-token"
+    token = read_or_make_token(path)
+    assert len(token) >= 32 and read_or_make_token(path) == token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    renewed = read_or_make_token(path, new=True)
+    assert renewed != token and read_or_make_token(path) == renewed
+    assert is_session(session_cookie(renewed), renewed)
+    assert not is_session(session_cookie(token), renewed)  # a new token logs browsers out
+    assert token not in session_cookie(token)
+
+
+def test_a_change_that_cannot_be_written_leaves_the_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page_file = tmp_path / "settings.toml"
+    page_file.write_text("[tts]\nrate_wpm = 150\n")
+    layers = settings.Layers(files=[], page_file=page_file, secrets_paths=[], env={})
+
+    def full_disk(path: Path, data: bytes, **_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(settings, "write_atomically", full_disk)
+    with pytest.raises(StorageError) as caught:
+        settings.change(layers, "tts.rate_wpm", "170")
+    assert str(caught.value) == (
+        f"could not save {page_file} (No space left on device); nothing changed"
+    )
+    assert page_file.read_text() == "[tts]\nrate_wpm = 150\n"
+    with pytest.raises(ConfigError, match=r"'tts': expected section.key, like tts.rate_wpm"):
+        settings.change(layers, "tts", "1")
+
+
+def test_every_editable_key_is_one_the_daemon_takes(tmp_path: Path) -> None:
+    layers = settings.Layers(files=[], page_file=tmp_path / "s.toml", secrets_paths=[], env={})
+    cfg, _ = layers.load()
+    keys = settings.editable_keys(cfg)
+    assert "tts.rate_wpm" in keys and "web.idle_exit_minutes" in keys
+    assert not [k for k in keys if k.endswith(("key", "token", "password"))]
+    assert not [k for k in keys if k.startswith("system.")]
+    # a list of names, the one kind tomlkit and the loader each spell their own way
+    assert "saved" in settings.change(layers, "llm.chain", '["groq"]')
+    assert layers.load()[0].llm.chain == ("groq",)
