@@ -32,7 +32,7 @@ from device.app.hardware import (
 )
 from device.config.schema import Config
 from device.errors import ZeroPinError
-from device.events import ButtonHeld, ButtonPressed
+from device.events import ButtonHeld, ButtonHeldLong, ButtonPressed
 from device.listening.listener import StageCpu
 from device.loop.pacing import Lockstep, Realtime
 from device.loop.runtime import Runtime, TurnReport
@@ -106,6 +106,7 @@ def run_interactive(
         _say_why_nothing_is_saved(runtime, database, sim)
         buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
         buttons.on_hold = lambda name: runtime.post(ButtonHeld(name))
+        buttons.on_long_hold = lambda name: runtime.post(ButtonHeldLong(name))
         if sim:
             _simulator_console(factory, cfg)
         stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
@@ -209,21 +210,27 @@ async def _serve(runtime: Runtime, notifier: Notifier, heartbeat: _Heartbeat) ->
 
 
 def _simulator_console(factory: Any, cfg: Config) -> None:
+    reset = cfg.buttons.reset_hold_seconds
     print(
         "ZeroPin simulator: say 'hey zero ...', or press Enter to talk; type l and Enter "
-        "to long-press (ask about what the camera sees). Ctrl-C quits."
+        "to long-press (ask about what the camera sees)"
+        + ("; r and Enter to hold it for the reset between visitors" if reset else "")
+        + ". Ctrl-C quits."
     )
-    _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds)
+    _press_on_enter(factory, cfg.buttons.main_pin, cfg.buttons.hold_seconds, reset)
 
 
-def _press_on_enter(factory: Any, pin: int, hold_seconds: float) -> None:
-    """Each Enter on the terminal is a short press of the mock button; "l" Enter a long one."""
+def _press_on_enter(factory: Any, pin: int, hold_seconds: float, reset_seconds: float) -> None:
+    """Each Enter on the terminal is a short press of the mock button; "l" Enter a long one,
+    "r" Enter one held for the reset gesture."""
+    held = {"l": hold_seconds, "r": reset_seconds}
 
     def loop() -> None:
         for line in sys.stdin:
             factory.pin(pin).drive_low()
-            if line.strip().lower() == "l":
-                time.sleep(hold_seconds + 0.2)  # gpiozero's hold timer fires when_held
+            seconds = held.get(line.strip().lower(), 0.0)
+            if seconds:
+                time.sleep(seconds + 0.2)  # the hold timers fire while the pin is still low
             factory.pin(pin).drive_high()
 
     threading.Thread(target=loop, name="enter-button", daemon=True).start()

@@ -45,6 +45,13 @@ class ButtonHeld:
 
 
 @dataclass(frozen=True)
+class ButtonHeldLong:
+    """Held past ``[buttons] reset_hold_seconds``: the gesture that asks to forget the visitor."""
+
+    name: str = "main"
+
+
+@dataclass(frozen=True)
 class Heard:
     text: str
     in_grammar: bool  # False: the recogniser's best guess outside its command grammar
@@ -127,6 +134,7 @@ Event = (
     | StopHeard
     | ButtonPressed
     | ButtonHeld
+    | ButtonHeldLong
     | Heard
     | NothingHeard
     | ReplyStarted

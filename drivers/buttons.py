@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,9 @@ class Buttons(Driver):
 
     Handlers are attributes, set at any time, and called with the button's name on gpiozero's own
     thread; an exception in a handler is logged, not raised, so the button keeps working.
-    ``on_hold`` fires once after ``hold_seconds``; ``on_release`` follows every press, held or not.
+    ``on_hold`` fires once after ``hold_seconds``; ``on_long_hold`` once after
+    ``long_hold_seconds`` (0: never), if the button is still down; ``on_release`` follows every
+    press, held or not.
     Pins are BCM numbers. Wiring: one leg of the button to GPIO 17 (physical pin 11), the other to
     GND (pin 9). Example::
 
@@ -41,12 +44,22 @@ class Buttons(Driver):
         pin_factory: Any = None,
         hold_seconds: float = 1.0,
         bounce_seconds: float | None = None,
+        long_hold_seconds: float = 0.0,
     ) -> None:
         from gpiozero import Button, GPIOZeroError
 
+        if long_hold_seconds and long_hold_seconds <= hold_seconds:
+            raise ValueError(
+                f"long_hold_seconds ({long_hold_seconds:g}) must be longer than hold_seconds "
+                f"({hold_seconds:g})"
+            )
         self.on_press: ButtonHandler | None = None
         self.on_release: ButtonHandler | None = None
         self.on_hold: ButtonHandler | None = None
+        self.on_long_hold: ButtonHandler | None = None
+        self.long_hold_seconds = long_hold_seconds
+        # gpiozero times one hold per button; the long one is a timer of ours from each press
+        self._long_timers: dict[str, threading.Timer] = {}
         self._buttons: dict[str, Any] = {}
         for name, pin in pins.items():
             try:
@@ -60,8 +73,8 @@ class Buttons(Driver):
             except (GPIOZeroError, OSError) as exc:
                 self.close()
                 raise gpio_error(f"button {name!r}", pin, exc) from exc
-            button.when_pressed = self._handler("on_press", name)
-            button.when_released = self._handler("on_release", name)
+            button.when_pressed = self._pressed(name)
+            button.when_released = self._released(name)
             button.when_held = self._handler("on_hold", name)
             self._buttons[name] = button
 
@@ -69,8 +82,43 @@ class Buttons(Driver):
         """Whether button ``name`` is down right now."""
         return bool(self._buttons[name].is_pressed)
 
+    def _pressed(self, name: str) -> Callable[[], None]:
+        fire = self._handler("on_press", name)
+
+        def pressed() -> None:
+            if self.long_hold_seconds:
+                timer = threading.Timer(self.long_hold_seconds, self._long_held, (name,))
+                timer.daemon = True
+                old = self._long_timers.pop(name, None)
+                if old is not None:
+                    old.cancel()
+                self._long_timers[name] = timer
+                timer.start()
+            fire()
+
+        return pressed
+
+    def _released(self, name: str) -> Callable[[], None]:
+        fire = self._handler("on_release", name)
+
+        def released() -> None:
+            timer = self._long_timers.pop(name, None)
+            if timer is not None:
+                timer.cancel()
+            fire()
+
+        return released
+
+    def _long_held(self, name: str) -> None:
+        button = self._buttons.get(name)
+        if button is not None and button.is_pressed:  # a release may race the timer
+            self._handler("on_long_hold", name)()
+
     def _release(self) -> None:
         """Release every pin."""
+        for timer in self._long_timers.values():
+            timer.cancel()
+        self._long_timers.clear()
         for button in self._buttons.values():
             button.close()
         self._buttons.clear()

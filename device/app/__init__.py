@@ -53,6 +53,7 @@ from device.speaking.tts import EspeakSynthesizer, Synthesizer
 from device.storage.database import Database, open_state
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
+from device.storage.reset import spoken, wipe_visitor
 from device.storage.timings import TurnTimings
 from device.storage.usage import CloudUsage
 from device.system.paths import (
@@ -258,6 +259,7 @@ class Stores:
     memory: MemoryStore
     conversation: ConversationStore
     usage: CloudUsage  # the cloud requests counted for the usage budget
+    database: Database  # all of it, for the reset between visitors
 
 
 def build_stores(database: Database) -> Stores:
@@ -266,6 +268,7 @@ def build_stores(database: Database) -> Stores:
         MemoryStore(database),
         ConversationStore(database),
         CloudUsage(database),
+        database,
     )
 
 
@@ -323,6 +326,7 @@ def build_skills(
         max_notes_read=cfg.notes.max_notes_read,
         memory=stores.memory,
         conversation=stores.conversation,
+        forget_visitor=lambda: spoken(wipe_visitor(stores.database, state_dir)),
     )
 
 

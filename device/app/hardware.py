@@ -78,10 +78,17 @@ def build_speaker(cfg: Config, folder: Path | None = None) -> Speaker:
 
 
 def build_buttons(cfg: Config, pin_factory: Any = None) -> Buttons:
+    buttons = cfg.buttons
+    if buttons.reset_hold_seconds and buttons.reset_hold_seconds <= buttons.hold_seconds:
+        raise ConfigError(
+            f"[buttons] reset_hold_seconds ({buttons.reset_hold_seconds:g}) must be longer than "
+            f"hold_seconds ({buttons.hold_seconds:g}), or 0 for no reset gesture"
+        )
     return Buttons(
-        {"main": cfg.buttons.main_pin},
+        {"main": buttons.main_pin},
         pin_factory=pin_factory,
-        hold_seconds=cfg.buttons.hold_seconds,
+        hold_seconds=buttons.hold_seconds,
+        long_hold_seconds=buttons.reset_hold_seconds,
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from device.config.checks import (
     BCM_GPIO,
     TIMEOUT,
+    Check,
     at_least,
     between,
     country_code,
@@ -57,6 +58,12 @@ def _key_alone(key: Secret) -> str | None:
     if is_clean_key(key.reveal()):
         return None
     return "must hold the key alone: no spaces, line breaks or non-ASCII (value not shown)"
+
+
+def _off_or_between(low: float, high: float) -> Check:
+    return lambda v: None if v == 0 or low <= v <= high else (
+        f"must be 0 (off) or {low:g}..{high:g}, got {v:g}"
+    )
 
 
 @dataclass(frozen=True)
@@ -175,6 +182,9 @@ class ButtonsConfig:
     main_pin: int = setting(17, BCM_GPIO)
     # press longer than this counts as a hold
     hold_seconds: float = setting(1.0, between(0.2, 10))
+    # held this long, the device asks whether to forget the visitor (a workshop's reset between
+    # visitors; it acts only on a spoken yes); longer than hold_seconds. 0 = no such gesture
+    reset_hold_seconds: float = setting(0.0, _off_or_between(2, 120))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@
                                        +-- anything else, silence, button --> THINKING ("OK, I
                                                                                kept your notes.")
 
+  The reset gesture (ButtonHeldLong, [buttons] reset_hold_seconds), in any state but MUTED and
+  ERROR, stops what was going on and asks the same way whether to forget the visit.
+
 ``transition`` has no side effects: the runtime carries out the commands it returns. Besides
 the state, the machine remembers which replies it asked for (``Machine.replies``): a turn ends
 when the last of them has been played, so a timer announced during an answer does not end the
@@ -43,6 +46,7 @@ from dataclasses import dataclass, replace
 from device.events import (
     Announce,
     ButtonHeld,
+    ButtonHeldLong,
     ButtonPressed,
     Command,
     ConfirmationAsked,
@@ -68,6 +72,7 @@ from device.events import (
     WakeWordDetected,
 )
 from device.skills.intents import is_confirmation
+from device.skills.local import VISITOR_RESET, VISITOR_RESET_KEPT, VISITOR_RESET_QUESTION
 from device.skills.numbers import say_duration
 from drivers.leds import LedPattern
 
@@ -152,6 +157,9 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
             return machine, []  # cut off by the button: the turn is over
         return replace(machine, follow_up_seconds=event.seconds), []
 
+    if isinstance(event, ButtonHeldLong) and state not in (State.MUTED, State.ERROR):
+        return _ask_to_forget_the_visit(machine)
+
     if state in RESTING:
         return _resting(machine, event)
     if state is State.CONFIRMING:
@@ -209,6 +217,20 @@ def _start_listening(machine: Machine, trigger: Trigger) -> tuple[Machine, list[
         Listen(ListenMode.UTTERANCE, trigger),
         ShowLed(LedPattern.LISTENING),
         PlayEarcon("wake"),
+    ]
+
+
+def _ask_to_forget_the_visit(machine: Machine) -> tuple[Machine, list[Command]]:
+    """The reset gesture: whatever was going on stops, and the device asks; the answer is
+    listened for as any confirmation's, and only a clear yes forgets."""
+    stop: list[Command] = [StopSpeaking()] if machine.state in ANSWERING else []
+    asking, reply_id = machine.stopped(State.THINKING).with_reply(State.THINKING)
+    asking = replace(asking, pending=Pending(VISITOR_RESET, VISITOR_RESET_KEPT))
+    return asking, [
+        *stop,
+        Listen(ListenMode.OFF),
+        ShowLed(LedPattern.THINKING),
+        Announce(VISITOR_RESET_QUESTION, reply_id),
     ]
 
 

@@ -42,6 +42,14 @@ HELP = (
 # without echo cancellation holds the question's last words: they must only ever cancel ("cancel
 # yes" is not a yes, see ``is_confirmation``).
 ANSWER_HINT = "Say yes to confirm, or no to cancel."
+# The workshop's reset between visitors, asked by the long-hold gesture ([buttons]
+# reset_hold_seconds): the state machine asks, and the skill acts on a yes.
+VISITOR_RESET = "visitor_reset"
+VISITOR_RESET_QUESTION = (
+    "Forget everything from this visit: notes, what you told me, our conversation, photos and "
+    f"recordings? {ANSWER_HINT}"
+)
+VISITOR_RESET_KEPT = "OK, I kept everything."
 # What the wearer hears when a note cannot be saved, by what is wrong with the storage.
 NOTE_NOT_SAVED = {
     "full": "I can't save that: the SD card is full.",
@@ -79,6 +87,7 @@ class Skills:
         max_notes_read: int = 5,
         memory: MemoryStore | None = None,
         conversation: ConversationStore | None = None,
+        forget_visitor: Callable[[], str] | None = None,
     ) -> None:
         self.timers = timers
         self.notes = notes
@@ -91,6 +100,8 @@ class Skills:
         self.max_notes_read = max_notes_read
         self.memory = memory
         self.conversation = conversation
+        # wipes what the visitor left on the card and says what went; None: not on this device
+        self.forget_visitor = forget_visitor
         self.last_reply = ""
 
     def handle(self, intent: Intent, heard: Heard | None = None) -> str:
@@ -208,6 +219,21 @@ class Skills:
             return "I couldn't forget: the storage failed."
         things = f"{facts} thing{'s' if facts != 1 else ''}"
         return f"Done. I forgot {things} you told me, and our conversation."
+
+    def _visitor_reset(self, intent: Intent) -> str:
+        """Between two visitors at a workshop (asked first): what the last one left on the card,
+        the conversation, and their timers."""
+        if self.forget_visitor is None:
+            return "I can't forget the visit here: nothing is saved on this device."
+        try:
+            gone = self.forget_visitor()
+        except StorageError as exc:
+            log.warning("%s", exc)
+            return "I couldn't forget the visit: the storage failed."
+        if self.conversation is not None:
+            self.conversation.clear()
+        self.timers.cancel()
+        return f"Done. {gone} Ready for the next visitor."
 
     # ---- camera --------------------------------------------------------------------------
     def _photo(self, intent: Intent) -> str:

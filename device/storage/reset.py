@@ -126,5 +126,24 @@ def describe(report: WipeReport) -> str:
     return "\n".join(lines)
 
 
+def spoken(report: WipeReport) -> str:
+    """What was forgotten, said to the wearer: "I forgot 3 notes, 2 photos and what you told
+    me." (the daemon's own conversation and timers go too; it says so itself)."""
+    said = [
+        _count(report.rows.get("notes", 0), "note") if report.rows.get("notes") else "",
+        _count(report.files.get("photos", 0), "photo") if report.files.get("photos") else "",
+        _count(report.files.get("recordings", 0), "recording")
+        if report.files.get("recordings")
+        else "",
+        "what you told me" if report.rows.get("memory") else "",
+    ]
+    said = [part for part in said if part]
+    if not said:
+        return "There was nothing saved to forget."
+    listing = said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+    problems = " A file could not be deleted: the log says which." if report.problems else ""
+    return f"I forgot {listing}.{problems}"
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"

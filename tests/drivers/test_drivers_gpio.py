@@ -43,7 +43,7 @@ class Recorder:
     def __init__(self, buttons: Buttons) -> None:
         self.events: list[tuple[str, str]] = []
         self._arrived = threading.Condition()
-        for event in ("press", "release", "hold"):
+        for event in ("press", "release", "hold", "long_hold"):
             setattr(buttons, f"on_{event}", self._record(event))
 
     def _record(self, event: str) -> Callable[[str], None]:
@@ -84,6 +84,31 @@ def test_holding_calls_on_hold_once_after_hold_seconds(factory: Any) -> None:
         factory.pin(TALK).drive_high()
         assert recorder.wait_for("release", "talk")
     assert recorder.events == [("press", "talk"), ("hold", "talk"), ("release", "talk")]
+
+
+def test_a_long_hold_fires_once_after_the_hold_and_never_for_a_shorter_press(
+    factory: Any,
+) -> None:
+    with Buttons(
+        {"talk": TALK}, pin_factory=factory, hold_seconds=0.1, long_hold_seconds=0.4
+    ) as buttons:
+        recorder = Recorder(buttons)
+        press(factory, TALK, 0.25)  # held, released before the long hold
+        assert recorder.wait_for("release", "talk")
+        time.sleep(0.3)  # past where the long hold would have fired
+        assert ("long_hold", "talk") not in recorder.events
+        recorder.events.clear()
+        started = time.monotonic()
+        factory.pin(TALK).drive_low()
+        assert recorder.wait_for("long_hold", "talk")
+        assert time.monotonic() - started >= 0.35
+        factory.pin(TALK).drive_high()
+        assert recorder.wait_for("release", "talk")
+    assert recorder.events == [
+        ("press", "talk"), ("hold", "talk"), ("long_hold", "talk"), ("release", "talk")
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="must be longer than hold_seconds"):
+        Buttons({"talk": TALK}, pin_factory=factory, hold_seconds=1.0, long_hold_seconds=1.0)
 
 
 def test_press_helper_is_a_short_press(factory: Any) -> None:

@@ -290,3 +290,31 @@ def test_a_timer_ringing_in_a_follow_up_window_ends_it_and_is_announced():
     assert machine.state is State.SPEAKING
     assert Listen(ListenMode.OFF) in commands  # the announcement is not heard as a follow-up
     assert Announce("Your tea timer is done.", 2) in commands
+
+
+def test_the_reset_gesture_stops_what_was_going_on_and_asks_first():
+    from device.events import ButtonHeldLong
+    from device.skills.local import VISITOR_RESET_QUESTION
+
+    speaking = run(Machine(), ButtonPressed(), HEARD, ReplyStarted(1))
+    assert speaking.state is State.SPEAKING
+    asking, commands = transition(speaking, ButtonHeldLong())
+    assert commands == [
+        StopSpeaking(),
+        Listen(ListenMode.OFF),
+        ShowLed(LedPattern.THINKING),
+        Announce(VISITOR_RESET_QUESTION, 2),
+    ]
+    assert asking.state is State.THINKING and asking.replies == frozenset({2})
+    assert asking.pending == Pending("visitor_reset", "OK, I kept everything.")
+    # the question played in full: the answer is listened for, as for "delete all my notes"
+    confirming = run(asking, ReplyStarted(2), ReplyFinished(2, at_seconds=20.0))
+    assert confirming.state is State.CONFIRMING
+    yes = Heard("yes", True, 22.0, "answer")
+    _, commands = transition(confirming, yes)
+    assert Respond(yes, 3, confirmed="visitor_reset") in commands
+    # from rest there is nothing to stop; muted, the answer could not be heard: not asked
+    _, commands = transition(Machine(), ButtonHeldLong())
+    assert StopSpeaking() not in commands and Announce(VISITOR_RESET_QUESTION, 1) in commands
+    muted = run(Machine(), MuteToggled())
+    assert transition(muted, ButtonHeldLong()) == (muted, [])
