@@ -39,6 +39,19 @@ def add_workshop_parsers(sub: Any) -> None:
     )
     for name in ("max-requests-per-hour", "max-requests-per-day", "max-tokens-per-day"):
         kits.add_argument(f"--{name}", type=int, default=0, help="the device's own budget")
+    kits.add_argument(
+        "--reset-hold-seconds",
+        type=float,
+        default=8.0,
+        metavar="SECONDS",
+        help="holding the button this long asks to forget the visitor (a spoken yes does it); "
+        "0 for no such gesture (default 8)",
+    )
+    kits.add_argument(
+        "--web-tokens",
+        action="store_true",
+        help="give each kit a companion-page token, listed for the teacher in DIR/web-tokens.txt",
+    )
     kits.add_argument("--force", action="store_true", help="write over kit files already there")
     kits.set_defaults(func=kits_command)
 
@@ -68,7 +81,14 @@ def _first_line(path: Path | None) -> str:
 
 def kits_command(args: argparse.Namespace) -> int:
     from device.errors import ConfigError
-    from device.system.workshop import KitPlan, read_keys, write_kits
+    from device.system.workshop import (
+        KitPlan,
+        kit_names,
+        new_web_tokens,
+        read_keys,
+        write_kits,
+        write_token_sheet,
+    )
 
     if args.key_file is not None and not args.provider_url:
         raise ConfigError("--key-file: the keys are for a gateway; give its --provider-url too")
@@ -86,12 +106,18 @@ def kits_command(args: argparse.Namespace) -> int:
         max_requests_per_hour=args.max_requests_per_hour,
         max_requests_per_day=args.max_requests_per_day,
         max_tokens_per_day=args.max_tokens_per_day,
+        reset_hold_seconds=args.reset_hold_seconds,
+        web_tokens=new_web_tokens(args.count) if args.web_tokens else (),
     )
     keys = read_keys(args.key_file, args.count) if args.key_file is not None else None
     written = write_kits(plan, args.out, keys, force=args.force)
     first, last = written[0].parent.name, written[-1].parent.name
     each = "its own key" if keys else "no key"
     print(f"wrote {len(written)} kit file(s), {first} to {last}, in {args.out} (mode 0600, {each})")
+    if plan.web_tokens:
+        names = kit_names(plan.prefix, plan.count)
+        sheet = write_token_sheet(args.out, names, plan.web_tokens)
+        print(f"each kit's companion page and token: {sheet} (mode 0600; keep it to yourself)")
     print("copy each kit's zeropin.toml onto its card's boot partition (bootfs)")
     return 0
 

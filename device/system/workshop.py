@@ -17,6 +17,7 @@ is printed or logged.
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,9 @@ class KitPlan:
     max_requests_per_hour: int = 0
     max_requests_per_day: int = 0
     max_tokens_per_day: int = 0
+    # the button held this long asks to forget the visitor (a spoken yes does it); 0: no gesture
+    reset_hold_seconds: float = 8.0
+    web_tokens: Sequence[str] = ()  # one companion-page token per kit, in kit order; () none
 
 
 def kit_names(prefix: str, count: int) -> list[str]:
@@ -89,12 +93,12 @@ def read_keys(path: Path, count: int) -> list[str]:
     return keys[:count]
 
 
-def render_kit(name: str, plan: KitPlan, key: str = "") -> str:
+def render_kit(name: str, plan: KitPlan, key: str = "", web_token: str = "") -> str:
     """The ``zeropin.toml`` of one kit."""
     lines = [
         f"# ZeroPin workshop kit {name}: copy this file onto the card's boot partition as",
-        "# zeropin.toml. Written by `zeropin workshop kits`; at the first boot the key and the",
-        "# Wi-Fi password below are moved off the card.",
+        "# zeropin.toml. Written by `zeropin workshop kits`; at the first boot the key, the",
+        "# Wi-Fi password and the page's token below are moved off the card.",
         "",
         "[system]",
         f"hostname = {_toml(name)}",
@@ -104,6 +108,12 @@ def render_kit(name: str, plan: KitPlan, key: str = "") -> str:
     lines += _optional("wifi_password", plan.wifi_password)
     if plan.profile:
         lines += ["", "[audio]", f"profile = {_toml(plan.profile)}"]
+    if plan.reset_hold_seconds:
+        lines += ["", "# between visitors: hold the button this long, then say yes", "[buttons]"]
+        lines += [f"reset_hold_seconds = {_toml(plan.reset_hold_seconds)}"]
+    if web_token:
+        lines += ["", f"# the companion page, http://{name}.local/", "[web]"]
+        lines += [f"token = {_toml(web_token)}"]
     if plan.provider_url:
         lines += ["", "[llm]", f"chain = [{_toml(PROVIDER)}]"]
         lines += _optional("max_requests_per_hour", plan.max_requests_per_hour)
@@ -134,14 +144,31 @@ def write_kits(
             f"{existing[0]} is already there ({len(existing)} of the {len(targets)} kit files "
             "are); add --force to write over them"
         )
+    tokens = list(plan.web_tokens) or [""] * len(names)
     texts = [
-        render_kit(name, plan, keys[index] if keys else "") for index, name in enumerate(names)
+        render_kit(name, plan, keys[index] if keys else "", tokens[index])
+        for index, name in enumerate(names)
     ]
     for target, text in zip(targets, texts, strict=True):
         check_kit_file(text, target)
     for target, text in zip(targets, texts, strict=True):
         write_atomically(target, text.encode("utf-8"), mode=0o600)
     return targets
+
+
+def new_web_tokens(count: int) -> list[str]:
+    """One random companion-page token per kit (as ``zeropin web token`` would make)."""
+    return [secrets.token_urlsafe(24) for _ in range(count)]
+
+
+def write_token_sheet(out: Path, names: Sequence[str], tokens: Sequence[str]) -> Path:
+    """``out/web-tokens.txt``: each kit's page address and token, for the teacher (mode 0600)."""
+    lines = ["# kit, its companion page, the token that opens it (docs/companion.md)"]
+    pairs = zip(names, tokens, strict=True)
+    lines += [f"{name}  http://{name}.local/  {token}" for name, token in pairs]
+    sheet = out / "web-tokens.txt"
+    write_atomically(sheet, ("\n".join(lines) + "\n").encode("utf-8"), mode=0o600)
+    return sheet
 
 
 def check_kit_file(text: str, shown_as: Path) -> None:
@@ -155,9 +182,11 @@ def check_kit_file(text: str, shown_as: Path) -> None:
             raise ConfigError(str(exc).replace(str(path), str(shown_as))) from None
 
 
-def _optional(key: str, value: str | int) -> list[str]:
+def _optional(key: str, value: str | int | float) -> list[str]:
     return [f"{key} = {_toml(value)}"] if value else []
 
 
-def _toml(value: str | int) -> str:
-    return str(value) if isinstance(value, int) else json.dumps(value, ensure_ascii=False)
+def _toml(value: str | float) -> str:
+    if isinstance(value, int | float):
+        return f"{value:g}" if isinstance(value, int) else repr(float(value))
+    return json.dumps(value, ensure_ascii=False)

@@ -67,6 +67,8 @@ def test_twenty_kit_files_each_pass_the_daemons_own_checks(
         gateway = cfg.provider("workshop")
         assert gateway is not None and gateway.base_url == GATEWAY
         assert gateway.api_key.reveal() == key  # each kit its own key, in the file's order
+        assert cfg.buttons.reset_hold_seconds == 8.0  # the reset gesture between visitors
+        assert not cfg.web.token  # no page token unless asked for
 
 
 def test_existing_kit_files_are_kept_without_force(tmp_path: Path) -> None:
@@ -209,3 +211,32 @@ def test_an_empty_wifi_password_file_is_named_and_nothing_is_written(tmp_path: P
     assert main(arguments) == 1  # a configuration error, as a bad value
     assert f"{empty}: the first line should be the Wi-Fi password" in capsys.readouterr().err
     assert not (tmp_path / "cards").exists()
+
+
+def test_each_kit_can_have_its_own_page_token_and_the_teacher_a_sheet_of_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_kits(tmp_path, "--web-tokens", "--reset-hold-seconds", "0")) == 0
+    out = capsys.readouterr().out
+    sheet = tmp_path / "cards" / "web-tokens.txt"
+    assert f"each kit's companion page and token: {sheet} (mode 0600" in out
+    assert stat.S_IMODE(sheet.stat().st_mode) == 0o600
+    rows = [line.split() for line in sheet.read_text().splitlines()[1:]]
+    assert [row[:2] for row in rows] == [
+        [f"kit-{n:02d}", f"http://kit-{n:02d}.local/"] for n in range(1, 21)
+    ]
+    tokens = [row[2] for row in rows]
+    assert len(set(tokens)) == 20 and all(len(token) >= 32 for token in tokens)
+    assert not any(token in out for token in tokens)
+    kit = tmp_path / "cards/kit-07/zeropin.toml"
+    cfg = load_config(paths=[kit], env={}, secrets_paths=[])
+    assert cfg.web.token.reveal() == tokens[6]
+    assert cfg.buttons.reset_hold_seconds == 0
+    # firstboot takes the token off the card with the key
+    root = _kit_root(tmp_path, kit)
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.keys_moved == ["workshop", "web"]
+    assert tokens[6] not in (root / "boot/firmware/zeropin.toml").read_text()
+    secrets = tomllib.loads((root / "etc/zeropin/secrets.toml").read_text())
+    assert secrets["web"] == {"token": tokens[6]}
+
