@@ -172,7 +172,7 @@ def _login(site: Site) -> Any:
     if not same_secret(request.form.get("token", "").strip(), site.token):
         site.wrong_tokens.count(client)
         log.warning("wrong token from %s", client)
-        error = "That is not the token. `zeropin web token` on the device prints it."
+        error = "That is not the token. On the device, zeropin web token prints it."
         return _page("login.html", 401, next=target, error=error, site=site)
     response = redirect(target)
     response.set_cookie(

@@ -174,3 +174,15 @@ def test_lan_addresses_only() -> None:
                             "fe80::1%wlan0", "::ffff:192.168.0.7", "fd00::5")
     )  # fmt: skip
     assert not any(on_lan(a) for a in ("8.8.8.8", "2001:4860::8888", "100.64.0.1", "", "x"))
+
+
+def test_a_settings_file_broken_by_hand_is_named_on_the_page(page_server: PageServer) -> None:
+    page_server.page_file.parent.mkdir(parents=True)
+    page_server.page_file.write_text("[tts]\nrate_wpm = = 3\n")
+    for path in ("/", "/settings"):
+        response = requests.get(page_server.url + path, headers=BEARER)
+        assert response.status_code == 500
+        shown = _text(response.text)
+        assert f"{page_server.page_file}: line 2:" in shown, shown
+        assert "Fix it over SSH" in shown
+    assert requests.get(page_server.url + "/notes", headers=BEARER).status_code == 200
