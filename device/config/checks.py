@@ -104,6 +104,19 @@ def provider_names(v: tuple[str, ...]) -> str | None:
     return None
 
 
+MCP_TOOL_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")  # the MCP specification's tool names
+
+
+def tool_names(v: tuple[str, ...]) -> str | None:
+    """The rule of an MCP server's list of tool names; "*" stands for every tool."""
+    for name in v:
+        if name != "*" and not MCP_TOOL_NAME.fullmatch(name):
+            return f'{shown(name)} is not a tool name (letters, digits, _, - and ., or "*")'
+        if v.count(name) > 1:
+            return f"names {shown(name)} twice"
+    return None
+
+
 def http_url(v: str) -> str | None:
     if v and not v.startswith(("http://", "https://")):
         return f"must start with http:// or https://, got {shown(v)}"

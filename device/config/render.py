@@ -13,6 +13,8 @@ from typing import Any
 from device.config.schema import Config, Secret
 from device.config.text import is_secret, toml_value
 
+_TABLES = {"mcp_servers": "mcp.servers"}  # a Config field -> its TOML table, where they differ
+
 
 def _masked(name: str, value: Any) -> Any:
     if isinstance(value, Secret) or is_secret(name):
@@ -28,13 +30,14 @@ def render_config(cfg: Config, sources: Mapping[str, str] | None = None) -> str:
     lines = ["# ZeroPin configuration, all layers merged"]
     for section in dataclasses.fields(cfg):
         part = getattr(cfg, section.name)
-        lines += ["", f"[{section.name}]"]
+        title = _TABLES.get(section.name, section.name)
+        lines += ["", f"[{title}]"]
         if dataclasses.is_dataclass(part):
-            lines += _rendered_keys(section.name, part, sources)
+            lines += _rendered_keys(title, part, sources)
             continue
         for name, table in part:  # the (name, table) pairs of [providers.NAME]
-            lines += ["", f"[{section.name}.{name}]"]
-            lines += _rendered_keys(f"{section.name}.{name}", table, sources)
+            lines += ["", f"[{title}.{name}]"]
+            lines += _rendered_keys(f"{title}.{name}", table, sources)
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,7 @@ from device.config.checks import (
     provider_names,
     setting,
     tens_of_ms,
+    tool_names,
 )
 from device.config.presets import PRESETS
 
@@ -298,6 +299,25 @@ class ProviderConfig:
 
 
 @dataclass(frozen=True)
+class McpServerConfig:
+    """One ``[mcp.servers.NAME]`` table: an MCP server (streamable HTTP) whose tools the cloud
+    model may call. See docs/mcp.md."""
+
+    url: str = setting("", http_url)  # e.g. "http://homeassistant.local:8123/api/mcp"; required
+    token: Secret = setting(Secret(), _key_alone)  # sent as a bearer token; keep it in secrets
+    # the server's tools offered to the model, by the server's names; ["*"] = every one.
+    # Nothing is offered until named here: the log and `zeropin doctor` list what there is.
+    allow: tuple[str, ...] = setting((), tool_names)
+    # tools that only read, for a server that does not mark them so (Home Assistant's
+    # GetLiveContext): they run without asking the wearer first
+    read_only: tuple[str, ...] = setting((), tool_names)
+    # false: tools that act in the world (not read-only) run without asking the wearer first
+    confirm: bool = True
+    # one call's longest wait; never past the answer's deadline ([llm] deadline_seconds)
+    timeout_seconds: float = setting(10.0, TIMEOUT)
+
+
+@dataclass(frozen=True)
 class Config:
     """All settings; each component receives only its own section."""
 
@@ -316,6 +336,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)  # the companion page, not the daemon
     # (name, table) in the order the layers first name them; dict(cfg.providers) to look one up
     providers: tuple[tuple[str, ProviderConfig], ...] = ()
+    # (name, table) of [mcp.servers.NAME], in the order the layers first name them
+    mcp_servers: tuple[tuple[str, McpServerConfig], ...] = ()
 
     def provider(self, name: str) -> ProviderConfig | None:
         """The ``[providers.NAME]`` table, if the configuration has one."""

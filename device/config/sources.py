@@ -9,8 +9,10 @@ raises ConfigError with one line naming the layer, the key and the reason::
     /etc/zeropin/config.toml: [tts] rate_wpm: expected an integer, got "fast"
 
 Cloud providers are tables ``[providers.NAME]``, one per endpoint, kept in ``Config.providers``
-in the order the files give them; a secrets file (mode 0600) may hold only their ``api_key``.
-A key is held in a :class:`~device.config.schema.Secret` and never shown, in errors or dumps.
+in the order the files give them; MCP servers likewise ``[mcp.servers.NAME]``, kept in
+``Config.mcp_servers``. A secrets file (mode 0600) may hold only the providers' ``api_key`` and
+the servers' ``token``. Either is held in a :class:`~device.config.schema.Secret` and never
+shown, in errors or dumps.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from device.config.checks import PROVIDER_NAME, Check, rules
 from device.config.presets import PRESETS
-from device.config.schema import Config, ProviderConfig, Secret
+from device.config.schema import Config, McpServerConfig, ProviderConfig, Secret
 from device.config.text import hidden, is_secret, shown
 from device.errors import ConfigError
 
@@ -76,9 +78,17 @@ _FIELDS: dict[str, dict[str, Any]] = {name: get_type_hints(cls) for name, cls in
 _PROVIDER_FIELDS: dict[str, Any] = get_type_hints(ProviderConfig)
 
 
+SERVERS = "mcp.servers"  # [mcp.servers.NAME]: one MCP server each
+_SERVER_FIELDS: dict[str, Any] = get_type_hints(McpServerConfig)
+
+
 _SECTION_RULES: dict[str, dict[str, Check]] = {  # read from the fields' setting(default, rule)
-    name: rules(cls) for name, cls in [*_SECTIONS.items(), ("providers", ProviderConfig)]
+    name: rules(cls)
+    for name, cls in [*_SECTIONS.items(), ("providers", ProviderConfig), ("mcp", McpServerConfig)]
 }
+
+
+_SECRET_KEYS = ("api_key", "token")  # the keys a secrets file may hold
 
 
 _NAMES = tuple[str, ...]  # the type of a list of names, like [llm] chain
@@ -88,6 +98,14 @@ _TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str:
 
 
 _TABLE = ""  # the key of a setting that only says "this [providers.NAME] table exists"
+
+
+def _named_table(section: str) -> tuple[str, str] | None:
+    """("providers", NAME) or ("mcp.servers", NAME) for a named table's section, else None."""
+    for prefix in ("providers", SERVERS):
+        if section.startswith(prefix + "."):
+            return prefix, section[len(prefix) + 1 :]
+    return None
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,8 @@ def _validated(setting: _Setting) -> Any:
     section, key = setting.section, setting.key
     if section.startswith("providers."):
         fields = _PROVIDER_FIELDS
+    elif section.startswith(SERVERS + "."):
+        fields = _SERVER_FIELDS
     elif section in _FIELDS:
         fields = _FIELDS[section]
     else:
@@ -148,7 +168,7 @@ def _typed(kind: Any, value: Any, show: Callable[[Any], str] = shown) -> tuple[A
 
 
 def _unknown_section(where: str, section: str) -> ConfigError:
-    known = ", ".join([*_FIELDS, "providers"])
+    known = ", ".join([*_FIELDS, "providers", "mcp"])
     return ConfigError(f"{where}: [{section}]: unknown section (known: {known})")
 
 
@@ -189,26 +209,44 @@ def _document_settings(where: str, document: dict[str, Any]) -> Iterator[_Settin
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: {_top_level_reason(section, table)}")
         if section == "providers":
-            yield from _provider_settings(where, table)
+            yield from _table_settings(where, "providers", "a provider", table)
+        elif section == "mcp":
+            yield from _table_settings(where, SERVERS, "an MCP server", _servers(where, table))
         elif section in _FIELDS:
             yield from (_Setting(where, where, section, k, v) for k, v in table.items())
         else:
             raise _unknown_section(where, section)
 
 
-def _provider_settings(where: str, tables: dict[str, Any]) -> Iterator[_Setting]:
+def _servers(where: str, mcp: dict[str, Any]) -> dict[str, Any]:
+    """The tables under [mcp.servers], the one thing [mcp] holds."""
+    for key in mcp:
+        if key != "servers":
+            raise ConfigError(
+                f"{where}: [mcp] {shown(key)}: unknown key; a server is a [mcp.servers.NAME] table"
+            )
+    servers = mcp.get("servers", {})
+    if not isinstance(servers, dict):
+        raise ConfigError(f"{where}: [mcp] servers: expected tables [mcp.servers.NAME]")
+    return servers
+
+
+def _table_settings(
+    where: str, prefix: str, what: str, tables: dict[str, Any]
+) -> Iterator[_Setting]:
+    """The settings of the named tables [PREFIX.NAME] (``what``: "a provider")."""
     for name, table in tables.items():
         if not PROVIDER_NAME.fullmatch(name):
             raise ConfigError(
-                f"{where}: [providers] {shown(name)}: a provider name holds only lowercase "
+                f"{where}: [{prefix}] {shown(name)}: {what} name holds only lowercase "
                 "letters, digits, - and _"
             )
         if not isinstance(table, dict):
             raise ConfigError(
-                f"{where}: [providers] {name}: expected a table, got {hidden(table)}; "
-                f"write [providers.{name}] above its keys"
+                f"{where}: [{prefix}] {name}: expected a table, got {hidden(table)}; "
+                f"write [{prefix}.{name}] above its keys"
             )
-        section = f"providers.{name}"
+        section = f"{prefix}.{name}"
         yield _Setting(where, where, section, _TABLE, None)  # so that an empty table counts
         yield from (_Setting(where, where, section, k, v) for k, v in table.items())
 
@@ -222,9 +260,9 @@ def _file_settings(path: Path, data: bytes | None = None) -> list[_Setting]:
     data, mode = found
     where = str(path)
     settings = list(_document_settings(where, _document(where, data)))
-    if mode & 0o077 and any(s.key == "api_key" and s.value for s in settings):
+    if mode & 0o077 and any(s.key in _SECRET_KEYS and s.value for s in settings):
         log.warning(
-            "%s holds an API key that other users can read (mode %04o); move it to %s",
+            "%s holds an API key or token that other users can read (mode %04o); move it to %s",
             where,
             mode & 0o777,
             SECRETS_PATHS[0],
@@ -247,14 +285,13 @@ def _secrets_settings(path: Path) -> list[_Setting]:
         )
     settings = list(_document_settings(where, _document(where, data)))
     for setting in settings:
-        provider_key = setting.section.startswith("providers.") and setting.key in (
-            _TABLE,
-            "api_key",
-        )
-        if not provider_key and (setting.section, setting.key) != ("web", "token"):
+        table = _named_table(setting.section)
+        secret = {"providers": "api_key", SERVERS: "token"}.get(table[0]) if table else None
+        web_token = (setting.section, setting.key) == ("web", "token")
+        if setting.key not in (_TABLE, secret) and not web_token:
             raise ConfigError(
                 f"{where}: [{setting.section}] {setting.key}: not allowed in a secrets file; "
-                "it holds only [providers.NAME] api_key and [web] token"
+                "it holds only [providers.NAME] api_key, [mcp.servers.NAME] token and [web] token"
             )
     log.debug("read secrets from %s", where)
     return settings
@@ -268,12 +305,14 @@ def _syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> str:
 
 
 def _top_level_reason(name: str, value: Any) -> str:
-    if name in _FIELDS or name == "providers":
+    if name in _FIELDS or name in ("providers", "mcp"):
         return f"[{name}]: expected a table, got {shown(value)}"
     owners = [f"[{section}]" for section, fields in _FIELDS.items() if name in fields]
     if name in _PROVIDER_FIELDS:
         owners.append("[providers.NAME]")
-    sections = ", ".join([*_FIELDS, "providers"])
+    if name in _SERVER_FIELDS:
+        owners.append(f"[{SERVERS}.NAME]")
+    sections = ", ".join([*_FIELDS, "providers", "mcp"])
     hint = f"put it under {owners[0]}" if owners else f"sections are: {sections}"
     return f"{name}: key outside any [section]; {hint}"
 
@@ -300,6 +339,8 @@ def _flag_setting(text: str) -> _Setting:
     section, dot, key = name.partition(".")
     if not equals or not dot:
         raise ConfigError(f"{where}: expected section.key=value")
+    if section == "mcp":
+        return _server_flag(where, key, raw)
     if section != "providers":
         value = _parse_value(raw.strip(), _FIELDS.get(section, {}).get(key))
         return _Setting(where, "flag --set", section, key, value)
@@ -320,6 +361,30 @@ def typed_value(section: str, key: str, raw: str) -> Any:
     if section.startswith("providers."):
         return _parse_value(raw, _PROVIDER_FIELDS.get(key))
     return _parse_value(raw, _FIELDS.get(section, {}).get(key))
+
+
+def _server_flag(where: str, rest: str, raw: str) -> _Setting:
+    """The setting of ``--set mcp.servers.NAME.key=value`` (``rest``: after "mcp.")."""
+    servers, _, rest = rest.partition(".")
+    name, dot, key = rest.partition(".")
+    if servers != "servers" or not dot or not PROVIDER_NAME.fullmatch(name):
+        raise ConfigError(f"{where}: expected mcp.servers.NAME.key=value, NAME like home")
+    if is_secret(key):
+        raise ConfigError(
+            f"{where}: any user can read a command line; put the token in {SECRETS_PATHS[0]}"
+        )
+    value = _parse_value(raw.strip(), _SERVER_FIELDS.get(key))
+    return _Setting(where, "flag --set", f"{SERVERS}.{name}", key, value)
+
+
+def _check_servers(cfg: Config, named_in: Mapping[str, str]) -> None:
+    """Every [mcp.servers.NAME] needs its url (``named_in``: where each table was first named)."""
+    for name, server in cfg.mcp_servers:
+        if not server.url:
+            raise ConfigError(
+                f"{named_in[name]}: [{SERVERS}.{name}] url: not set; give the server's address, "
+                "like http://homeassistant.local:8123/api/mcp"
+            )
 
 
 def _parse_value(raw: str, kind: Any) -> Any:
@@ -395,7 +460,9 @@ def load_config_with_sources(
         for name, cls in _SECTIONS.items()
     }
     sources = {f"{s}.{k}": "default" for s, fields in _FIELDS.items() for k in fields}
-    tables: dict[str, dict[str, Any]] = {}  # provider name -> its keys, in first-named order
+    # (kind, name) -> its keys, in first-named order; kind "providers" or "mcp.servers"
+    tables: dict[tuple[str, str], dict[str, Any]] = {}
+    servers_named_in: dict[str, str] = {}
     chain_where = "defaults"
     files = (*DEFAULT_PATHS, CALIBRATION_PATH) if paths is None else paths
     pages = PAGE_SETTINGS_PATHS if page_paths is None else page_paths
@@ -407,8 +474,11 @@ def load_config_with_sources(
         {_expanded(path): data for path, data in (replaced or {}).items()},
     )
     for setting in layers:
-        if setting.section.startswith("providers."):
-            table = tables.setdefault(setting.section.partition(".")[2], {})
+        named = _named_table(setting.section)
+        if named is not None:
+            table = tables.setdefault(named, {})
+            if named[0] == SERVERS:
+                servers_named_in.setdefault(named[1], setting.where)
             if setting.key == _TABLE:
                 continue
             table[setting.key] = _validated(setting)
@@ -419,9 +489,13 @@ def load_config_with_sources(
         sources[f"{setting.section}.{setting.key}"] = setting.source
     config = Config(
         **{name: cls(**values[name]) for name, cls in _SECTIONS.items()},
-        providers=tuple((name, ProviderConfig(**keys)) for name, keys in tables.items()),
+        providers=tuple((n, ProviderConfig(**t)) for (k, n), t in tables.items() if k != SERVERS),
+        mcp_servers=tuple(
+            (n, McpServerConfig(**t)) for (k, n), t in tables.items() if k == SERVERS
+        ),
     )
     _check_chain(config, chain_where)
+    _check_servers(config, servers_named_in)
     return config, sources
 
 

@@ -631,7 +631,7 @@ def test_provider_table_structure_errors(tmp_path: Path, text: str, reason: str)
 
 def test_unknown_section_mentions_providers(tmp_path: Path) -> None:
     assert error(write(tmp_path / "c.toml", "[provider.lan]\n")).endswith(
-        "notes, llm, system, web, providers)"
+        "notes, llm, system, web, providers, mcp)"
     )
 
 
@@ -705,8 +705,8 @@ def test_secrets_file_of_mode_0400_is_fine(tmp_path: Path) -> None:
 def test_secrets_file_holds_only_api_keys(tmp_path: Path, text: str, named: str) -> None:
     path = write(tmp_path / "secrets.toml", text + "\n")
     assert error(secrets=(path,)) == (
-        f"{path}: {named}: not allowed in a secrets file; "
-        "it holds only [providers.NAME] api_key and [web] token"
+        f"{path}: {named}: not allowed in a secrets file; it holds only [providers.NAME] api_key, "
+        "[mcp.servers.NAME] token and [web] token"
     )
 
 
@@ -769,7 +769,7 @@ def test_api_key_in_a_world_readable_config_file_is_warned_about_once(
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert warnings[0].getMessage() == (
-        f"{boot} holds an API key that other users can read (mode 0755); "
+        f"{boot} holds an API key or token that other users can read (mode 0755); "
         "move it to /etc/zeropin/secrets.toml"
     )
     assert FAKE_KEY not in caplog.text
