@@ -14,6 +14,7 @@ __all__ = [
     "EgressRefused",
     "CloudCause",
     "CloudError",
+    "ToolServerError",
 ]
 
 
@@ -91,3 +92,8 @@ class CloudError(ZeroPinError, ConnectionError):
     def key_refused(self) -> bool:
         """The server rejected the API key, so no retry will help until the key is fixed."""
         return self.cause is CloudCause.KEY_REFUSED
+
+
+class ToolServerError(ZeroPinError, ConnectionError):
+    """An MCP server could not run a tool: away, too slow, or it refused the call. The message
+    is a sentence the model can pass on to the wearer; it never shows a token."""
