@@ -22,6 +22,8 @@ from device.cloud.budget import BudgetLimits, UsageMeter
 from device.cloud.chain import ProviderChain
 from device.cloud.client import ChatClient
 from device.cloud.drafts import DraftReviser
+from device.cloud.mcp import McpServer
+from device.cloud.mcp_tools import McpTools
 from device.cloud.providers import Provider, resolve_providers
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
@@ -293,15 +295,26 @@ def build_brain(
         image_max_side=cfg.llm.image_max_side,
         image_quality=cfg.llm.image_quality,
         count_usage=cfg.llm.max_tokens_per_day > 0,
+        deadline_seconds=cfg.llm.deadline_seconds,
     )
     return CloudBrain(
         build_chain(cfg, providers, gate, stores.usage),
-        Toolbox(skills, stores.memory),
+        Toolbox(skills, stores.memory, build_mcp_tools(cfg, gate)),
         stores.memory,
         stores.conversation,
         settings,
         camera=camera,
     )
+
+
+def build_mcp_tools(cfg: Config, gate: EgressGate) -> McpTools | None:
+    """The tools of the ``[mcp.servers.NAME]`` servers, connecting in the background; None
+    without any (then the SDK is never imported)."""
+    if not cfg.mcp_servers:
+        return None
+    tools = McpTools([McpServer(name, table) for name, table in cfg.mcp_servers], gate)
+    tools.start()
+    return tools
 
 
 def build_skills(
@@ -345,7 +358,11 @@ def brain_alone(cfg: Config, providers: list[Provider], camera: Camera | None) -
         # named (--image), and the caller is the one watching.
         privacy_led = build_privacy_led(cfg)
         gate = build_gate(cfg, database, privacy_led, unlit=True)
-        yield build_brain(cfg, providers, gate, skills, stores, camera)
+        brain = build_brain(cfg, providers, gate, skills, stores, camera)
+        try:
+            yield brain
+        finally:
+            brain.close()
 
 
 def assemble(

@@ -144,7 +144,7 @@ class McpServer:
         except TimeoutError:
             future.cancel()  # the request is abandoned; the session goes on
             raise ToolServerError(
-                f"the {self.name} server did not answer within {timeout_seconds:.3g} seconds"
+                f"the {self.name} server did not answer within {_said(timeout_seconds)} seconds"
             ) from None
         except concurrent.futures.CancelledError:
             cancel.check()
@@ -333,6 +333,11 @@ def _result_text(result: Any) -> tuple[str, bool]:
     if len(text) > MAX_RESULT_CHARS:
         text = text[:MAX_RESULT_CHARS] + "…"
     return text or "(no output)", bool(result.is_error)
+
+
+def _said(seconds: float) -> str:
+    """Seconds as they would be said: "0.5", "1.4", "10"."""
+    return f"{seconds:.0f}" if seconds >= 10 else f"{seconds:.1f}".removesuffix(".0")
 
 
 def _session_lost(exc: BaseException) -> bool:

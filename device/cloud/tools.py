@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from device.cancel import Cancellation
 from device.cloud.client import ToolCall
 from device.errors import StorageError
 from device.skills.intents import Intent
@@ -110,12 +112,31 @@ TOOLS: tuple[dict[str, Any], ...] = (
 )
 
 
-class Toolbox:
-    """Runs the model's tool calls against the device's skills and memory."""
+class RemoteTools(Protocol):
+    """Tools that run off the device (``device.cloud.mcp_tools``): offered beside the device's
+    own, and some only after the wearer has said yes."""
 
-    def __init__(self, skills: Skills, memory: MemoryStore) -> None:
+    def schemas(self) -> list[dict[str, Any]]: ...
+
+    def owns(self, name: str) -> bool: ...
+
+    def question(self, call: ToolCall) -> str: ...
+
+    def run(self, call: ToolCall, *, deadline: float, cancel: Cancellation) -> ToolResult: ...
+
+    def close(self) -> None: ...
+
+
+class Toolbox:
+    """Runs the model's tool calls against the device's skills and memory, and ``remote``'s
+    (MCP servers') on their servers."""
+
+    def __init__(
+        self, skills: Skills, memory: MemoryStore, remote: RemoteTools | None = None
+    ) -> None:
         self.skills = skills
         self.memory = memory
+        self.remote = remote
         self._handlers: dict[str, Callable[[dict[str, Any]], ToolResult]] = {
             "take_photo": self._take_photo,
             "set_timer": self._set_timer,
@@ -130,11 +151,30 @@ class Toolbox:
         """The tools offered to the model: ``take_photo`` only on a turn where the wearer asked
         to look (``may_photograph``) and there is a camera."""
         photo = may_photograph and self.skills.camera is not None
-        return [tool for tool in TOOLS if tool["function"]["name"] != "take_photo" or photo]
+        own = [tool for tool in TOOLS if tool["function"]["name"] != "take_photo" or photo]
+        return own + (self.remote.schemas() if self.remote is not None else [])
 
-    def run(self, call: ToolCall, *, may_photograph: bool = False) -> ToolResult:
-        """Run one call; never raises. ``may_photograph``: the wearer asked to look this turn
-        (a model may call a tool it was not offered, so the handler checks again)."""
+    def question(self, call: ToolCall) -> str:
+        """What the wearer must say yes to before ``call`` runs; "" when it may run at once."""
+        remote = self.remote
+        return remote.question(call) if remote is not None and remote.owns(call.name) else ""
+
+    def run(
+        self,
+        call: ToolCall,
+        *,
+        may_photograph: bool = False,
+        deadline: float | None = None,
+        cancel: Cancellation | None = None,
+    ) -> ToolResult:
+        """Run one call; never raises (but Cancelled). ``may_photograph``: the wearer asked to
+        look this turn (a model may call a tool it was not offered, so the handler checks
+        again). ``deadline``: monotonic seconds by which a remote tool must have answered (None:
+        its server's own timeout is the only limit)."""
+        remote = self.remote
+        if remote is not None and remote.owns(call.name):
+            until = math.inf if deadline is None else deadline
+            return remote.run(call, deadline=until, cancel=cancel or Cancellation())
         handler = self._handlers.get(call.name)
         if handler is None:
             return ToolResult(f"Error: there is no tool called {call.name}.")

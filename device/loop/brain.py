@@ -31,6 +31,10 @@ class Brain(Protocol):
         """Text fragments of the answer to ``text``, as soon as each is known."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the brain holds open (sessions with tool servers); safe twice."""
+        ...
+
 
 class OfflineBrain:
     """Says clearly that a question needs the cloud, and what still works without it."""
@@ -39,3 +43,6 @@ class OfflineBrain:
         self, text: str, *, look: bool = False, cancel: Cancellation | None = None
     ) -> Iterator[str]:
         yield OFFLINE_LOOK_ANSWER if look else OFFLINE_ANSWER
+
+    def close(self) -> None:
+        pass

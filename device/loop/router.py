@@ -8,24 +8,28 @@ nor sent anywhere: the device says it did not catch that.
 
 A command that cannot be undone ("delete my notes") is not carried out: the reply is the skill's
 question, and the answer says so (``Answer.confirmation``); the voice loop listens for the yes and
-asks again with ``confirmed``. "Yes" or "no" heard anywhere else is words for the brain.
+asks again with ``confirmed``. "Yes" or "no" heard anywhere else is words for the brain. The brain
+may end an answer with such a question too (before a tool that acts in the world): its last
+fragment is then an ``Asking``, known only once the answer has been read (``Answer.asks``), and a
+yes to it runs the rest of that answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from device.cancel import Cancellation
 from device.events import Heard
 from device.loop.brain import Brain
-from device.skills.intents import ANSWERS, Intent, parse, without_wake_words
-from device.skills.local import Confirmation, Skills
+from device.skills.intents import ANSWERS, CONFIRMED, Intent, parse, without_wake_words
+from device.skills.local import Asking, Confirmation, Skills
 
 LOOK = "look"  # the intent that sends the camera's view to the brain
 BRAIN = "brain"  # not a command: the question goes to the brain
 NOT_CAUGHT = "not_caught"  # speech the recogniser was not sure of: nothing is done with it
 NOT_CAUGHT_REPLY = "Sorry, I didn't catch that."
+NO_LONGER_ASKED = "I didn't do it: that question was no longer open."
 
 
 def decide(text: str, wake_phrase: str) -> str:
@@ -43,6 +47,14 @@ class Answer:
     intent: str
     fragments: Iterator[str]
     confirmation: Confirmation | None = None  # asked, not done: the action waits for a yes
+    # a question the fragments themselves may end with, known once they have all been read
+    asked_in_fragments: Callable[[], Confirmation | None] | None = None
+
+    def asks(self) -> Confirmation | None:
+        """The question this answer asked, if any; call it once the fragments have been read."""
+        if self.asked_in_fragments is not None:
+            return self.asked_in_fragments()
+        return self.confirmation
 
 
 class Router:
@@ -50,6 +62,8 @@ class Router:
         self.skills = skills
         self.brain = brain
         self.wake_phrase = wake_phrase  # what of it the recogniser heard is not the question
+        # the rest of a brain's answer that asked before acting, by its action: done on a yes
+        self._waiting: dict[str, Callable[[str, Cancellation], Iterator[str]]] = {}
 
     def route(
         self,
@@ -78,17 +92,45 @@ class Router:
         ``heard``: the utterance ``text`` came from, for the skills that keep its audio.
         ``confirmed``: an action ``text`` said yes to, carried out now.
         """
-        if confirmed:
+        waiting, self._waiting = self._waiting, {}  # only the last question can be answered
+        if confirmed in waiting:
+            return self._from_brain(waiting[confirmed](text, cancel or Cancellation()))
+        if confirmed in CONFIRMED:
             return Answer(confirmed, iter([self.skills.handle(Intent(confirmed))]))
+        if confirmed:  # a yes to a question another answer has since replaced
+            return Answer(BRAIN, iter([NO_LONGER_ASKED]))
         if not text.strip():
             return Answer(NOT_CAUGHT, iter([NOT_CAUGHT_REPLY]))
         intent = parse(text, self.wake_phrase)
         question = without_wake_words(text, self.wake_phrase)
         if intent is not None and intent.name == LOOK:
-            return Answer(LOOK, self.brain.reply(question, look=True, cancel=cancel))
+            reply = self.brain.reply(question, look=True, cancel=cancel)
+            return self._from_brain(reply, LOOK)
         if intent is None or intent.name in ANSWERS:
-            return Answer(BRAIN, self.brain.reply(question, look=look, cancel=cancel))
+            return self._from_brain(self.brain.reply(question, look=look, cancel=cancel))
         confirmation = self.skills.confirmation(intent)
         if confirmation is not None:
             return Answer(intent.name, iter([confirmation.question]), confirmation)
         return Answer(intent.name, iter([self.skills.handle(intent, heard)]))
+
+    def _from_brain(self, fragments: Iterator[str], intent: str = BRAIN) -> Answer:
+        """The brain's answer, watched for a question before acting (an ``Asking``)."""
+        asked: list[Asking] = []
+
+        def watched() -> Iterator[str]:
+            try:
+                for fragment in fragments:
+                    if isinstance(fragment, Asking):
+                        asked.append(fragment)
+                        self._waiting = {fragment.confirmation.action: fragment.then}
+                    yield fragment
+            finally:
+                close = getattr(fragments, "close", None)
+                if close is not None:
+                    close()  # the speaker stopped reading: the brain's stream ends now
+
+        return Answer(intent, watched(), asked_in_fragments=lambda: _last(asked))
+
+
+def _last(asked: list[Asking]) -> Confirmation | None:
+    return asked[-1].confirmation if asked else None

@@ -162,6 +162,7 @@ class Runtime:
             for task in self._work:
                 task.cancel()
             await self.timekeeper.flush()
+            self.router.brain.close()  # its MCP sessions: the loop that used them has ended
 
     async def _listen_until_end(self) -> None:
         while chunk := await self._read_mic():
@@ -298,8 +299,8 @@ class Runtime:
             spoken = await self._speak(reply_id, heard.text, fragments)
         finally:
             self._cancels.discard(cancel)
-        if answer.confirmation is not None:  # only once the question is queued in full
-            asked = answer.confirmation
+        asked = answer.asks()
+        if asked is not None:  # only once the question is queued in full
             self._dispatch(ConfirmationAsked(reply_id, asked.action, asked.kept))
         elif self.follow_ups.invited_by(spoken.text):  # only once the reply is queued in full
             self._dispatch(FollowUpInvited(reply_id, self.follow_ups.seconds))

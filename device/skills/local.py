@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.cancel import Cancellation
 from device.errors import StorageError
 from device.events import Heard
 from device.skills.intents import Intent
@@ -68,6 +69,26 @@ class Confirmation:
     action: str  # the intent to carry out on a yes (one without slots)
     question: str  # "Delete all 12 notes? Say yes to confirm, or no to cancel."
     kept: str  # said when the answer is anything but a yes: "OK, I kept your notes."
+
+
+class Asking(str):
+    """The last fragment of a reply that asks before acting, as a brain yields it (the cloud
+    brain before a tool that changes something in the world): text like any other, the question
+    itself, which also carries the ``confirmation`` the voice loop waits for and ``then``, the
+    rest of the answer, produced only on a yes (from what the wearer said and their cancel)."""
+
+    confirmation: Confirmation
+    then: Callable[[str, Cancellation], Iterator[str]]
+
+    def __new__(
+        cls,
+        confirmation: Confirmation,
+        then: Callable[[str, Cancellation], Iterator[str]],
+    ) -> Asking:
+        fragment = super().__new__(cls, confirmation.question)
+        fragment.confirmation = confirmation
+        fragment.then = then
+        return fragment
 
 
 class Skills:
