@@ -42,7 +42,8 @@ class Step:
     press_button: bool = False  # press the main button first (push-to-talk)
     pause_seconds: float = 0.0  # wait this long in silence instead of speaking
     # answer the device's question without the wake word: speak as soon as it listens for a
-    # follow-up (or, if it does not, once it is idle again, where it is not heard)
+    # follow-up or for a yes or no (or, if it does neither, once it is idle again, where it is
+    # not heard)
     follow_up: bool = False
 
 
@@ -65,7 +66,7 @@ ROOM_NOISE_RMS = 30  # int16 units, about -60 dBFS: a quiet room
 
 class ScriptedMicrophone:
     """A microphone whose user speaks the next step once the device is idle again (a follow-up
-    step: once it listens for one).
+    step: once it listens for one, or for the answer to its question).
 
     A simulation part for the demo and tests: it reads the runtime's state to know when the
     answer is over, as a person listening would. Deterministic (seeded noise).
@@ -116,7 +117,7 @@ class ScriptedMicrophone:
         if not self._pending:
             waiting: tuple[State, ...] = (State.IDLE, State.OFFLINE)
             if self._steps and self._steps[0].follow_up:
-                waiting += (State.FOLLOWING,)
+                waiting += (State.FOLLOWING, State.CONFIRMING)
             idle = self._state() in waiting
             self._idle_frames = self._idle_frames + self.chunk_frames if idle else 0
             if self._idle_frames >= self._settle_frames:

@@ -46,9 +46,16 @@ class BadRequest(ValueError):
 
 @dataclass(frozen=True)
 class _ToolRule:
-    tool: str  # offered function name the rule needs
+    # offered function name the rule needs; a tool of an MCP server also matches offered with
+    # its server's name in front ("home__HassTurnOff")
+    tool: str
     keywords: tuple[str, ...]  # any of these in the user's text, case-insensitive
     arguments: Callable[[str], dict[str, Any]]
+
+    def offered_as(self, offered: set[str]) -> str | None:
+        if self.tool in offered:  # the device's own before a server's of the same name
+            return self.tool
+        return next((n for n in sorted(offered) if n.split("__")[-1] == self.tool), None)
 
 
 def _remember_arguments(text: str) -> dict[str, Any]:
@@ -62,10 +69,22 @@ def _timer_arguments(text: str) -> dict[str, Any]:
     return {"seconds": int(number.group()) if number else 60}
 
 
+def _device_arguments(text: str) -> dict[str, Any]:
+    """Home Assistant's way of naming what to switch: "turn off the kitchen light" ->
+    {"name": "kitchen light"}."""
+    after = re.split(r"\b(?:turn|switch) (?:on|off)\b", text, maxsplit=1, flags=re.IGNORECASE)
+    name = re.sub(r"^\W*(?:the\s+)?", "", after[-1], flags=re.IGNORECASE)
+    return {"name": name.strip().rstrip(".!?")}
+
+
 _TOOL_RULES = (
     _ToolRule("remember", ("remember",), _remember_arguments),
     _ToolRule("set_timer", ("timer",), _timer_arguments),
     _ToolRule("take_photo", ("photo", "picture"), lambda text: {}),
+    # Home Assistant's MCP server's tools (docs/mcp.md)
+    _ToolRule("HassTurnOff", ("turn off", "switch off"), _device_arguments),
+    _ToolRule("HassTurnOn", ("turn on", "switch on"), _device_arguments),
+    _ToolRule("GetLiveContext", ("which lights", "what is on"), lambda text: {}),
 )
 
 
@@ -196,8 +215,9 @@ def _offered_functions(body: dict[str, Any]) -> set[str]:
 def _tool_call_for(text: str, offered: set[str]) -> ToolCall | None:
     lowered = text.lower()
     for rule in _TOOL_RULES:
-        if rule.tool in offered and any(word in lowered for word in rule.keywords):
-            return ToolCall(SCRIPTED_CALL_ID, rule.tool, json.dumps(rule.arguments(text)))
+        name = rule.offered_as(offered)
+        if name is not None and any(word in lowered for word in rule.keywords):
+            return ToolCall(SCRIPTED_CALL_ID, name, json.dumps(rule.arguments(text)))
     return None
 
 
