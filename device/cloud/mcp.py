@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib.util
 import json
 import logging
 import threading
@@ -52,6 +53,10 @@ MAX_PAGES = 20  # of a tool listing: a server that pages for ever cannot hold th
 MAX_RESULT_CHARS = 6000  # of a tool's answer sent on to the model (Home Assistant's live
 # context for a flat with a few dozen devices is 2,000 to 4,000 characters)
 CLOSE_SECONDS = 3.0  # to end the session politely at shut-down
+NO_SDK = (
+    "the MCP SDK is not installed: pip install 'mcp>=2.3,<3' into the daemon's venv "
+    "(on the device: sudo /opt/zeropin/venv/bin/pip install 'mcp>=2.3,<3')"
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,11 @@ class McpServer:
     # ---- start and stop ------------------------------------------------------------------
     def start(self) -> None:
         """Connect and list the tools in the background; returns at once."""
-        if self._thread is not None:
+        if self._thread is not None or self._tried.is_set():
+            return
+        if importlib.util.find_spec("mcp") is None:  # an optional extra: say what to install
+            self._failed(NO_SDK)
+            self._tried.set()
             return
         self._thread = threading.Thread(
             target=asyncio.run,

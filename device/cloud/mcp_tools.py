@@ -50,6 +50,13 @@ MIN_CALL_SECONDS = 0.2  # less time than this left before the deadline: the serv
 MAX_QUESTION_WORDS_CHARS = 120  # of what the wearer is asked to say yes to
 
 
+def asks_first(server: McpServer, tool: ListedTool) -> bool:
+    """Whether the wearer is asked before ``tool`` runs: it may act in the world (neither the
+    server nor the maker says it only reads) and the server's ``confirm`` is on."""
+    config = server.config
+    return config.confirm and not (tool.read_only or tool.name in config.read_only)
+
+
 @dataclass(frozen=True)
 class _Offer:
     server: McpServer
@@ -57,9 +64,7 @@ class _Offer:
 
     @property
     def asks_first(self) -> bool:
-        config = self.server.config
-        read_only = self.tool.read_only or self.tool.name in config.read_only
-        return config.confirm and not read_only
+        return asks_first(self.server, self.tool)
 
 
 class McpTools:

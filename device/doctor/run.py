@@ -66,6 +66,7 @@ from device.doctor.checks import (
     check_speaker,
     ntp_synchronized,
 )
+from device.doctor.mcp_servers import CHECK_SECONDS, check_mcp_servers
 from device.doctor.models import model_findings
 from device.errors import ConfigError, ModelError, TtsError
 from device.listening.tflite_wake import ModelCard
@@ -124,6 +125,7 @@ def run_doctor(
     with contextlib.ExitStack() as stack:
         parts = _sim_parts(cfg, env, stack) if sim else _device_parts(cfg, env)
         keys = [p.api_key.reveal() for p in parts.providers if p.api_key]
+        keys += [table.token.reveal() for _, table in cfg.mcp_servers if table.token]
         for name, seconds, check in _checks(cfg, parts, button_seconds, prompt):
             yield from (_scrubbed(finding, keys) for finding in _guarded(name, check, seconds))
 
@@ -159,6 +161,8 @@ def _checks(
     state_dir = resolved_state_dir(cfg)
     connect = sum(p.connect_timeout_seconds for p in parts.providers)
     answer = sum(p.connect_timeout_seconds + p.first_token_timeout_seconds for p in parts.providers)
+    servers = cfg.mcp_servers
+    mcp = [("mcp", CHECK_SECONDS, lambda: check_mcp_servers(servers))] if servers else []
     return [
         ("mic", 2.0, lambda: [check_mic(parts.open_mic)]),
         ("speaker", 1.0, lambda: [check_speaker(parts.open_speaker)]),
@@ -195,6 +199,7 @@ def _checks(
         ("network", connect, lambda: _network_findings(parts)),
         ("cloud", answer, lambda: _cloud_findings(parts)),
         ("clock", 5.0, lambda: [check_clock(datetime.now(UTC), ntp_synchronized())]),
+        *mcp,
     ]
 
 

@@ -198,3 +198,21 @@ def test_a_server_that_comes_back_is_used_again(quick_retries: None) -> None:
     finally:
         client.close()
         home.stop()
+
+
+def test_without_the_sdk_the_server_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = mcp.importlib.util.find_spec
+    monkeypatch.setattr(
+        mcp.importlib.util, "find_spec", lambda name: None if name == "mcp" else real(name)
+    )
+    client = server("http://127.0.0.1:9/api/mcp")
+    with caplog.at_level(logging.WARNING, logger="device.cloud.mcp"):
+        client.start()
+    assert client.wait_tried(0) and not client.connected
+    assert client.problem == mcp.NO_SDK
+    assert "pip install 'mcp>=2.3,<3'" in caplog.text
+    with pytest.raises(ToolServerError, match="not connected: the MCP SDK is not installed"):
+        client.call("HassTurnOff", {}, 1.0, Cancellation())
+    client.close()
