@@ -35,6 +35,7 @@ import threading
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from device.cancel import Cancellation
 from device.config.schema import McpServerConfig
@@ -261,7 +262,7 @@ class McpServer:
             log.warning(
                 "MCP server %s (%s): %s; its tools are left out until it answers",
                 self.name,
-                self.config.url,
+                _shown(self.config.url),
                 reason,
             )
         self.problem = reason
@@ -342,6 +343,16 @@ def _result_text(result: Any) -> tuple[str, bool]:
     if len(text) > MAX_RESULT_CHARS:
         text = text[:MAX_RESULT_CHARS] + "…"
     return text or "(no output)", bool(result.is_error)
+
+
+def _shown(url: str) -> str:
+    """``url`` as the log may show it: no user, password or query, where a key may hide."""
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
 
 
 def _said(seconds: float) -> str:

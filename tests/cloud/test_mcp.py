@@ -216,3 +216,14 @@ def test_without_the_sdk_the_server_says_what_to_install(
     with pytest.raises(ToolServerError, match="not connected: the MCP SDK is not installed"):
         client.call("HassTurnOff", {}, 1.0, Cancellation())
     client.close()
+
+
+def test_the_log_never_shows_a_key_written_into_the_url(
+    caplog: pytest.LogCaptureFixture, quick_retries: None
+) -> None:
+    port = _free_port()
+    client = server(f"http://me:{TOKEN}@127.0.0.1:{port}/api/mcp?key={TOKEN}", token="")
+    with caplog.at_level(logging.DEBUG):
+        started(client).close()
+    assert f"MCP server home (http://127.0.0.1:{port}/api/mcp): " in caplog.text
+    assert TOKEN not in caplog.text
