@@ -19,20 +19,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import re
 import tomllib
-import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_type_hints
 
 from device.config.checks import PROVIDER_NAME, Check, rules
 from device.config.presets import PRESETS
-from device.config.schema import Config, McpServerConfig, ProviderConfig, Secret
+from device.config.schema import Config, McpServerConfig, ProviderConfig
 from device.config.text import hidden, is_secret, shown
+from device.config.values import NAMES, typed
 from device.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -91,12 +90,6 @@ _SECTION_RULES: dict[str, dict[str, Check]] = {  # read from the fields' setting
 _SECRET_KEYS = ("api_key", "token")  # the keys a secrets file may hold
 
 
-_NAMES = tuple[str, ...]  # the type of a list of names, like [llm] chain
-
-
-_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
-
-
 _TABLE = ""  # the key of a setting that only says "this [providers.NAME] table exists"
 
 
@@ -133,38 +126,13 @@ def _validated(setting: _Setting) -> Any:
     if key not in fields:
         known = ", ".join(fields)
         raise ConfigError(f"{setting.where}: [{section}] {key}: unknown key (known: {known})")
-    value, reason = _typed(fields[key], setting.value, hidden if is_secret(key) else shown)
+    value, reason = typed(fields[key], setting.value, hidden if is_secret(key) else shown)
     rule = _SECTION_RULES[section.partition(".")[0]].get(key)
     if reason is None and rule is not None:
         reason = rule(value)
     if reason:
         raise ConfigError(f"{setting.where}: [{section}] {key}: {reason}")
     return value
-
-
-def _typed(kind: Any, value: Any, show: Callable[[Any], str] = shown) -> tuple[Any, str | None]:
-    """Return the value as `kind` and the reason it is wrong, if any; ints widen to float.
-
-    ``X | None`` reads as X: TOML has no null, so None is said by leaving the key out.
-    """
-    if get_origin(kind) in (Union, types.UnionType):
-        (kind,) = (arg for arg in get_args(kind) if arg is not type(None))
-    if kind == _NAMES:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            return value, f"expected an array of strings, got {show(value)}"
-        if not all(value):
-            return value, f"expected an array of non-empty strings, got {show(value)}"
-        return tuple(value), None
-    if kind is Secret:
-        text, reason = _typed(str, value, show)
-        return (Secret(text) if reason is None else text), reason
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        return value, f"expected {_TYPE_NAMES.get(kind, kind.__name__)}, got {show(value)}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return value, f"must be a finite number, got {show(value)}"
-    return value, None
 
 
 def _unknown_section(where: str, section: str) -> ConfigError:
@@ -400,7 +368,7 @@ def _parse_value(raw: str, kind: Any) -> Any:
     value = document["v"] if document.keys() == {"v"} else raw
     if kind is str and not isinstance(value, str):
         return raw
-    if kind == _NAMES and isinstance(value, str):
+    if kind == NAMES and isinstance(value, str):
         return [part.strip() for part in value.split(",")] if value.strip() else []
     return value
 

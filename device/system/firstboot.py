@@ -52,6 +52,7 @@ DAEMON_USER = "zeropin"
 MOVED_NOTE = "# api_key moved to /etc/zeropin/secrets.toml by zeropin firstboot"
 TOKEN_MOVED_NOTE = "# token moved to /etc/zeropin/secrets.toml by zeropin firstboot"
 WEB = "web"  # in what move_secrets returns: the companion page's [web] token moved too
+MCP_SERVERS = "mcp.servers"  # and "mcp.servers.NAME": that MCP server's token
 WIFI_MOVED_NOTE = "# wifi_password moved into the Wi-Fi connection by zeropin firstboot"
 
 _WIFI_PASSWORD_LINE = re.compile(r"^\s*(wifi_password|\"wifi_password\")\s*=")
@@ -158,8 +159,10 @@ def move_secrets(boot_file: Path, secrets_file: Path, owner: str = DAEMON_USER) 
 def describe_moved(moved: Sequence[str]) -> str:
     """What ``move_secrets`` moved, in words: "the API keys of lan, groq and the companion
     page's token"."""
-    keys = [name for name in moved if name != WEB]
+    servers = [name.removeprefix(f"{MCP_SERVERS}.") for name in moved if name.startswith("mcp.")]
+    keys = [name for name in moved if name != WEB and not name.startswith("mcp.")]
     parts = [f"the API keys of {', '.join(keys)}"] if keys else []
+    parts += [f"the tokens of MCP servers {', '.join(servers)}"] if servers else []
     return " and ".join(parts + (["the companion page's token"] if WEB in moved else []))
 
 
@@ -170,6 +173,11 @@ def _secrets_in(document: dict[str, Any]) -> dict[tuple[str, str], str]:
         for name, table in document.get("providers", {}).items()
         if isinstance(table, dict) and isinstance(table.get("api_key"), str) and table["api_key"]
     }
+    mcp = document.get("mcp")
+    servers = mcp.get("servers") if isinstance(mcp, dict) else None
+    for name, table in (servers if isinstance(servers, dict) else {}).items():
+        if isinstance(table, dict) and isinstance(table.get("token"), str) and table["token"]:
+            found[(f"{MCP_SERVERS}.{name}", "token")] = table["token"]
     web = document.get(WEB)
     if isinstance(web, dict) and isinstance(web.get("token"), str) and web["token"]:
         found[(WEB, "token")] = web["token"]
@@ -198,7 +206,7 @@ def _secret_key(table: str, line: str) -> str:
     """The secret a line of ``table`` sets ("api_key", "token"), or ""."""
     if table.startswith("providers.") and _API_KEY_LINE.match(line):
         return "api_key"
-    if table == WEB and _TOKEN_LINE.match(line):
+    if (table == WEB or table.startswith(f"{MCP_SERVERS}.")) and _TOKEN_LINE.match(line):
         return "token"
     return ""
 
@@ -241,11 +249,14 @@ def _read_secrets(path: Path) -> dict[str, Any]:
 
 def _render_secrets(secrets: dict[str, Any]) -> str:
     lines = [
-        "# API keys and the companion page's token, moved here from the boot partition by "
-        "zeropin firstboot. Mode 0600."
+        "# API keys and tokens, moved here from the boot partition by zeropin firstboot. "
+        "Mode 0600."
     ]
     for name, table in secrets.get("providers", {}).items():
         lines += ["", f"[providers.{name}]"]
+        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+    for name, table in secrets.get("mcp", {}).get("servers", {}).items():
+        lines += ["", f"[{MCP_SERVERS}.{name}]"]
         lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
     if secrets.get(WEB):
         lines += ["", f"[{WEB}]"]

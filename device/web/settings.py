@@ -8,6 +8,9 @@ in its place: a value the daemon would refuse is refused here with the daemon's 
 and the file is not touched. Only then is it replaced, atomically (a power cut leaves the old
 file or the new one).
 
+MCP servers (``[mcp.servers.NAME]``) are not changed here either: their addresses and allow-lists
+decide what the cloud brain may do in the home, a change for SSH and the doctor's check.
+
 Secrets are never changed here: an API key or the page's token typed into a form would travel
 the LAN in the clear (the page has no TLS). ``[system]`` is left out too: firstboot applies it
 from the boot partition, at boot, as root.
@@ -40,7 +43,9 @@ from device.storage.files import write_atomically
 __all__ = ["Layers", "change", "editable_keys", "page_settings_file"]
 
 RESTART = "sudo systemctl restart zeropin"
-_NOT_HERE = ("system",)  # firstboot's, applied at boot from the boot partition
+# [system] is firstboot's, applied at boot from the boot partition; the MCP servers' tables
+# are not flat settings (see above)
+_NOT_HERE = ("system", "mcp_servers")
 _lock = threading.Lock()  # one change at a time: each reads the file the last one wrote
 
 
@@ -79,6 +84,8 @@ def editable_keys(cfg: Config) -> list[str]:
     """Every "section.key" (and "providers.NAME.key") the page may change."""
     names = []
     for section in dataclasses.fields(cfg):
+        if section.name in _NOT_HERE:
+            continue
         part = getattr(cfg, section.name)
         tables = (
             [(section.name, part)]
@@ -86,8 +93,6 @@ def editable_keys(cfg: Config) -> list[str]:
             else [(f"{section.name}.{name}", table) for name, table in part]
         )
         for prefix, table in tables:
-            if prefix in _NOT_HERE:
-                continue
             names += [f"{prefix}.{f.name}" for f in dataclasses.fields(table)]
     return [name for name in names if not is_secret(name)]
 
@@ -119,6 +124,11 @@ def change(layers: Layers, name: str, raw: str, *, forget: bool = False) -> str:
     ConfigError, the daemon's own one-line error, when the value or the name is wrong; StorageError
     when the file cannot be written. Either way the file is as it was.
     """
+    if name.strip().startswith("mcp."):
+        raise ConfigError(
+            f"{name.strip()}: MCP servers are set up over SSH, not here (docs/mcp.md): what they "
+            "may do in the home is not a change for the LAN"
+        )
     section, key = _split(name)
     if is_secret(key):
         raise ConfigError(

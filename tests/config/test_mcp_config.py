@@ -110,7 +110,7 @@ def test_the_secrets_file_holds_only_tokens_of_servers(tmp_path: Path) -> None:
     secrets = write(tmp_path / "s.toml", '[mcp.servers.home]\nurl = "http://x"\n')
     assert error(secrets=(secrets,)) == (
         f"{secrets}: [mcp.servers.home] url: not allowed in a secrets file; it holds only "
-        "[providers.NAME] api_key and [mcp.servers.NAME] token"
+        "[providers.NAME] api_key, [mcp.servers.NAME] token and [web] token"
     )
     readable = write(tmp_path / "r.toml", f'[mcp.servers.home]\ntoken = "{TOKEN}"\n', 0o644)
     assert "lets other users read" in error(secrets=(readable,))

@@ -284,3 +284,21 @@ def test_a_token_alone_moves_even_from_a_file_with_a_mistake(tmp_path: Path) -> 
     assert PAGE_TOKEN not in boot_file.read_text()
     assert "rate_wpm = = 3" in boot_file.read_text()  # the mistake is for the loader to name
     assert tomllib.loads(secrets.read_text()) == {"web": {"token": PAGE_TOKEN}}
+
+
+def test_an_mcp_servers_token_moves_too(tmp_path: Path) -> None:
+    from device.config.sources import load_config
+
+    server = '[mcp.servers.home]\nurl = "http://homeassistant.local:8123/api/mcp"\n'
+    root = _root(tmp_path, server + 'token = "ha-long-lived-token-0123456789"\n')
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.keys_moved == ["mcp.servers.home"]
+    assert describe_moved(report.keys_moved) == "the tokens of MCP servers home"
+    boot_file = root / "boot/firmware/zeropin.toml"
+    left = boot_file.read_text()
+    assert "ha-long-lived" not in left and TOKEN_MOVED_NOTE in left
+    secrets = root / "etc/zeropin/secrets.toml"
+    cfg = load_config(paths=[boot_file], env={}, secrets_paths=[secrets])
+    (name, home), = cfg.mcp_servers
+    assert name == "home" and home.token.reveal() == "ha-long-lived-token-0123456789"
+    assert home.url == "http://homeassistant.local:8123/api/mcp"

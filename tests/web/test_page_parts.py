@@ -144,7 +144,9 @@ def test_every_editable_key_is_one_the_daemon_takes(tmp_path: Path) -> None:
     keys = settings.editable_keys(cfg)
     assert "tts.rate_wpm" in keys and "web.idle_exit_minutes" in keys
     assert not [k for k in keys if k.endswith(("key", "token", "password"))]
-    assert not [k for k in keys if k.startswith("system.")]
+    assert not [k for k in keys if k.startswith(("system.", "mcp"))]
+    with pytest.raises(ConfigError, match="MCP servers are set up over SSH"):
+        settings.change(layers, "mcp.servers.home.url", '"http://x"')
     # a list of names, the one kind tomlkit and the loader each spell their own way
     assert "saved" in settings.change(layers, "llm.chain", '["groq"]')
     assert layers.load()[0].llm.chain == ("groq",)
