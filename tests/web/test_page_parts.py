@@ -150,3 +150,55 @@ def test_every_editable_key_is_one_the_daemon_takes(tmp_path: Path) -> None:
     # a list of names, the one kind tomlkit and the loader each spell their own way
     assert "saved" in settings.change(layers, "llm.chain", '["groq"]')
     assert layers.load()[0].llm.chain == ("groq",)
+
+
+def test_the_wake_page_shows_the_calibration_the_device_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the page's own routes and templates (Flask's test client: rendering only; the
+    served page is tested over HTTP and in Chromium)."""
+    import hashlib
+    import re
+    from dataclasses import replace
+    from html import unescape
+
+    from device.config import sources
+    from device.config.calibration import (
+        CARDS_RULE,
+        CalibrationRecord,
+        Rule,
+        render_calibration,
+        write_calibration,
+    )
+    from device.web.app import Site, create_app
+
+    path = tmp_path / "calibration.toml"
+    monkeypatch.setattr(sources, "CALIBRATION_PATH", path)
+    model = Path(__file__).resolve().parents[2] / "models" / "wakeword" / "hey_zero.tflite"
+    shipped = hashlib.sha256(model.read_bytes()).hexdigest()
+    record = CalibrationRecord(
+        when="2025-03-01T09:30:00+00:00", model="hey_zero.tflite", model_sha256=shipped,
+        phrase="hey zero", chosen=Rule(0.5, 4, 2), written=Rule(0.5, 4, 2), takes=8,
+        takes_heard=7, room_seconds=180.0, room_false_accepts=0, why="the fewest misses",
+        before=CARDS_RULE, before_from="default",
+    )  # fmt: skip
+    write_calibration(path, render_calibration(record, Rule(0.41796875, 4, 2)))
+    layers = settings.Layers(
+        files=[path], page_file=tmp_path / "s.toml", secrets_paths=[], env={},
+        overrides=[f"device.state_dir={tmp_path}"],
+    )  # fmt: skip
+    token = "t" * 20
+    client = create_app(Site(layers, tmp_path, token)).test_client()
+    page = client.get("/wake", headers={"Authorization": f"Bearer {token}"})
+    assert page.status_code == 200
+    shown = " ".join(unescape(re.sub(r"<[^>]+>", " ", page.get_data(as_text=True))).split())
+    assert "OK 2025-03-01 09:30 UTC: 0.5, 4" in shown
+    assert "Wearer's takes 7 of 8 takes heard" in shown
+    assert "Model hey_zero.tflite (“hey zero”)" in shown
+    assert "from default; 0s: the card's" in shown
+    # the same record for another model: the page says to calibrate again
+    path.unlink()
+    elsewhere = replace(record, model_sha256="0" * 64)
+    write_calibration(path, render_calibration(elsewhere, record.chosen))
+    again = client.get("/wake", headers={"Authorization": f"Bearer {token}"}).get_data(as_text=True)
+    assert "for another model than the one in use now" in again
