@@ -131,6 +131,7 @@ def firstboot(args: argparse.Namespace) -> int:
         f"host name {report.hostname}" if report.hostname else "",
         f"Wi-Fi country {report.wifi_country}" if report.wifi_country else "",
         f"Wi-Fi network {report.wifi_network!r}" if report.wifi_network else "",
+        f"time zone {report.timezone}" if report.timezone else "",
         f"audio profile {report.audio_profile}" if report.audio_profile else "",
     ]
     print("zeropin firstboot: " + ("; ".join(filter(None, done)) or "nothing to apply"))

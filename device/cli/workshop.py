@@ -27,6 +27,11 @@ def add_workshop_parsers(sub: Any) -> None:
         "in ps and in shell history); written into each kit file, never shown",
     )
     kits.add_argument("--country", default="", help='Wi-Fi country, two capitals ("GB")')
+    kits.add_argument(
+        "--timezone",
+        default="",
+        help='the workshop\'s time zone ("Europe/London"): the kits\' clock and budget day',
+    )
     kits.add_argument("--profile", default="", help="audio profile (docs/audio-profiles.md)")
     kits.add_argument(
         "--provider-url", default="", metavar="URL", help="the OpenAI-compatible gateway, .../v1"
@@ -98,6 +103,7 @@ def kits_command(args: argparse.Namespace) -> int:
         wifi_ssid=args.wifi_ssid,
         wifi_password=_first_line(args.wifi_password_file),
         country=args.country,
+        timezone=args.timezone,
         profile=args.profile,
         provider_url=args.provider_url,
         model=args.model,

@@ -95,6 +95,16 @@ def country_code(v: str) -> str | None:
     return f'must be a two-letter country code in capitals, like "GB" or "US", got {shown(v)}'
 
 
+def timezone_name(v: str) -> str | None:
+    """An IANA time zone this machine's tz database knows, like "Europe/London"."""
+    import zoneinfo
+
+    known = zoneinfo.available_timezones()
+    if not v or v in known or (not known and re.fullmatch(r"[A-Za-z_]+(/[A-Za-z0-9_+-]+)+", v)):
+        return None
+    return f'must be a time zone name, like "Europe/London" or "America/New_York", got {shown(v)}'
+
+
 def provider_names(v: tuple[str, ...]) -> str | None:
     for name in v:
         if not PROVIDER_NAME.fullmatch(name):

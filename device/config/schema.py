@@ -25,6 +25,7 @@ from device.config.checks import (
     provider_names,
     setting,
     tens_of_ms,
+    timezone_name,
     tool_names,
 )
 from device.config.presets import PRESETS
@@ -113,6 +114,9 @@ class SystemConfig:
     # set with Raspberry Pi Imager. A workshop's kits all join the teacher's network.
     wifi_ssid: str = setting("", _wifi_ssid)
     wifi_password: Secret = setting(Secret(), _wpa_passphrase)  # WPA-PSK; "" = an open network
+    # "" = leave it as it is; "Europe/London": the clock the wearer hears ("what time is it") and
+    # the day the cloud budget counts follow it
+    timezone: str = setting("", timezone_name)
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ SYSTEM_CONFIG = Path("etc/zeropin/config.toml")
 SECRETS = Path("etc/zeropin/secrets.toml")
 WIFI_CONNECTION = Path("etc/NetworkManager/system-connections/zeropin-wifi.nmconnection")
 CMDLINE = Path("boot/firmware/cmdline.txt")
+LOCALTIME = Path("etc/localtime")
+ZONEINFO = Path("usr/share/zoneinfo")
 DAEMON_USER = "zeropin"
 MOVED_NOTE = "# api_key moved to /etc/zeropin/secrets.toml by zeropin firstboot"
 TOKEN_MOVED_NOTE = "# token moved to /etc/zeropin/secrets.toml by zeropin firstboot"
@@ -72,6 +74,7 @@ class FirstbootReport:
     hostname: str = ""
     wifi_country: str = ""
     wifi_network: str = ""  # the SSID of the connection written
+    timezone: str = ""
     audio_profile: str = ""
     reboot_needed: bool = False
 
@@ -103,6 +106,7 @@ def apply_boot_config(
     report.hostname = _apply_hostname(cfg, root, runner)
     report.wifi_country = _apply_wifi_country(cfg, root, runner)
     report.wifi_network = _apply_wifi_network(cfg, root)
+    report.timezone = _apply_timezone(cfg, root)
     if report.wifi_network and cfg.system.wifi_password.reveal():
         _take_wifi_password(boot_file)  # when the boot partition is where it was written
     if cfg.audio.profile:
@@ -331,6 +335,28 @@ def _apply_wifi_country(cfg: Config, root: Path, run: Runner | None) -> str:
         run(["iw", "reg", "set", country])
         run(["rfkill", "unblock", "wifi"])  # Raspberry Pi OS keeps Wi-Fi off until this
     return country
+
+
+def _apply_timezone(cfg: Config, root: Path) -> str:
+    """/etc/localtime and /etc/timezone, as timedatectl and raspi-config leave them. Read by the
+    daemon when it starts, which is after firstboot."""
+    zone = cfg.system.timezone
+    if not zone:
+        return ""
+    data = root / ZONEINFO / zone
+    if not data.is_file():
+        log.warning("no %s in this system's tz database: the time zone is left as it was", zone)
+        return ""
+    localtime = root / LOCALTIME
+    target = Path("/") / ZONEINFO / zone
+    if localtime.is_symlink() and Path(os.readlink(localtime)) == target:
+        return zone
+    link = localtime.with_name(f".{localtime.name}.zeropin")
+    link.unlink(missing_ok=True)
+    link.symlink_to(target)
+    os.replace(link, localtime)  # at no moment is there no /etc/localtime
+    _write_atomically(root / "etc/timezone", zone + "\n", mode=0o644)
+    return zone
 
 
 def _apply_wifi_network(cfg: Config, root: Path) -> str:

@@ -46,6 +46,7 @@ class KitPlan:
     wifi_ssid: str = ""
     wifi_password: str = ""
     country: str = ""
+    timezone: str = ""
     profile: str = ""
     provider_url: str = ""
     model: str = ""
@@ -106,6 +107,7 @@ def render_kit(name: str, plan: KitPlan, key: str = "", web_token: str = "") -> 
     lines += _optional("wifi_country", plan.country)
     lines += _optional("wifi_ssid", plan.wifi_ssid)
     lines += _optional("wifi_password", plan.wifi_password)
+    lines += _optional("timezone", plan.timezone)
     if plan.profile:
         lines += ["", "[audio]", f"profile = {_toml(plan.profile)}"]
     if plan.reset_hold_seconds:

@@ -302,3 +302,33 @@ def test_an_mcp_servers_token_moves_too(tmp_path: Path) -> None:
     (name, home), = cfg.mcp_servers
     assert name == "home" and home.token.reveal() == "ha-long-lived-token-0123456789"
     assert home.url == "http://homeassistant.local:8123/api/mcp"
+
+
+def test_the_time_zone_is_set_as_timedatectl_sets_it_and_only_once(tmp_path: Path) -> None:
+    root = _root(tmp_path, '[system]\ntimezone = "Europe/London"\n')
+    zone = root / "usr/share/zoneinfo/Europe/London"
+    zone.parent.mkdir(parents=True)
+    zone.write_bytes(b"TZif2 stand-in")  # the image's tz database; the link is what matters
+    (root / "etc/localtime").symlink_to("/usr/share/zoneinfo/Etc/UTC")
+    report = apply_boot_config(root, run=lambda command: None, owner="")
+    assert report.timezone == "Europe/London"
+    assert os.readlink(root / "etc/localtime") == "/usr/share/zoneinfo/Europe/London"
+    assert (root / "etc/timezone").read_text() == "Europe/London\n"
+    before = {p: p.stat().st_mtime_ns for p in (root / "etc").iterdir()}
+    apply_boot_config(root, run=lambda command: None, owner="")  # every boot: nothing rewritten
+    assert {p: p.stat().st_mtime_ns for p in (root / "etc").iterdir()} == before
+
+
+def test_a_time_zone_the_image_lacks_is_left_alone_and_a_wrong_name_refused(
+    tmp_path: Path,
+) -> None:
+    root = _root(tmp_path, '[system]\ntimezone = "Europe/London"\n')  # no tz database in it
+    assert apply_boot_config(root, run=lambda command: None, owner="").timezone == ""
+    assert not (root / "etc/localtime").exists()
+    bad = _root(tmp_path / "bad", '[system]\ntimezone = "London"\n')
+    with pytest.raises(ConfigError) as caught:
+        apply_boot_config(bad, run=lambda command: None, owner="")
+    assert str(caught.value).endswith(
+        '[system] timezone: must be a time zone name, like "Europe/London" or "America/New_York", '
+        'got "London"'
+    )

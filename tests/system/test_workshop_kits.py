@@ -39,6 +39,7 @@ def _kits(tmp_path: Path, *extra: str, key_file: Path | None = None) -> list[str
     return [
         "workshop", "kits", "--count", "20", "--prefix", "kit", "--out", str(tmp_path / "cards"),
         "--wifi-ssid", "Science Lab", "--wifi-password-file", str(password_file), "--country", "GB",
+        "--timezone", "Europe/London",
         "--profile", "usb", "--provider-url", GATEWAY, "--key-file", str(key_file),
         "--max-requests-per-day", "200", *extra,
     ]  # fmt: skip
@@ -61,6 +62,7 @@ def test_twenty_kit_files_each_pass_the_daemons_own_checks(
         cfg = load_config(paths=[path], env={}, secrets_paths=[])  # raises on any bad line
         assert cfg.system.hostname == f"kit-{number:02d}"
         assert (cfg.system.wifi_ssid, cfg.system.wifi_country) == ("Science Lab", "GB")
+        assert cfg.system.timezone == "Europe/London"
         assert cfg.system.wifi_password.reveal() == WIFI_PASSWORD
         assert cfg.audio.profile == "usb" and cfg.llm.chain == ("workshop",)
         assert cfg.llm.max_requests_per_day == 200
