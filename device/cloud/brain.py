@@ -36,7 +36,7 @@ from device.cloud.client import PartialAnswer, TextDelta, ToolCall
 from device.cloud.providers import Provider
 from device.cloud.tools import Toolbox, as_data
 from device.cloud.vision import data_url, prepare_image
-from device.errors import EgressRefused, StorageError
+from device.errors import CloudCause, EgressRefused, StorageError
 from device.skills.intents import parse
 from device.skills.local import ANSWER_HINT, Asking, Confirmation
 from device.speaking.answer import Streamed
@@ -138,6 +138,8 @@ class CloudBrain:
         self.settings = settings
         self.now = now
         self._asked = itertools.count(1)  # numbers the questions asked before tools
+        # ask the servers to count tokens (stream_options) until one refuses the field
+        self._count_usage = settings.count_usage
 
     def reply(
         self, text: str, *, look: bool = False, cancel: Cancellation | None = None
@@ -165,16 +167,8 @@ class CloudBrain:
         messages = turn.messages
         for round_number in range(first, MAX_TOOL_ROUNDS + 1):
             calls: list[ToolCall] = []
-            kind = "image" if _has_image(messages) else "text"
-            body_for = self._body_for(messages, kind == "image", round_number, turn.may_photograph)
             written: list[str] = []
-            for provider, delta in self.chain.chat(
-                body_for,
-                "vision" if kind == "image" else "chat",
-                turn.cancel,
-                kind=kind,
-                prompt_text=turn.question,
-            ):
+            for provider, delta in self._ask(messages, round_number, turn):
                 if isinstance(delta, TextDelta):
                     written.append(delta.text)
                     yield Streamed(delta.text, provider.name)
@@ -191,6 +185,36 @@ class CloudBrain:
                 calls, "".join(written), turn.cancel, turn.may_photograph, deadline
             )
         raise _Spoken(TOOLS_LOOPED)
+
+    def _ask(
+        self, messages: list[dict[str, Any]], round_number: int, turn: _Turn
+    ) -> Iterator[tuple[Provider, TextDelta | ToolCall]]:
+        """One request down the chain, streamed. A server that refuses ``stream_options``
+        (some OpenAI-compatible servers refuse any field they do not know) is asked again
+        without it, once, and never asked for it again: the budget then estimates the tokens."""
+        kind = "image" if _has_image(messages) else "text"
+        while True:
+            body_for = self._body_for(messages, kind == "image", round_number, turn.may_photograph)
+            started = False
+            try:
+                for item in self.chain.chat(
+                    body_for,
+                    "vision" if kind == "image" else "chat",
+                    turn.cancel,
+                    kind=kind,
+                    prompt_text=turn.question,
+                ):
+                    started = True
+                    yield item
+                return
+            except AllProvidersFailed as exc:
+                if started or not self._count_usage or not _refused_usage(exc):
+                    raise
+                log.warning(
+                    "the provider refused stream_options: the tokens it uses are estimated from "
+                    "now on"
+                )
+                self._count_usage = False
 
     def _asking(
         self, turn: _Turn, calls: list[ToolCall], written: str, round_number: int
@@ -292,7 +316,7 @@ class CloudBrain:
             }
             if tools:
                 request["tools"] = tools
-            if settings.count_usage and settings.stream:
+            if self._count_usage and settings.stream:
                 request["stream_options"] = {"include_usage": True}
             return request
 
@@ -407,6 +431,14 @@ def _user_message(text: str, image: bytes | None) -> dict[str, Any]:
             {"type": "image_url", "image_url": {"url": data_url(image), "detail": "low"}},
         ],
     }
+
+
+def _refused_usage(failed: AllProvidersFailed) -> bool:
+    """Whether a provider answered 400 to the ``stream_options`` field itself."""
+    return any(
+        failure.cause is CloudCause.REJECTED and "stream_options" in str(failure)
+        for failure in failed.failures
+    )
 
 
 def _has_image(messages: list[dict[str, Any]]) -> bool:

@@ -53,7 +53,12 @@ def brain_on(tmp_path: Path) -> Iterator:
     opened: list[Database] = []
 
     def make(
-        server: LoopbackLLM, limits: BudgetLimits, clock: Clock, *, stream: bool = True
+        server: LoopbackLLM,
+        limits: BudgetLimits,
+        clock: Clock,
+        *,
+        stream: bool = True,
+        count_usage: bool | None = None,
     ) -> CloudBrain:
         cfg = load_config(paths=[], env={})
         database = Database(tmp_path / "zeropin.db")
@@ -63,7 +68,8 @@ def brain_on(tmp_path: Path) -> Iterator:
         skills = build_skills(cfg, stores, None, tmp_path, Timers(lambda: 0.0), Volume())
         meter = UsageMeter(stores.usage, limits, clock=clock)
         chain = ProviderChain([ChatClient(_provider(server), gate)], meter=meter)
-        settings = BrainSettings(stream=stream, count_usage=limits.max_tokens_per_day > 0)
+        counting = limits.max_tokens_per_day > 0 if count_usage is None else count_usage
+        settings = BrainSettings(stream=stream, count_usage=counting)
         toolbox = Toolbox(skills, stores.memory)
         return CloudBrain(chain, toolbox, stores.memory, stores.conversation, settings, camera=None)
 
@@ -132,8 +138,7 @@ def test_a_server_that_does_not_count_tokens_is_charged_an_estimate(
 ) -> None:
     clock = Clock(NOON)
     # Streaming without include_usage: the loopback then sends no usage, as many servers do.
-    brain = brain_on(llm_server, BudgetLimits(max_tokens_per_day=100_000), clock)
-    brain.settings = BrainSettings(stream=True, count_usage=False)
+    brain = brain_on(llm_server, BudgetLimits(max_tokens_per_day=100_000), clock, count_usage=False)
     _ask(brain)
     assert "stream_options" not in llm_server.requests[-1].body
     usage = brain.chain.meter.usage  # type: ignore[union-attr]
@@ -194,3 +199,24 @@ def test_a_day_starts_at_local_midnight_also_when_the_clocks_change(monkeypatch)
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
+
+
+def test_a_server_that_refuses_stream_options_is_asked_again_without_it(
+    llm_server: LoopbackLLM, brain_on, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Some OpenAI-compatible servers refuse any request field they do not know: the question
+    is still answered, the tokens are estimated, and the field is not sent again."""
+    llm_server.refused_fields = frozenset({"stream_options"})
+    clock = Clock(NOON)
+    brain = brain_on(llm_server, BudgetLimits(max_tokens_per_day=100_000), clock)
+    answer = _ask(brain)
+    assert answer and answer not in (BUDGET_DAY, BUDGET_HOUR) and "stream_options" not in answer
+    first, second = llm_server.requests
+    assert "stream_options" in first.body and "stream_options" not in second.body
+    assert "refused stream_options" in caplog.text
+    _ask(brain)
+    assert "stream_options" not in llm_server.requests[-1].body and _chats(llm_server) == 3
+    usage = brain.chain.meter.usage  # type: ignore[union-attr]
+    totals = usage.totals(since_hour=NOON - 3600, since_day=start_of_day(NOON))
+    assert totals.requests_day == 2 and totals.tokens_day > 0  # the refused request is not one
+

@@ -34,7 +34,9 @@ tool_args_overflow  ``set_timer`` with ``{"seconds": 1e400}``       chat: the sa
 The faults below ``hang`` are for chat: other endpoints answer as if there were none.
 
 A server with ``sees_images = False`` is a text-only model: every chat request carrying an
-image gets a 400 saying so (OpenAI's wording), as long as the setting stays.
+image gets a 400 saying so (OpenAI's wording), as long as the setting stays. One with
+``refused_fields`` is an older OpenAI-compatible server: a chat request naming any of those
+fields (``stream_options``, say) gets a 400 naming it.
 
 Every fault happens for real on the wire: a reset is a TCP RST, a hang is a silent socket.
 """
@@ -172,6 +174,13 @@ def status_answer(fault: Fault, model: object = None) -> tuple[int, bytes, dict[
 def vision_refusal_body() -> bytes:
     """The 400 a text-only model answers a picture with."""
     return error_body(VISION_REFUSAL, "invalid_request_error", None, "messages")
+
+
+def unknown_parameter_body(name: str) -> bytes:
+    """The 400 a server that knows no such request field answers with (OpenAI's wording)."""
+    return error_body(
+        f"Unrecognized request argument supplied: {name}", "invalid_request_error", None, None
+    )
 
 
 def carries_image(body: dict[str, Any]) -> bool:

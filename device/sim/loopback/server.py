@@ -49,6 +49,7 @@ from device.sim.loopback.faults import (
     reset,
     status_answer,
     tool_fault_reply,
+    unknown_parameter_body,
     vision_refusal_body,
 )
 from device.sim.loopback.recording import RecordedRequest, RequestLog, Validator
@@ -226,6 +227,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not owner.sees_images and carries_image(body):
             self._send(400, vision_refusal_body())
             return
+        refused = sorted(owner.refused_fields & body.keys())
+        if refused:
+            self._send(400, unknown_parameter_body(refused[0]))
+            return
         reply = tool_fault_reply(fault) or scripted_reply(body, owner.reply_text)
         model = body.get("model") if isinstance(body.get("model"), str) else LOOPBACK_MODEL
         completion = Completion(owner._next_id(), int(time.time()), str(model))
@@ -389,6 +394,8 @@ class LoopbackLLM:
         self.hang_seconds = 60.0  # how long "hang" says nothing, unless close() comes first
         self.drip_seconds = 1.0  # between events under "slow_drip"
         self.sees_images = True  # False: a text-only model, refusing every picture
+        # request fields this server does not know and refuses, as older servers do
+        self.refused_fields: frozenset[str] = frozenset()
         self.reply_text = DEFAULT_REPLY
         self.transcript = DEFAULT_TRANSCRIPT
         # Called in the server thread with each request as it arrives, before it is answered:
