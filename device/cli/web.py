@@ -36,10 +36,28 @@ def _site(args: argparse.Namespace):  # noqa: ANN202 - returns (Site, Config)
     from device.web.auth import page_token
     from device.web.settings import Layers, page_settings_file
 
-    cfg, _ = load_settings(args)
+    cfg = _settings_or_defaults(args)
     layers = Layers(files=args.config, page_file=page_settings_file(), overrides=tuple(args.set))
     state_dir = resolved_state_dir(cfg)
     return Site(layers, state_dir, page_token(cfg, state_dir)), cfg
+
+
+def _settings_or_defaults(args: argparse.Namespace):  # noqa: ANN202 - returns Config
+    """The settings; with a file broken, the defaults (and the flags), so that the page still
+    starts and says what is broken, rather than failing at every visit until systemd stops
+    starting it."""
+    from device.config.schema import Config
+    from device.config.sources import load_config
+    from device.errors import ConfigError
+
+    try:
+        return load_settings(args)[0]
+    except ConfigError as broken:
+        print(f"zeropin web: {broken}; going on with the defaults", file=sys.stderr)
+    try:
+        return load_config(paths=[], env={}, overrides=args.set, secrets_paths=[], page_paths=[])
+    except ConfigError:
+        return Config()
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -64,12 +82,12 @@ def token_command(args: argparse.Namespace) -> int:
     from device.system.paths import resolved_state_dir
     from device.web.auth import read_or_make_token, token_path
 
-    cfg, sources = load_settings(args)
+    cfg = _settings_or_defaults(args)  # a broken file must not lock the owner out of the page
     if cfg.web.token:
         if args.new:
             print(
-                f"zeropin web token: [web] token is set in {sources['web.token']}; change it "
-                "there (a new one here would not be used)",
+                "zeropin web token: [web] token is set in a settings file; change it there (a "
+                "new one here would not be used)",
                 file=sys.stderr,
             )
             return 1

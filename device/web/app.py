@@ -14,7 +14,9 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +41,10 @@ _POLICY = (
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 _OPEN = frozenset({"login"})  # endpoints served without a session
+_PAGE_PATH = re.compile(r"/(?:[a-z]+)?")  # the pages' paths: "/", "/turns"...
+# What a request may carry: a form of a setting's name and value, or a token. A bigger one is
+# refused before it is read (waitress would spool it to a file first: the card, or memory).
+MAX_REQUEST_BYTES = 16 * 1024
 
 
 @dataclass
@@ -47,14 +53,19 @@ class Site:
 
     layers: Layers
     state_dir: Path
-    token: str
+    # the token, or how to read it now (a file `zeropin web token --new` may replace meanwhile)
+    token: str | Callable[[], str]
     wrong_tokens: Brake = field(default_factory=lambda: Brake(5, 60.0))
     requests: Brake = field(default_factory=lambda: Brake(240, 60.0))
     last_request: float = field(default_factory=time.monotonic)  # for the idle exit
 
+    def secret(self) -> str:
+        return self.token() if callable(self.token) else self.token
+
 
 def create_app(site: Site) -> Flask:
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["ms"] = _ms
     app.before_request(lambda: _guard(site))
@@ -106,7 +117,7 @@ def create_app(site: Site) -> Flask:
 
 def _page(template: str, status: int = 200, **values: Any) -> Response:
     site: Site = values["site"]
-    html = render_template(template, form_key=form_key(site.token), **values)
+    html = render_template(template, form_key=form_key(site.secret()), **values)
     return Response(html, status, mimetype="text/html")
 
 
@@ -128,7 +139,7 @@ def _guard(site: Site) -> Any:
     if wait:
         return _too_many(wait)
     site.requests.count(client)
-    if request.endpoint in _OPEN or is_session(request.cookies.get(COOKIE, ""), site.token):
+    if request.endpoint in _OPEN or is_session(request.cookies.get(COOKIE, ""), site.secret()):
         return None
     bearer = request.headers.get("Authorization", "")
     if bearer.startswith("Bearer "):
@@ -142,7 +153,7 @@ def _bearer(site: Site, client: str, given: str) -> Any:
     wait = site.wrong_tokens.blocked_for(client)
     if wait:
         return _too_many(wait)
-    if same_secret(given, site.token):
+    if same_secret(given, site.secret()):
         return None
     site.wrong_tokens.count(client)
     log.warning("wrong token from %s", client)  # never the token tried: it may be a near miss
@@ -157,8 +168,9 @@ def _too_many(wait: float) -> Response:
 
 
 def _safe_next(target: str) -> str:
-    """Only a path on this site: never an address elsewhere ("//evil" or "http://...")."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only one of this site's own paths: never an address elsewhere ("//evil", "/\\evil",
+    "/%09/evil": browsers drop tabs and read backslashes as slashes)."""
+    return target if _PAGE_PATH.fullmatch(target) else "/"
 
 
 def _login(site: Site) -> Any:
@@ -169,7 +181,7 @@ def _login(site: Site) -> Any:
     wait = site.wrong_tokens.blocked_for(client)
     if wait:
         return _too_many(wait)
-    if not same_secret(request.form.get("token", "").strip(), site.token):
+    if not same_secret(request.form.get("token", "").strip(), site.secret()):
         site.wrong_tokens.count(client)
         log.warning("wrong token from %s", client)
         error = "That is not the token. On the device, zeropin web token prints it."
@@ -177,7 +189,7 @@ def _login(site: Site) -> Any:
     response = redirect(target)
     response.set_cookie(
         COOKIE,
-        session_cookie(site.token),
+        session_cookie(site.secret()),
         max_age=COOKIE_DAYS * 86400,
         httponly=True,
         samesite="Strict",
@@ -189,7 +201,7 @@ def _settings(site: Site) -> Response:
     message, error, status = "", "", 200
     name = request.form.get("name", "")
     if request.method == "POST":
-        if not same_secret(request.form.get("form_key", ""), form_key(site.token)):
+        if not same_secret(request.form.get("form_key", ""), form_key(site.secret())):
             return Response("This form is from another page; reload the settings page.\n", 400)
         forget = request.form.get("action") == "forget"
         try:

@@ -38,9 +38,11 @@ __all__ = [
     "read_or_make_token",
     "same_secret",
     "session_cookie",
+    "TokenFile",
     "token_path",
 ]
 
+_TEREDO = ipaddress.ip_network("2001::/32")
 TOKEN_BYTES = 24  # 32 characters of URL-safe base64: 192 bits, never guessed at a few per minute
 
 
@@ -71,9 +73,33 @@ def read_or_make_token(path: Path, *, new: bool = False) -> str:
     return token
 
 
-def page_token(cfg: Config, state_dir: Path) -> str:
-    """The token that opens the page: ``[web] token`` if set, else the state directory's."""
-    return cfg.web.token.reveal() or read_or_make_token(token_path(state_dir))
+def page_token(cfg: Config, state_dir: Path) -> str | TokenFile:
+    """The token that opens the page: ``[web] token`` if set, else the state directory's file,
+    read again whenever it changes."""
+    return cfg.web.token.reveal() or TokenFile(token_path(state_dir))
+
+
+class TokenFile:
+    """The token kept in a file, read again when the file changes: ``zeropin web token --new``
+    takes effect at the next request, and the browsers holding the old one are logged out."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._token = read_or_make_token(path)
+        self._seen = self._stamp()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            status = self.path.stat()
+        except OSError:
+            return None
+        return status.st_mtime_ns, status.st_ino
+
+    def __call__(self) -> str:
+        stamp = self._stamp()
+        if stamp is not None and stamp != self._seen:
+            self._token, self._seen = read_or_make_token(self.path), stamp
+        return self._token
 
 
 def _mac(token: str, purpose: bytes) -> str:
@@ -109,8 +135,11 @@ def on_lan(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%")[0])  # fe80::1%wlan0
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _TEREDO:  # "private" to Python 3.11, but reached from the internet
+            return False
     return ip.is_loopback or ip.is_link_local or ip.is_private
 
 

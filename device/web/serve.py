@@ -24,12 +24,14 @@ from collections.abc import MutableMapping
 from types import FrameType
 from typing import Any
 
-from device.web.app import Site
+from device.web.app import MAX_REQUEST_BYTES, Site
 
 log = logging.getLogger(__name__)
 
 SD_LISTEN_FDS_START = 3  # sd_listen_fds(3): the first socket systemd passes
 THREADS = 2  # a Zero 2 W has four slow cores; two requests at once is plenty for one owner
+CONNECTIONS = 16  # open at once; more wait in the socket's queue
+MAX_HEADER_BYTES = 16 * 1024
 IDLE_CHECK_SECONDS = 1.0
 
 
@@ -80,10 +82,19 @@ def serve(
     """
     from waitress.server import create_server
 
+    limits: dict[str, Any] = {
+        "threads": THREADS,
+        "connection_limit": CONNECTIONS,
+        # refused before any of it is stored: waitress would spool it to a temporary file, and a
+        # stranger on the LAN could fill the card before the page checks who is asking
+        "max_request_body_size": MAX_REQUEST_BYTES,
+        "max_request_header_size": MAX_HEADER_BYTES,
+        "ident": "zeropin",
+    }
     if sock is not None:
-        server = create_server(app, sockets=[sock], threads=THREADS, ident="zeropin")
+        server = create_server(app, sockets=[sock], **limits)
     else:
-        server = create_server(app, host=host, port=port, threads=THREADS, ident="zeropin")
+        server = create_server(app, host=host, port=port, **limits)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     site.last_request = time.monotonic()

@@ -8,8 +8,10 @@ in its place: a value the daemon would refuse is refused here with the daemon's 
 and the file is not touched. Only then is it replaced, atomically (a power cut leaves the old
 file or the new one).
 
-MCP servers (``[mcp.servers.NAME]``) are not changed here either: their addresses and allow-lists
-decide what the cloud brain may do in the home, a change for SSH and the doctor's check.
+Providers (``[providers.NAME]``) and MCP servers (``[mcp.servers.NAME]``) are not changed here
+either: a provider's address decides where its key (from the secrets file) and every question
+go, and a server's what the cloud brain may do in the home. Those are changes for SSH, where the
+page's cookie, sniffed on a workshop's Wi-Fi, cannot make them.
 
 Secrets are never changed here: an API key or the page's token typed into a form would travel
 the LAN in the clear (the page has no TLS). ``[system]`` is left out too: firstboot applies it
@@ -29,9 +31,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import tomlkit
+import tomlkit.exceptions
 
 from device.config import sources
 from device.config.schema import Config
@@ -43,9 +45,9 @@ from device.storage.files import write_atomically
 __all__ = ["Layers", "change", "editable_keys", "page_settings_file"]
 
 RESTART = "sudo systemctl restart zeropin"
-# [system] is firstboot's, applied at boot from the boot partition; the MCP servers' tables
-# are not flat settings (see above)
-_NOT_HERE = ("system", "mcp_servers")
+# [system] is firstboot's, applied at boot from the boot partition; providers and MCP servers
+# decide where keys and words go (see above)
+_NOT_HERE = ("system", "providers", "mcp_servers")
 _lock = threading.Lock()  # one change at a time: each reads the file the last one wrote
 
 
@@ -81,40 +83,21 @@ class Layers:
 
 
 def editable_keys(cfg: Config) -> list[str]:
-    """Every "section.key" (and "providers.NAME.key") the page may change."""
+    """Every "section.key" the page may change."""
     names = []
     for section in dataclasses.fields(cfg):
-        if section.name in _NOT_HERE:
-            continue
         part = getattr(cfg, section.name)
-        tables = (
-            [(section.name, part)]
-            if dataclasses.is_dataclass(part)
-            else [(f"{section.name}.{name}", table) for name, table in part]
-        )
-        for prefix, table in tables:
-            names += [f"{prefix}.{f.name}" for f in dataclasses.fields(table)]
+        if section.name not in _NOT_HERE and dataclasses.is_dataclass(part):
+            names += [f"{section.name}.{f.name}" for f in dataclasses.fields(part)]
     return [name for name in names if not is_secret(name)]
 
 
 def _split(name: str) -> tuple[str, str]:
-    """("tts", "rate_wpm") from "tts.rate_wpm"; ("providers.lan", "model") from
-    "providers.lan.model"."""
+    """("tts", "rate_wpm") from "tts.rate_wpm"."""
     parts = name.strip().split(".")
-    if len(parts) == 2 and parts[0] != "providers" and all(parts):
+    if len(parts) == 2 and all(parts):
         return parts[0], parts[1]
-    if len(parts) == 3 and parts[0] == "providers" and all(parts):
-        return f"providers.{parts[1]}", parts[2]
     raise ConfigError(f"{name!r}: expected section.key, like tts.rate_wpm")
-
-
-def _table(document: Any, section: str) -> Any:
-    table = document
-    for part in section.split("."):
-        if part not in table:
-            table[part] = tomlkit.table(is_super_table=part == "providers")
-        table = table[part]
-    return table
 
 
 def change(layers: Layers, name: str, raw: str, *, forget: bool = False) -> str:
@@ -128,6 +111,11 @@ def change(layers: Layers, name: str, raw: str, *, forget: bool = False) -> str:
         raise ConfigError(
             f"{name.strip()}: MCP servers are set up over SSH, not here (docs/mcp.md): what they "
             "may do in the home is not a change for the LAN"
+        )
+    if name.strip().startswith("providers."):
+        raise ConfigError(
+            f"{name.strip()}: providers are set up over SSH, not here (docs/providers.md): a "
+            "provider's address decides where its key and every question go"
         )
     section, key = _split(name)
     if is_secret(key):
@@ -147,8 +135,13 @@ def change(layers: Layers, name: str, raw: str, *, forget: bool = False) -> str:
             old = ""
         except (OSError, UnicodeDecodeError) as exc:
             raise StorageError(f"could not read {path}: {exc}; nothing changed") from exc
-        document = tomlkit.parse(old)
-        table = _table(document, section)
+        try:
+            document = tomlkit.parse(old)
+        except tomlkit.exceptions.ParseError as exc:
+            raise ConfigError(f"{path}: {exc}; fix it over SSH first") from exc
+        if forget and section not in document:
+            return f"[{section}] {key}: the page had not set it; nothing changed"
+        table = document.setdefault(section, tomlkit.table())
         if forget:
             table.pop(key, None)
         else:

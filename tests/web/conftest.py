@@ -3,6 +3,7 @@ session, the page served by ``zeropin web serve`` as its own process, and a head
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -102,15 +103,18 @@ def wait_until_serving(url: str, process: subprocess.Popen[str], seconds: float 
     raise AssertionError(f"nothing served at {url} within {seconds} s")
 
 
-@pytest.fixture
-def page_server(spoken_state: Path, tmp_path: Path) -> Iterator[PageServer]:
-    """``zeropin web serve`` over a copy of the spoken state (tests may change settings)."""
-    root = tmp_path / "device"
+def _copy(spoken_state: Path, root: Path) -> Path:
     shutil.copytree(spoken_state, root, ignore=shutil.ignore_patterns("out", "mic.wav"))
     secrets = root / "home" / ".config" / "zeropin" / "secrets.toml"
     secrets.parent.mkdir(parents=True)
     secrets.write_text(f'[providers.homelab]\napi_key = "{API_KEY}"\n')
     secrets.chmod(0o600)
+    return root
+
+
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[PageServer]:
+    """``zeropin web serve`` over the state folder ``root``, on a free port."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "device.cli", *settings_flags(root), "web", "serve",
@@ -125,3 +129,21 @@ def page_server(spoken_state: Path, tmp_path: Path) -> Iterator[PageServer]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def page_server(spoken_state: Path, tmp_path: Path) -> Iterator[PageServer]:
+    """``zeropin web serve`` over a copy of the spoken state (tests may change settings), its
+    token in the config file."""
+    with serving(_copy(spoken_state, tmp_path / "device")) as server:
+        yield server
+
+
+@pytest.fixture
+def spoken_state_token_file(spoken_state: Path, tmp_path: Path) -> Iterator[PageServer]:
+    """The same, without [web] token: the token is the file ``zeropin web token`` keeps."""
+    root = _copy(spoken_state, tmp_path / "device")
+    config = root / "zeropin.toml"
+    config.write_text(config.read_text().split("[web]")[0])
+    with serving(root) as server:
+        yield server

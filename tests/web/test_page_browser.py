@@ -61,6 +61,15 @@ def _screenshot(driver: object, folder: Path, name: str) -> Path:
     return path
 
 
+def _wait(driver: object):  # noqa: ANN202 - a WebDriverWait
+    """A wait that polls through a page being replaced: a find while a form's answer loads is
+    refused with "aborted by navigation", which is not an answer yet."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    return WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,))
+
+
 def _fits_the_phone(driver: object) -> None:
     wide, view = driver.execute_script(  # type: ignore[attr-defined]
         "return [document.documentElement.scrollWidth, window.innerWidth]"
@@ -74,7 +83,6 @@ def test_each_page_on_a_phone(page_server: PageServer, browser: object, tmp_path
         title_is,
         visibility_of_element_located,
     )
-    from selenium.webdriver.support.wait import WebDriverWait
 
     driver = browser
     shots = tmp_path / "screenshots"
@@ -84,14 +92,14 @@ def test_each_page_on_a_phone(page_server: PageServer, browser: object, tmp_path
     assert driver.title == "Log in · ZeroPin"  # type: ignore[attr-defined]
     find(By.ID, "token").send_keys("not-the-token")
     find(By.CSS_SELECTOR, "button[type=submit]").click()
-    alert = WebDriverWait(driver, 10).until(visibility_of_element_located((By.ID, "refused")))
+    alert = _wait(driver).until(visibility_of_element_located((By.ID, "refused")))
     assert "That is not the token" in alert.text
     _screenshot(driver, shots, "0-login-refused")
     find(By.ID, "token").send_keys(TOKEN)
     find(By.CSS_SELECTOR, "button[type=submit]").click()
 
     # back where the visitor was going: the turns, each drawn as a waterfall of its stages
-    WebDriverWait(driver, 10).until(title_is("Turns · ZeroPin"))
+    _wait(driver).until(title_is("Turns · ZeroPin"))
     charts = driver.find_elements(By.CSS_SELECTOR, "svg.waterfall")  # type: ignore[attr-defined]
     assert len(charts) == 3
     bars = [c.find_elements(By.TAG_NAME, "rect") for c in charts]
@@ -120,14 +128,14 @@ def test_each_page_on_a_phone(page_server: PageServer, browser: object, tmp_path
     find(By.ID, "name").send_keys("tts.rate_wpm")
     find(By.ID, "value").send_keys("fast")
     find(By.CSS_SELECTOR, "button[value=save]").click()
-    error = WebDriverWait(driver, 10).until(visibility_of_element_located((By.ID, "error")))
+    error = _wait(driver).until(visibility_of_element_located((By.ID, "error")))
     assert 'rate_wpm: expected an integer, got "fast"' in error.text
     _screenshot(driver, shots, "7-settings-refused")
     value = find(By.ID, "value")
     value.clear()
     value.send_keys("150")
     find(By.CSS_SELECTOR, "button[value=save]").click()
-    saved = WebDriverWait(driver, 10).until(visibility_of_element_located((By.ID, "message")))
+    saved = _wait(driver).until(visibility_of_element_located((By.ID, "message")))
     assert "[tts] rate_wpm = 150 saved" in saved.text
     assert "rate_wpm = 150  # " + str(page_server.page_file) in find(By.ID, "merged").text
     _screenshot(driver, shots, "8-settings-saved")

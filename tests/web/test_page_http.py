@@ -5,12 +5,14 @@ daemon's validation, and no secret in any response or log."""
 from __future__ import annotations
 
 import re
+import shutil
 from html import unescape
+from pathlib import Path
 
 import requests
 
-from device.web.auth import on_lan
-from web.conftest import API_KEY, TOKEN, PageServer, zeropin
+from device.web.auth import form_key, on_lan
+from web.conftest import API_KEY, TOKEN, PageServer, serving, zeropin
 
 PAGES = ("/", "/turns", "/notes", "/privacy", "/wake", "/settings")
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -28,10 +30,8 @@ def _post_setting(server: PageServer, name: str, value: str, **extra: str) -> re
 
 
 def _form_key(server: PageServer) -> str:
-    page = requests.get(server.url + "/settings", headers=BEARER).text
-    found = re.search(r'name="form_key" value="([0-9a-f]+)"', page)
-    assert found, page
-    return found[1]
+    """The hidden field the settings form carries (read from the page in the browser test)."""
+    return form_key(TOKEN)
 
 
 def test_without_the_token_every_page_sends_to_the_login_and_nothing_is_shown(
@@ -95,11 +95,11 @@ def test_logging_in_gives_a_cookie_that_opens_the_pages(page_server: PageServer)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
     assert "buy" in session.get(page_server.url + "/notes").text
-    elsewhere = session.post(
-        page_server.url + "/login", data={"token": TOKEN, "next": "//evil.example/"},
-        allow_redirects=False,
-    )  # fmt: skip
-    assert elsewhere.headers["Location"] == "/"
+    for away in ("//evil.example/", "/\\evil.example", "/\t/evil.example", "http://evil.example"):
+        elsewhere = session.post(
+            page_server.url + "/login", data={"token": TOKEN, "next": away}, allow_redirects=False
+        )
+        assert elsewhere.headers["Location"] == "/", away
 
 
 def test_a_setting_is_checked_as_the_daemon_checks_it_then_saved_for_the_daemon(
@@ -134,10 +134,13 @@ def test_a_setting_is_checked_as_the_daemon_checks_it_then_saved_for_the_daemon(
 def test_secrets_and_firstboot_settings_are_not_changed_from_the_page(
     page_server: PageServer,
 ) -> None:
-    secret = _post_setting(page_server, "providers.homelab.api_key", "sk-typed-into-a-form")
+    secret = _post_setting(page_server, "web.token", "typed-into-a-form-0123456789")
     assert secret.status_code == 400
     assert "secrets are not changed over the network" in secret.text
-    assert "sk-typed-into-a-form" not in secret.text
+    assert "typed-into-a-form" not in secret.text
+    # a provider's address decides where its key goes: not for a cookie on the LAN to change
+    moved = _post_setting(page_server, "providers.homelab.base_url", '"http://elsewhere/v1"')
+    assert moved.status_code == 400 and "providers are set up over SSH" in _text(moved.text)
     system = _post_setting(page_server, "system.hostname", '"kit-09"')
     assert "applied at boot from the boot partition" in system.text
     foreign = requests.post(
@@ -173,7 +176,9 @@ def test_lan_addresses_only() -> None:
         on_lan(a) for a in ("127.0.0.1", "192.168.1.20", "10.1.2.3", "172.16.0.9", "::1",
                             "fe80::1%wlan0", "::ffff:192.168.0.7", "fd00::5")
     )  # fmt: skip
-    assert not any(on_lan(a) for a in ("8.8.8.8", "2001:4860::8888", "100.64.0.1", "", "x"))
+    assert not any(
+        on_lan(a) for a in ("8.8.8.8", "2001:4860::8888", "100.64.0.1", "2001:0:5ef5::1", "", "x")
+    )  # 2001::/32 is Teredo: "private" to Python 3.11, but tunnelled in from the internet
 
 
 def test_a_settings_file_broken_by_hand_is_named_on_the_page(page_server: PageServer) -> None:
@@ -186,3 +191,60 @@ def test_a_settings_file_broken_by_hand_is_named_on_the_page(page_server: PageSe
         assert f"{page_server.page_file}: line 2:" in shown, shown
         assert "Fix it over SSH" in shown
     assert requests.get(page_server.url + "/notes", headers=BEARER).status_code == 200
+
+
+def test_a_big_request_is_refused_before_anything_is_read_or_asked(
+    page_server: PageServer,
+) -> None:
+    """Without a token: waitress would otherwise spool the body to a file before the page even
+    looks at who is asking, and a stranger on the LAN could fill the card."""
+    big = requests.post(page_server.url + "/login", data=b"x" * (1024 * 1024))
+    assert big.status_code == 413
+    assert requests.get(page_server.url + "/login").status_code == 200  # and it serves on
+
+
+def test_a_new_token_logs_out_the_old_one_at_once(spoken_state_token_file: PageServer) -> None:
+    server = spoken_state_token_file
+    old = zeropin(server.root, "web", "token").stdout.strip()
+    session = requests.Session()
+    session.post(server.url + "/login", data={"token": old})
+    assert session.get(server.url + "/notes", allow_redirects=False).status_code == 200
+    new = zeropin(server.root, "web", "token", "--new").stdout.strip()
+    assert new != old and len(new) >= 32
+    assert session.get(server.url + "/notes", allow_redirects=False).status_code == 302
+    bearer = {"Authorization": f"Bearer {old}"}
+    assert requests.get(server.url + "/notes", headers=bearer).status_code == 401
+    bearer = {"Authorization": f"Bearer {new}"}
+    assert requests.get(server.url + "/notes", headers=bearer).status_code == 200
+
+
+def test_a_page_file_broken_by_hand_is_named_when_a_setting_is_changed(
+    page_server: PageServer,
+) -> None:
+    page_server.page_file.parent.mkdir(parents=True)
+    page_server.page_file.write_text("[tts\n")
+    response = _post_setting(page_server, "tts.rate_wpm", "150")
+    assert response.status_code in (400, 500)
+    assert str(page_server.page_file) in _text(response.text)
+    assert page_server.page_file.read_text() == "[tts\n"
+
+
+def test_the_page_starts_with_a_config_file_broken_and_says_which(
+    spoken_state: Path, tmp_path: Path
+) -> None:
+    """Socket-activated, a page that failed to start would fail at every visit, until systemd
+    gave up on it; it starts on the defaults and names the broken line instead."""
+    root = tmp_path / "device"
+    shutil.copytree(spoken_state, root, ignore=shutil.ignore_patterns("out", "mic.wav"))
+    config = root / "zeropin.toml"
+    config.write_text(config.read_text() + "[tts]\nrate_wpm = = 3\n")
+    token = zeropin(root, "web", "token")  # the file's: the one in the broken config is unread
+    assert token.returncode == 0 and f"{config}: line" in token.stderr
+    with serving(root) as server:
+        bearer = {"Authorization": f"Bearer {token.stdout.strip()}"}
+        broken = requests.get(server.url + "/settings", headers=bearer)
+        assert broken.status_code == 500 and f"{config}: line" in _text(broken.text)
+        assert requests.get(server.url + "/notes", headers=bearer).status_code == 200
+        log = server.log()
+    assert f"zeropin web: {config}: line" in log and "going on with the defaults" in log
+

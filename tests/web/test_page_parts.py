@@ -144,7 +144,7 @@ def test_every_editable_key_is_one_the_daemon_takes(tmp_path: Path) -> None:
     keys = settings.editable_keys(cfg)
     assert "tts.rate_wpm" in keys and "web.idle_exit_minutes" in keys
     assert not [k for k in keys if k.endswith(("key", "token", "password"))]
-    assert not [k for k in keys if k.startswith(("system.", "mcp"))]
+    assert not [k for k in keys if k.startswith(("system.", "mcp", "providers"))]
     with pytest.raises(ConfigError, match="MCP servers are set up over SSH"):
         settings.change(layers, "mcp.servers.home.url", '"http://x"')
     # a list of names, the one kind tomlkit and the loader each spell their own way
@@ -202,3 +202,57 @@ def test_the_wake_page_shows_the_calibration_the_device_made(
     write_calibration(path, render_calibration(elsewhere, record.chosen))
     again = client.get("/wake", headers={"Authorization": f"Bearer {token}"}).get_data(as_text=True)
     assert "for another model than the one in use now" in again
+
+
+def test_the_live_file_is_whole_and_the_last_state_when_two_threads_write_it(
+    tmp_path: Path,
+) -> None:
+    """The status light changes on the loop's thread and the privacy LED on the upload's."""
+    import json
+    import threading
+
+    path = tmp_path / "live.json"
+    live = LiveFile(path, has_privacy_led=True)
+    torn: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            try:
+                json.loads(path.read_text())
+            except ValueError as exc:
+                torn.append(str(exc))
+
+    def lights() -> None:
+        for n in range(300):
+            live.light("thinking" if n % 2 else "speaking")
+
+    def privacy() -> None:
+        for n in range(300):
+            live.privacy(n % 2 == 0)
+
+    threads = [threading.Thread(target=f) for f in (lights, privacy)]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    reader.join()
+    final = read_live(path)
+    assert torn == [] and final is not None
+    assert (final.light, final.privacy_lit) == ("thinking", False)  # each thread's last
+    assert [p.name for p in tmp_path.iterdir()] == ["live.json"]  # no temporary file left
+
+
+def test_forgetting_what_the_page_never_set_changes_nothing(tmp_path: Path) -> None:
+    page_file = tmp_path / "settings.toml"
+    layers = settings.Layers(files=[], page_file=page_file, secrets_paths=[], env={})
+    said = settings.change(layers, "tts.rate_wpm", "", forget=True)
+    assert said == "[tts] rate_wpm: the page had not set it; nothing changed"
+    assert not page_file.exists()
+    page_file.write_text("[tts\n")
+    with pytest.raises(ConfigError, match=f"{page_file}: "):
+        settings.change(layers, "tts.rate_wpm", "150")
+    assert page_file.read_text() == "[tts\n"
