@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,7 @@ class LiveFile:
             "privacy_lit": False if has_privacy_led else None,
         }
         self._warned = False
+        self._lock = threading.Lock()
         self._write()
 
     def light(self, pattern: object) -> None:
@@ -81,20 +84,28 @@ class LiveFile:
         self._write()
 
     def _write(self) -> None:
-        self._state["since"] = time.time()
-        temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_text(json.dumps(self._state), encoding="utf-8")
-            os.replace(temp, self.path)  # a reader sees the old file or the new, never half
-        except OSError as exc:
-            if not self._warned:
-                log.warning(
-                    "cannot write %s (%s); the companion page will not see the daemon's state",
-                    self.path,
-                    exc.strerror or exc,
-                )
-                self._warned = True
+        # The status light changes on the loop's thread, the privacy LED on the upload's: one
+        # write at a time, each whole, so the file never holds the older of two states.
+        with self._lock:
+            self._state["since"] = time.time()
+            text = json.dumps(self._state)
+            temp = ""
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(text)
+                os.replace(temp, self.path)  # a reader sees the old file or the new, never half
+            except OSError as exc:
+                if temp:
+                    Path(temp).unlink(missing_ok=True)
+                if not self._warned:
+                    log.warning(
+                        "cannot write %s (%s); the companion page will not see the daemon's state",
+                        self.path,
+                        exc.strerror or exc,
+                    )
+                    self._warned = True
 
 
 def _alive(pid: int) -> bool:
