@@ -32,7 +32,7 @@ from device.app.hardware import (
 )
 from device.config.schema import Config
 from device.errors import ZeroPinError
-from device.events import ButtonHeld, ButtonHeldLong, ButtonPressed
+from device.events import ButtonHeld, ButtonHeldLong, ButtonPressed, Event
 from device.listening.listener import StageCpu
 from device.loop.pacing import Lockstep, Realtime
 from device.loop.runtime import Runtime, TurnReport
@@ -40,7 +40,7 @@ from device.storage.database import Database
 from device.system.live import LiveFile, live_path
 from device.system.paths import resolved_state_dir
 from device.system.sdnotify import Notifier, keep_alive
-from drivers.buttons import simulated_pin_factory
+from drivers.buttons import Buttons, simulated_pin_factory
 from drivers.echo_path import EchoPath
 from drivers.leds import PrivacyLed, StatusLight
 from drivers.mic import Microphone
@@ -104,9 +104,7 @@ def run_interactive(
         )
         stack.callback(database.close)
         _say_why_nothing_is_saved(runtime, database, sim)
-        buttons.on_press = lambda name: runtime.post(ButtonPressed(name))
-        buttons.on_hold = lambda name: runtime.post(ButtonHeld(name))
-        buttons.on_long_hold = lambda name: runtime.post(ButtonHeldLong(name))
+        wire_buttons(buttons, runtime.post, cfg)
         if sim:
             _simulator_console(factory, cfg)
         stopped = asyncio.run(_serve(runtime, notifier, heartbeat))
@@ -234,6 +232,26 @@ def _press_on_enter(factory: Any, pin: int, hold_seconds: float, reset_seconds: 
             factory.pin(pin).drive_high()
 
     threading.Thread(target=loop, name="enter-button", daemon=True).start()
+
+
+def wire_buttons(buttons: Buttons, post: Callable[[Event], None], cfg: Config) -> None:
+    """Presses, holds and the reset gesture as the state machine's events.
+
+    With the reset gesture on, a hold is a look only once the button is let go before the reset
+    time: taken at the hold itself, a press on its way to the reset would become a question about
+    the camera's view if anyone spoke meanwhile, and a photo would leave unasked."""
+    hold, reset = cfg.buttons.hold_seconds, cfg.buttons.reset_hold_seconds
+    buttons.on_press = lambda name: post(ButtonPressed(name))
+    if not reset:
+        buttons.on_hold = lambda name: post(ButtonHeld(name))
+        return
+
+    def released(name: str) -> None:
+        if hold <= buttons.last_press_seconds(name) < reset:
+            post(ButtonHeld(name))
+
+    buttons.on_release = released
+    buttons.on_long_hold = lambda name: post(ButtonHeldLong(name))
 
 
 def _lights(

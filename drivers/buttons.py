@@ -60,6 +60,8 @@ class Buttons(Driver):
         self.long_hold_seconds = long_hold_seconds
         # gpiozero times one hold per button; the long one is a timer of ours from each press
         self._long_timers: dict[str, threading.Timer] = {}
+        self._pressed_at: dict[str, float] = {}
+        self._last_press: dict[str, float] = {}  # seconds each button was last held down
         self._buttons: dict[str, Any] = {}
         for name, pin in pins.items():
             try:
@@ -78,6 +80,10 @@ class Buttons(Driver):
             button.when_held = self._handler("on_hold", name)
             self._buttons[name] = button
 
+    def last_press_seconds(self, name: str) -> float:
+        """How long button ``name`` was down the last time, as ``on_release`` learns it."""
+        return self._last_press.get(name, 0.0)
+
     def is_pressed(self, name: str) -> bool:
         """Whether button ``name`` is down right now."""
         return bool(self._buttons[name].is_pressed)
@@ -86,6 +92,7 @@ class Buttons(Driver):
         fire = self._handler("on_press", name)
 
         def pressed() -> None:
+            self._pressed_at[name] = time.monotonic()
             if self.long_hold_seconds:
                 timer = threading.Timer(self.long_hold_seconds, self._long_held, (name,))
                 timer.daemon = True
@@ -102,6 +109,9 @@ class Buttons(Driver):
         fire = self._handler("on_release", name)
 
         def released() -> None:
+            started = self._pressed_at.pop(name, None)
+            if started is not None:
+                self._last_press[name] = time.monotonic() - started
             timer = self._long_timers.pop(name, None)
             if timer is not None:
                 timer.cancel()

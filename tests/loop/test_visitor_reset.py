@@ -10,7 +10,7 @@ from pathlib import Path
 from test_runtime import CFG, _recording, _run
 
 from device.app import build_synthesizer
-from device.events import ButtonHeldLong, ButtonPressed, Event
+from device.events import ButtonHeld, ButtonHeldLong, ButtonPressed, Event
 from device.loop.states import State
 from device.skills.local import VISITOR_RESET_KEPT, VISITOR_RESET_QUESTION
 from device.storage.database import Database
@@ -107,3 +107,45 @@ def test_a_reset_hold_that_would_clash_with_the_hold_is_refused_by_name() -> Non
     )
     with pytest.raises(ConfigError, match=r"reset_hold_seconds \(4\) must be longer than "):
         build_buttons(cfg, simulated_pin_factory())
+
+
+def _pressed_for(seconds: float, reset_hold_seconds: float) -> list[Event]:
+    """What the state machine is told of one press held ``seconds``, as the daemon wires the
+    button (gpiozero's MockFactory pin, its real hold timing)."""
+    import threading
+    import time
+
+    from device.config.sources import load_config
+    from device.daemon import wire_buttons
+    from drivers.buttons import Buttons, simulated_pin_factory
+
+    cfg = load_config(
+        paths=[], env={}, overrides=["buttons.hold_seconds=0.2",
+                                     f"buttons.reset_hold_seconds={reset_hold_seconds}"],
+    )  # fmt: skip
+    factory = simulated_pin_factory()
+    posted: list[Event] = []
+    released = threading.Event()
+    with Buttons(
+        {"main": cfg.buttons.main_pin}, pin_factory=factory, hold_seconds=0.2,
+        long_hold_seconds=cfg.buttons.reset_hold_seconds,
+    ) as buttons:  # fmt: skip
+        wire_buttons(buttons, posted.append, cfg)
+        after_release = buttons.on_release
+        buttons.on_release = lambda name: (after_release and after_release(name), released.set())
+        factory.pin(cfg.buttons.main_pin).drive_low()
+        time.sleep(seconds)
+        factory.pin(cfg.buttons.main_pin).drive_high()
+        assert released.wait(3)
+    return posted
+
+
+def test_with_the_reset_gesture_a_hold_is_a_look_only_once_let_go_before_it() -> None:
+    # let go between the hold and the reset: a look, decided at the release
+    assert _pressed_for(0.5, 2.0) == [ButtonPressed(), ButtonHeld()]
+    # held on to the reset: never a look, so nothing said meanwhile can send a photo
+    assert _pressed_for(2.3, 2.0) == [ButtonPressed(), ButtonHeldLong()]
+    # a short press is a press
+    assert _pressed_for(0.05, 2.0) == [ButtonPressed()]
+    # without the gesture, the hold is a look at once, while the button is still down
+    assert _pressed_for(0.5, 0) == [ButtonPressed(), ButtonHeld()]
