@@ -122,7 +122,8 @@ def models_list(args: argparse.Namespace) -> int:
 def firstboot(args: argparse.Namespace) -> int:
     import subprocess
 
-    from device.system.firstboot import apply_boot_config, describe_moved
+    from device.system.boot_secrets import describe_moved
+    from device.system.firstboot import apply_boot_config
 
     report = apply_boot_config(args.root, args.boot_config)
     moved = describe_moved(report.keys_moved)

@@ -4,16 +4,15 @@ A maker flashes a card and edits ``/boot/firmware/zeropin.toml`` from any laptop
 partition is FAT, so every laptop can write it, and read it). At boot, as root and before the
 daemon starts (``zeropin-firstboot.service``), this:
 
-1. moves every ``[providers.NAME] api_key`` out of it into ``/etc/zeropin/secrets.toml`` (mode
-   0600, owned by the daemon's user), leaving a comment where the key was, whatever else in the
-   file is wrong: anyone with the card can read the FAT partition. The key is written and synced
-   to its new home before it is removed from the old one, so a power cut in between leaves it in
-   both places, never in neither;
+1. moves the API keys and tokens out of it into ``/etc/zeropin/secrets.toml`` (mode 0600, owned
+   by the daemon's user), whatever else in the file is wrong: anyone with the card can read the
+   FAT partition (``device.system.boot_secrets``);
 2. reads the file the way the daemon will, so a broken line stops here with the file, key and
    reason, and nothing else is changed;
 3. sets the host name, the Wi-Fi country, the Wi-Fi network (a NetworkManager connection file,
    0600, as Raspberry Pi OS Bookworm keeps its own, after which the password's line on the
-   boot partition is replaced by a note) and the audio profile (ALSA config, overlay, mixer).
+   boot partition is replaced by a note), the time zone and the audio profile (ALSA config,
+   overlay, mixer).
 
 Every step is idempotent, so it runs on every boot and a later edit of the file takes effect at
 the next one. ``root`` lets tests (and image builds) apply it to a folder instead of ``/``.
@@ -21,10 +20,8 @@ the next one. ``root`` lets tests (and image builds) apply it to a folder instea
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import pwd
 import re
 import shutil
 import socket
@@ -34,12 +31,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from device.config.schema import Config
 from device.config.sources import load_config
-from device.errors import ConfigError, StorageError
-from device.storage.files import write_atomically
+from device.system.boot_secrets import (
+    DAEMON_USER,
+    move_secrets,
+    write_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +49,10 @@ WIFI_CONNECTION = Path("etc/NetworkManager/system-connections/zeropin-wifi.nmcon
 CMDLINE = Path("boot/firmware/cmdline.txt")
 LOCALTIME = Path("etc/localtime")
 ZONEINFO = Path("usr/share/zoneinfo")
-DAEMON_USER = "zeropin"
-MOVED_NOTE = "# api_key moved to /etc/zeropin/secrets.toml by zeropin firstboot"
-TOKEN_MOVED_NOTE = "# token moved to /etc/zeropin/secrets.toml by zeropin firstboot"
-WEB = "web"  # in what move_secrets returns: the companion page's [web] token moved too
-MCP_SERVERS = "mcp.servers"  # and "mcp.servers.NAME": that MCP server's token
 WIFI_MOVED_NOTE = "# wifi_password moved into the Wi-Fi connection by zeropin firstboot"
 
-_WIFI_PASSWORD_LINE = re.compile(r"^\s*(wifi_password|\"wifi_password\")\s*=")
 _TABLE_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]")  # [table], not [[array of tables]]
-_API_KEY_LINE = re.compile(r"^\s*(api_key|\"api_key\")\s*=")
-_TOKEN_LINE = re.compile(r"^\s*(token|\"token\")\s*=")
+_WIFI_PASSWORD_LINE = re.compile(r"^\s*(wifi_password|\"wifi_password\")\s*=")
 _REGDOM = re.compile(r"\s*\bcfg80211\.ieee80211_regdom=\S*")
 
 Runner = Callable[[Sequence[str]], None]
@@ -114,183 +106,6 @@ def apply_boot_config(
     return report
 
 
-# -- secrets ------------------------------------------------------------------------------------
-
-
-def move_secrets(boot_file: Path, secrets_file: Path, owner: str = DAEMON_USER) -> list[str]:
-    """Move the API keys and the companion page's token in ``boot_file`` into ``secrets_file``;
-    return the providers whose keys moved, and WEB if the token did.
-
-    A file that is not valid TOML has its secrets moved line by line; what is wrong with the
-    rest is for ``load_config`` to report."""
-    try:
-        text = boot_file.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{boot_file}: cannot read it: {exc}") from exc
-    stripped: str | None
-    try:
-        document = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        found, stripped, left = _take_secret_lines(text)
-        if left:
-            log.warning("%s: %d secret line(s) cannot be read to move them", boot_file, left)
-    else:
-        found = _secrets_in(document)
-        stripped = _without_secrets(text) if found else text
-    if not found:
-        return []
-    if stripped is None:
-        log.warning(
-            "%s: secrets are written in a form firstboot cannot take out safely (an inline "
-            'table?); write each as api_key = "..." under its [providers.NAME] (token = "..." '
-            "under [web]), or move them to /etc/zeropin/secrets.toml by hand",
-            boot_file,
-        )
-        return []
-    secrets = _read_secrets(secrets_file)
-    for (table, key), value in found.items():
-        part = secrets
-        for name in table.split("."):
-            part = part.setdefault(name, {})
-        part[key] = value
-    _write_atomically(secrets_file, _render_secrets(secrets), mode=0o600, owner=owner)
-    _write_atomically(boot_file, stripped, mode=None)
-    moved = [table.removeprefix("providers.") for table, _ in found]
-    log.warning("moved %s from %s to %s", describe_moved(moved), boot_file, secrets_file)
-    return moved
-
-
-def describe_moved(moved: Sequence[str]) -> str:
-    """What ``move_secrets`` moved, in words: "the API keys of lan, groq and the companion
-    page's token"."""
-    servers = [name.removeprefix(f"{MCP_SERVERS}.") for name in moved if name.startswith("mcp.")]
-    keys = [name for name in moved if name != WEB and not name.startswith("mcp.")]
-    parts = [f"the API keys of {', '.join(keys)}"] if keys else []
-    parts += [f"the tokens of MCP servers {', '.join(servers)}"] if servers else []
-    return " and ".join(parts + (["the companion page's token"] if WEB in moved else []))
-
-
-def _secrets_in(document: dict[str, Any]) -> dict[tuple[str, str], str]:
-    """(table, key) -> value: each provider's api_key, then [web] token."""
-    found = {
-        (f"providers.{name}", "api_key"): table["api_key"]
-        for name, table in document.get("providers", {}).items()
-        if isinstance(table, dict) and isinstance(table.get("api_key"), str) and table["api_key"]
-    }
-    mcp = document.get("mcp")
-    servers = mcp.get("servers") if isinstance(mcp, dict) else None
-    for name, table in (servers if isinstance(servers, dict) else {}).items():
-        if isinstance(table, dict) and isinstance(table.get("token"), str) and table["token"]:
-            found[(f"{MCP_SERVERS}.{name}", "token")] = table["token"]
-    web = document.get(WEB)
-    if isinstance(web, dict) and isinstance(web.get("token"), str) and web["token"]:
-        found[(WEB, "token")] = web["token"]
-    return found
-
-
-def _without_secrets(text: str) -> str | None:
-    """``text`` with each secret's line replaced by a note; None if unsure.
-
-    Sure means: the result parses to the same document minus the secrets, so nothing else moved.
-    """
-    result = _take_secret_lines(text)[1]
-    expected = tomllib.loads(text)
-    for table_, key in _secrets_in(expected):
-        part: Any = expected
-        for name in table_.split("."):
-            part = part[name]
-        part.pop(key, None)
-    try:
-        return result if tomllib.loads(result) == expected else None
-    except tomllib.TOMLDecodeError:
-        return None
-
-
-def _secret_key(table: str, line: str) -> str:
-    """The secret a line of ``table`` sets ("api_key", "token"), or ""."""
-    if table.startswith("providers.") and _API_KEY_LINE.match(line):
-        return "api_key"
-    if (table == WEB or table.startswith(f"{MCP_SERVERS}.")) and _TOKEN_LINE.match(line):
-        return "token"
-    return ""
-
-
-def _take_secret_lines(text: str) -> tuple[dict[tuple[str, str], str], str, int]:
-    """The secrets on ``api_key = "..."`` lines of [providers.NAME] tables and the
-    ``token = "..."`` line of [web], ``text`` with a note in their place, and how many such
-    lines were left as they were (not readable on their own)."""
-    found: dict[tuple[str, str], str] = {}
-    lines, table, left = [], "", 0
-    for line in text.splitlines(keepends=True):
-        header = _TABLE_HEADER.match(line)
-        if header:
-            table = header.group(1).replace(" ", "").replace('"', "")
-        key = _secret_key(table, line)
-        if key:
-            try:
-                value = tomllib.loads(line).get(key)
-            except tomllib.TOMLDecodeError:
-                value = None
-            if isinstance(value, str) and value:
-                found[(table, key)] = value
-                note = MOVED_NOTE if key == "api_key" else TOKEN_MOVED_NOTE
-                line = note + ("\r\n" if line.endswith("\r\n") else "\n")
-            else:
-                left += 1
-        lines.append(line)
-    return found, "".join(lines), left
-
-
-def _read_secrets(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        # Never overwrite a file we cannot read: the keys in it would be lost.
-        raise ConfigError(f"{path}: cannot read it to add keys: {exc}") from exc
-
-
-def _render_secrets(secrets: dict[str, Any]) -> str:
-    lines = [
-        "# API keys and tokens, moved here from the boot partition by zeropin firstboot. "
-        "Mode 0600."
-    ]
-    for name, table in secrets.get("providers", {}).items():
-        lines += ["", f"[providers.{name}]"]
-        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
-    for name, table in secrets.get("mcp", {}).get("servers", {}).items():
-        lines += ["", f"[{MCP_SERVERS}.{name}]"]
-        lines += [f"{key} = {json.dumps(value)}" for key, value in table.items()]
-    if secrets.get(WEB):
-        lines += ["", f"[{WEB}]"]
-        lines += [f"{key} = {json.dumps(value)}" for key, value in secrets[WEB].items()]
-    return "\n".join(lines) + "\n"
-
-
-def _write_atomically(path: Path, text: str, *, mode: int | None, owner: str = "") -> None:
-    """write_atomically, keeping a file's mode unless told, as StorageError naming the file."""
-    if mode is None:
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    try:
-        write_atomically(path, text.encode("utf-8"), mode=mode, owner=_uid_gid(owner, path))
-    except OSError as exc:
-        raise StorageError(
-            f"{path}: cannot write it: {exc.strerror or exc}; left as it was"
-        ) from exc
-
-
-def _uid_gid(owner: str, path: Path) -> tuple[int, int] | None:
-    if not owner or os.geteuid() != 0:
-        return None
-    try:
-        user = pwd.getpwnam(owner)
-    except KeyError:
-        log.warning("no user %s: %s stays owned by root", owner, path)
-        return None
-    return user.pw_uid, user.pw_gid
-
-
 # -- host name, Wi-Fi country, audio ------------------------------------------------------------
 
 
@@ -301,7 +116,7 @@ def _apply_hostname(cfg: Config, root: Path, run: Runner | None) -> str:
     hostname_file = root / "etc/hostname"
     old = hostname_file.read_text().strip() if hostname_file.is_file() else ""
     if old != name:
-        _write_atomically(hostname_file, name + "\n", mode=None)
+        write_file(hostname_file, name + "\n", mode=None)
     _set_hosts_line(root / "etc/hosts", name)
     if run is not None and socket.gethostname() != name:
         run(["hostname", name])
@@ -315,7 +130,7 @@ def _set_hosts_line(hosts: Path, name: str) -> None:
     kept = [line for line in lines if not line.startswith("127.0.1.1")]
     new = [*kept, wanted]
     if new != lines:
-        _write_atomically(hosts, "\n".join(new) + "\n", mode=None)
+        write_file(hosts, "\n".join(new) + "\n", mode=None)
 
 
 def _apply_wifi_country(cfg: Config, root: Path, run: Runner | None) -> str:
@@ -328,7 +143,7 @@ def _apply_wifi_country(cfg: Config, root: Path, run: Runner | None) -> str:
         old = cmdline.read_text().strip()
         new = _REGDOM.sub("", old) + f" cfg80211.ieee80211_regdom={country}"
         if new != old:
-            _write_atomically(cmdline, new + "\n", mode=None)
+            write_file(cmdline, new + "\n", mode=None)
     else:
         log.info("no %s (not a Raspberry Pi image): the country applies until reboot", cmdline)
     if run is not None:
@@ -355,7 +170,7 @@ def _apply_timezone(cfg: Config, root: Path) -> str:
     link.unlink(missing_ok=True)
     link.symlink_to(target)
     os.replace(link, localtime)  # at no moment is there no /etc/localtime
-    _write_atomically(root / "etc/timezone", zone + "\n", mode=0o644)
+    write_file(root / "etc/timezone", zone + "\n", mode=0o644)
     return zone
 
 
@@ -390,7 +205,7 @@ def _apply_wifi_network(cfg: Config, root: Path) -> str:
     lines += ["[ipv4]", "method=auto", "", "[ipv6]", "method=auto", ""]
     text = "\n".join(lines)
     if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
-        _write_atomically(path, text, mode=0o600)
+        write_file(path, text, mode=0o600)
     return ssid
 
 
@@ -435,7 +250,7 @@ def _take_wifi_password(boot_file: Path) -> None:
             boot_file,
         )
         return
-    _write_atomically(boot_file, result, mode=None)
+    write_file(boot_file, result, mode=None)
     log.warning("moved the Wi-Fi password from %s into the Wi-Fi connection", boot_file)
 
 

@@ -189,6 +189,8 @@ def _optional(key: str, value: str | int | float) -> list[str]:
 
 
 def _toml(value: str | float) -> str:
-    if isinstance(value, int | float):
-        return f"{value:g}" if isinstance(value, int) else repr(float(value))
+    if isinstance(value, int):
+        return str(value)  # 1000000, never 1e+06: TOML would read that as a float
+    if isinstance(value, float):
+        return repr(value)
     return json.dumps(value, ensure_ascii=False)

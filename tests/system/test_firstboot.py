@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from device.errors import ConfigError
-from device.system.firstboot import (
+from device.system.boot_secrets import (
     MOVED_NOTE,
     TOKEN_MOVED_NOTE,
     WEB,
-    apply_boot_config,
     describe_moved,
     move_secrets,
 )
+from device.system.firstboot import apply_boot_config
 
 KEY = "sk-proj-firstboot-0123456789"
 OTHER_KEY = "gsk_second_provider_key_42"
@@ -332,3 +332,16 @@ def test_a_time_zone_the_image_lacks_is_left_alone_and_a_wrong_name_refused(
         '[system] timezone: must be a time zone name, like "Europe/London" or "America/New_York", '
         'got "London"'
     )
+
+
+def test_a_provider_name_with_a_dot_moves_its_key_and_then_the_loader_names_it(
+    tmp_path: Path,
+) -> None:
+    """A quoted table name with a dot in it is one table, not a path: the key still leaves the
+    card, and the name's own mistake is then reported in one line, not as a traceback."""
+    root = _root(tmp_path, f'[providers."my.lan"]\napi_key = "{KEY}"\n')
+    with pytest.raises(ConfigError, match=r'\[providers\] "my.lan": a provider name holds only'):
+        apply_boot_config(root, run=lambda command: None, owner="")
+    assert KEY not in (root / "boot/firmware/zeropin.toml").read_text()
+    secrets = tomllib.loads((root / "etc/zeropin/secrets.toml").read_text())
+    assert secrets == {"providers": {"my.lan": {"api_key": KEY}}}

@@ -14,12 +14,8 @@ import pytest
 
 from device.cli.main import main
 from device.config.sources import load_config
-from device.system.firstboot import (
-    MOVED_NOTE,
-    WIFI_CONNECTION,
-    WIFI_MOVED_NOTE,
-    apply_boot_config,
-)
+from device.system.boot_secrets import MOVED_NOTE
+from device.system.firstboot import WIFI_CONNECTION, WIFI_MOVED_NOTE, apply_boot_config
 
 GATEWAY = "http://192.168.4.1:4000/v1"
 WIFI_PASSWORD = "lab-wifi-pass-9d2"
@@ -218,7 +214,8 @@ def test_an_empty_wifi_password_file_is_named_and_nothing_is_written(tmp_path: P
 def test_each_kit_can_have_its_own_page_token_and_the_teacher_a_sheet_of_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(_kits(tmp_path, "--web-tokens", "--reset-hold-seconds", "0")) == 0
+    assert main(_kits(tmp_path, "--web-tokens", "--reset-hold-seconds", "0",
+                      "--max-tokens-per-day", "2000000")) == 0  # fmt: skip
     out = capsys.readouterr().out
     sheet = tmp_path / "cards" / "web-tokens.txt"
     assert f"each kit's companion page and token: {sheet} (mode 0600" in out
@@ -234,6 +231,7 @@ def test_each_kit_can_have_its_own_page_token_and_the_teacher_a_sheet_of_them(
     cfg = load_config(paths=[kit], env={}, secrets_paths=[])
     assert cfg.web.token.reveal() == tokens[6]
     assert cfg.buttons.reset_hold_seconds == 0
+    assert cfg.llm.max_tokens_per_day == 2_000_000  # written as an integer, not 2e+06
     # firstboot takes the token off the card with the key
     root = _kit_root(tmp_path, kit)
     report = apply_boot_config(root, run=lambda command: None, owner="")
