@@ -9,8 +9,9 @@ Set in ``[llm]``: ``max_requests_per_hour``, ``max_requests_per_day``, ``max_tok
 0, the default, is no limit.
 
 What counts, kept in the database (``device.storage.usage``) so a restart does not reset it:
-every chat request a provider answered (each round of tool calls is one), with the tokens its
-server reported. A server that does not report them (``stream_options.include_usage`` is asked
+every chat request a provider answered (each round of tool calls is one), or that the wearer
+cancelled once it was sent (the server may answer and bill it all the same), with the tokens
+its server reported. A server that does not report them (``stream_options.include_usage`` is asked
 for when tokens are limited) is charged an estimate: a token for every four characters sent and
 received, about what English text costs. An hour is the last 60 minutes; a day is the calendar
 day on the device's clock, so the budget comes back at midnight.

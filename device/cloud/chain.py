@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from device.cancel import Cancellation
+from device.cancel import Cancellation, Cancelled
 from device.cloud.budget import UsageMeter, estimated_tokens
 from device.cloud.client import ChatClient, Delta, PartialAnswer, TextDelta, Usage
 from device.cloud.providers import Provider
@@ -247,7 +247,8 @@ class ProviderChain:
 
     def _counted(self, deltas: Iterator[Delta | Usage], body: dict[str, Any]) -> Iterator[Delta]:
         """``deltas`` without the server's usage, which goes to the meter once the provider has
-        answered something (a request refused outright costs nothing and is not counted)."""
+        answered something (a request refused outright costs nothing and is not counted), or
+        once the wearer cancelled it: sent, it may be answered and billed all the same."""
         tokens: int | None = None
         received = 0
         answered = False
@@ -259,6 +260,9 @@ class ProviderChain:
                 answered = True
                 received += len(delta.text) if isinstance(delta, TextDelta) else 0
                 yield delta
+        except Cancelled:
+            answered = True
+            raise
         finally:
             if self.meter is not None and answered:
                 if tokens is None and self.meter.counts_tokens:

@@ -4,6 +4,7 @@ brain against the loopback OpenAI-compatible server over real HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -220,3 +221,26 @@ def test_a_server_that_refuses_stream_options_is_asked_again_without_it(
     totals = usage.totals(since_hour=NOON - 3600, since_day=start_of_day(NOON))
     assert totals.requests_day == 2 and totals.tokens_day > 0  # the refused request is not one
 
+
+
+def test_a_question_cancelled_before_its_first_word_still_counts(
+    llm_server: LoopbackLLM, brain_on
+) -> None:
+    """The wearer pressed the button while the server was thinking: the request had left, and
+    the server may answer it, and bill it, all the same."""
+    import threading
+    import time
+
+    from device.cancel import Cancellation, Cancelled
+
+    llm_server.first_token_seconds = 3.0
+    brain = brain_on(llm_server, BudgetLimits(max_requests_per_day=5), Clock(NOON))
+    cancel = Cancellation()
+    threading.Timer(0.5, cancel.cancel).start()
+    started = time.monotonic()
+    with contextlib.suppress(Cancelled):
+        "".join(brain.reply("why is the sky blue", cancel=cancel))
+    assert time.monotonic() - started < 2.5  # cut short, not waited out
+    assert _chats(llm_server) == 1
+    usage = brain.chain.meter.usage  # type: ignore[union-attr]
+    assert usage.totals(since_hour=NOON - 3600, since_day=start_of_day(NOON)).requests_day == 1
