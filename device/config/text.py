@@ -31,6 +31,11 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
+def toml_key(name: str) -> str:
+    """A key or table name written as TOML: bare when it may be, quoted when not ("my.lan")."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else toml_value(name)
+
+
 def shown(value: Any) -> str:
     """A value as it would be written in TOML, for error messages."""
     if isinstance(value, dict):

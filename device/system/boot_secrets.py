@@ -11,7 +11,6 @@ report). ``zeropin firstboot`` (``device.system.firstboot``) runs this first, at
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import pwd
@@ -21,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from device.config.text import toml_key, toml_value
 from device.errors import ConfigError, StorageError
 from device.storage.files import write_atomically
 
@@ -209,13 +209,9 @@ def _render_secrets(secrets: dict[str, Any]) -> str:
     if _tables(secrets.get(WEB)):
         tables.append(((WEB,), secrets[WEB]))
     for path, table in tables:
-        lines += ["", f"[{'.'.join(map(_toml_key, path))}]"]
-        lines += [f"{_toml_key(key)} = {json.dumps(value)}" for key, value in table.items()]
+        lines += ["", f"[{'.'.join(map(toml_key, path))}]"]
+        lines += [f"{toml_key(key)} = {toml_value(value)}" for key, value in table.items()]
     return "\n".join(lines) + "\n"
-
-
-def _toml_key(name: str) -> str:
-    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
 
 
 def write_file(path: Path, text: str, *, mode: int | None, owner: str = "") -> None:

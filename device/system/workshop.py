@@ -16,7 +16,6 @@ is printed or logged.
 
 from __future__ import annotations
 
-import json
 import secrets
 import tempfile
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from device.config.schema import is_clean_key
 from device.config.sources import load_config
+from device.config.text import toml_value
 from device.errors import ConfigError, ZeroPinError
 from device.storage.files import write_atomically
 
@@ -102,27 +102,27 @@ def render_kit(name: str, plan: KitPlan, key: str = "", web_token: str = "") -> 
         "# Wi-Fi password and the page's token below are moved off the card.",
         "",
         "[system]",
-        f"hostname = {_toml(name)}",
+        f"hostname = {toml_value(name)}",
     ]
     lines += _optional("wifi_country", plan.country)
     lines += _optional("wifi_ssid", plan.wifi_ssid)
     lines += _optional("wifi_password", plan.wifi_password)
     lines += _optional("timezone", plan.timezone)
     if plan.profile:
-        lines += ["", "[audio]", f"profile = {_toml(plan.profile)}"]
+        lines += ["", "[audio]", f"profile = {toml_value(plan.profile)}"]
     if plan.reset_hold_seconds:
         lines += ["", "# between visitors: hold the button this long, then say yes", "[buttons]"]
-        lines += [f"reset_hold_seconds = {_toml(plan.reset_hold_seconds)}"]
+        lines += [f"reset_hold_seconds = {toml_value(plan.reset_hold_seconds)}"]
     if web_token:
         lines += ["", f"# the companion page, http://{name}.local/", "[web]"]
-        lines += [f"token = {_toml(web_token)}"]
+        lines += [f"token = {toml_value(web_token)}"]
     if plan.provider_url:
-        lines += ["", "[llm]", f"chain = [{_toml(PROVIDER)}]"]
+        lines += ["", "[llm]", f"chain = [{toml_value(PROVIDER)}]"]
         lines += _optional("max_requests_per_hour", plan.max_requests_per_hour)
         lines += _optional("max_requests_per_day", plan.max_requests_per_day)
         lines += _optional("max_tokens_per_day", plan.max_tokens_per_day)
-        lines += ["", f"[providers.{PROVIDER}]", f"base_url = {_toml(plan.provider_url)}"]
-        lines += [f"model = {_toml(plan.model or 'gpt-4o-mini')}"]
+        lines += ["", f"[providers.{PROVIDER}]", f"base_url = {toml_value(plan.provider_url)}"]
+        lines += [f"model = {toml_value(plan.model or 'gpt-4o-mini')}"]
         lines += _optional("vision_model", plan.vision_model)
         lines += _optional("transcription_model", plan.transcription_model)
         lines += _optional("api_key", key)
@@ -185,12 +185,4 @@ def check_kit_file(text: str, shown_as: Path) -> None:
 
 
 def _optional(key: str, value: str | int | float) -> list[str]:
-    return [f"{key} = {_toml(value)}"] if value else []
-
-
-def _toml(value: str | float) -> str:
-    if isinstance(value, int):
-        return str(value)  # 1000000, never 1e+06: TOML would read that as a float
-    if isinstance(value, float):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
+    return [f"{key} = {toml_value(value)}"] if value else []
