@@ -45,7 +45,8 @@ BUSY_TIMEOUT_MS = 5000
 # Append new entries for new tables; never edit a shipped one. 1: notes; 2: memory, turns and the
 # egress ledger; 3: what each note was heard by, and its audio; 4: how long each turn took
 # (``device.storage.timings``: no words, only times, engines and the intent); 5: the cloud
-# requests of the last two days, for the usage budget (``device.storage.usage``).
+# requests of the last two days, for the usage budget (``device.storage.usage``); 6: recordings,
+# their audio segments and their transcripts, searchable (``device.storage.recordings``).
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE notes (
@@ -117,6 +118,49 @@ MIGRATIONS: tuple[str, ...] = (
         tokens INTEGER NOT NULL DEFAULT 0 CHECK (tokens >= 0)  -- as the server counted them
     );
     CREATE INDEX cloud_usage_by_at ON cloud_usage (at);
+    """,
+    """
+    CREATE TABLE recordings (
+        id INTEGER PRIMARY KEY,
+        started_at REAL NOT NULL,  -- unix seconds
+        ended_at REAL,  -- NULL while recording
+        ended_by TEXT NOT NULL DEFAULT '',  -- the wearer, a full disk, a power cut, a shutdown
+        seconds REAL NOT NULL DEFAULT 0 CHECK (seconds >= 0),  -- audio saved in segments
+        summary TEXT NOT NULL DEFAULT '',
+        summary_engine TEXT NOT NULL DEFAULT ''  -- the provider that wrote it
+    );
+    CREATE TABLE recording_segments (
+        recording_id INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+        number INTEGER NOT NULL CHECK (number >= 0),
+        start_s REAL NOT NULL,  -- seconds into the recording
+        seconds REAL NOT NULL CHECK (seconds > 0),
+        file TEXT NOT NULL,  -- a FLAC file, relative to the recordings folder
+        bytes INTEGER NOT NULL CHECK (bytes >= 0),
+        transcribed_by TEXT NOT NULL DEFAULT '',  -- '' until transcribed
+        attempts INTEGER NOT NULL DEFAULT 0,  -- failed transcriptions so far
+        PRIMARY KEY (recording_id, number)
+    );
+    CREATE INDEX segments_to_transcribe ON recording_segments (transcribed_by)
+        WHERE transcribed_by = '';
+    CREATE TABLE recording_lines (
+        id INTEGER PRIMARY KEY,
+        recording_id INTEGER NOT NULL REFERENCES recordings (id) ON DELETE CASCADE,
+        start_s REAL NOT NULL,
+        end_s REAL NOT NULL,
+        text TEXT NOT NULL CHECK (length(text) > 0),
+        engine TEXT NOT NULL
+    );
+    CREATE INDEX lines_by_recording ON recording_lines (recording_id, start_s);
+    CREATE VIRTUAL TABLE recording_lines_fts USING fts5(
+        text, content='recording_lines', content_rowid='id'
+    );
+    CREATE TRIGGER recording_lines_indexed AFTER INSERT ON recording_lines BEGIN
+        INSERT INTO recording_lines_fts (rowid, text) VALUES (new.id, new.text);
+    END;
+    CREATE TRIGGER recording_lines_unindexed AFTER DELETE ON recording_lines BEGIN
+        INSERT INTO recording_lines_fts (recording_lines_fts, rowid, text)
+            VALUES ('delete', old.id, old.text);
+    END;
     """,
 )
 
