@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -32,7 +33,7 @@ from device.app.hardware import (
 )
 from device.config.schema import Config
 from device.errors import ZeroPinError
-from device.events import ButtonHeld, ButtonHeldLong, ButtonPressed, Event
+from device.events import ButtonDoublePressed, ButtonHeld, ButtonHeldLong, ButtonPressed, Event
 from device.listening.listener import StageCpu
 from device.loop.pacing import Lockstep, Realtime
 from device.loop.runtime import Runtime, TurnReport
@@ -211,7 +212,8 @@ def _simulator_console(factory: Any, cfg: Config) -> None:
     reset = cfg.buttons.reset_hold_seconds
     print(
         "ZeroPin simulator: say 'hey zero ...', or press Enter to talk; type l and Enter "
-        "to long-press (ask about what the camera sees)"
+        "to long-press (ask about what the camera sees); d and Enter to double-press (start or "
+        "stop recording)"
         + ("; r and Enter to hold it for the reset between visitors" if reset else "")
         + ". Ctrl-C quits."
     )
@@ -220,11 +222,16 @@ def _simulator_console(factory: Any, cfg: Config) -> None:
 
 def _press_on_enter(factory: Any, pin: int, hold_seconds: float, reset_seconds: float) -> None:
     """Each Enter on the terminal is a short press of the mock button; "l" Enter a long one,
-    "r" Enter one held for the reset gesture."""
+    "r" Enter one held for the reset gesture, "d" Enter two short ones."""
     held = {"l": hold_seconds, "r": reset_seconds}
 
     def loop() -> None:
         for line in sys.stdin:
+            if line.strip().lower() == "d":  # two short presses, 0.15 s apart
+                factory.pin(pin).drive_low()
+                time.sleep(0.05)
+                factory.pin(pin).drive_high()
+                time.sleep(0.1)
             factory.pin(pin).drive_low()
             seconds = held.get(line.strip().lower(), 0.0)
             if seconds:
@@ -241,7 +248,7 @@ def wire_buttons(buttons: Buttons, post: Callable[[Event], None], cfg: Config) -
     time: taken at the hold itself, a press on its way to the reset would become a question about
     the camera's view if anyone spoke meanwhile, and a photo would leave unasked."""
     hold, reset = cfg.buttons.hold_seconds, cfg.buttons.reset_hold_seconds
-    buttons.on_press = lambda name: post(ButtonPressed(name))
+    buttons.on_press = _presses(post, cfg.buttons.double_press_seconds)
     if not reset:
         buttons.on_hold = lambda name: post(ButtonHeld(name))
         return
@@ -252,6 +259,28 @@ def wire_buttons(buttons: Buttons, post: Callable[[Event], None], cfg: Config) -
 
     buttons.on_release = released
     buttons.on_long_hold = lambda name: post(ButtonHeldLong(name))
+
+
+def _presses(
+    post: Callable[[Event], None],
+    double_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[str], None]:
+    """A press, or the second of two within ``double_seconds`` (0: never), as an event. The
+    first press of a pair has already begun a turn; the state machine drops it for the gesture.
+    """
+    last: dict[str, float] = {}
+
+    def pressed(name: str) -> None:
+        now = clock()
+        if double_seconds and now - last.get(name, -math.inf) <= double_seconds:
+            last.pop(name)  # a third press is a press again
+            post(ButtonDoublePressed(name))
+        else:
+            last[name] = now
+            post(ButtonPressed(name))
+
+    return pressed
 
 
 def _lights(

@@ -52,6 +52,13 @@ class ButtonHeldLong:
 
 
 @dataclass(frozen=True)
+class ButtonDoublePressed:
+    """Pressed again within ``[buttons] double_press_seconds``: starts or stops a recording."""
+
+    name: str = "main"
+
+
+@dataclass(frozen=True)
 class Heard:
     text: str
     in_grammar: bool  # False: the recogniser's best guess outside its command grammar
@@ -109,6 +116,13 @@ class TimerFinished:
 
 
 @dataclass(frozen=True)
+class RecorderStopped:
+    """The recorder stopped by itself (a full card); ``said`` tells the wearer why."""
+
+    said: str
+
+
+@dataclass(frozen=True)
 class MuteToggled:
     """The microphone privacy switch was flipped."""
 
@@ -135,6 +149,7 @@ Event = (
     | ButtonPressed
     | ButtonHeld
     | ButtonHeldLong
+    | ButtonDoublePressed
     | Heard
     | NothingHeard
     | ReplyStarted
@@ -142,6 +157,7 @@ Event = (
     | ConfirmationAsked
     | FollowUpInvited
     | TimerFinished
+    | RecorderStopped
     | MuteToggled
     | ConnectivityChanged
     | StageFailed

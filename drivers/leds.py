@@ -14,9 +14,13 @@ ERROR      3 fast blinks, 0.6 s pause, repeat  full                 red
 MUTED      steady                              off                  amber
 OFFLINE    slow blink (0.2 s on, 1.8 s off)    full                 dim red
 CAPTURE    beacon (0.9 s on, 0.1 s off)        full                 magenta
+RECORDING  heartbeat (0.5 s on, 1.5 s off)     full                 red
 =========  ==================================  ===================  ============================
 
 An animated pattern runs on a gpiozero background thread until the next ``show()``.
+
+RECORDING is what the voice loop shows at rest while a recording is under way; a privacy LED,
+when fitted, is lit for the whole recording besides (:class:`SharedIndicator`).
 
 CAPTURE is not a state of the voice loop: it is laid over whatever the loop shows while a camera
 frame or a recording leaves the device (``capture(True)``), so a build without a dedicated
@@ -56,6 +60,7 @@ class LedPattern(enum.StrEnum):
     MUTED = "muted"
     OFFLINE = "offline"
     CAPTURE = "capture"  # an image or audio is leaving the device; see capture()
+    RECORDING = "recording"  # at rest, while the microphone is being recorded to the card
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,8 @@ class _Look:
 ERROR_STEPS = (True, False) * 3 + (False,) * 6
 # Lit, with a short dark blink each second: nothing else looks like it on one LED.
 CAPTURE_STEPS = (True,) * 9 + (False,)
+# Half a second lit in every two, in red: a recording light, unlike OFFLINE's dim short blink.
+RECORDING_STEPS = (True, True, False, False, False, False, False, False)
 
 
 LOOKS: dict[LedPattern, _Look] = {
@@ -84,6 +91,7 @@ LOOKS: dict[LedPattern, _Look] = {
     LedPattern.MUTED: _Look("steady", 0.0, (1.0, 0.4, 0.0)),
     LedPattern.OFFLINE: _Look("blink", 1.0, (0.2, 0.0, 0.0), 0.2, 1.8),
     LedPattern.CAPTURE: _Look("steps", 1.0, (1.0, 0.0, 1.0), 0.1, steps=CAPTURE_STEPS),
+    LedPattern.RECORDING: _Look("steps", 1.0, (1.0, 0.0, 0.0), 0.25, steps=RECORDING_STEPS),
 }
 
 
@@ -296,6 +304,39 @@ class UploadIndicator(Protocol):
     def on(self) -> None: ...
 
     def off(self) -> None: ...
+
+
+class SharedIndicator:
+    """An :class:`UploadIndicator` lit while anyone holds it: the egress gate for each upload,
+    the recorder for a whole recording. Each ``on()`` is matched by one ``off()``; the light goes
+    out at the last. Thread-safe: uploads and recordings start on different threads."""
+
+    def __init__(self, indicator: UploadIndicator) -> None:
+        self.indicator = indicator
+        self._holders = 0
+        self._lock = threading.Lock()
+
+    @property
+    def description(self) -> str:
+        return self.indicator.description
+
+    @property
+    def is_lit(self) -> bool:
+        return self.indicator.is_lit
+
+    def on(self) -> None:
+        """Hold it lit; DriverError (and not held) when it cannot be lit."""
+        with self._lock:
+            if self._holders == 0:
+                self.indicator.on()
+            self._holders += 1
+
+    def off(self) -> None:
+        """Let go of it; out when nobody else holds it."""
+        with self._lock:
+            self._holders = max(0, self._holders - 1)
+            if self._holders == 0:
+                self.indicator.off()
 
 
 class CaptureOnStatusLight:

@@ -14,9 +14,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from device.app.hardware import build_privacy_led, upload_indicator
+from device.app.recording import build_recording
 from device.cloud.brain import BrainSettings, CloudBrain
 from device.cloud.budget import BudgetLimits, UsageMeter
 from device.cloud.chain import ProviderChain
@@ -27,6 +29,7 @@ from device.cloud.mcp_tools import McpTools
 from device.cloud.providers import Provider, resolve_providers
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
+from device.cloud.transcripts import Transcriber
 from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
@@ -48,6 +51,7 @@ from device.loop.runtime import Runtime, TurnReport
 from device.loop.states import State
 from device.skills.intents import decided_locally, jsgf_grammar, parse
 from device.skills.local import Skills
+from device.skills.recordings import Recalled, RecordingSkill, recall
 from device.skills.timers import Timers
 from device.speaking.answer import AnswerLimits
 from device.speaking.playback import Volume
@@ -55,6 +59,7 @@ from device.speaking.tts import EspeakSynthesizer, Synthesizer
 from device.storage.database import Database, open_state
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
+from device.storage.recordings import RecordingStore
 from device.storage.reset import spoken, wipe_visitor
 from device.storage.timings import TurnTimings
 from device.storage.usage import CloudUsage
@@ -65,7 +70,7 @@ from device.system.paths import (
     state_paths,
 )
 from drivers.camera import Camera
-from drivers.leds import PrivacyLed, StatusLight, UploadIndicator
+from drivers.leds import PrivacyLed, SharedIndicator, StatusLight, UploadIndicator
 from drivers.mic import Microphone
 from drivers.power import Battery
 from drivers.speaker import Speaker
@@ -281,11 +286,13 @@ def build_brain(
     skills: Skills,
     stores: Stores,
     camera: Camera | None,
+    recall: Callable[[str], Recalled] | None = None,
 ) -> Brain:
-    """The cloud brain over the provider chain, or the offline answer when there is none."""
+    """The cloud brain over the provider chain, or the offline answer when there is none.
+    ``recall`` finds what a question about a recording needs."""
     if not providers:
         log.info("no cloud provider configured: questions get the offline answer")
-        return OfflineBrain()
+        return OfflineBrain(recall)
     settings = BrainSettings(
         device_name=cfg.device.name,
         stream=cfg.llm.stream,
@@ -304,6 +311,7 @@ def build_brain(
         stores.conversation,
         settings,
         camera=camera,
+        recall=recall,
     )
 
 
@@ -325,6 +333,7 @@ def build_skills(
     timers: Timers,
     volume: Volume,
     now: Callable[[], dt.datetime] = dt.datetime.now,
+    recording: RecordingSkill | None = None,
 ) -> Skills:
     photos = state_paths(cfg, state_dir)[1]
     return Skills(
@@ -340,6 +349,7 @@ def build_skills(
         memory=stores.memory,
         conversation=stores.conversation,
         forget_visitor=lambda: spoken(wipe_visitor(stores.database, state_dir)),
+        recording=recording,
     )
 
 
@@ -358,7 +368,8 @@ def brain_alone(cfg: Config, providers: list[Provider], camera: Camera | None) -
         # named (--image), and the caller is the one watching.
         privacy_led = build_privacy_led(cfg)
         gate = build_gate(cfg, database, privacy_led, unlit=True)
-        brain = build_brain(cfg, providers, gate, skills, stores, camera)
+        recalled = partial(recall, store=RecordingStore(database))
+        brain = build_brain(cfg, providers, gate, skills, stores, camera, recalled)
         try:
             yield brain
         finally:
@@ -395,18 +406,33 @@ def assemble(
         providers = resolve_providers(cfg, os.environ if env is None else env)
     database = open_state(*state_paths(cfg, state_dir))
     try:
-        # The gate comes first: cloud speech uploads through it as the brain does.
-        gate = build_gate(cfg, database, upload_indicator(light, privacy_led))
+        # The gate comes first: cloud speech uploads through it as the brain does. A privacy LED
+        # is shared: lit for each upload, and for each whole recording.
+        tally = None if privacy_led is None else SharedIndicator(privacy_led)
+        gate = build_gate(cfg, database, tally or upload_indicator(light, None))
         stores = build_stores(database)
         listener = build_listener(cfg, providers, gate, stores.usage)
         synthesizer = build_synthesizer(cfg, providers, gate)
+        chain = build_chain(cfg, providers, gate, stores.usage) if providers else None
+        recording = build_recording(
+            cfg,
+            database,
+            state_dir,
+            providers=providers,
+            gate=gate,
+            heard_by=listener.recognizer,
+            chain=chain,
+            tally=tally,
+            now=now,
+        )
     except Exception:  # a config or model error: nothing will use the database
         database.close()
         raise
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
     volume = Volume(percent=cfg.tts.volume_percent)
-    skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now)
-    brain = build_brain(cfg, providers, gate, skills, stores, camera)
+    skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now, recording.skill)
+    brain = build_brain(cfg, providers, gate, skills, stores, camera, recording.recall)
+    on_turn = _revising_drafts(listener.recognizer, stores, cfg.wake.phrase, on_turn)
     runtime = Runtime(
         mic=mic,
         listener=listener,
@@ -417,14 +443,32 @@ def assemble(
         timers=timers,
         volume=volume,
         pacing=pacing,
-        on_turn=_revising_drafts(listener.recognizer, stores, cfg.wake.phrase, on_turn),
+        on_turn=_then(on_turn, recording.transcriber),
         answer_limits=AnswerLimits(max_answer_chars=cfg.tts.max_answer_chars),
         follow_ups=FollowUps(cfg.wake.follow_up, cfg.wake.follow_up_seconds),
         on_state=on_state,
         on_tick=on_tick,
         keep_timing=TurnTimings(database).add,
+        recorder=recording.recorder,
+        on_close=recording.close,
     )
     return runtime, database
+
+
+def _then(
+    on_turn: Callable[[TurnReport], None] | None, transcriber: Transcriber | None
+) -> Callable[[TurnReport], None] | None:
+    """``on_turn``, then the transcriber woken: a turn that reached the cloud means the
+    segments waiting for it may go now."""
+    if transcriber is None:
+        return on_turn
+
+    def after_turn(report: TurnReport) -> None:
+        if on_turn is not None:
+            on_turn(report)
+        transcriber.wake()
+
+    return after_turn
 
 
 def _revising_drafts(

@@ -28,6 +28,7 @@ def demo(args: argparse.Namespace) -> int:
     from device.egress import format_ledger
     from device.sim.cloud_demo import run_cloud_demo
     from device.sim.demo import print_reports, run_demo
+    from device.sim.recorder_demo import print_recording, run_recorder_demo
 
     cfg, _ = load_settings(args)
     if not args.json:
@@ -45,6 +46,16 @@ def demo(args: argparse.Namespace) -> int:
         lit = sum(cloud.led_changes)
         print(f"\nprivacy LED lit {lit} time(s); what left the device ({cloud.server_url}):")
         print(format_ledger(cloud.ledger, cloud.totals))
+    recorder_out = args.out / "recorder"
+    if not args.json:
+        print(
+            "\nRecorder part: a meeting recorded, transcribed through the loopback server, "
+            "summarised, then asked about\n"
+        )
+    recorded = run_recorder_demo(cfg, recorder_out)
+    print_reports(recorded.reports, recorder_out, args.json, part="recorder")
+    if not args.json:
+        print_recording(recorded)
     return 0
 
 

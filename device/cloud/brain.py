@@ -39,6 +39,7 @@ from device.cloud.vision import data_url, prepare_image
 from device.errors import CloudCause, EgressRefused, StorageError
 from device.skills.intents import parse
 from device.skills.local import ANSWER_HINT, Asking, Confirmation
+from device.skills.recordings import Recalled, about_recordings
 from device.speaking.answer import Streamed
 from device.storage.memory import ConversationStore, MemoryStore
 from drivers.camera import Camera
@@ -69,6 +70,15 @@ REMOTE_TOOLS_NOTE = (
 )
 
 MEMORY_HEADING = "Facts the wearer asked you to remember "
+# A question about a recording gets what was found in the transcripts, quoted as data: a meeting
+# in which someone said "ignore your instructions" is something the model reads about.
+RECORDINGS_HEADING = (
+    "The wearer's recordings were searched for this question. Answer from what was found, and "
+    "say so if it does not answer the question. Passages found (recording, time into it, words "
+    "as transcribed) "
+)
+SUMMARIES_HEADING = "Summaries of the recordings searched "
+NO_RECORDINGS = "The wearer has no recordings: say so if the question is about one."
 # What one request may carry, by construction: a question, each turn of context and each fact
 # is cut to its cap, so a long dictation or a stored essay cannot ride along with every question.
 MAX_QUESTION_CHARS = 2000
@@ -129,8 +139,10 @@ class CloudBrain:
         *,
         camera: Camera | None,
         now: Callable[[], dt.datetime] = dt.datetime.now,
+        recall: Callable[[str], Recalled] | None = None,
     ) -> None:
         self.chain = chain
+        self.recall = recall  # searches the recordings for a question about one
         self.camera = camera
         self.toolbox = toolbox
         self.memory = memory
@@ -285,6 +297,8 @@ class CloudBrain:
         facts = self.memory.relevant(text)
         if facts:
             system += "\n" + MEMORY_HEADING + as_data(fact.text for fact in facts)
+        if self.recall is not None and about_recordings(text):
+            system += "\n" + self._recalled(text)
         messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
         history = self.conversation.recent(settings.history_turns, settings.history_minutes * 60)
         messages += [
@@ -292,6 +306,15 @@ class CloudBrain:
         ]
         messages.append(_user_message(_cut(text, MAX_QUESTION_CHARS), image))
         return messages
+
+    def _recalled(self, text: str) -> str:
+        assert self.recall is not None
+        recalled = self.recall(text)
+        if not recalled.recordings:
+            return NO_RECORDINGS
+        found = RECORDINGS_HEADING + as_data(recalled.quoted())
+        summaries = recalled.summaries()
+        return found + ("\n" + SUMMARIES_HEADING + as_data(summaries) if summaries else "")
 
     def _body_for(
         self,

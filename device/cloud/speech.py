@@ -41,6 +41,7 @@ import logging
 import struct
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -73,6 +74,18 @@ _ANSWER_TYPES = {  # content-type prefixes each endpoint may answer with, the on
     "audio/transcriptions": ("application/json",),
     "audio/speech": ("audio/wav", "audio/", "application/octet-stream"),
 }
+
+
+RECORDING = "recording transcription"  # the ledger's purpose for a recording's segments
+
+
+@dataclass(frozen=True)
+class _Upload:
+    data: bytes
+    name: str = "utterance.wav"
+    mime: str = "audio/wav"
+    purpose: str = "transcription"
+    may_be_silent: bool = False  # "" is an answer, not a failure
 
 
 class CloudRecognizer:
@@ -142,13 +155,21 @@ class CloudRecognizer:
         """``wav`` transcribed by the first provider that can, through the gate; None when
         none can now (refused by the gate, failed, paused after failures, or the device's usage
         budget is used up: ``budget_spent``)."""
+        return self._first_able(_Upload(wav))
+
+    def transcribe_recording(self, flac: bytes) -> str | None:
+        """A recording's segment (FLAC), as ``transcribe``; "" when it holds no words (a pause
+        in a meeting is not a failure to retry)."""
+        return self._first_able(_Upload(flac, "segment.flac", "audio/flac", RECORDING, True))
+
+    def _first_able(self, upload: _Upload) -> str | None:
         if self._budget_spent():
             log.info("the cloud budget is used up: nothing is uploaded to be transcribed")
             return None
         able = [p for p in self.providers if not self._breakers[p.name].is_open]
         for n, provider in enumerate(able, 1):
             try:
-                heard = self._transcribe(provider, wav)
+                heard = self._transcribe(provider, upload)
             except EgressRefused as exc:
                 log.warning("%s; using the local transcript", exc)
                 return None  # the gate would refuse every provider alike
@@ -161,22 +182,24 @@ class CloudRecognizer:
             return heard
         return None
 
-    def _transcribe(self, provider: Provider, wav: bytes) -> str:
+    def _transcribe(self, provider: Provider, upload: _Upload) -> str:
         fields: list[tuple[str, Any]] = [
             ("model", provider.transcription_model),
             ("response_format", "json"),
-            ("file", ("utterance.wav", wav, "audio/wav")),
+            ("file", (upload.name, upload.data, upload.mime)),
         ]
         body, content_type = encode_multipart_formdata(fields)
         with self.gate.upload(
-            host=provider.host, kind="audio", size_bytes=len(body), purpose="transcription"
+            host=provider.host, kind="audio", size_bytes=len(body), purpose=upload.purpose
         ):
             answer = _post(self._session, provider, "audio/transcriptions", body, content_type)
         try:
             heard = json.loads(answer)["text"]
         except (ValueError, KeyError, TypeError):
             raise CloudError(f"{provider.name} sent a transcript without text") from None
-        if not isinstance(heard, str) or not heard.strip():
+        if not isinstance(heard, str):
+            raise CloudError(f"{provider.name} sent a transcript without text")
+        if not heard.strip() and not upload.may_be_silent:
             raise CloudError(f"{provider.name} heard no words")
         return " ".join(heard.split())
 

@@ -63,8 +63,8 @@ def _key_alone(key: Secret) -> str | None:
 
 
 def _off_or_between(low: float, high: float) -> Check:
-    return lambda v: None if v == 0 or low <= v <= high else (
-        f"must be 0 (off) or {low:g}..{high:g}, got {v:g}"
+    return lambda v: (
+        None if v == 0 or low <= v <= high else (f"must be 0 (off) or {low:g}..{high:g}, got {v:g}")
     )
 
 
@@ -190,6 +190,8 @@ class ButtonsConfig:
     # held this long, the device asks whether to forget the visitor (a workshop's reset between
     # visitors; it acts only on a spoken yes); longer than hold_seconds. 0 = no such gesture
     reset_hold_seconds: float = setting(0.0, _off_or_between(2, 120))
+    # a second press this soon after the first starts or stops a recording (0 = no gesture)
+    double_press_seconds: float = setting(0.5, _off_or_between(0.2, 1.5))
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,22 @@ class CameraConfig:
 @dataclass(frozen=True)
 class NotesConfig:
     max_notes_read: int = setting(5, between(1, 50))  # notes read aloud at most per request
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """Recording meetings to the SD card ("start recording"; a double press of the button)."""
+
+    enabled: bool = True
+    # who transcribes: "auto" is the cloud when a provider has a transcription_model (each
+    # segment through the egress gate), else the local recogniser once the recording has ended
+    transcribe: str = setting("auto", one_of("auto", "cloud", "local", "off"))
+    summarise: bool = True  # key points, decisions and actions, by the cloud brain
+    # a segment ends at the first pause after this many seconds (each one uploaded whole)
+    segment_seconds: float = setting(30.0, between(5, 120))
+    sync_seconds: float = setting(2.0, between(0.5, 30))  # the most a power cut can lose
+    min_free_mb: int = setting(200, between(20, 100000))  # stop recording with less free
+    keep_days: int = setting(0, between(0, 3650))  # delete older recordings; 0 = keep until deleted
 
 
 @dataclass(frozen=True)
@@ -335,6 +353,7 @@ class Config:
     led: LedConfig = field(default_factory=LedConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     notes: NotesConfig = field(default_factory=NotesConfig)
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
     llm: LlmConfig = field(default_factory=LlmConfig)
     system: SystemConfig = field(default_factory=SystemConfig)  # for firstboot, not the daemon
     web: WebConfig = field(default_factory=WebConfig)  # the companion page, not the daemon

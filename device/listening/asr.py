@@ -382,14 +382,28 @@ class VoskRecognizer:
 
     name = "vosk"
 
-    def __init__(self, model_path: Path, grammar: Sequence[str] = (), *, cache_mb: int = 0) -> None:
-        self._model = load_vosk_model(model_path)
+    def __init__(
+        self,
+        model_path: Path,
+        grammar: Sequence[str] = (),
+        *,
+        cache_mb: int = 0,
+        loaded: Any = None,
+    ) -> None:
+        """``loaded``: a model another recogniser loaded from ``model_path``, shared (a second
+        copy of the small English one would cost the Zero 2 W 80 MB or more)."""
+        self._model = loaded if loaded is not None else load_vosk_model(model_path)
+        self.model_path = model_path
         self._spec = vosk_grammar(self._model, model_path, grammar) if grammar else ""
         self._grammar = tuple(grammar)
         self.cache_mb = cache_mb
         self.rebuilds = 0
         self._recognizer = self._build()
         self._parts: list[str] = []
+
+    def sharing_model(self) -> VoskRecognizer:
+        """A free-text recogniser on this one's loaded model."""
+        return VoskRecognizer(self.model_path, loaded=self._model)
 
     def _build(self) -> Any:
         from vosk import KaldiRecognizer
@@ -435,3 +449,28 @@ class VoskRecognizer:
         text = " ".join(p for p in self._parts if p)
         in_grammar = not (self._grammar and UNKNOWN_WORD in text.split())
         return Transcript(text, in_grammar, self.name, verbatim=not self._grammar)
+
+
+class PocketsphinxFreeText:
+    """Free text with pocketsphinx's en-us language model and nothing else: for transcribing a
+    recording in the background when there is neither a cloud nor a Vosk model. About 90 MB
+    while it is held; words outside its few thousand common ones come out as near misses."""
+
+    name = "pocketsphinx"
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self._decoder = Decoder(loglevel="FATAL", bestpath=False)
+
+    def start(self) -> None:
+        self._decoder.start_utt()
+
+    def feed(self, pcm: bytes) -> None:
+        self._decoder.process_raw(pcm, False, False)
+
+    def finish(self) -> Transcript:
+        self._decoder.end_utt()
+        hypothesis = self._decoder.hyp()
+        text = hypothesis.hypstr if hypothesis is not None else ""
+        return Transcript(text, in_grammar=False, engine=self.name)

@@ -7,6 +7,7 @@ give the same answer every run.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 from device.listening.frames import FRAME_MS
 
 FRAME_SAMPLES = 16000 * FRAME_MS // 1000
+FRAME_BYTES = FRAME_SAMPLES * 2
 
 
 class Endpoint(enum.Enum):
@@ -96,3 +98,28 @@ class Endpointer:
         if elapsed >= s.max_utterance_seconds:
             return Endpoint.TOO_LONG
         return Endpoint.NONE
+
+
+def utterances(
+    pcm: bytes, settings: EndpointSettings = EndpointSettings(), preroll_frames: int = 10
+) -> Iterator[tuple[float, float, bytes]]:
+    """The stretches of speech in ``pcm`` (bus PCM), as (start s, end s, audio with
+    ``preroll_frames`` before the start), for transcribing a recording utterance by utterance."""
+    endpointer = Endpointer(settings)
+    frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)]
+    endpointer.begin(no_speech_seconds=float("inf"))
+    start = None
+    for index, frame in enumerate(frames):
+        endpoint = endpointer.process(frame)
+        if endpoint is Endpoint.SPEECH_STARTED:
+            start = max(0, index - settings.start_frames + 1 - preroll_frames)
+        elif endpoint in (Endpoint.SPEECH_ENDED, Endpoint.TOO_LONG) and start is not None:
+            yield _stretch(frames, start, index + 1)
+            start = None
+            endpointer.begin(no_speech_seconds=float("inf"))
+    if start is not None:
+        yield _stretch(frames, start, len(frames))
+
+
+def _stretch(frames: list[bytes], start: int, end: int) -> tuple[float, float, bytes]:
+    return start * FRAME_MS / 1000, end * FRAME_MS / 1000, b"".join(frames[start:end])

@@ -8,10 +8,11 @@ sentence by sentence. ``look=True`` means the question is about what the camera 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from device.cancel import Cancellation
+from device.skills.recordings import Recalled, about_recordings, read_aloud
 
 OFFLINE_ANSWER = (
     "I need a cloud connection to answer that, and none is set up. "
@@ -37,11 +38,19 @@ class Brain(Protocol):
 
 
 class OfflineBrain:
-    """Says clearly that a question needs the cloud, and what still works without it."""
+    """Says clearly that a question needs the cloud, and what still works without it. A
+    question about a recording (with ``recall``) gets the passage that best matches it, read
+    out as it was transcribed."""
+
+    def __init__(self, recall: Callable[[str], Recalled] | None = None) -> None:
+        self.recall = recall
 
     def reply(
         self, text: str, *, look: bool = False, cancel: Cancellation | None = None
     ) -> Iterator[str]:
+        if self.recall is not None and not look and about_recordings(text):
+            yield read_aloud(self.recall(text))
+            return
         yield OFFLINE_LOOK_ANSWER if look else OFFLINE_ANSWER
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from device.events import Heard
 from device.loop.brain import Brain
 from device.skills.intents import ANSWERS, CONFIRMED, Intent, parse, without_wake_words
 from device.skills.local import VISITOR_RESET, Asking, Confirmation, Skills
+from device.skills.recordings import RECORDING_TOGGLE
 
 LOOK = "look"  # the intent that sends the camera's view to the brain
 BRAIN = "brain"  # not a command: the question goes to the brain
@@ -95,7 +96,7 @@ class Router:
         waiting, self._waiting = self._waiting, {}  # only the last question can be answered
         if confirmed in waiting:
             return self._from_brain(waiting[confirmed](text, cancel or Cancellation()))
-        if confirmed in (*CONFIRMED, VISITOR_RESET):  # the skill's own questions
+        if confirmed in (*CONFIRMED, VISITOR_RESET, RECORDING_TOGGLE):  # questions, a gesture
             return Answer(confirmed, iter([self.skills.handle(Intent(confirmed))]))
         if confirmed:  # a yes to a question another answer has since replaced
             return Answer(BRAIN, iter([NO_LONGER_ASKED]))

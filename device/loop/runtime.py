@@ -29,6 +29,7 @@ from device.events import (
     Listen,
     ListenMode,
     PlayEarcon,
+    RecorderStopped,
     ReplyFinished,
     ReplyStarted,
     Respond,
@@ -44,11 +45,13 @@ from device.loop.pacing import Pacing
 from device.loop.router import Router
 from device.loop.states import Machine, State, transition
 from device.loop.timing import Timekeeper
+from device.skills.recordings import STOPPED_BY
 from device.skills.timers import Timers
 from device.speaking import earcons
 from device.speaking.answer import AnswerLimits, spoken_sentences
 from device.speaking.playback import Playback, Volume
 from device.speaking.tts import Synthesizer, speakable
+from device.storage.recorder import Recorder
 from device.storage.timings import TurnTiming
 from drivers.errors import DriverError
 from drivers.leds import LedPattern, StatusLight
@@ -107,8 +110,12 @@ class Runtime:
         answer_limits: AnswerLimits | None = None,
         follow_ups: FollowUps | None = None,
         keep_timing: Callable[[TurnTiming], None] | None = None,
+        recorder: Recorder | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.mic = mic
+        self.recorder = recorder  # given every chunk the microphone hears
+        self.on_close = on_close  # when the run ends: what was built around the loop stops
         self.listener = listener
         self.router = router
         self.synthesizer = synthesizer
@@ -163,6 +170,8 @@ class Runtime:
                 task.cancel()
             await self.timekeeper.flush()
             self.router.brain.close()  # its MCP sessions: the loop that used them has ended
+            if self.on_close is not None:
+                self.on_close()
 
     async def _listen_until_end(self) -> None:
         while chunk := await self._read_mic():
@@ -183,7 +192,10 @@ class Runtime:
             return b""
 
     def _listen(self, pcm: bytes) -> None:
-        """Feed the listener, react to each fact, then to timers that came due."""
+        """Feed the recorder and the listener, react to each fact, then to timers that came
+        due."""
+        if self.recorder is not None and (stopped := self.recorder.feed(pcm)):
+            self._dispatch(RecorderStopped(STOPPED_BY[stopped]))
         events = self.listener.process(pcm)
         while events:
             for event in events:
@@ -217,7 +229,7 @@ class Runtime:
         if isinstance(command, Listen):
             self.listener.set_mode(command.mode, command.trigger, command.no_speech_seconds)
         elif isinstance(command, ShowLed):
-            self.light.show(command.pattern)
+            self.light.show(self._shown(command.pattern))
         elif isinstance(command, PlayEarcon):
             if command.name == "wake" and self._listening_for_a_question():
                 self._wake_earcon_at = self.listener.seconds + WAKE_EARCON_WAIT_SECONDS
@@ -235,6 +247,12 @@ class Runtime:
             for task in self._work:
                 task.cancel()
             self.playback.abort()
+
+    def _shown(self, pattern: LedPattern) -> LedPattern:
+        """At rest while recording, the light says so."""
+        recording = self.recorder is not None and self.recorder.active
+        resting = pattern in (LedPattern.IDLE, LedPattern.OFFLINE)
+        return LedPattern.RECORDING if recording and resting else pattern
 
     def _play_earcon(self, name: str) -> None:
         self.playback.play_whole(f"earcon {name}", earcons.earcon(name))

@@ -28,6 +28,11 @@
   The reset gesture (ButtonHeldLong, [buttons] reset_hold_seconds), in any state but MUTED and
   ERROR, stops what was going on and asks the same way whether to forget the visit.
 
+  The recording gesture (ButtonDoublePressed), in the same states, stops what was going on and
+  starts or stops a recording (the second press would otherwise cancel what the first began).
+  When the recorder stops by itself (RecorderStopped: the card is full) the device says why, as
+  it announces a timer.
+
 ``transition`` has no side effects: the runtime carries out the commands it returns. Besides
 the state, the machine remembers which replies it asked for (``Machine.replies``): a turn ends
 when the last of them has been played, so a timer announced during an answer does not end the
@@ -45,6 +50,7 @@ from dataclasses import dataclass, replace
 
 from device.events import (
     Announce,
+    ButtonDoublePressed,
     ButtonHeld,
     ButtonHeldLong,
     ButtonPressed,
@@ -59,6 +65,7 @@ from device.events import (
     MuteToggled,
     NothingHeard,
     PlayEarcon,
+    RecorderStopped,
     ReplyFinished,
     ReplyStarted,
     Respond,
@@ -74,6 +81,7 @@ from device.events import (
 from device.skills.intents import is_confirmation
 from device.skills.local import VISITOR_RESET, VISITOR_RESET_KEPT, VISITOR_RESET_QUESTION
 from device.skills.numbers import say_duration
+from device.skills.recordings import RECORDING_TOGGLE
 from drivers.leds import LedPattern
 
 
@@ -148,6 +156,8 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
         ]
     if isinstance(event, TimerFinished):
         return _timer_finished(machine, event)
+    if isinstance(event, RecorderStopped):
+        return _announce(machine, event.said, "error")
     if isinstance(event, ReplyStarted | ReplyFinished):
         return _reply_progress(machine, event)
     if isinstance(event, ConfirmationAsked):
@@ -159,6 +169,8 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
 
     if isinstance(event, ButtonHeldLong) and state not in (State.MUTED, State.ERROR):
         return _ask_to_forget_the_visit(machine)
+    if isinstance(event, ButtonDoublePressed) and state not in (State.MUTED, State.ERROR):
+        return _toggle_recording(machine)
 
     if state in RESTING:
         return _resting(machine, event)
@@ -231,6 +243,20 @@ def _ask_to_forget_the_visit(machine: Machine) -> tuple[Machine, list[Command]]:
         Listen(ListenMode.OFF),
         ShowLed(LedPattern.THINKING),
         Announce(VISITOR_RESET_QUESTION, reply_id),
+    ]
+
+
+def _toggle_recording(machine: Machine) -> tuple[Machine, list[Command]]:
+    """The recording gesture: whatever was going on stops; the skill starts or stops the
+    recording and says which (a gesture, so there is nothing to hear: the text is empty)."""
+    stop: list[Command] = [StopSpeaking()] if machine.state in ANSWERING else []
+    thinking, reply_id = machine.stopped(State.THINKING).with_reply(State.THINKING)
+    pressed = Heard("", in_grammar=False, speech_ended_at_seconds=0.0, trigger="button")
+    return thinking, [
+        *stop,
+        Listen(ListenMode.OFF),
+        ShowLed(LedPattern.THINKING),
+        Respond(pressed, reply_id, confirmed=RECORDING_TOGGLE),
     ]
 
 
@@ -316,15 +342,19 @@ def _timer_finished(machine: Machine, event: TimerFinished) -> tuple[Machine, li
     name = event.name
     if not name or name[0].isdigit():
         name = say_duration(event.duration_seconds, attributive=True)
-    text = f"Your {name} timer is done."
-    if machine.state in RESTING or machine.state is State.FOLLOWING:  # a window just ends
+    return _announce(machine, f"Your {name} timer is done.", "timer")
+
+
+def _announce(machine: Machine, text: str, earcon: str) -> tuple[Machine, list[Command]]:
+    """The earcon and ``text``: now when resting (a follow-up window just ends), else after the
+    current reply (or while muted)."""
+    if machine.state in RESTING or machine.state is State.FOLLOWING:
         speaking, reply_id = machine.with_reply(State.SPEAKING)
         return speaking, [
             Listen(ListenMode.OFF),
             ShowLed(LedPattern.SPEAKING),
-            PlayEarcon("timer"),
+            PlayEarcon(earcon),
             Announce(text, reply_id),
         ]
-    # busy or muted: ring and say it after the current reply
     same, reply_id = machine.with_reply(machine.state)
-    return same, [PlayEarcon("timer"), Announce(text, reply_id)]
+    return same, [PlayEarcon(earcon), Announce(text, reply_id)]

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,13 @@ class Step:
     # follow-up or for a yes or no (or, if it does neither, once it is idle again, where it is
     # not heard)
     follow_up: bool = False
+    audio: bytes = b""  # played instead of speaking ``text`` (a recorded meeting)
+    # before this step, wait (wall time, the audio clock stopped) until this holds: work the
+    # device does in the background, such as transcribing a recording, is done
+    wait_for: Callable[[], bool] | None = None
 
 
+WAIT_LIMIT_SECONDS = 20.0
 SCENARIO: tuple[Step, ...] = (
     # A sound check, as at any demo: no wake word, so no answer. pocketsphinx adapts to the
     # microphone on it (its first utterance after start-up is otherwise often misheard).
@@ -101,6 +107,11 @@ class ScriptedMicrophone:
 
     def _next_step(self) -> None:
         step = self._steps.popleft()
+        if step.wait_for is not None:
+            _wait(step.wait_for)
+        if step.audio:
+            self._pending = step.audio
+            return
         if step.pause_seconds:
             self._pending = self._noise(frames_for(step.pause_seconds))
             return
@@ -139,6 +150,16 @@ class ScriptedMicrophone:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _wait(done: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the device's background work was not done in {WAIT_LIMIT_SECONDS:g} s"
+            )
+        time.sleep(0.05)
 
 
 def run_demo(

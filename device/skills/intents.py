@@ -242,6 +242,31 @@ SPECS: tuple[IntentSpec, ...] = (
         fuzzy=False,
     ),
     IntentSpec(
+        "recording_start",  # never on a near-miss: the microphone is recorded to the card
+        (
+            r"^(?:start|begin) (?:a |the )?recording(?: (?:this|the) (?:meeting|call|lecture))?$",
+            r"^record (?:this|the|our) (?:meeting|call|lecture|conversation|talk)$",
+        ),
+        "(start | begin) [a] recording | record (this | the) (meeting | call | conversation)",
+        ("start recording", "record this meeting"),
+        fuzzy=False,
+    ),
+    IntentSpec(
+        "recording_stop",
+        (r"^(?:stop|end|finish) (?:the |this )?recording$",),
+        "(stop | end | finish) [the] recording",
+        ("stop recording", "end the recording"),
+    ),
+    IntentSpec(
+        "recording_status",
+        (
+            r"^are you (?:still )?recording$",
+            r"\bhow long (?:have you been|has it been) recording\b",
+        ),
+        "are you recording | how long have you been recording",
+        ("are you recording",),
+    ),
+    IntentSpec(
         "help",
         (r"\bwhat can you do\b", r"^help\b", r"\bwhat do you do\b", r"\bwhat are you\b"),
         "what can you do | help",
@@ -273,7 +298,17 @@ ANSWERS = ("confirm", "decline")
 # Commands that act on the world (a photo taken, a camera frame sent, a sound changed): "don't
 # take a photo" or "never read this" is not one. Only a negation before the words counts, since
 # these are asked as questions too ("what am I looking at").
-ACTING = ("photo", "look", "timer_set", "volume_set", "volume_up", "volume_down", "mute", "unmute")
+ACTING = (
+    "photo",
+    "look",
+    "timer_set",
+    "volume_set",
+    "volume_up",
+    "volume_down",
+    "mute",
+    "unmute",
+    "recording_start",
+)
 
 _NEGATION = re.compile(
     r"\b(?:dont|do not|does not|doesnt|never(?! ?mind)|not|no|stop|cant|cannot|wont|shouldnt)\b"

@@ -21,6 +21,7 @@ from device.errors import StorageError
 from device.events import Heard
 from device.skills.intents import Intent
 from device.skills.numbers import say_duration
+from device.skills.recordings import RECORDING_INTENTS, RecordingSkill
 from device.skills.timers import Timers
 from device.speaking.playback import Volume
 from device.storage.files import write_atomically
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 
 HELP = (
     "I can tell the time and the date, set and cancel timers, take notes and read them back, "
-    "take photos, change the volume, and repeat what I said. Anything else needs the cloud."
+    "take photos, record a meeting, change the volume, and repeat what I said. Anything else "
+    "needs the cloud."
 )
 
 # Ends every question. The answer is listened for with the listener's pre-roll, which on a device
@@ -109,6 +111,7 @@ class Skills:
         memory: MemoryStore | None = None,
         conversation: ConversationStore | None = None,
         forget_visitor: Callable[[], str] | None = None,
+        recording: RecordingSkill | None = None,
     ) -> None:
         self.timers = timers
         self.notes = notes
@@ -123,6 +126,7 @@ class Skills:
         self.conversation = conversation
         # wipes what the visitor left on the card and says what went; None: not on this device
         self.forget_visitor = forget_visitor
+        self.recording = recording or RecordingSkill(None)  # none: "recording is turned off"
         self.last_reply = ""
 
     def handle(self, intent: Intent, heard: Heard | None = None) -> str:
@@ -130,6 +134,8 @@ class Skills:
         it was parsed from, gives a dictated note its audio."""
         if intent.name == "note_add":
             reply = self._note_add(intent, heard)
+        elif intent.name in RECORDING_INTENTS:
+            reply = self.recording.handle(intent.name)
         else:
             method: Callable[[Intent], str] = getattr(self, f"_{intent.name}")
             reply = method(intent)

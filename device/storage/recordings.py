@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.errors import StorageError
 from device.storage.database import Database
 
 RECORDINGS_FOLDER = "recordings"  # under the state directory
@@ -236,8 +237,8 @@ class RecordingStore:
         )
 
     def search(self, words: str, recording_ids: Iterable[int] = (), limit: int = 8) -> list[Line]:
-        """The lines that best match ``words`` (any of them, ranked by BM25), in
-        ``recording_ids`` when given; in the order they were said."""
+        """The lines that best match ``words`` (any of them), best first (BM25), in
+        ``recording_ids`` when given."""
         query = fts_query(words)
         if not query:
             return []
@@ -251,7 +252,7 @@ class RecordingStore:
             "LIMIT ?",
             (query, *ids, limit),
         )
-        return sorted((Line(*row) for row in rows), key=lambda x: (x.recording_id, x.start_s))
+        return [Line(*row) for row in rows]
 
     def delete(self, recording_id: int) -> bool:
         """The recording's rows (its files are the caller's to delete first); False if none."""
@@ -291,3 +292,30 @@ def fts_query(words: str) -> str:
 
 def recording_folder(recordings_root: Path, recording_id: int) -> Path:
     return recordings_root / f"{recording_id:05d}"
+
+
+def delete_recording(store: RecordingStore, root: Path, recording_id: int) -> bool:
+    """A recording's audio files, then its rows; False when there is no such recording. A file
+    that cannot be deleted raises StorageError before any row goes, so nothing is orphaned."""
+    if store.get(recording_id) is None:
+        return False
+    folder = recording_folder(root, recording_id)
+    try:
+        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+            path.unlink()
+        if folder.is_dir():
+            folder.rmdir()
+    except OSError as exc:
+        raise StorageError(f"could not delete {folder}: {exc.strerror}") from exc
+    return store.delete(recording_id)
+
+
+def expire(store: RecordingStore, root: Path, keep_days: int) -> list[int]:
+    """Delete the ended recordings older than ``keep_days`` (0: none); their ids."""
+    if keep_days <= 0:
+        return []
+    cutoff = store.clock() - keep_days * 86400
+    old = [
+        r.id for r in store.between(0.0, cutoff) if r.ended_at is not None and r.ended_at < cutoff
+    ]
+    return [recording_id for recording_id in old if delete_recording(store, root, recording_id)]

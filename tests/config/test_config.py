@@ -631,7 +631,7 @@ def test_provider_table_structure_errors(tmp_path: Path, text: str, reason: str)
 
 def test_unknown_section_mentions_providers(tmp_path: Path) -> None:
     assert error(write(tmp_path / "c.toml", "[provider.lan]\n")).endswith(
-        "notes, llm, system, web, providers, mcp)"
+        "notes, recorder, llm, system, web, providers, mcp)"
     )
 
 

@@ -140,10 +140,35 @@ def scripted_reply(body: dict[str, Any], default_text: str = DEFAULT_REPLY) -> S
     call = _tool_call_for(question, _offered_functions(body))
     if call is not None:
         return ScriptedReply(tool_call=call)
+    if _system_text(messages).startswith("You summarise a recording"):
+        return ScriptedReply(text=_summary(_strings(question.partition(DATA_INTRO)[2])))
+    passage = _recalled_fact(messages, question, "recordings were searched")
+    if passage:
+        return ScriptedReply(text=f"From your recording: {passage}.")
     fact = _recalled_fact(messages, question)
     if fact:
         return ScriptedReply(text=f"You told me: {fact}.")
     return ScriptedReply(text=default_text)
+
+
+def _system_text(messages: list[dict[str, Any]]) -> str:
+    first = messages[0]
+    return _content_text(first.get("content")) if first.get("role") == "system" else ""
+
+
+def _summary(lines: list[str]) -> str:
+    """A mechanical summary of "[0:12] words" lines: the first line, those that say what was
+    agreed or decided, those that say who will do something. Proves what reached the model."""
+    said = [line.partition("] ")[2] or line for line in lines]
+    decided = [t for t in said if re.search(r"\b(?:agree|agreed|decide|decided)\b", t, re.I)]
+    actions = [t for t in said if re.search(r"\bwill\b", t, re.I)]
+    return "\n".join(
+        [
+            "Key points: " + (said[0] if said else "None"),
+            "Decisions: " + ("; ".join(decided) or "None"),
+            "Action items: " + ("; ".join(actions) or "None"),
+        ]
+    )
 
 
 def _content_text(content: Any) -> str:
@@ -233,7 +258,7 @@ def _tool_result_text(messages: list[dict[str, Any]], tool_message: dict[str, An
 def _strings(text: str) -> list[str]:
     """The strings of a JSON list, or [] when ``text`` is not one."""
     try:
-        value = json.loads(text)
+        value, _ = json.JSONDecoder().raw_decode(text.strip())
     except ValueError:
         return []
     return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
@@ -248,16 +273,16 @@ def _called_tool_name(messages: list[dict[str, Any]], call_id: Any) -> str:
     return ""
 
 
-def _remembered_facts(messages: list[dict[str, Any]]) -> list[str]:
+def _remembered_facts(messages: list[dict[str, Any]], mention: str = "remember") -> list[str]:
     """The quoted facts (a JSON list after the data intro) on a system-prompt line that mentions
-    remember, as the cloud brain writes them."""
+    ``mention``, as the cloud brain writes them."""
     facts = []
     for message in messages:
         if message.get("role") not in ("system", "developer"):
             continue
         for line in _content_text(message.get("content")).splitlines():
             head, quoted, data = line.partition(DATA_INTRO)
-            if quoted and "remember" in head.lower():
+            if quoted and mention in head.lower():
                 facts += _strings(data)
     return facts
 
@@ -267,10 +292,10 @@ def _content_words(text: str) -> set[str]:
     return {w for w in words if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())}
 
 
-def _recalled_fact(messages: list[dict[str, Any]], question: str) -> str:
+def _recalled_fact(messages: list[dict[str, Any]], question: str, mention: str = "remember") -> str:
     asked = _content_words(question)
     best, best_overlap = "", 0
-    for fact in _remembered_facts(messages):
+    for fact in _remembered_facts(messages, mention):
         overlap = len(asked & _content_words(fact))
         if overlap > best_overlap:
             best, best_overlap = fact, overlap

@@ -1,0 +1,181 @@
+"""The recorder's voice: "start recording", "stop recording", "are you recording", the double
+press, and finding what was said in a recording for a question about it.
+
+The recorder itself (``device.storage.recorder``) writes the audio; transcription and summary
+happen in the background (``device.cloud.transcripts``). A question about a recording ("what
+did we decide about the budget in this morning's meeting") is a question for the brain: it gets
+the passages :func:`recall` finds, quoted as data (``device.cloud.brain``); offline, the device
+reads the best passage itself (``device.loop.brain``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from device.errors import StorageError
+from device.skills.numbers import say_duration
+from device.storage.recorder import DISK_FULL, FAILED, Recorder
+from device.storage.recordings import Line, Recording, RecordingStore
+
+log = logging.getLogger(__name__)
+
+RECORDING_TOGGLE = "recording_toggle"  # the double press: start or stop
+RECORDING_INTENTS = ("recording_start", "recording_stop", "recording_status", RECORDING_TOGGLE)
+
+NO_RECORDER = "Recording is turned off on this device."
+STARTED = "Recording. Say stop recording, or press the button twice, to stop."
+NOT_RECORDING = "I'm not recording."
+CANNOT_START = "I can't record: {reason}."
+# Said when the recorder stopped by itself, by its reason (``Recorder.feed``).
+STOPPED_BY = {
+    DISK_FULL: "My storage is full, so I stopped recording. What I recorded is saved.",
+    FAILED: "I couldn't write to the SD card, so I stopped recording. What I recorded is saved.",
+}
+# What happens next to a recording, by ``[recorder] transcribe`` as the app resolved it.
+AFTERWARDS = {
+    "cloud": " I'll transcribe it and write a summary when I'm online.",
+    "local": " I'll transcribe it on the device.",
+    "off": "",
+}
+NOTHING_RECORDED = "I have no recordings to look in."
+PASSAGES_PER_QUESTION = 8
+
+
+def spoken_length(seconds: float) -> str:
+    """A recording's length as said: to the second under two minutes, else to the minute."""
+    return say_duration(seconds if seconds < 120 else round(seconds / 60) * 60)
+
+
+class RecordingSkill:
+    """Starts and stops the recorder and says what it did."""
+
+    def __init__(self, recorder: Recorder | None, transcribe: str = "off") -> None:
+        self.recorder = recorder
+        self.afterwards = AFTERWARDS.get(transcribe, "")
+
+    def handle(self, name: str) -> str:
+        recorder = self.recorder
+        if recorder is None:
+            return NO_RECORDER
+        if name == RECORDING_TOGGLE:
+            name = "recording_stop" if recorder.active else "recording_start"
+        if name == "recording_status":
+            if not recorder.active:
+                return "No, " + NOT_RECORDING
+            return f"Yes, I've been recording for {spoken_length(recorder.seconds)}."
+        if name == "recording_stop":
+            if not recorder.active:
+                return NOT_RECORDING
+            seconds = recorder.stop()
+            return f"Stopped. I recorded {spoken_length(seconds)}.{self.afterwards}"
+        if recorder.active:
+            return f"I'm already recording: {spoken_length(recorder.seconds)} so far."
+        try:
+            recorder.start()
+        except StorageError as exc:
+            log.warning("could not start recording: %s", exc)
+            return CANNOT_START.format(reason=_short_reason(exc))
+        return STARTED
+
+
+def _short_reason(exc: StorageError) -> str:
+    text = str(exc)
+    if "MB free" in text:
+        return "my storage is nearly full"
+    return "I couldn't write to the SD card"
+
+
+# ---- questions about recordings ------------------------------------------------------------
+
+_ABOUT = re.compile(
+    r"\b(?:meeting|recording|recorded|lecture|call|conversation|interview)s?\b", re.IGNORECASE
+)
+_ASKING = re.compile(
+    r"^\s*(?:what|who|when|where|why|how|which|did|was|were|is|are|do|does|tell|remind|"
+    r"summari[sz]e|find|search)\b",
+    re.IGNORECASE,
+)
+
+
+def about_recordings(text: str) -> bool:
+    """Whether ``text`` asks about something recorded: "what did we decide about the budget in
+    this morning's meeting", "summarise the last recording"."""
+    return bool(_ABOUT.search(text) and _ASKING.search(text))
+
+
+@dataclass(frozen=True)
+class Recalled:
+    """What a question about recordings found: the recordings it meant, and their passages."""
+
+    recordings: list[Recording]
+    lines: list[Line]
+
+    def quoted(self) -> list[str]:
+        """Each passage with its recording and time, for the brain to read as data."""
+        by_id = {recording.id: recording for recording in self.recordings}
+        in_order = sorted(self.lines, key=lambda line: (line.recording_id, line.start_s))
+        return [
+            f"{by_id[line.recording_id].title} recording, {_clock(line.start_s)} in: {line.text}"
+            for line in in_order
+            if line.recording_id in by_id
+        ]
+
+    def summaries(self) -> list[str]:
+        return [f"{r.title} recording: {r.summary}" for r in self.recordings if r.summary]
+
+
+def recall(
+    question: str, store: RecordingStore, now: Callable[[], dt.datetime] = dt.datetime.now
+) -> Recalled:
+    """The recordings ``question`` means ("this morning's", "yesterday's", "the last"; else
+    the recent ones) and the passages in them that match its words best."""
+    recordings = _meant(question.lower(), store, now())
+    ids = [recording.id for recording in recordings]
+    lines = store.search(question, ids, PASSAGES_PER_QUESTION) if ids else []
+    return Recalled(recordings, lines)
+
+
+def _meant(question: str, store: RecordingStore, now: dt.datetime) -> list[Recording]:
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    windows = {
+        "this morning": (midnight, midnight.replace(hour=12)),
+        "this afternoon": (midnight.replace(hour=12), midnight.replace(hour=18)),
+        "this evening": (midnight.replace(hour=18), midnight + dt.timedelta(days=1)),
+        "today": (midnight, midnight + dt.timedelta(days=1)),
+        "yesterday": (midnight - dt.timedelta(days=1), midnight),
+    }
+    spoken = question.replace("'s", "").replace("’s", "")
+    for words, (since, until) in windows.items():
+        if words in spoken:
+            return store.between(since.timestamp(), until.timestamp())
+    if re.search(r"\b(?:last|latest|previous|most recent)\b", spoken):
+        return store.recent(1)
+    return store.recent(20)
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def read_aloud(recalled: Recalled) -> str:
+    """The offline answer: the best passage (``recalled.lines`` come best first) as it was
+    said, or why there is none."""
+    if not recalled.recordings:
+        return NOTHING_RECORDED
+    if not recalled.lines:
+        if not any(r.seconds for r in recalled.recordings) or all(
+            r.waiting for r in recalled.recordings
+        ):
+            return "That recording isn't transcribed yet, so I can't look in it."
+        return "I didn't find that in your recordings."
+    line = recalled.lines[0]
+    recording = next(r for r in recalled.recordings if r.id == line.recording_id)
+    minute = int(line.start_s // 60)
+    when = "at the start" if minute == 0 else f"{say_duration(minute * 60)} in"
+    return f"In the {recording.title} recording, {when}, I heard: {line.text}"
