@@ -21,7 +21,8 @@ from device.errors import CloudCause, CloudError
 
 OFFLINE_FALLBACK = (
     "I can't reach the cloud right now, so I can't answer that. "
-    "Offline, I can still tell the time, set timers, take notes and photos, and change the volume."
+    "Offline, I can still tell the time, set timers, take notes and photos, record a meeting, "
+    "and change the volume."
 )
 KEY_REFUSED = "The cloud refused my API key. Check the key in the settings."
 OUT_OF_CREDIT = "The cloud account has run out of credit. Check its plan and billing."

@@ -16,7 +16,7 @@ from device.skills.recordings import Recalled, about_recordings, read_aloud
 
 OFFLINE_ANSWER = (
     "I need a cloud connection to answer that, and none is set up. "
-    "Offline, I can tell the time and date, set timers, take notes and photos, "
+    "Offline, I can tell the time and date, set timers, take notes and photos, record a meeting, "
     "and change the volume."
 )
 OFFLINE_LOOK_ANSWER = (
