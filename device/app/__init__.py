@@ -18,18 +18,17 @@ from functools import partial
 from pathlib import Path
 
 from device.app.hardware import build_privacy_led, upload_indicator
-from device.app.recording import build_recording
+from device.app.recording import RecordingParts, build_recording
+from device.app.turns import revising_drafts, waking
 from device.cloud.brain import BrainSettings, CloudBrain
 from device.cloud.budget import BudgetLimits, UsageMeter
 from device.cloud.chain import ProviderChain
 from device.cloud.client import ChatClient
-from device.cloud.drafts import DraftReviser
 from device.cloud.mcp import McpServer
 from device.cloud.mcp_tools import McpTools
 from device.cloud.providers import Provider, resolve_providers
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
-from device.cloud.transcripts import Transcriber
 from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
@@ -348,9 +347,15 @@ def build_skills(
         max_notes_read=cfg.notes.max_notes_read,
         memory=stores.memory,
         conversation=stores.conversation,
-        forget_visitor=lambda: spoken(wipe_visitor(stores.database, state_dir)),
+        forget_visitor=partial(_forget_visitor, stores.database, state_dir, recording),
         recording=recording,
     )
+
+
+def _forget_visitor(database: Database, state_dir: Path, recording: RecordingSkill | None) -> str:
+    if recording is not None:
+        recording.stop_for_reset()
+    return spoken(wipe_visitor(database, state_dir))
 
 
 @contextmanager
@@ -405,34 +410,14 @@ def assemble(
     if providers is None:
         providers = resolve_providers(cfg, os.environ if env is None else env)
     database = open_state(*state_paths(cfg, state_dir))
-    try:
-        # The gate comes first: cloud speech uploads through it as the brain does. A privacy LED
-        # is shared: lit for each upload, and for each whole recording.
-        tally = None if privacy_led is None else SharedIndicator(privacy_led)
-        gate = build_gate(cfg, database, tally or upload_indicator(light, None))
-        stores = build_stores(database)
-        listener = build_listener(cfg, providers, gate, stores.usage)
-        synthesizer = build_synthesizer(cfg, providers, gate)
-        chain = build_chain(cfg, providers, gate, stores.usage) if providers else None
-        recording = build_recording(
-            cfg,
-            database,
-            state_dir,
-            providers=providers,
-            gate=gate,
-            heard_by=listener.recognizer,
-            chain=chain,
-            tally=tally,
-            now=now,
-        )
-    except Exception:  # a config or model error: nothing will use the database
-        database.close()
-        raise
+    gate, stores, listener, synthesizer, recording = _on_the_database(
+        cfg, database, state_dir, providers, light, privacy_led, now
+    )
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
     volume = Volume(percent=cfg.tts.volume_percent)
     skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now, recording.skill)
     brain = build_brain(cfg, providers, gate, skills, stores, camera, recording.recall)
-    on_turn = _revising_drafts(listener.recognizer, stores, cfg.wake.phrase, on_turn)
+    on_turn = revising_drafts(listener.recognizer, stores.notes, cfg.wake.phrase, on_turn)
     runtime = Runtime(
         mic=mic,
         listener=listener,
@@ -443,7 +428,7 @@ def assemble(
         timers=timers,
         volume=volume,
         pacing=pacing,
-        on_turn=_then(on_turn, recording.transcriber),
+        on_turn=waking(recording.transcriber, on_turn),
         answer_limits=AnswerLimits(max_answer_chars=cfg.tts.max_answer_chars),
         follow_ups=FollowUps(cfg.wake.follow_up, cfg.wake.follow_up_seconds),
         on_state=on_state,
@@ -455,41 +440,33 @@ def assemble(
     return runtime, database
 
 
-def _then(
-    on_turn: Callable[[TurnReport], None] | None, transcriber: Transcriber | None
-) -> Callable[[TurnReport], None] | None:
-    """``on_turn``, then the transcriber woken: a turn that reached the cloud means the
-    segments waiting for it may go now."""
-    if transcriber is None:
-        return on_turn
-
-    def after_turn(report: TurnReport) -> None:
-        if on_turn is not None:
-            on_turn(report)
-        transcriber.wake()
-
-    return after_turn
-
-
-def _revising_drafts(
-    recognizer: Recognizer,
-    stores: Stores,
-    wake_phrase: str,
-    on_turn: Callable[[TurnReport], None] | None,
-) -> Callable[[TurnReport], None] | None:
-    """``on_turn``, and after it a round of draft notes to the cloud, when it can transcribe;
-    one round now, for the drafts left from before."""
-    if not isinstance(recognizer, CloudRecognizer):
-        return on_turn
-    reviser = DraftReviser(stores.notes, recognizer, wake_phrase)
-    reviser.revise_soon()
-
-    def after_turn(report: TurnReport) -> None:
-        if on_turn is not None:
-            on_turn(report)
-        reviser.revise_soon()
-
-    return after_turn
+def _on_the_database(
+    cfg: Config,
+    database: Database,
+    state_dir: Path,
+    providers: list[Provider],
+    light: StatusLight,
+    privacy_led: PrivacyLed | None,
+    now: Callable[[], dt.datetime],
+) -> tuple[EgressGate, Stores, Listener, Synthesizer, RecordingParts]:
+    """The parts that keep what they do in the database; on a config or model error the
+    database is closed (nothing will use it) and the error raised."""
+    try:
+        # The gate comes first: cloud speech uploads through it as the brain does. A privacy LED
+        # is shared: lit for each upload, and for each whole recording.
+        tally = None if privacy_led is None else SharedIndicator(privacy_led)
+        gate = build_gate(cfg, database, tally or upload_indicator(light, None))
+        stores = build_stores(database)
+        listener = build_listener(cfg, providers, gate, stores.usage)
+        synthesizer = build_synthesizer(cfg, providers, gate)
+        chain = build_chain(cfg, providers, gate, stores.usage) if providers else None
+        recording = build_recording(
+            cfg, database, state_dir, providers, gate, listener.recognizer, chain, tally, now
+        )
+    except Exception:
+        database.close()
+        raise
+    return gate, stores, listener, synthesizer, recording
 
 
 # -- the hardware, or its stand-ins -------------------------------------------------------------

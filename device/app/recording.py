@@ -54,7 +54,6 @@ def build_recording(
     cfg: Config,
     database: Database,
     state_dir: Path,
-    *,
     providers: list[Provider],
     gate: EgressGate,
     heard_by: Recognizer,

@@ -105,7 +105,7 @@ class Transcriber:
         stopped on a failure (the round after a wait tries again)."""
         try:
             return self._transcribe_waiting() and self._summarise_ended()
-        except StorageError as exc:
+        except (StorageError, OSError) as exc:
             log.warning("transcripts: %s", exc)
             return False
 
@@ -114,7 +114,12 @@ class Transcriber:
             _lower_priority()
         while not self._closed.is_set():
             self._wake.clear()
-            if self.run_once():
+            try:
+                done = self.run_once()
+            except Exception:  # a bug here must not end transcription for good: log, wait
+                log.exception("transcription round failed")
+                done = False
+            if done:
                 self._wait = FIRST_WAIT_SECONDS
                 self._wake.wait()
             else:
@@ -130,6 +135,10 @@ class Transcriber:
         recognizer: Recognizer | None = None
         while not self._closed.is_set() and (waiting := self.store.waiting_segments(limit=1)):
             segment = waiting[0]
+            if not (self.root / segment.file).is_file():  # deleted by hand: nothing to hear
+                log.warning("%s is missing: its segment stays without words", segment.file)
+                self.store.transcribed(segment, [], "missing")
+                continue
             if self.settings.cloud is not None:
                 if not self._in_the_cloud(self.settings.cloud, segment):
                     return False

@@ -99,6 +99,7 @@ class State(enum.StrEnum):
 
 RESTING = (State.IDLE, State.OFFLINE)  # waiting for the wake word or a button
 ANSWERING = (State.THINKING, State.SPEAKING)  # the turn ends when its replies have been played
+GESTURELESS = (State.MUTED, State.ERROR)  # where the reset and recording gestures do nothing
 
 _TO_REST: list[Command] = [Listen(ListenMode.WAKE), ShowLed(LedPattern.IDLE)]
 
@@ -154,10 +155,8 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
             ShowLed(LedPattern.ERROR),
             PlayEarcon("error"),
         ]
-    if isinstance(event, TimerFinished):
-        return _timer_finished(machine, event)
-    if isinstance(event, RecorderStopped):
-        return _announce(machine, event.said, "error")
+    if isinstance(event, TimerFinished | RecorderStopped):
+        return _announced(machine, event)
     if isinstance(event, ReplyStarted | ReplyFinished):
         return _reply_progress(machine, event)
     if isinstance(event, ConfirmationAsked):
@@ -167,10 +166,9 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
             return machine, []  # cut off by the button: the turn is over
         return replace(machine, follow_up_seconds=event.seconds), []
 
-    if isinstance(event, ButtonHeldLong) and state not in (State.MUTED, State.ERROR):
-        return _ask_to_forget_the_visit(machine)
-    if isinstance(event, ButtonDoublePressed) and state not in (State.MUTED, State.ERROR):
-        return _toggle_recording(machine)
+    if isinstance(event, ButtonHeldLong | ButtonDoublePressed) and state not in GESTURELESS:
+        gesture = _ask_to_forget_the_visit if isinstance(event, ButtonHeldLong) else _recording
+        return gesture(machine)
 
     if state in RESTING:
         return _resting(machine, event)
@@ -246,7 +244,7 @@ def _ask_to_forget_the_visit(machine: Machine) -> tuple[Machine, list[Command]]:
     ]
 
 
-def _toggle_recording(machine: Machine) -> tuple[Machine, list[Command]]:
+def _recording(machine: Machine) -> tuple[Machine, list[Command]]:
     """The recording gesture: whatever was going on stops; the skill starts or stops the
     recording and says which (a gesture, so there is nothing to hear: the text is empty)."""
     stop: list[Command] = [StopSpeaking()] if machine.state in ANSWERING else []
@@ -338,7 +336,12 @@ def _following(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
     return machine, []
 
 
-def _timer_finished(machine: Machine, event: TimerFinished) -> tuple[Machine, list[Command]]:
+def _announced(
+    machine: Machine, event: TimerFinished | RecorderStopped
+) -> tuple[Machine, list[Command]]:
+    """A timer that rang, or the recorder that stopped by itself (with the error earcon)."""
+    if isinstance(event, RecorderStopped):
+        return _announce(machine, event.said, "error")
     name = event.name
     if not name or name[0].isdigit():
         name = say_duration(event.duration_seconds, attributive=True)

@@ -11,7 +11,7 @@ recogniser; it proves that the right audio reached the server, whole and in orde
 
     audio, lines = meeting_audio(MEETING)
     with LoopbackLLM() as server:
-        server.transcriber = ScriptTranscriber(lines)
+        server.transcript = ScriptTranscriber(lines)
 """
 
 from __future__ import annotations

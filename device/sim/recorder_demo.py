@@ -62,7 +62,7 @@ def run_recorder_demo(cfg: Config, out_dir: Path) -> RecorderDemo:
             on_change=lit.append,
         ) as privacy_led,
     ):
-        server.transcriber = ScriptTranscriber(known)
+        server.transcript = ScriptTranscriber(known)
         state_dir = Path(temporary)
         steps = (
             Step(SAID[0]),
@@ -96,7 +96,9 @@ def _summarised(state_dir: Path) -> bool:
 def print_recording(demo: RecorderDemo) -> None:
     recording = demo.recording
     print(f"\nrecording {recording.id}: {recording.seconds:.0f} s in {recording.segments} segments")
-    print(f"  {recording.bytes / 1e6:.2f} MB of FLAC on the card, ended by the {recording.ended_by}")
+    print(
+        f"  {recording.bytes / 1e6:.2f} MB of FLAC on the card, ended by the {recording.ended_by}"
+    )
     for line in demo.lines:
         minutes, seconds = divmod(int(line.start_s), 60)
         print(f"  [{minutes}:{seconds:02d}] {line.text}")

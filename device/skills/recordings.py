@@ -81,6 +81,13 @@ class RecordingSkill:
             return CANNOT_START.format(reason=_short_reason(exc))
         return STARTED
 
+    def stop_for_reset(self) -> None:
+        """Before the files are wiped between visitors: the recording under way ends and its
+        last segment is written, so nothing writes into a folder being emptied."""
+        if self.recorder is not None and self.recorder.active:
+            self.recorder.stop()
+            self.recorder.drain()
+
 
 def _short_reason(exc: StorageError) -> str:
     text = str(exc)

@@ -159,6 +159,7 @@ class Recorder:
             journal = self._journal
             if journal is None:
                 return None
+            reason: str | None
             try:
                 journal.append(pcm, self.settings.sync_seconds)
             except OSError as exc:

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 WIPED_TABLES: tuple[tuple[str, str], ...] = (
     ("note_audio", "note recording"),
     ("notes", "note"),
+    ("recording_lines", "transcript line"),
+    ("recording_segments", "recording segment"),
+    ("recordings", "recording"),
     ("memory", "remembered fact"),
     ("turns", "conversation turn"),
     ("turn_timings", "turn timing"),
@@ -114,7 +117,7 @@ def describe(report: WipeReport) -> str:
         for table, noun in WIPED_TABLES
         if report.rows.get(table, 0)
     ]
-    removed += [_count(n, folder[:-1]) for folder, n in report.files.items() if n]
+    removed += [_count(n, f"file in {folder}/") for folder, n in report.files.items() if n]
     lines = ["removed " + (", ".join(removed) if removed else "nothing: it was already empty")]
     ledger = _count(report.ledger_rows, "row")
     kept = f"kept the settings, the models, the budget counts and the privacy ledger ({ledger}"
@@ -132,8 +135,8 @@ def spoken(report: WipeReport) -> str:
     said = [
         _count(report.rows.get("notes", 0), "note") if report.rows.get("notes") else "",
         _count(report.files.get("photos", 0), "photo") if report.files.get("photos") else "",
-        _count(report.files.get("recordings", 0), "recording")
-        if report.files.get("recordings")
+        _count(report.rows.get("recordings", 0), "recording")
+        if report.rows.get("recordings")
         else "",
         "what you told me" if report.rows.get("memory") else "",
     ]

@@ -14,6 +14,7 @@ from device.egress import Ledger
 from device.storage.database import Database
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
+from device.storage.recordings import Line, RecordingStore, Segment
 from device.storage.reset import RESTART_HINT, wipe_visitor
 from device.storage.timings import TurnTiming, TurnTimings
 from device.storage.usage import CloudUsage
@@ -38,10 +39,15 @@ def _visited(state: Path) -> None:
         ledger = Ledger(db)
         ledger.append("http://192.168.4.1:4000/v1", "text", 812, "chat", content=VISITOR_WORDS)
         ledger.append("http://192.168.4.1:4000/v1", "image", 40_000, "vision")
+        recordings = RecordingStore(db)
+        recording = recordings.begin()
+        recordings.add_segment(Segment(recording, 0, 0.0, 30.0, "00001/00000.flac", 4))
+        line = Line(recording, 2.0, 5.0, VISITOR_WORDS + " said in a meeting", "cloud")
+        recordings.transcribed(recordings.waiting_segments()[0], [line], "cloud")
     (state / "photos").mkdir(mode=0o700)
     (state / "photos/20250101-120000.jpg").write_bytes(b"\xff\xd8 a photo")
-    (state / "recordings/2025").mkdir(parents=True)
-    (state / "recordings/2025/talk.wav").write_bytes(b"RIFF")
+    (state / "recordings/00001").mkdir(parents=True)
+    (state / "recordings/00001/00000.flac").write_bytes(b"fLaC")
 
 
 def _count(db: Database, table: str) -> int:
@@ -61,14 +67,18 @@ def test_reset_removes_the_visitor_and_keeps_the_ledger(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
-        f"{state}: removed 1 note recording, 2 notes, 1 remembered fact, 2 conversation turns, "
-        "1 turn timing, 1 photo, 1 recording\n"
+        f"{state}: removed 1 note recording, 2 notes, 1 transcript line, 1 recording segment, "
+        "1 recording, 1 remembered fact, 2 conversation turns, 1 turn timing, "
+        "1 file in photos/, 1 file in recordings/\n"
         "kept the settings, the models, the budget counts and the privacy ledger (2 rows; the "
         "question text of 1 blanked)\n"
         f"{RESTART_HINT}\n"
     )
     with Database(state / "zeropin.db") as db:
-        for table in ("notes", "note_audio", "memory", "turns", "turn_timings"):
+        for table in (
+            "notes", "note_audio", "memory", "turns", "turn_timings", "recordings",
+            "recording_segments", "recording_lines", "recording_lines_fts",
+        ):  # fmt: skip
             assert _count(db, table) == 0, table
         assert _count(db, "cloud_usage") == 1  # the teacher's budget, not the visitor's
         rows = db.query("read", "SELECT host, kind, size_bytes, content FROM egress_ledger")

@@ -109,8 +109,6 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked streaming, as real servers do
     timeout = 10  # seconds an idle keep-alive connection or a half-sent body may hold a thread
 
-    # -- plumbing
-
     @property
     def owner(self) -> LoopbackLLM:
         return cast(_Server, self.server).owner
@@ -293,8 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise BadRequest("A file field named 'file' is required.", "file")
         if fault == "slow_first_token" and not self._pause(self.owner.slow_seconds):
             return
-        hear = self.owner.transcriber
-        text = self.owner.transcript if hear is None else hear(files["file"])
+        said = self.owner.transcript  # a text, or the demo's stand-in that hears the file
+        text = said if isinstance(said, str) else said(files["file"])
         text = "" if fault == "empty_choices" else text
         if body.get("response_format") == "text":
             self._send_answer(text.encode(), fault, "text/plain; charset=utf-8")
@@ -375,8 +373,8 @@ class LoopbackLLM:
     """An OpenAI-compatible server on 127.0.0.1 with a scripted model; see the module docstring.
 
     ``first_token_seconds``, ``token_interval_seconds``, ``slow_seconds``, ``hang_seconds``,
-    ``drip_seconds``, ``sees_images``, ``reply_text``, ``transcript``, ``transcriber`` and
-    ``on_request`` are plain attributes a test may change between requests.
+    ``drip_seconds``, ``sees_images``, ``reply_text``, ``transcript`` and ``on_request`` are
+    plain attributes a test may change between requests.
     """
 
     host = "127.0.0.1"
@@ -399,10 +397,7 @@ class LoopbackLLM:
         # request fields this server does not know and refuses, as older servers do
         self.refused_fields: frozenset[str] = frozenset()
         self.reply_text = DEFAULT_REPLY
-        self.transcript = DEFAULT_TRANSCRIPT
-        # Hears each uploaded audio file instead of answering ``transcript``: the demo's stand-in
-        # for a cloud recogniser, which knows the script its meeting was spoken from.
-        self.transcriber: Callable[[UploadedFile], str] | None = None
+        self.transcript: str | Callable[[UploadedFile], str] = DEFAULT_TRANSCRIPT
         # Called in the server thread with each request as it arrives, before it is answered:
         # a test can look at the device while the upload is in flight (is the privacy LED lit?).
         self.on_request: Callable[[RecordedRequest], None] | None = None
