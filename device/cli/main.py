@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="scripted conversation through the real pipeline, offline")
     demo.add_argument("--json", action="store_true", help="one JSON object per utterance")
     demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for WAV files")
-    demo.add_argument("--offline-only", action="store_true", help="skip the cloud and recorder parts")
+    demo.add_argument(
+        "--offline-only", action="store_true", help="skip the cloud and recorder parts"
+    )
     demo.set_defaults(func=commands.demo)
 
     run = sub.add_parser("run", help="run the voice loop")
