@@ -10,6 +10,7 @@ from pathlib import Path
 
 from device import __version__
 from device.cli import commands
+from device.cli.recordings import add_recordings_parsers
 from device.cli.wakeword import add_wakeword_parsers
 from device.cli.web import add_web_parsers
 from device.cli.workshop import add_workshop_parsers
@@ -150,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
         "--export", type=Path, metavar="DIR", help="write every note and its audio to DIR"
     )
     notes.set_defaults(func=commands.notes)
+    add_recordings_parsers(sub)
 
     turns = sub.add_parser("turns", help="how long the last turns took, stage by stage")
     turns.add_argument("--last", type=int, default=20, metavar="N", help="turns to show")
