@@ -28,6 +28,11 @@ RECORDING_INTENTS = ("recording_start", "recording_stop", "recording_status", RE
 
 NO_RECORDER = "Recording is turned off on this device."
 STARTED = "Recording. Say stop recording, or press the button twice, to stop."
+# The wearer hears, as it starts, that the audio will leave the device to be transcribed.
+STARTED_FOR_THE_CLOUD = (
+    "Recording, for the cloud to transcribe. Say stop recording, or press the button twice, "
+    "to stop."
+)
 NOT_RECORDING = "I'm not recording."
 CANNOT_START = "I can't record: {reason}."
 # Said when the recorder stopped by itself, by its reason (``Recorder.feed``).
@@ -56,6 +61,7 @@ class RecordingSkill:
     def __init__(self, recorder: Recorder | None, transcribe: str = "off") -> None:
         self.recorder = recorder
         self.afterwards = AFTERWARDS.get(transcribe, "")
+        self.started = STARTED_FOR_THE_CLOUD if transcribe == "cloud" else STARTED
 
     def handle(self, name: str) -> str:
         recorder = self.recorder
@@ -79,7 +85,7 @@ class RecordingSkill:
         except StorageError as exc:
             log.warning("could not start recording: %s", exc)
             return CANNOT_START.format(reason=_short_reason(exc))
-        return STARTED
+        return self.started
 
     def stop_for_reset(self) -> None:
         """Before the files are wiped between visitors: the recording under way ends and its

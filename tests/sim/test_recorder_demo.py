@@ -11,7 +11,7 @@ import pytest
 from device.config.sources import load_config
 from device.sim.meeting import MEETING
 from device.sim.recorder_demo import QUESTION, run_recorder_demo
-from device.skills.recordings import STARTED
+from device.skills.recordings import STARTED_FOR_THE_CLOUD
 from device.storage.recorder import BY_WEARER
 
 CFG = load_config(paths=[], env={}, overrides=["asr.vosk_model=/nonexistent/vosk"])
@@ -26,7 +26,7 @@ def test_the_wearer_starts_and_stops_it_by_voice(demo) -> None:
     turns = [(r.trigger, r.intent) for r in demo.reports]
     assert turns == [("wake", "recording_start"), ("wake", "recording_stop"), ("wake", "brain")]
     started, stopped, _ = demo.reports
-    assert started.said.startswith(STARTED)
+    assert started.said == STARTED_FOR_THE_CLOUD
     assert stopped.said.startswith("Stopped. I recorded 1 minute")
     assert demo.recording.ended_by == BY_WEARER
 
