@@ -20,6 +20,7 @@ from pathlib import Path
 from device.app.hardware import build_privacy_led, upload_indicator
 from device.app.recording import RecordingParts, build_recording
 from device.app.turns import revising_drafts, waking
+from device.app.voices import build_voices
 from device.cloud.brain import BrainSettings, CloudBrain
 from device.cloud.budget import BudgetLimits, UsageMeter
 from device.cloud.chain import ProviderChain
@@ -29,6 +30,7 @@ from device.cloud.mcp_tools import McpTools
 from device.cloud.providers import Provider, resolve_providers
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
+from device.cloud.translate import CloudTranslator
 from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
@@ -217,6 +219,10 @@ def build_synthesizer(
         return local
     able = _providers_with(providers, "speech_model", "tts")
     return CloudSynthesizer(able, gate, local, cooldown_seconds=cfg.llm.breaker_cooldown_seconds)
+
+
+def _translator(chain: ProviderChain | None) -> CloudTranslator | None:
+    return None if chain is None else CloudTranslator(chain)
 
 
 def build_gate(
@@ -410,7 +416,7 @@ def assemble(
     if providers is None:
         providers = resolve_providers(cfg, os.environ if env is None else env)
     database = open_state(*state_paths(cfg, state_dir))
-    gate, stores, listener, synthesizer, recording = _on_the_database(
+    gate, stores, listener, synthesizer, chain, recording = _on_the_database(
         cfg, database, state_dir, providers, light, privacy_led, now
     )
     timers = Timers(lambda: listener.seconds)  # audio time: deterministic in simulations
@@ -421,8 +427,9 @@ def assemble(
     runtime = Runtime(
         mic=mic,
         listener=listener,
-        router=Router(skills, brain, cfg.wake.phrase),
+        router=Router(skills, brain, cfg.wake.phrase, _translator(chain)),
         synthesizer=synthesizer,
+        voice_for=build_voices(cfg, synthesizer),
         speaker=speaker if listener.echo is None else listener.echo.tap(speaker),
         light=light,
         timers=timers,
@@ -448,7 +455,7 @@ def _on_the_database(
     light: StatusLight,
     privacy_led: PrivacyLed | None,
     now: Callable[[], dt.datetime],
-) -> tuple[EgressGate, Stores, Listener, Synthesizer, RecordingParts]:
+) -> tuple[EgressGate, Stores, Listener, Synthesizer, ProviderChain | None, RecordingParts]:
     """The parts that keep what they do in the database; on a config or model error the
     database is closed (nothing will use it) and the error raised."""
     try:
@@ -466,7 +473,7 @@ def _on_the_database(
     except Exception:
         database.close()
         raise
-    return gate, stores, listener, synthesizer, recording
+    return gate, stores, listener, synthesizer, chain, recording
 
 
 # -- the hardware, or its stand-ins -------------------------------------------------------------

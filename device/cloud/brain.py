@@ -273,7 +273,7 @@ class CloudBrain:
             yield (" " if said else "") + CUT_OFF
         except EgressRefused as exc:
             log.error("%s", exc)
-            yield _refused(exc)
+            yield refusal_said(exc)
         except Cancelled:
             log.info("answer cancelled")
             return
@@ -431,7 +431,7 @@ def asks_to_look(text: str) -> bool:
     return intent is not None and intent.name in CAMERA_INTENTS
 
 
-def _refused(exc: EgressRefused) -> str:
+def refusal_said(exc: EgressRefused) -> str:
     """What the wearer hears when the gate refused an upload, by its cause."""
     if exc.cause == "no indicator":
         return NO_INDICATOR

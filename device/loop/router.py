@@ -23,11 +23,13 @@ from device.cancel import Cancellation
 from device.events import Heard
 from device.loop.brain import Brain
 from device.skills.intents import ANSWERS, CONFIRMED, Intent, parse, without_wake_words
+from device.skills.languages import OfflineTranslator, Translator, language_named
 from device.skills.local import VISITOR_RESET, Asking, Confirmation, Skills
 from device.skills.recordings import RECORDING_TOGGLE
 
 LOOK = "look"  # the intent that sends the camera's view to the brain
 BRAIN = "brain"  # not a command: the question goes to the brain
+TRANSLATE = "translate"  # answered by the translator, in the voice of the language asked for
 NOT_CAUGHT = "not_caught"  # speech the recogniser was not sure of: nothing is done with it
 NOT_CAUGHT_REPLY = "Sorry, I didn't catch that."
 NO_LONGER_ASKED = "I didn't do it: that question was no longer open."
@@ -48,6 +50,7 @@ class Answer:
     intent: str
     fragments: Iterator[str]
     confirmation: Confirmation | None = None  # asked, not done: the action waits for a yes
+    language: str = ""  # the code of the language the reply is in, when not the device's own
     # a question the fragments themselves may end with, known once they have all been read
     asked_in_fragments: Callable[[], Confirmation | None] | None = None
 
@@ -59,9 +62,16 @@ class Answer:
 
 
 class Router:
-    def __init__(self, skills: Skills, brain: Brain, wake_phrase: str) -> None:
+    def __init__(
+        self,
+        skills: Skills,
+        brain: Brain,
+        wake_phrase: str,
+        translator: Translator | None = None,
+    ) -> None:
         self.skills = skills
         self.brain = brain
+        self.translator = translator or OfflineTranslator()
         self.wake_phrase = wake_phrase  # what of it the recogniser heard is not the question
         # the rest of a brain's answer that asked before acting, by its action: done on a yes
         self._waiting: dict[str, Callable[[str, Cancellation], Iterator[str]]] = {}
@@ -109,10 +119,19 @@ class Router:
             return self._from_brain(reply, LOOK)
         if intent is None or intent.name in ANSWERS:
             return self._from_brain(self.brain.reply(question, look=look, cancel=cancel))
+        if intent.name == TRANSLATE:
+            return self._translated(intent, cancel)
         confirmation = self.skills.confirmation(intent)
         if confirmation is not None:
             return Answer(intent.name, iter([confirmation.question]), confirmation)
         return Answer(intent.name, iter([self.skills.handle(intent, heard)]))
+
+    def _translated(self, intent: Intent, cancel: Cancellation | None) -> Answer:
+        """The translation, said in its language's voice; or why there is none."""
+        language = language_named(intent.slots["language"])
+        assert language is not None  # the intent is only parsed for a language it knows
+        done = self.translator.translate(intent.slots["text"], language, cancel)
+        return Answer(TRANSLATE, iter([done.text]), language=done.language)
 
     def _from_brain(self, fragments: Iterator[str], intent: str = BRAIN) -> Answer:
         """The brain's answer, watched for a question before acting (an ``Asking``)."""

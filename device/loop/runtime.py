@@ -112,6 +112,7 @@ class Runtime:
         keep_timing: Callable[[TurnTiming], None] | None = None,
         recorder: Recorder | None = None,
         on_close: Callable[[], None] | None = None,
+        voice_for: Callable[[str], Synthesizer] | None = None,
     ) -> None:
         self.mic = mic
         self.recorder = recorder  # given every chunk the microphone hears
@@ -119,6 +120,7 @@ class Runtime:
         self.listener = listener
         self.router = router
         self.synthesizer = synthesizer
+        self.voice_for = voice_for  # the synthesiser for a reply in another language, by code
         self.light = light
         self.timers = timers
         self.pacing = pacing
@@ -248,6 +250,12 @@ class Runtime:
                 task.cancel()
             self.playback.abort()
 
+    def _voice(self, language: str) -> Synthesizer:
+        """The device's own voice, or the one for a reply in ``language`` (a translation)."""
+        if language and self.voice_for is not None:
+            return self.voice_for(language)
+        return self.synthesizer
+
     def _shown(self, pattern: LedPattern) -> LedPattern:
         """At rest while recording, the light says so."""
         recording = self.recorder is not None and self.recorder.active
@@ -314,7 +322,7 @@ class Runtime:
             decided_at = time.perf_counter()
             self.timekeeper.decided(reply_id, answer.intent)
             fragments = self.timekeeper.watch(reply_id, answer.fragments)
-            spoken = await self._speak(reply_id, heard.text, fragments)
+            spoken = await self._speak(reply_id, heard.text, fragments, answer.language)
         finally:
             self._cancels.discard(cancel)
         asked = answer.asks()
@@ -325,7 +333,9 @@ class Runtime:
         if self.on_turn is not None:
             self.on_turn(_report(heard, answer.intent, reply_id, spoken, heard_at, decided_at))
 
-    async def _speak(self, reply_id: int, label: str, fragments: Iterator[str]) -> _Spoken:
+    async def _speak(
+        self, reply_id: int, label: str, fragments: Iterator[str], language: str = ""
+    ) -> _Spoken:
         """Split into sentences as fragments arrive, synthesise each, queue it. Splitting runs in
         the worker thread that waits for the fragments, off the event loop; a long answer is cut
         (``device.speaking.answer``)."""
@@ -338,7 +348,7 @@ class Runtime:
             if not text:
                 continue
             tts_started = time.perf_counter()
-            pcm = await asyncio.to_thread(self.synthesizer.synthesize, text)
+            pcm = await asyncio.to_thread(self._voice(language).synthesize, text)
             if not said:
                 spoken.first_audio_at = time.perf_counter()
                 spoken.first_sentence_ms = (spoken.first_audio_at - tts_started) * 1000

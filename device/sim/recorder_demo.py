@@ -1,4 +1,5 @@
-"""``zeropin demo``'s recorder part: a meeting recorded, transcribed, summarised, asked about.
+"""``zeropin demo``'s recorder part: a meeting recorded, transcribed, summarised, asked about;
+then a translation, said in Spanish by espeak-ng's Spanish voice.
 
 The wearer says "start recording"; four people (espeak-ng voices) plan a school fair for about
 two minutes; "stop recording"; then "what did we decide about the stage budget in the meeting".
@@ -29,11 +30,13 @@ from drivers.buttons import simulated_pin_factory
 from drivers.leds import PrivacyLed
 
 QUESTION = "hey zero, what did we decide about the stage budget in the meeting"
+TRANSLATE = "hey zero, translate where is the station into spanish"
 SAID = (
     "testing the microphone, one, two, three, four, five",
     "hey zero, start recording",
     "hey zero, stop recording",
     QUESTION,
+    TRANSLATE,
 )
 PRIVACY_PIN = 16  # the privacy LED on the simulated pins, when the config names none
 
@@ -70,6 +73,7 @@ def run_recorder_demo(cfg: Config, out_dir: Path) -> RecorderDemo:
             Step(audio=audio),
             Step(SAID[2]),
             Step(QUESTION, wait_for=lambda: _summarised(state_dir)),
+            Step(TRANSLATE),
         )
         reports = run_demo(
             cfg,

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from device.skills.languages import language_named, names
 from device.skills.numbers import parse_duration, parse_number
 
 
@@ -267,6 +268,17 @@ SPECS: tuple[IntentSpec, ...] = (
         ("are you recording",),
     ),
     IntentSpec(
+        "translate",  # needs the cloud: said into the language by its own voice (languages.py)
+        (
+            r"^translate (?P<text>.+?) (?:into|to|in) (?P<language>[a-z]+)$",
+            r"^how (?:do you|do i|would you|would i) say (?P<text>.+?) in (?P<language>[a-z]+)$",
+            r"^(?:whats|what is) (?P<text>.+?) in (?P<language>[a-z]+)$",
+        ),
+        "translate <words> (into | to) <language> | how do you say <words> in <language>",
+        ("translate where is the station into spanish",),
+        fuzzy=False,
+    ),
+    IntentSpec(
         "help",
         (r"\bwhat can you do\b", r"^help\b", r"\bwhat do you do\b", r"\bwhat are you\b"),
         "what can you do | help",
@@ -353,7 +365,7 @@ def without_wake_words(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str
 # Intents whose slot is free text: a grammar recogniser can only guess at its words, so they
 # are transcribed by the cloud when one can (``decided_locally``), and a note is kept with its
 # audio (``device.storage.notes``).
-DICTATION = ("note_add",)
+DICTATION = ("note_add", "translate")
 
 
 def decided_locally(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> bool:
@@ -427,6 +439,9 @@ def _with_slots(name: str, groups: Mapping[str, str | None], norm: str) -> Inten
         slots = {"seconds": repr(seconds), **({"name": slots["name"]} if "name" in slots else {})}
         if slots.get("name") in ("a", "an", "the", "new"):
             slots.pop("name")
+    elif name == "translate":
+        if language_named(slots.get("language", "")) is None:
+            return None  # "what is the capital of france in words": a question
     elif name == "volume_set":
         level = slots.get("level", "")
         number = int(level) if level.isdigit() else parse_number(level)
@@ -469,6 +484,7 @@ def jsgf_grammar(wake_phrase: str = "hey zero") -> str:
         # A bounded phrase, not a (word)+ loop: the loop is slower and inserts words.
         f"<word> = {' | '.join(sorted(set(NOTE_WORDS)))};\n"
         "<words> = <word> [<word>] [<word>] [<word>];\n"
+        f"<language> = {' | '.join(names())};\n"
         f"<question> = ({QUESTION_STARTS}) <qword> [<qword>] [<qword>] [<qword>] [<qword>];\n"
         f"<qword> = {' | '.join(sorted(set(QUESTION_WORDS)))};\n"
     )

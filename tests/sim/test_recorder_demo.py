@@ -5,13 +5,16 @@ gate), summarised, then asked about."""
 from __future__ import annotations
 
 import re
+import wave
+from pathlib import Path
 
 import pytest
 
 from device.config.sources import load_config
 from device.sim.meeting import MEETING
-from device.sim.recorder_demo import QUESTION, run_recorder_demo
+from device.sim.recorder_demo import QUESTION, TRANSLATE, run_recorder_demo
 from device.skills.recordings import STARTED_FOR_THE_CLOUD
+from device.speaking.tts import EspeakSynthesizer
 from device.storage.recorder import BY_WEARER
 
 CFG = load_config(paths=[], env={}, overrides=["asr.vosk_model=/nonexistent/vosk"])
@@ -24,8 +27,13 @@ def demo(tmp_path_factory):
 
 def test_the_wearer_starts_and_stops_it_by_voice(demo) -> None:
     turns = [(r.trigger, r.intent) for r in demo.reports]
-    assert turns == [("wake", "recording_start"), ("wake", "recording_stop"), ("wake", "brain")]
-    started, stopped, _ = demo.reports
+    assert turns == [
+        ("wake", "recording_start"),
+        ("wake", "recording_stop"),
+        ("wake", "brain"),
+        ("wake", "translate"),
+    ]
+    started, stopped, _, _ = demo.reports
     assert started.said == STARTED_FOR_THE_CLOUD
     assert stopped.said.startswith("Stopped. I recorded 1 minute")
     assert demo.recording.ended_by == BY_WEARER
@@ -60,7 +68,25 @@ def test_the_summary_names_the_decisions_and_actions(demo) -> None:
 
 
 def test_the_question_is_answered_from_the_passage(demo) -> None:
-    answer = demo.reports[-1]
+    answer = demo.reports[2]
     assert answer.heard == QUESTION  # the loopback transcribed it: pocketsphinx knows no "stage"
     assert "the stage budget is four hundred pounds" in answer.said
     assert re.search(r"\brecording, 0:[23]\d in: Then we agreed", answer.said), answer.said
+
+
+def test_a_translation_is_said_in_the_voice_of_its_language(demo) -> None:
+    translated = demo.reports[3]
+    assert translated.heard == TRANSLATE and translated.said == "¿Dónde está la estación?"
+    # espeak-ng's Spanish voice said it: the same words in the device's own voice differ
+    spanish = EspeakSynthesizer("es", CFG.tts.rate_wpm, CFG.tts.pitch, volume_percent=100)
+    english = EspeakSynthesizer(CFG.tts.voice, CFG.tts.rate_wpm, CFG.tts.pitch, volume_percent=100)
+    said = _pcm(Path(translated.reply_wav))  # at the volume's gain: compare lengths
+    assert len(said) == len(spanish.synthesize(translated.said))
+    assert len(said) != len(english.synthesize(translated.said))
+    asked = [row for row in demo.ledger if row.purpose == "translation"]
+    assert len(asked) == 1 and asked[0].kind == "text"
+
+
+def _pcm(path: Path) -> bytes:
+    with wave.open(str(path)) as wav:
+        return wav.readframes(wav.getnframes())

@@ -140,6 +140,9 @@ def scripted_reply(body: dict[str, Any], default_text: str = DEFAULT_REPLY) -> S
     call = _tool_call_for(question, _offered_functions(body))
     if call is not None:
         return ScriptedReply(tool_call=call)
+    translate = re.match(r"Translate the user's message into (\w+)\.", _system_text(messages))
+    if translate:
+        return ScriptedReply(text=_translated(question, translate.group(1)))
     if _system_text(messages).startswith("You summarise a recording"):
         return ScriptedReply(text=_summary(_strings(question.partition(DATA_INTRO)[2])))
     passage = _recalled_fact(messages, question, "recordings were searched")
@@ -149,6 +152,19 @@ def scripted_reply(body: dict[str, Any], default_text: str = DEFAULT_REPLY) -> S
     if fact:
         return ScriptedReply(text=f"You told me: {fact}.")
     return ScriptedReply(text=default_text)
+
+
+# The stand-in model's whole knowledge of other languages: the demo's and the tests' phrases.
+TRANSLATIONS = {
+    ("where is the station", "Spanish"): "¿Dónde está la estación?",
+    ("thank you very much", "French"): "Merci beaucoup.",
+    ("where is the station", "Chinese"): "火车站在哪里？",
+}
+
+
+def _translated(text: str, language: str) -> str:
+    key = " ".join(re.findall(r"[a-z']+", text.lower()))
+    return TRANSLATIONS.get((key, language), f"({language}) {text}")
 
 
 def _system_text(messages: list[dict[str, Any]]) -> str:
