@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -114,14 +114,23 @@ with open(sys.argv[1], "w") as out:
 
 
 def usage_of(
-    command: Sequence[str], env: dict[str, str], out: IO[str], report: Path
+    command: Sequence[str],
+    env: dict[str, str],
+    out: IO[str],
+    report: Path,
+    watch: Callable[[subprocess.Popen[bytes]], None] | None = None,
 ) -> tuple[int, int, float]:
     """Run ``command`` (its output to ``out``); its exit status, peak RSS (kB) and CPU seconds,
-    its own and not this process's (see _STARTER)."""
-    subprocess.run(
+    its own and not this process's (see _STARTER). ``watch``, when given, is called with the
+    starter (whose one child is ``command``) as soon as it runs, and returns when it likes."""
+    starter = subprocess.Popen(
         [sys.executable, "-c", _STARTER, str(report), *command],
-        env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=True,
+        env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    if watch is not None:
+        watch(starter)
+    if starter.wait() != 0:
+        raise subprocess.CalledProcessError(starter.returncode, starter.args)
     status, peak_kb, cpu_seconds = json.loads(report.read_text())
     return int(status), int(peak_kb), float(cpu_seconds)
 
