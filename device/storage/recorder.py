@@ -2,7 +2,9 @@
 
 While a recording is on, every chunk the voice loop reads is appended to a journal, raw 16 kHz
 PCM (``NNNNN.pcm``), which is valid at any length; it is synced to the card every
-``sync_seconds`` of audio, so a pulled battery loses at most that much. Every
+``sync_seconds`` of audio, so a pulled battery loses at most that much (and the time a sync
+takes: the syncs run in the recorder's worker thread, since an SD card's fsync can take long
+enough to hold up the wake word). Every
 ``segment_seconds`` or so, at a pause (or after ``max_segment_seconds`` regardless), the journal
 is closed and a worker thread encodes it to FLAC (lossless, about half the size of PCM for
 speech), writes it atomically, records the segment in the database and deletes the journal. At
@@ -40,6 +42,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +164,9 @@ class Recorder:
                 return None
             reason: str | None
             try:
-                journal.append(pcm, self.settings.sync_seconds)
+                journal.append(pcm)
+                if journal.sync_due(self.settings.sync_seconds):
+                    self._jobs.put(partial(_synced, journal.detach()))
             except OSError as exc:
                 reason = DISK_FULL if exc.errno in (errno.ENOSPC, errno.EDQUOT) else FAILED
                 log.error("recording stopped: could not write %s: %s", journal.path, exc)
@@ -212,6 +217,7 @@ class Recorder:
         ):
             return None
         self._start_s += self._close_segment()
+        self._journal = None  # until the next one is open
         try:
             self._check_room()
         except StorageError as exc:
@@ -230,17 +236,11 @@ class Recorder:
         journal, recording_id = self._journal, self._recording_id
         if journal is None or recording_id is None:
             return 0.0
-        try:
-            journal.close()
-        except OSError as exc:  # the last sync: what reached the file is still encoded
-            log.error("could not sync %s: %s", journal.path, exc)
+        last_sync = journal.close()
         seconds = journal.seconds
         number, start = self._number, self._start_s
         self._floor, self._quiet_seconds = float("inf"), 0.0
-        if seconds > 0:
-            self._jobs.put(lambda: self._encode_logged(recording_id, number, start, journal.path))
-        else:
-            journal.path.unlink(missing_ok=True)
+        self._jobs.put(partial(self._close_later, last_sync, recording_id, number, start, journal))
         return seconds
 
     def _open_journal(self) -> _Journal:
@@ -259,6 +259,19 @@ class Recorder:
                 f"the SD card has {free_mb:.0f} MB free, under the {self.settings.min_free_mb} MB "
                 "[recorder] min_free_mb keeps for notes and the system"
             )
+
+    def _close_later(
+        self, last_sync: int, recording_id: int, number: int, start: float, journal: _Journal
+    ) -> None:
+        """In the worker: the journal's last sync, then its segment (or, empty, its deletion)."""
+        try:
+            _synced(last_sync)
+        except OSError as exc:  # what reached the file is still encoded
+            log.error("could not sync %s: %s", journal.path, exc)
+        if journal.bytes:
+            self._encode_logged(recording_id, number, start, journal.path)
+        else:
+            journal.path.unlink(missing_ok=True)
 
     def _encode_logged(self, recording_id: int, number: int, start: float, journal: Path) -> None:
         try:
@@ -305,7 +318,9 @@ class Recorder:
 
 
 class _Journal:
-    """Raw PCM appended to a file, synced every so many seconds of audio."""
+    """Raw PCM appended to a file. Appending only copies into the page cache; ``sync_due`` says
+    when ``sync_seconds`` of audio wait to reach the card, and ``detach`` hands over a
+    descriptor to sync elsewhere, so the voice loop never waits for an SD card's fsync."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -317,21 +332,32 @@ class _Journal:
     def seconds(self) -> float:
         return self.bytes / BYTES_PER_SECOND
 
-    def append(self, pcm: bytes, sync_seconds: float) -> None:
+    def append(self, pcm: bytes) -> None:
         os.write(self._fd, pcm)
         self.bytes += len(pcm)
         self._unsynced += len(pcm)
-        if self._unsynced >= sync_seconds * BYTES_PER_SECOND:
-            os.fsync(self._fd)
-            self._unsynced = 0
 
-    def close(self) -> None:
-        if self._fd >= 0:
-            try:
-                os.fsync(self._fd)
-            finally:
-                os.close(self._fd)
-                self._fd = -1
+    def sync_due(self, sync_seconds: float) -> bool:
+        return self._unsynced >= sync_seconds * BYTES_PER_SECOND
+
+    def detach(self) -> int:
+        """A descriptor of the file for a sync in another thread (which closes it)."""
+        self._unsynced = 0
+        return os.dup(self._fd)
+
+    def close(self) -> int:
+        """Close it; a descriptor left open for the last sync (which closes it)."""
+        last = self.detach()
+        os.close(self._fd)
+        self._fd = -1
+        return last
+
+
+def _synced(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def flac_bytes(samples: np.ndarray) -> bytes:
