@@ -16,7 +16,7 @@ from drivers.leds import LedPattern
 # What started a turn: the wake word, a press of the main button, a press held long (the
 # question is then about what the camera sees), the device's own question, whose answer is
 # listened for without the wake word, or the window for a follow-up after an answer.
-Trigger = Literal["wake", "button", "hold", "answer", "follow_up"]
+Trigger = Literal["wake", "button", "hold", "answer", "follow_up", "interpret"]
 
 # ---- facts ------------------------------------------------------------------------------
 
@@ -110,6 +110,14 @@ class FollowUpInvited:
 
 
 @dataclass(frozen=True)
+class InterpretingStarted:
+    """A reply started conversation translation ("translate for me between English and
+    Spanish"): once it has been played, every utterance is translated, until the button."""
+
+    reply_id: int
+
+
+@dataclass(frozen=True)
 class TimerFinished:
     name: str
     duration_seconds: float
@@ -156,6 +164,7 @@ Event = (
     | ReplyFinished
     | ConfirmationAsked
     | FollowUpInvited
+    | InterpretingStarted
     | TimerFinished
     | RecorderStopped
     | MuteToggled

@@ -15,6 +15,7 @@ MUTED      steady                              off                  amber
 OFFLINE    slow blink (0.2 s on, 1.8 s off)    full                 dim red
 CAPTURE    beacon (0.9 s on, 0.1 s off)        full                 magenta
 RECORDING  heartbeat (0.5 s on, 1.5 s off)     full                 red
+TRANSLATE  slow pulse (1 s up, 1 s down)       full                 blue
 =========  ==================================  ===================  ============================
 
 An animated pattern runs on a gpiozero background thread until the next ``show()``.
@@ -61,6 +62,7 @@ class LedPattern(enum.StrEnum):
     OFFLINE = "offline"
     CAPTURE = "capture"  # an image or audio is leaving the device; see capture()
     RECORDING = "recording"  # at rest, while the microphone is being recorded to the card
+    TRANSLATING = "translating"  # listening to translate a conversation, without the wake word
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ LOOKS: dict[LedPattern, _Look] = {
     LedPattern.OFFLINE: _Look("blink", 1.0, (0.2, 0.0, 0.0), 0.2, 1.8),
     LedPattern.CAPTURE: _Look("steps", 1.0, (1.0, 0.0, 1.0), 0.1, steps=CAPTURE_STEPS),
     LedPattern.RECORDING: _Look("steps", 1.0, (1.0, 0.0, 0.0), 0.25, steps=RECORDING_STEPS),
+    LedPattern.TRANSLATING: _Look("pulse", 1.0, (0.0, 0.0, 1.0), 1.0, 1.0),
 }
 
 

@@ -221,8 +221,17 @@ def build_synthesizer(
     return CloudSynthesizer(able, gate, local, cooldown_seconds=cfg.llm.breaker_cooldown_seconds)
 
 
-def _translator(chain: ProviderChain | None) -> CloudTranslator | None:
-    return None if chain is None else CloudTranslator(chain)
+def _translator(
+    chain: ProviderChain | None, heard_by: Recognizer, providers: list[Provider], gate: EgressGate
+) -> CloudTranslator | None:
+    """The cloud's translator, hearing a conversation through the voice loop's cloud
+    recogniser (or one of its own); None without a cloud."""
+    if chain is None:
+        return None
+    if isinstance(heard_by, CloudRecognizer):
+        return CloudTranslator(chain, heard_by)
+    able = [p for p in providers if p.transcription_model]
+    return CloudTranslator(chain, CloudRecognizer(able, gate, heard_by) if able else None)
 
 
 def build_gate(
@@ -423,11 +432,12 @@ def assemble(
     volume = Volume(percent=cfg.tts.volume_percent)
     skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now, recording.skill)
     brain = build_brain(cfg, providers, gate, skills, stores, camera, recording.recall)
+    translator = _translator(chain, listener.recognizer, providers, gate)
     on_turn = revising_drafts(listener.recognizer, stores.notes, cfg.wake.phrase, on_turn)
     runtime = Runtime(
         mic=mic,
         listener=listener,
-        router=Router(skills, brain, cfg.wake.phrase, _translator(chain)),
+        router=Router(skills, brain, cfg.wake.phrase, translator),
         synthesizer=synthesizer,
         voice_for=build_voices(cfg, synthesizer),
         speaker=speaker if listener.echo is None else listener.echo.tap(speaker),

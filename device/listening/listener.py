@@ -163,7 +163,8 @@ class Listener:
             if self._checks_phrase is not None:
                 self._checks_phrase.phrase_said = trigger == "wake" and not barged
             self.recognizer.start()
-            count = {"wake": self._wake_preroll_frames, "answer": 0, "follow_up": 0}.get(
+            after_a_reply = {"answer": 0, "follow_up": 0, "interpret": 0}
+            count = {"wake": self._wake_preroll_frames, **after_a_reply}.get(
                 trigger, self._preroll_frames
             )
             count = BARGE_PREROLL_FRAMES if barged else count

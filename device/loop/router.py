@@ -23,13 +23,20 @@ from device.cancel import Cancellation
 from device.events import Heard
 from device.loop.brain import Brain
 from device.skills.intents import ANSWERS, CONFIRMED, Intent, parse, without_wake_words
-from device.skills.languages import OfflineTranslator, Translator, language_named
+from device.skills.languages import (
+    TRANSLATION_OFFLINE,
+    Language,
+    OfflineTranslator,
+    Translator,
+    language_named,
+)
 from device.skills.local import VISITOR_RESET, Asking, Confirmation, Skills
 from device.skills.recordings import RECORDING_TOGGLE
 
 LOOK = "look"  # the intent that sends the camera's view to the brain
 BRAIN = "brain"  # not a command: the question goes to the brain
 TRANSLATE = "translate"  # answered by the translator, in the voice of the language asked for
+INTERPRET = "interpret"  # conversation translation: started, then each utterance translated
 NOT_CAUGHT = "not_caught"  # speech the recogniser was not sure of: nothing is done with it
 NOT_CAUGHT_REPLY = "Sorry, I didn't catch that."
 NO_LONGER_ASKED = "I didn't do it: that question was no longer open."
@@ -51,6 +58,7 @@ class Answer:
     fragments: Iterator[str]
     confirmation: Confirmation | None = None  # asked, not done: the action waits for a yes
     language: str = ""  # the code of the language the reply is in, when not the device's own
+    interpreting: bool = False  # it starts conversation translation (``device.loop.states``)
     # a question the fragments themselves may end with, known once they have all been read
     asked_in_fragments: Callable[[], Confirmation | None] | None = None
 
@@ -72,6 +80,7 @@ class Router:
         self.skills = skills
         self.brain = brain
         self.translator = translator or OfflineTranslator()
+        self._pair: tuple[Language, Language] | None = None  # the conversation's two languages
         self.wake_phrase = wake_phrase  # what of it the recogniser heard is not the question
         # the rest of a brain's answer that asked before acting, by its action: done on a yes
         self._waiting: dict[str, Callable[[str, Cancellation], Iterator[str]]] = {}
@@ -110,6 +119,8 @@ class Router:
             return Answer(confirmed, iter([self.skills.handle(Intent(confirmed))]))
         if confirmed:  # a yes to a question another answer has since replaced
             return Answer(BRAIN, iter([NO_LONGER_ASKED]))
+        if heard is not None and heard.trigger == "interpret" and self._pair is not None:
+            return self._interpreted(heard, cancel)
         if not text.strip():
             return Answer(NOT_CAUGHT, iter([NOT_CAUGHT_REPLY]))
         intent = parse(text, self.wake_phrase)
@@ -121,6 +132,8 @@ class Router:
             return self._from_brain(self.brain.reply(question, look=look, cancel=cancel))
         if intent.name == TRANSLATE:
             return self._translated(intent, cancel)
+        if intent.name == INTERPRET:
+            return self._interpreting(intent)
         confirmation = self.skills.confirmation(intent)
         if confirmation is not None:
             return Answer(intent.name, iter([confirmation.question]), confirmation)
@@ -132,6 +145,27 @@ class Router:
         assert language is not None  # the intent is only parsed for a language it knows
         done = self.translator.translate(intent.slots["text"], language, cancel)
         return Answer(TRANSLATE, iter([done.text]), language=done.language)
+
+    def _interpreting(self, intent: Intent) -> Answer:
+        """Conversation translation starts, when there is a cloud to translate."""
+        first, second = (language_named(intent.slots[k]) for k in ("first", "second"))
+        assert first is not None and second is not None  # parsed only for languages it knows
+        if not self.translator.online:
+            return Answer(INTERPRET, iter([TRANSLATION_OFFLINE]))
+        self._pair = (first, second)
+        said = (
+            f"Translating between {first.name.title()} and {second.name.title()}. "
+            "Press the button to stop."
+        )
+        return Answer(INTERPRET, iter([said]), interpreting=True)
+
+    def _interpreted(self, heard: Heard, cancel: Cancellation | None) -> Answer:
+        """One utterance of the conversation, in the other language; what a cloud transcribed
+        is used as it is, anything else is transcribed from its audio."""
+        assert self._pair is not None
+        words = heard.text if heard.engine == "cloud" else ""
+        done = self.translator.interpret(words, heard.audio, self._pair, cancel)
+        return Answer(INTERPRET, iter([done.text]), language=done.language)
 
     def _from_brain(self, fragments: Iterator[str], intent: str = BRAIN) -> Answer:
         """The brain's answer, watched for a question before acting (an ``Asking``)."""

@@ -26,6 +26,7 @@ from device.events import (
     Event,
     FollowUpInvited,
     Heard,
+    InterpretingStarted,
     Listen,
     ListenMode,
     PlayEarcon,
@@ -326,6 +327,8 @@ class Runtime:
         finally:
             self._cancels.discard(cancel)
         asked = answer.asks()
+        if answer.interpreting:  # once its announcement is queued: then every utterance
+            self._dispatch(InterpretingStarted(reply_id))
         if asked is not None:  # only once the question is queued in full
             self._dispatch(ConfirmationAsked(reply_id, asked.action, asked.kept))
         elif self.follow_ups.invited_by(spoken.text):  # only once the reply is queued in full

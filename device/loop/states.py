@@ -18,6 +18,11 @@
     reply played   |  (no wake word, LED listening)
                    +-- silence for its seconds, button, a timer --> IDLE (quietly)
 
+  A reply that starts conversation translation (InterpretingStarted: "translate for me between
+  English and Spanish") leads, once played, to INTERPRETING: each utterance (no wake word, LED
+  translating) is translated and said, then it listens again; the button or two minutes without
+  speech end it.
+
   A reply that asks to confirm an action (ConfirmationAsked: "Delete all 12 notes?"):
 
   SPEAKING --------------------> CONFIRMING ---- a clear yes, in time ----> THINKING (done)
@@ -60,6 +65,7 @@ from device.events import (
     Event,
     FollowUpInvited,
     Heard,
+    InterpretingStarted,
     Listen,
     ListenMode,
     MuteToggled,
@@ -95,6 +101,7 @@ class State(enum.StrEnum):
     MUTED = "muted"
     CONFIRMING = "confirming"  # listening, without the wake word, for the answer to a question
     FOLLOWING = "following"  # listening, without the wake word, for a follow-up question
+    INTERPRETING = "interpreting"  # listening, without the wake word, for words to translate
 
 
 RESTING = (State.IDLE, State.OFFLINE)  # waiting for the wake word or a button
@@ -102,6 +109,13 @@ ANSWERING = (State.THINKING, State.SPEAKING)  # the turn ends when its replies h
 GESTURELESS = (State.MUTED, State.ERROR)  # where the reset and recording gestures do nothing
 
 _TO_REST: list[Command] = [Listen(ListenMode.WAKE), ShowLed(LedPattern.IDLE)]
+# Conversation translation ends by itself after this long without speech: a forgotten mode must
+# not go on sending what people nearby say to the cloud.
+INTERPRET_QUIET_SECONDS = 120.0
+_TO_INTERPRET: list[Command] = [
+    Listen(ListenMode.UTTERANCE, "interpret", no_speech_seconds=INTERPRET_QUIET_SECONDS),
+    ShowLed(LedPattern.TRANSLATING),
+]
 
 # Audio time from the end of the question to the end of the answer: enough to start (the listener
 # gives up on silence sooner, after [vad] no_speech_timeout_seconds) and say "yes, delete them".
@@ -127,6 +141,7 @@ class Machine:
     last_reply_id: int = 0  # ids count up, so the end of an old reply is never taken for a new
     pending: Pending | None = None
     follow_up_seconds: float | None = None  # a reply invited a follow-up: listen this long
+    interpreting: bool = False  # translating a conversation: listen again after each reply
 
     def to(self, state: State) -> Machine:
         return replace(self, state=state)
@@ -134,7 +149,14 @@ class Machine:
     def stopped(self, state: State) -> Machine:
         """After StopSpeaking: the replies being made or played are dropped, none is waited for,
         and an action asked about is not done."""
-        return replace(self, state=state, replies=frozenset(), pending=None, follow_up_seconds=None)
+        return replace(
+            self,
+            state=state,
+            replies=frozenset(),
+            pending=None,
+            follow_up_seconds=None,
+            interpreting=False,
+        )
 
     def with_reply(self, state: State) -> tuple[Machine, int]:
         """The machine waiting for one more reply, and that reply's id."""
@@ -161,21 +183,20 @@ def transition(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
         return _reply_progress(machine, event)
     if isinstance(event, ConfirmationAsked):
         return _confirmation_asked(machine, event)
-    if isinstance(event, FollowUpInvited):
+    if isinstance(event, FollowUpInvited | InterpretingStarted):
         if event.reply_id not in machine.replies or state not in ANSWERING:
             return machine, []  # cut off by the button: the turn is over
+        if isinstance(event, InterpretingStarted):
+            return replace(machine, interpreting=True), []
         return replace(machine, follow_up_seconds=event.seconds), []
 
     if isinstance(event, ButtonHeldLong | ButtonDoublePressed) and state not in GESTURELESS:
         gesture = _ask_to_forget_the_visit if isinstance(event, ButtonHeldLong) else _recording
         return gesture(machine)
 
-    if state in RESTING:
-        return _resting(machine, event)
-    if state is State.CONFIRMING:
-        return _answered(machine, event)
-    if state is State.FOLLOWING:
-        return _following(machine, event)
+    waiting = _WAITING.get(state)  # at rest, or listening without the wake word
+    if waiting is not None:
+        return waiting(machine, event)
 
     if state is State.LISTENING:
         if isinstance(event, Heard):
@@ -273,6 +294,8 @@ def _reply_progress(
     left = replace(machine, replies=machine.replies - {event.reply_id})
     if left.replies or machine.state not in ANSWERING:
         return left, []  # more to say; or an announcement made while resting or muted ended
+    if left.interpreting:
+        return left.to(State.INTERPRETING), _TO_INTERPRET
     if left.follow_up_seconds is not None and left.pending is None:
         seconds = left.follow_up_seconds
         return replace(left, state=State.FOLLOWING, follow_up_seconds=None), [
@@ -361,3 +384,24 @@ def _announce(machine: Machine, text: str, earcon: str) -> tuple[Machine, list[C
         ]
     same, reply_id = machine.with_reply(machine.state)
     return same, [PlayEarcon(earcon), Announce(text, reply_id)]
+
+
+def _interpreting(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
+    """In INTERPRETING: each utterance is translated (as a question is answered); the button,
+    a long silence or the mute switch end it."""
+    if isinstance(event, Heard):
+        return _respond(machine, event)
+    if isinstance(event, NothingHeard | ButtonPressed):
+        return machine.stopped(State.IDLE), [PlayEarcon("done"), *_TO_REST]
+    if isinstance(event, MuteToggled):
+        return machine.stopped(State.MUTED), [Listen(ListenMode.OFF), ShowLed(LedPattern.MUTED)]
+    return machine, []
+
+
+_WAITING = {
+    State.IDLE: _resting,
+    State.OFFLINE: _resting,
+    State.CONFIRMING: _answered,
+    State.FOLLOWING: _following,
+    State.INTERPRETING: _interpreting,
+}

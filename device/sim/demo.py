@@ -117,6 +117,9 @@ class ScriptedMicrophone:
             return
         if step.press_button:
             self._press()
+            if not step.text:  # a press alone: the room goes on
+                self._pending = self._noise(frames_for(0.5))
+                return
         speech = np.frombuffer(self._tts.synthesize(step.text), dtype="<i2").astype(np.float32)
         noise = np.frombuffer(self._noise(len(speech)), dtype="<i2")
         self._pending = np.clip(speech + noise, -32768, 32767).astype("<i2").tobytes()
@@ -128,7 +131,7 @@ class ScriptedMicrophone:
         if not self._pending:
             waiting: tuple[State, ...] = (State.IDLE, State.OFFLINE)
             if self._steps and self._steps[0].follow_up:
-                waiting += (State.FOLLOWING, State.CONFIRMING)
+                waiting += (State.FOLLOWING, State.CONFIRMING, State.INTERPRETING)
             idle = self._state() in waiting
             self._idle_frames = self._idle_frames + self.chunk_frames if idle else 0
             if self._idle_frames >= self._settle_frames:

@@ -22,6 +22,14 @@ from types import MappingProxyType
 
 from device.skills.languages import language_named, names
 from device.skills.numbers import parse_duration, parse_number
+from device.skills.vocabulary import (
+    NOTE_WORDS,
+    ONES,
+    QUESTION_STARTS,
+    QUESTION_WORDS,
+    TEENS,
+    TENS,
+)
 
 
 @dataclass(frozen=True)
@@ -41,38 +49,6 @@ class IntentSpec:
     examples: tuple[str, ...]  # canonical phrases, also used for fuzzy matching
     fuzzy: bool = True  # whether near-misses of the examples count (no free-text slots)
 
-
-ONES = "one two three four five six seven eight nine".split()
-TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
-TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-NUMBER_WORDS = ["zero", *ONES, *TEENS, *TENS, "hundred"]
-
-# Words a note may contain when the bundled pocketsphinx model is the recogniser: up to four
-# of these. Vosk (or the cloud) recognises free text; this keeps the fallback usable.
-NOTE_WORDS = (
-    "a an the and or to of for at in on with my me i it is this that buy get pick up call "
-    "email text ring book pay send bring take make fix clean wash cook order check find "
-    "remember milk bread eggs butter cheese coffee tea sugar rice pasta apples bananas water "
-    "beer wine juice soap batteries tape mom dad mum sister brother doctor dentist friend "
-    "boss team meeting appointment dinner lunch breakfast party gift card ticket tickets car "
-    "bike keys phone laptop charger book books plants dog cat bills rent tomorrow today "
-    "tonight morning evening monday tuesday wednesday thursday friday saturday sunday week "
-    "next new old red blue green black white big small some more"
-).split() + NUMBER_WORDS
-
-# Questions the device cannot answer offline still need a path through the grammar, or the
-# recogniser forces them onto the nearest command. They go to the brain.
-QUESTION_STARTS = (
-    "what | why | who | where | when | how | which | tell me | explain | is | are | do | does "
-    "| can | should | will"
-)
-QUESTION_WORDS = (
-    "the a an of in on is are was be it you your i my me to for and about with from this that "
-    "there sky blue moon sun weather rain world country city capital france paris london "
-    "history science music song film movie book game football match team won win score "
-    "today tomorrow yesterday far away long big many much old best good joke cats dogs story "
-    "recipe cook make meaning word president king queen people water food coffee why"
-).split()
 
 SPECS: tuple[IntentSpec, ...] = (
     # Answers to the device's own question (see ``is_confirmation``), first so that "yes delete
@@ -268,6 +244,18 @@ SPECS: tuple[IntentSpec, ...] = (
         ("are you recording",),
     ),
     IntentSpec(
+        "interpret",  # conversation translation: every utterance until the button
+        (
+            r"^(?:translate|interpret) for (?:me|us) between (?P<first>[a-z]+) and "
+            r"(?P<second>[a-z]+)$",
+            r"^(?:start translating|be (?:my|our) (?:interpreter|translator)) between "
+            r"(?P<first>[a-z]+) and (?P<second>[a-z]+)$",
+        ),
+        "(translate for (me | us) | start translating) between <language> and <language>",
+        ("translate for me between english and spanish",),
+        fuzzy=False,
+    ),
+    IntentSpec(
         "translate",  # needs the cloud: said into the language by its own voice (languages.py)
         (
             r"^translate (?P<text>.+?) (?:into|to|in) (?P<language>[a-z]+)$",
@@ -442,6 +430,10 @@ def _with_slots(name: str, groups: Mapping[str, str | None], norm: str) -> Inten
     elif name == "translate":
         if language_named(slots.get("language", "")) is None:
             return None  # "what is the capital of france in words": a question
+    elif name == "interpret":
+        first, second = (language_named(slots.get(k, "")) for k in ("first", "second"))
+        if first is None or second is None or first.code == second.code:
+            return None
     elif name == "volume_set":
         level = slots.get("level", "")
         number = int(level) if level.isdigit() else parse_number(level)

@@ -72,17 +72,41 @@ class Translation:
 
 
 class Translator(Protocol):
+    online: bool  # False: every answer says translation needs the cloud
+
     def translate(
         self, text: str, language: Language, cancel: Cancellation | None = None
     ) -> Translation:
         """``text`` in ``language``, or the reason it could not be translated."""
         ...
 
+    def interpret(
+        self,
+        heard: str,
+        audio: bytes,
+        pair: tuple[Language, Language],
+        cancel: Cancellation | None = None,
+    ) -> Translation:
+        """What was said in one of ``pair`` (``heard``, if a cloud transcribed it, else
+        ``audio``, 16 kHz PCM, transcribed now) in the other, or why it could not be."""
+        ...
+
 
 class OfflineTranslator:
     """Says plainly that translation needs the cloud."""
 
+    online = False
+
     def translate(
         self, text: str, language: Language, cancel: Cancellation | None = None
+    ) -> Translation:
+        return Translation(TRANSLATION_OFFLINE)
+
+    def interpret(
+        self,
+        heard: str,
+        audio: bytes,
+        pair: tuple[Language, Language],
+        cancel: Cancellation | None = None,
     ) -> Translation:
         return Translation(TRANSLATION_OFFLINE)

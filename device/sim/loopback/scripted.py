@@ -13,6 +13,7 @@ import io
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -140,9 +141,13 @@ def scripted_reply(body: dict[str, Any], default_text: str = DEFAULT_REPLY) -> S
     call = _tool_call_for(question, _offered_functions(body))
     if call is not None:
         return ScriptedReply(tool_call=call)
-    translate = re.match(r"Translate the user's message into (\w+)\.", _system_text(messages))
+    system = _system_text(messages)
+    translate = re.match(r"Translate the user's message into (\w+)\.", system)
     if translate:
         return ScriptedReply(text=_translated(question, translate.group(1)))
+    pair = re.match(r"The user's message was said in (\w+) or in (\w+)\.", system)
+    if pair:
+        return ScriptedReply(text=_interpreted(question, pair.group(1), pair.group(2)))
     if _system_text(messages).startswith("You summarise a recording"):
         return ScriptedReply(text=_summary(_strings(question.partition(DATA_INTRO)[2])))
     passage = _recalled_fact(messages, question, "recordings were searched")
@@ -162,9 +167,29 @@ TRANSLATIONS = {
 }
 
 
+# Both ways, for conversation translation: (words, their language) -> (code, the other's words)
+CONVERSATION = {
+    ("where is the station", "English"): ("es", "¿Dónde está la estación?"),
+    ("esta detras del museo", "Spanish"): ("en", "It is behind the museum."),
+}
+
+
 def _translated(text: str, language: str) -> str:
-    key = " ".join(re.findall(r"[a-z']+", text.lower()))
-    return TRANSLATIONS.get((key, language), f"({language}) {text}")
+    return TRANSLATIONS.get((_words(text), language), f"({language}) {text}")
+
+
+def _interpreted(text: str, first: str, second: str) -> str:
+    """"code: translation", as the prompt asks; unknown words are said back in brackets."""
+    for language in (first, second):
+        known = CONVERSATION.get((_words(text), language))
+        if known:
+            return f"{known[0]}: {known[1]}"
+    return f"({first} or {second}) {text}"
+
+
+def _words(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    return " ".join(re.findall(r"[a-z']+", plain))
 
 
 def _system_text(messages: list[dict[str, Any]]) -> str:
