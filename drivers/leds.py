@@ -310,36 +310,53 @@ class UploadIndicator(Protocol):
 
 
 class SharedIndicator:
-    """An :class:`UploadIndicator` lit while anyone holds it: the egress gate for each upload,
-    the recorder for a whole recording. Each ``on()`` is matched by one ``off()``; the light goes
-    out at the last. Thread-safe: uploads and recordings start on different threads."""
+    """One light held by several users at once: the egress gate for its uploads, the recorder
+    for a whole recording. Each user takes a :meth:`holder`, an :class:`UploadIndicator` of its
+    own whose ``on()`` and ``off()`` hold and release the light for that user (twice ``on()`` is
+    still one hold); the light is lit while anyone holds it. Thread-safe: uploads and recordings
+    start on different threads."""
 
     def __init__(self, indicator: UploadIndicator) -> None:
         self.indicator = indicator
-        self._holders = 0
+        self._held: set[str] = set()
         self._lock = threading.Lock()
+
+    def holder(self, name: str) -> UploadIndicator:
+        return _Holder(self, name)
+
+    def hold(self, name: str, lit: bool) -> None:
+        """Hold (``lit``) or release the light for ``name``; DriverError, and not held, when
+        it cannot be lit."""
+        with self._lock:
+            before = bool(self._held)
+            if not lit:
+                self._held.discard(name)
+                if before and not self._held:
+                    self.indicator.off()
+                return
+            if not before:
+                self.indicator.on()
+            self._held.add(name)
+
+
+class _Holder:
+    def __init__(self, shared: SharedIndicator, name: str) -> None:
+        self.shared = shared
+        self.name = name
 
     @property
     def description(self) -> str:
-        return self.indicator.description
+        return self.shared.indicator.description
 
     @property
     def is_lit(self) -> bool:
-        return self.indicator.is_lit
+        return self.shared.indicator.is_lit
 
     def on(self) -> None:
-        """Hold it lit; DriverError (and not held) when it cannot be lit."""
-        with self._lock:
-            if self._holders == 0:
-                self.indicator.on()
-            self._holders += 1
+        self.shared.hold(self.name, True)
 
     def off(self) -> None:
-        """Let go of it; out when nobody else holds it."""
-        with self._lock:
-            self._holders = max(0, self._holders - 1)
-            if self._holders == 0:
-                self.indicator.off()
+        self.shared.hold(self.name, False)
 
 
 class CaptureOnStatusLight:

@@ -471,15 +471,18 @@ def _on_the_database(
     try:
         # The gate comes first: cloud speech uploads through it as the brain does. A privacy LED
         # is shared: lit for each upload, and for each whole recording.
-        tally = None if privacy_led is None else SharedIndicator(privacy_led)
-        gate = build_gate(cfg, database, tally or upload_indicator(light, None))
+        shared = None if privacy_led is None else SharedIndicator(privacy_led)
+        uploads = upload_indicator(light, None) if shared is None else shared.holder("uploads")
+        gate = build_gate(cfg, database, uploads)
         stores = build_stores(database)
         listener = build_listener(cfg, providers, gate, stores.usage)
         synthesizer = build_synthesizer(cfg, providers, gate)
         chain = build_chain(cfg, providers, gate, stores.usage) if providers else None
         recording = build_recording(
-            cfg, database, state_dir, providers, gate, listener.recognizer, chain, tally, now
+            cfg, database, state_dir, providers, gate, listener.recognizer, chain, now
         )
+        unlit_allowed = light.can_show_capture or cfg.led.allow_uploads_without_indicator
+        recording.show(shared.holder("recording") if shared else None, unlit_allowed)
     except Exception:
         database.close()
         raise

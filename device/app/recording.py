@@ -29,7 +29,6 @@ from device.storage.database import Database
 from device.storage.recorder import Recorder, RecorderSettings
 from device.storage.recordings import RECORDINGS_FOLDER, RecordingStore, expire
 from device.system.paths import resolved_vosk_model
-from drivers.errors import DriverError
 from drivers.leds import UploadIndicator
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,14 @@ class RecordingParts:
     transcriber: Transcriber | None
     skill: RecordingSkill
     recall: Callable[[str], Recalled]
+
+    def show(self, tally: UploadIndicator | None, status_light: bool) -> None:
+        """What shows a recording: ``tally``, a privacy LED held lit for each whole recording,
+        and the status light's RECORDING pattern (``status_light``: the build has one)."""
+        self.skill.tally = tally
+        self.skill.shown = tally is not None or status_light
+        if self.recorder is not None:
+            self.recorder.on_change = self.skill.changed
 
     def close(self) -> None:
         """Stop a recording under way (its last segment is saved) and the transcriber."""
@@ -58,11 +65,10 @@ def build_recording(
     gate: EgressGate,
     heard_by: Recognizer,
     chain: ProviderChain | None,
-    tally: UploadIndicator | None = None,
     now: Callable[[], dt.datetime] = dt.datetime.now,
 ) -> RecordingParts:
-    """``heard_by`` is the voice loop's recogniser (its cloud, or its Vosk model, is shared);
-    ``tally`` a privacy LED held lit for each whole recording."""
+    """``heard_by`` is the voice loop's recogniser (its cloud, or its Vosk model, is shared).
+    Then ``show`` the parts what shows a recording."""
     store = RecordingStore(database)
     root = state_dir / RECORDINGS_FOLDER
     recalled = partial(recall, store=store, now=now)
@@ -75,7 +81,7 @@ def build_recording(
         sync_seconds=r.sync_seconds,
         min_free_mb=r.min_free_mb,
     )
-    recorder = Recorder(store, root, settings, on_change=_holding(tally))
+    recorder = Recorder(store, root, settings)
     transcriber = Transcriber(
         store,
         root,
@@ -126,15 +132,3 @@ def _local(cfg: Config, heard_by: Recognizer) -> Callable[[], Recognizer] | None
         return partial(VoskRecognizer, model)
     return PocketsphinxFreeText
 
-
-def _holding(tally: UploadIndicator | None) -> Callable[[bool], None] | None:
-    if tally is None:
-        return None
-
-    def hold(recording: bool) -> None:
-        try:
-            tally.on() if recording else tally.off()
-        except DriverError as exc:
-            log.warning("%s did not follow the recording: %s", tally.description, exc)
-
-    return hold

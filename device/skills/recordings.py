@@ -20,6 +20,8 @@ from device.errors import StorageError
 from device.skills.numbers import say_duration
 from device.storage.recorder import DISK_FULL, FAILED, Recorder
 from device.storage.recordings import Line, Recording, RecordingStore
+from drivers.errors import DriverError
+from drivers.leds import UploadIndicator
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,8 @@ STARTED_FOR_THE_CLOUD = (
 )
 NOT_RECORDING = "I'm not recording."
 CANNOT_START = "I can't record: {reason}."
+NO_LIGHT = "nothing on this device can show that it is recording"
+LIGHT_FAILED = "the light that shows it isn't working. Check the LED"
 # Said when the recorder stopped by itself, by its reason (``Recorder.feed``).
 STOPPED_BY = {
     DISK_FULL: "My storage is full, so I stopped recording. What I recorded is saved.",
@@ -58,8 +62,19 @@ def spoken_length(seconds: float) -> str:
 class RecordingSkill:
     """Starts and stops the recorder and says what it did."""
 
-    def __init__(self, recorder: Recorder | None, transcribe: str = "off") -> None:
+    def __init__(
+        self,
+        recorder: Recorder | None,
+        transcribe: str = "off",
+        *,
+        tally: UploadIndicator | None = None,
+        shown: bool = True,
+    ) -> None:
+        """``tally``: a light held lit for each whole recording; ``shown``: something (it, or
+        the status light's RECORDING pattern) shows a recording at all: else none starts."""
         self.recorder = recorder
+        self.tally = tally
+        self.shown = shown
         self.afterwards = AFTERWARDS.get(transcribe, "")
         self.started = STARTED_FOR_THE_CLOUD if transcribe == "cloud" else STARTED
 
@@ -80,12 +95,34 @@ class RecordingSkill:
             return f"Stopped. I recorded {spoken_length(seconds)}.{self.afterwards}"
         if recorder.active:
             return f"I'm already recording: {spoken_length(recorder.seconds)} so far."
+        return self._start(recorder)
+
+    def _start(self, recorder: Recorder) -> str:
+        """Light first: no recording is ever made that the people nearby cannot see."""
+        if not self.shown:
+            return CANNOT_START.format(reason=NO_LIGHT)
+        try:
+            if self.tally is not None:
+                self.tally.on()
+        except DriverError as exc:
+            log.error("not recording: %s", exc)
+            return CANNOT_START.format(reason=LIGHT_FAILED)
         try:
             recorder.start()
         except StorageError as exc:
             log.warning("could not start recording: %s", exc)
+            self.changed(False)
             return CANNOT_START.format(reason=_short_reason(exc))
         return self.started
+
+    def changed(self, recording: bool) -> None:
+        """The recorder started or stopped (by the wearer, a full card, shutdown): the tally
+        is let go when it stops."""
+        if not recording and self.tally is not None:
+            try:
+                self.tally.off()
+            except DriverError as exc:
+                log.warning("%s: %s", self.tally.description, exc)
 
     def stop_for_reset(self) -> None:
         """Before the files are wiped between visitors: the recording under way ends and its

@@ -139,7 +139,8 @@ def test_a_card_too_full_to_record_is_said_and_nothing_starts(tmp_path: Path) ->
     assert [(r.intent, r.said) for r in reports] == [
         ("recording_start", "I can't record: my storage is nearly full.")
     ]
-    assert LedPattern.RECORDING not in shown and lit == []
+    # the light comes first (nothing records unseen), and goes out when the recorder refuses
+    assert LedPattern.RECORDING not in shown and lit == [True, False]
     assert _recordings(tmp_path) == []
 
 
