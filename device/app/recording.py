@@ -131,4 +131,3 @@ def _local(cfg: Config, heard_by: Recognizer) -> Callable[[], Recognizer] | None
     if model.exists():
         return partial(VoskRecognizer, model)
     return PocketsphinxFreeText
-

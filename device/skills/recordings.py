@@ -141,8 +141,15 @@ def _short_reason(exc: StorageError) -> str:
 
 # ---- questions about recordings ------------------------------------------------------------
 
+# A recording named as one: "in this morning's meeting", "the last recording", "my recordings".
+# Not "call" or "conversation" alone: "how do I call a taxi" is no question about a recording.
+_RECORDED = r"(?:meeting|recording|lecture|interview|call|conversation|talk)s?"
 _ABOUT = re.compile(
-    r"\b(?:meeting|recording|recorded|lecture|call|conversation|interview)s?\b", re.IGNORECASE
+    r"\b(?:in|from|during|at|of|about)\s+(?:the|this|that|my|our|todays?|yesterdays?|"
+    r"this\s+(?:mornings?|afternoons?|evenings?)|the\s+last|last|latest)\s+(?:\w+\s+)?"
+    + _RECORDED
+    + r"\b|\b(?:the|my|our)\s+(?:last\s+|latest\s+)?(?:recording|meeting)s?\b|\brecorded\b",
+    re.IGNORECASE,
 )
 _ASKING = re.compile(
     r"^\s*(?:what|who|when|where|why|how|which|did|was|were|is|are|do|does|tell|remind|"
@@ -154,7 +161,8 @@ _ASKING = re.compile(
 def about_recordings(text: str) -> bool:
     """Whether ``text`` asks about something recorded: "what did we decide about the budget in
     this morning's meeting", "summarise the last recording"."""
-    return bool(_ABOUT.search(text) and _ASKING.search(text))
+    spoken = text.replace("'", "").replace("’", "")
+    return bool(_ABOUT.search(spoken) and _ASKING.search(spoken))
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,7 @@ class Recalled:
 
     recordings: list[Recording]
     lines: list[Line]
+    named: bool = False  # the question named them (by day or as the last), not just "recent"
 
     def quoted(self) -> list[str]:
         """Each passage with its recording and time, for the brain to read as data."""
@@ -175,7 +184,14 @@ class Recalled:
         ]
 
     def summaries(self) -> list[str]:
-        return [f"{r.title} recording: {r.summary}" for r in self.recordings if r.summary]
+        """The summaries of the recordings the question named ("this morning's", "the last"),
+        or of those a passage was found in: never every recent one, for any question."""
+        found = {line.recording_id for line in self.lines}
+        return [
+            f"{r.title} recording: {r.summary}"
+            for r in self.recordings
+            if r.summary and (self.named or r.id in found)
+        ]
 
 
 def recall(
@@ -183,13 +199,15 @@ def recall(
 ) -> Recalled:
     """The recordings ``question`` means ("this morning's", "yesterday's", "the last"; else
     the recent ones) and the passages in them that match its words best."""
-    recordings = _meant(question.lower(), store, now())
+    recordings, named = _meant(question.lower(), store, now())
     ids = [recording.id for recording in recordings]
     lines = store.search(question, ids, PASSAGES_PER_QUESTION) if ids else []
-    return Recalled(recordings, lines)
+    return Recalled(recordings, lines, named)
 
 
-def _meant(question: str, store: RecordingStore, now: dt.datetime) -> list[Recording]:
+def _meant(
+    question: str, store: RecordingStore, now: dt.datetime
+) -> tuple[list[Recording], bool]:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     windows = {
         "this morning": (midnight, midnight.replace(hour=12)),
@@ -201,10 +219,10 @@ def _meant(question: str, store: RecordingStore, now: dt.datetime) -> list[Recor
     spoken = question.replace("'s", "").replace("’s", "")
     for words, (since, until) in windows.items():
         if words in spoken:
-            return store.between(since.timestamp(), until.timestamp())
+            return store.between(since.timestamp(), until.timestamp()), True
     if re.search(r"\b(?:last|latest|previous|most recent)\b", spoken):
-        return store.recent(1)
-    return store.recent(20)
+        return store.recent(1), True
+    return store.recent(20), False
 
 
 def _clock(seconds: float) -> str:

@@ -120,8 +120,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX cloud_usage_by_at ON cloud_usage (at);
     """,
     """
+    -- AUTOINCREMENT: an id is never given twice (folders are named by it, and a transcript on
+    -- its way must not land in a recording made after a reset)
     CREATE TABLE recordings (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         started_at REAL NOT NULL,  -- unix seconds
         ended_at REAL,  -- NULL while recording
         ended_by TEXT NOT NULL DEFAULT '',  -- the wearer, a full disk, a power cut, a shutdown

@@ -121,7 +121,7 @@ class Recorder:
 
     def start(self) -> int:
         """Start a recording (or go on with the one under way); its id. StorageError when the
-        card has too little room or the folder cannot be made."""
+        card has too little room or its folder or first journal cannot be made."""
         with self._lock:
             if self._recording_id is not None:
                 return self._recording_id
@@ -130,11 +130,12 @@ class Recorder:
             folder = recording_folder(self.root, recording_id)
             try:
                 private_folder(folder)
+                journal = _Journal(folder / f"{0:05d}.pcm")
             except OSError as exc:
                 self.store.end(recording_id, FAILED)
-                raise StorageError(f"could not make {folder}: {exc.strerror}") from exc
+                raise StorageError(f"could not start a recording in {folder}: {exc}") from exc
             self._recording_id, self._number, self._start_s = recording_id, 0, 0.0
-            self._journal = self._open_journal()
+            self._journal = journal
         log.info("recording %d started", recording_id)
         self._changed(True)
         return recording_id
@@ -178,22 +179,25 @@ class Recorder:
 
     def recover(self) -> list[int]:
         """Journals left unencoded (a power cut, or a card that was full) become segments;
-        recordings never ended end "by power cut". The ids of the recordings recovered."""
+        recordings never ended end "by power cut", even when a journal cannot be encoded now
+        (it stays for the next start). The ids of the recordings looked at."""
         unfinished = {recording.id for recording in self.store.unfinished()}
         left = {int(p.parent.name) for p in self.root.glob("*/*.pcm") if p.parent.name.isdigit()}
-        recovered = []
         for recording_id in sorted(unfinished | left):
-            recording = self.store.get(recording_id)
-            if recording is None:
-                continue  # deleted meanwhile: its files are the deleter's
-            start = recording.seconds
             for journal in sorted(recording_folder(self.root, recording_id).glob("*.pcm")):
-                start += self._encode(recording_id, int(journal.stem), start, journal)
-            if recording_id in unfinished:
-                self.store.end(recording_id, POWER_CUT, recording.started_at + start)
-                log.warning("recording %d was cut off: %.0f s kept", recording_id, start)
-            recovered.append(recording_id)
-        return recovered
+                number = int(journal.stem)
+                start = self.store.end_of(recording_id, number)
+                try:
+                    self._encode(recording_id, number, start, journal)
+                except (OSError, StorageError, RuntimeError) as exc:
+                    log.error("%s stays for the next start: %s", journal, exc)
+            recording = self.store.get(recording_id)
+            if recording is not None and recording_id in unfinished:
+                self.store.end(recording_id, POWER_CUT, recording.started_at + recording.seconds)
+                log.warning(
+                    "recording %d was cut off: %.0f s kept", recording_id, recording.seconds
+                )
+        return sorted(unfinished | left)
 
     def close(self) -> None:
         """Stop any recording (as at shutdown) and wait for its last segment."""
@@ -277,7 +281,7 @@ class Recorder:
         try:
             self._encode(recording_id, number, start, journal)
         except (OSError, StorageError, RuntimeError) as exc:
-            # The journal stays: ``recover`` (next start) or a later segment's retry keeps it.
+            # The journal stays, for ``recover`` at the next start.
             log.error("could not save segment %d of recording %d: %s", number, recording_id, exc)
 
     def _encode(self, recording_id: int, number: int, start: float, journal: Path) -> float:

@@ -114,9 +114,11 @@ class RecordingStore:
     def add_segment(self, segment: Segment) -> None:
         """A closed segment, and the recording's length with it."""
         with self.db.transaction("save a recording segment", durable=True) as connection:
+            # a segment saved again (its journal encoded twice after a crash) keeps its state
             connection.execute(
-                "INSERT OR REPLACE INTO recording_segments "
-                "(recording_id, number, start_s, seconds, file, bytes) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO recording_segments "
+                "(recording_id, number, start_s, seconds, file, bytes) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (recording_id, number) DO UPDATE SET bytes = excluded.bytes",
                 (
                     segment.recording_id,
                     segment.number,
@@ -154,8 +156,16 @@ class RecordingStore:
 
     def transcribed(self, segment: Segment, lines: Iterable[Line], engine: str) -> None:
         """The segment's lines, saved with the segment marked done, in one transaction: a
-        restart never transcribes a segment twice or loses its lines."""
+        restart never transcribes a segment twice or loses its lines. Nothing is saved when the
+        segment is no longer waiting (done meanwhile, or deleted with its recording)."""
         with self.db.transaction("save a transcript", durable=True) as connection:
+            waiting = connection.execute(
+                "UPDATE recording_segments SET transcribed_by = ? "
+                "WHERE recording_id = ? AND number = ? AND file = ? AND transcribed_by = ''",
+                (engine, segment.recording_id, segment.number, segment.file),
+            ).rowcount
+            if waiting != 1:
+                return
             connection.executemany(
                 "INSERT INTO recording_lines (recording_id, start_s, end_s, text, engine) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -164,11 +174,6 @@ class RecordingStore:
                     for line in lines
                     if line.text.strip()
                 ],
-            )
-            connection.execute(
-                "UPDATE recording_segments SET transcribed_by = ? "
-                "WHERE recording_id = ? AND number = ?",
-                (engine, segment.recording_id, segment.number),
             )
 
     def failed(self, segment: Segment) -> None:
@@ -210,6 +215,16 @@ class RecordingStore:
             "WHERE r.started_at >= ? AND r.started_at < ? GROUP BY r.id ORDER BY r.started_at DESC",
             (since, until),
         )
+
+    def end_of(self, recording_id: int, before: int) -> float:
+        """Where segment ``before`` starts: the end of the saved segment just before it."""
+        rows = self.db.query(
+            "read a recording's segments",
+            "SELECT start_s + seconds FROM recording_segments WHERE recording_id = ? AND "
+            "number < ? ORDER BY number DESC LIMIT 1",
+            (recording_id, before),
+        )
+        return float(rows[0][0]) if rows else 0.0
 
     def segments(self, recording_id: int) -> list[Segment]:
         rows = self.db.query(

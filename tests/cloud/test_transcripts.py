@@ -20,7 +20,7 @@ from device.egress import EgressGate, Ledger
 from device.listening.asr import PocketsphinxFreeText
 from device.loop.brain import OfflineBrain
 from device.sim.meeting import MEETING, meeting_audio
-from device.skills.recordings import NOTHING_RECORDED, recall
+from device.skills.recordings import NOTHING_RECORDED, about_recordings, recall
 from device.storage.database import Database
 from device.storage.recorder import Recorder, RecorderSettings
 from device.storage.recordings import Line, RecordingStore, Segment
@@ -139,3 +139,21 @@ def test_offline_a_question_about_the_meeting_reads_the_passage(tmp_path: Path) 
             "I didn't find that in your recordings."
         ]
         assert "cloud connection" in next(brain.reply("what time is it in tokyo"))
+
+
+def test_only_questions_about_a_recording_carry_its_words(tmp_path: Path) -> None:
+    nine = dt.datetime(2026, 12, 7, 9, 0)
+    with Database(tmp_path / "zeropin.db") as database:
+        store = RecordingStore(database, clock=nine.timestamp)
+        recording_id = store.begin()
+        store.end(recording_id, "wearer")
+        store.summarised(recording_id, "Key points: 12 layoffs in Priya's team.", "loop")
+        at_eleven = lambda q: recall(q, store, lambda: nine.replace(hour=11))  # noqa: E731
+        for unrelated in ("how do I call a taxi", "is the interview dress code formal"):
+            assert not about_recordings(unrelated)
+        # about some recording but naming none, and nothing found: no summary goes along
+        assert at_eleven("what did they say about parking in the meeting").summaries() == []
+        named = at_eleven("what did we decide in this morning's meeting").summaries()
+        assert named == [
+            "Monday 7 December, 09:00 recording: Key points: 12 layoffs in Priya's team."
+        ]

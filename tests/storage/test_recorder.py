@@ -200,3 +200,53 @@ def test_a_write_that_finds_the_card_full_stops_cleanly(db: Database, tmp_path: 
         assert segments, "the segments closed before the card filled are kept"
         for segment in segments:
             assert read_segment(card / segment.file)  # each one whole and readable
+
+
+def test_recover_puts_a_late_journal_back_in_its_place(db: Database, tmp_path: Path) -> None:
+    """Segment 1's encoding failed while recording went on; at the next start its journal goes
+    back between segments 0 and 2, and the recording's length counts it once."""
+    from device.storage.recorder import flac_bytes
+    from device.storage.recordings import Segment, recording_folder
+
+    store = RecordingStore(db)
+    root = tmp_path / "recordings"
+    recording_id = store.begin()
+    folder = recording_folder(root, recording_id)
+    folder.mkdir(parents=True)
+    pcm = _meeting(70.0)
+    for number, (start, end) in {0: (0, 30), 2: (40, 70)}.items():
+        samples = np.frombuffer(pcm[start * 2 * RATE : end * 2 * RATE], "<i2")
+        (folder / f"{number:05d}.flac").write_bytes(flac_bytes(samples))
+        store.add_segment(
+            Segment(recording_id, number, start, end - start, f"{folder.name}/{number:05d}.flac", 1)
+        )
+    (folder / "00001.pcm").write_bytes(pcm[30 * 2 * RATE : 40 * 2 * RATE])
+    recorder = Recorder(store, root)
+    assert recorder.recover() == [recording_id]
+    recorder.close()
+    segments = store.segments(recording_id)
+    assert [(s.number, s.start_s, s.seconds) for s in segments] == [
+        (0, 0.0, 30.0), (1, 30.0, 10.0), (2, 40.0, 30.0)
+    ]  # fmt: skip
+    joined = b"".join(read_segment(root / s.file) for s in segments)
+    assert joined == pcm
+    recording = store.get(recording_id)
+    assert recording is not None and recording.seconds == 70.0 and recording.ended_by == POWER_CUT
+
+
+def test_an_id_is_never_given_twice_and_a_late_transcript_lands_nowhere(db: Database) -> None:
+    from device.storage.recordings import Line, Segment
+
+    store = RecordingStore(db)
+    first = store.begin()
+    store.add_segment(Segment(first, 0, 0.0, 30.0, "00001/00000.flac", 1))
+    (on_its_way,) = store.waiting_segments()
+    assert store.delete(first)  # a reset, while the transcriber was busy with it
+    second = store.begin()
+    assert second != first
+    store.add_segment(Segment(second, 0, 0.0, 30.0, f"{second:05d}/00000.flac", 1))
+    store.transcribed(
+        on_its_way, [Line(first, 0.0, 5.0, "the last visitor's words", "cloud")], "cloud"
+    )
+    assert store.lines(first) == [] and store.lines(second) == []
+    assert len(store.waiting_segments()) == 1  # the new recording's segment still waits
