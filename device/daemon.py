@@ -261,6 +261,9 @@ def wire_buttons(buttons: Buttons, post: Callable[[Event], None], cfg: Config) -
     buttons.on_long_hold = lambda name: post(ButtonHeldLong(name))
 
 
+BOUNCE_SECONDS = 0.08  # no finger presses a button twice faster than this
+
+
 def _presses(
     post: Callable[[Event], None],
     double_seconds: float,
@@ -273,7 +276,10 @@ def _presses(
 
     def pressed(name: str) -> None:
         now = clock()
-        if double_seconds and now - last.get(name, -math.inf) <= double_seconds:
+        gap = now - last.get(name, -math.inf)
+        if gap < BOUNCE_SECONDS:
+            return  # the contact bouncing, not a finger: no second press, no recording
+        if double_seconds and gap <= double_seconds:
             last.pop(name)  # a third press is a press again
             post(ButtonDoublePressed(name))
         else:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from device.app.hardware import build_privacy_led, upload_indicator
 from device.app.recording import RecordingParts, build_recording
+from device.app.translation import build_translator, build_voices
 from device.app.turns import revising_drafts, waking
-from device.app.voices import build_voices
 from device.cloud.brain import BrainSettings, CloudBrain
 from device.cloud.budget import BudgetLimits, UsageMeter
 from device.cloud.chain import ProviderChain
@@ -30,7 +30,6 @@ from device.cloud.mcp_tools import McpTools
 from device.cloud.providers import Provider, resolve_providers
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.tools import Toolbox
-from device.cloud.translate import CloudTranslator
 from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
@@ -219,19 +218,6 @@ def build_synthesizer(
         return local
     able = _providers_with(providers, "speech_model", "tts")
     return CloudSynthesizer(able, gate, local, cooldown_seconds=cfg.llm.breaker_cooldown_seconds)
-
-
-def _translator(
-    chain: ProviderChain | None, heard_by: Recognizer, providers: list[Provider], gate: EgressGate
-) -> CloudTranslator | None:
-    """The cloud's translator, hearing a conversation through the voice loop's cloud
-    recogniser (or one of its own); None without a cloud."""
-    if chain is None:
-        return None
-    if isinstance(heard_by, CloudRecognizer):
-        return CloudTranslator(chain, heard_by)
-    able = [p for p in providers if p.transcription_model]
-    return CloudTranslator(chain, CloudRecognizer(able, gate, heard_by) if able else None)
 
 
 def build_gate(
@@ -432,7 +418,8 @@ def assemble(
     volume = Volume(percent=cfg.tts.volume_percent)
     skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now, recording.skill)
     brain = build_brain(cfg, providers, gate, skills, stores, camera, recording.recall)
-    translator = _translator(chain, listener.recognizer, providers, gate)
+    spent = _budget_spent(cfg, stores.usage)
+    translator = build_translator(chain, listener.recognizer, providers, gate, spent)
     on_turn = revising_drafts(listener.recognizer, stores.notes, cfg.wake.phrase, on_turn)
     runtime = Runtime(
         mic=mic,
@@ -479,7 +466,15 @@ def _on_the_database(
         synthesizer = build_synthesizer(cfg, providers, gate)
         chain = build_chain(cfg, providers, gate, stores.usage) if providers else None
         recording = build_recording(
-            cfg, database, state_dir, providers, gate, listener.recognizer, chain, now
+            cfg,
+            database,
+            state_dir,
+            providers,
+            gate,
+            listener.recognizer,
+            chain,
+            now,
+            _budget_spent(cfg, stores.usage),
         )
         unlit_allowed = light.can_show_capture or cfg.led.allow_uploads_without_indicator
         recording.show(shared.holder("recording") if shared else None, unlit_allowed)

@@ -66,6 +66,7 @@ def build_recording(
     heard_by: Recognizer,
     chain: ProviderChain | None,
     now: Callable[[], dt.datetime] = dt.datetime.now,
+    budget_spent: Callable[[], bool] = lambda: False,
 ) -> RecordingParts:
     """``heard_by`` is the voice loop's recogniser (its cloud, or its Vosk model, is shared).
     Then ``show`` the parts what shows a recording."""
@@ -86,7 +87,7 @@ def build_recording(
         store,
         root,
         TranscriberSettings(
-            cloud=_cloud(cfg, providers, gate, heard_by),
+            cloud=_cloud(cfg, providers, gate, heard_by, budget_spent),
             local=_local(cfg, heard_by),
             chain=chain if r.summarise else None,
             recording=lambda: recorder.active,
@@ -100,14 +101,25 @@ def build_recording(
         log.warning("recordings left from before not checked: %s", exc)
     transcriber.start()
     return RecordingParts(
-        recorder, transcriber, RecordingSkill(recorder, transcriber.mode), recalled
+        recorder,
+        transcriber,
+        RecordingSkill(recorder, transcriber.mode, summarised=chain is not None and r.summarise),
+        recalled,
     )
 
 
 def _cloud(
-    cfg: Config, providers: list[Provider], gate: EgressGate, heard_by: Recognizer
+    cfg: Config,
+    providers: list[Provider],
+    gate: EgressGate,
+    heard_by: Recognizer,
+    budget_spent: Callable[[], bool],
 ) -> CloudRecognizer | None:
+    """The cloud that transcribes recordings, or None. "auto" follows ``[asr] engine``: an owner
+    who chose a local recogniser has chosen that speech stays on the device."""
     mode = cfg.recorder.transcribe
+    if mode == "auto" and cfg.asr.engine in ("vosk", "pocketsphinx"):
+        return None
     able = [p for p in providers if p.transcription_model]
     if mode == "cloud" and not able:
         raise ConfigError(
@@ -118,7 +130,14 @@ def _cloud(
         return None
     if isinstance(heard_by, CloudRecognizer):
         return heard_by  # one set of circuit breakers for the cloud's transcription
-    return CloudRecognizer(able, gate, heard_by)
+    return CloudRecognizer(
+        able,
+        gate,
+        heard_by,
+        failures=cfg.llm.breaker_failures,
+        cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
+        budget_spent=budget_spent,
+    )
 
 
 def _local(cfg: Config, heard_by: Recognizer) -> Callable[[], Recognizer] | None:

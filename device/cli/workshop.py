@@ -131,6 +131,7 @@ def kits_command(args: argparse.Namespace) -> int:
 def reset_command(args: argparse.Namespace) -> int:
     from device.cli.commands import load_settings
     from device.storage.database import Database
+    from device.storage.recordings import RecordingStore
     from device.storage.reset import describe, wipe_visitor
     from device.system.paths import database_path, resolved_state_dir
 
@@ -141,7 +142,10 @@ def reset_command(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             print("zeropin workshop reset: add --yes to wipe without asking", file=sys.stderr)
             return 2
-        answer = input(f"Forget the last visitor's notes, memory and photos in {state_dir}? [y/N] ")
+        answer = input(
+            f"Forget the last visitor's notes, memory, photos and recordings in {state_dir}? "
+            "[y/N] "
+        )
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing removed")
             return 1
@@ -149,6 +153,14 @@ def reset_command(args: argparse.Namespace) -> int:
         print(f"nothing to remove: no database at {path}")
         return 0
     with Database(path) as database:
+        if RecordingStore(database).unfinished():
+            # the daemon would go on writing into a folder emptied under it
+            print(
+                "zeropin workshop reset: a recording is under way; stop it first (say stop "
+                "recording, or press the button twice), or use the reset on the kit itself",
+                file=sys.stderr,
+            )
+            return 1
         report = wipe_visitor(database, state_dir)
     print(f"{state_dir}: " + describe(report))
     return 1 if report.problems else 0

@@ -77,6 +77,7 @@ class Transcriber:
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._wait = FIRST_WAIT_SECONDS
+        self._failing = False  # the last round stopped on a failure: its wait decides
         self._thread: threading.Thread | None = None
 
     @property
@@ -91,8 +92,11 @@ class Transcriber:
         self._thread.start()
 
     def wake(self, *_: Any) -> None:
-        """There may be work (a new segment, a turn that reached the network): look now."""
-        self._wake.set()
+        """There may be work (a new segment, a turn that reached the network): look now, unless
+        the last round failed: then the wait after it decides (each turn would otherwise
+        upload a segment the cloud keeps refusing, a ledger row and a light each time)."""
+        if not self._failing:
+            self._wake.set()
 
     def close(self, timeout: float = 5.0) -> None:
         self._closed.set()
@@ -119,6 +123,7 @@ class Transcriber:
             except Exception:  # a bug here must not end transcription for good: log, wait
                 log.exception("transcription round failed")
                 done = False
+            self._failing = not done
             if done:
                 self._wait = FIRST_WAIT_SECONDS
                 self._wake.wait()

@@ -50,6 +50,8 @@ AFTERWARDS = {
     "local": " I'll transcribe it on the device.",
     "off": "",
 }
+# ... when the transcript, made on the device, then goes to the cloud to be summarised
+LOCAL_THEN_SUMMARY = " I'll transcribe it on the device, then the cloud will summarise it."
 NOTHING_RECORDED = "I have no recordings to look in."
 PASSAGES_PER_QUESTION = 8
 
@@ -69,6 +71,7 @@ class RecordingSkill:
         *,
         tally: UploadIndicator | None = None,
         shown: bool = True,
+        summarised: bool = False,
     ) -> None:
         """``tally``: a light held lit for each whole recording; ``shown``: something (it, or
         the status light's RECORDING pattern) shows a recording at all: else none starts."""
@@ -76,6 +79,8 @@ class RecordingSkill:
         self.tally = tally
         self.shown = shown
         self.afterwards = AFTERWARDS.get(transcribe, "")
+        if transcribe == "local" and summarised:
+            self.afterwards = LOCAL_THEN_SUMMARY
         self.started = STARTED_FOR_THE_CLOUD if transcribe == "cloud" else STARTED
 
     def handle(self, name: str) -> str:

@@ -20,15 +20,15 @@ from device.daemon import _presses
 from device.events import ButtonDoublePressed, ButtonPressed, Event
 from device.loop.pacing import Lockstep
 from device.loop.runtime import Runtime, TurnReport
-from device.skills.recordings import STARTED
+from device.skills.recordings import STARTED, STOPPED_BY
 from device.storage.database import Database
-from device.storage.recorder import read_segment
+from device.storage.recorder import DISK_FULL, RecorderSettings, read_segment
 from device.storage.recordings import RecordingStore
 from device.system.paths import state_paths
 from drivers.buttons import simulated_pin_factory
 from drivers.leds import LedPattern, NoLed, PrivacyLed
 from drivers.mic import FileMicrophone
-from drivers.speaker import WavSpeaker
+from drivers.speaker import WavSpeaker, slug
 
 SOUND_CHECK = "testing the microphone, one, two, three, four, five"  # pocketsphinx adapts on it
 CFG = load_config(paths=[], env={}, overrides=["recorder.segment_seconds=5"])
@@ -148,7 +148,7 @@ def test_two_presses_make_the_gesture_three_are_a_press_again() -> None:
     posted: list[Event] = []
     now = [0.0]
     pressed = _presses(posted.append, 0.5, clock=lambda: now[0])
-    for at in (0.0, 0.3, 0.6, 2.0, 3.0):
+    for at in (0.0, 0.3, 0.6, 2.0, 2.02, 3.0):  # 2.02: the contact bouncing
         now[0] = at
         pressed("main")
     assert posted == [
@@ -159,7 +159,26 @@ def test_two_presses_make_the_gesture_three_are_a_press_again() -> None:
         ButtonPressed(),
     ]
     off: list[Event] = []
-    never = _presses(off.append, 0.0, clock=lambda: 0.0)
-    never("main")
-    never("main")
+    never = _presses(off.append, 0.0, clock=lambda: now[0])
+    for now[0] in (0.0, 0.3):
+        never("main")
     assert off == [ButtonPressed(), ButtonPressed()]
+
+
+def test_a_card_that_fills_while_recording_stops_it_and_says_why(tmp_path: Path) -> None:
+    mic = _recording(tmp_path / "mic.wav", 2.0, "the fair is on saturday", "and the stage", 9.0)
+    posts = {10: [ButtonPressed()], 14: [ButtonDoublePressed()]}
+
+    def fill_the_card(runtime: Runtime, _privacy: PrivacyLed) -> None:
+        recorder = runtime.recorder
+        if recorder is not None and recorder.active and recorder.seconds > 1.0:
+            # from now on the card has less free than the recorder keeps: its next segment
+            recorder.settings = RecorderSettings(segment_seconds=5, min_free_mb=10**9)
+
+    reports, shown, lit = _run(tmp_path, mic, posts, watch=fill_the_card)
+    assert [r.said for r in reports] == [STARTED]
+    said = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert any(name.endswith(slug(STOPPED_BY[DISK_FULL]) + ".wav") for name in said), said
+    assert lit == [True, False] and shown[-1] is LedPattern.IDLE
+    ((recording, segments),) = _recordings(tmp_path)
+    assert recording.ended_by == DISK_FULL and segments  # what was recorded is kept

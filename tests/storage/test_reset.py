@@ -44,6 +44,7 @@ def _visited(state: Path) -> None:
         recordings.add_segment(Segment(recording, 0, 0.0, 30.0, "00001/00000.flac", 4))
         line = Line(recording, 2.0, 5.0, VISITOR_WORDS + " said in a meeting", "cloud")
         recordings.transcribed(recordings.waiting_segments()[0], [line], "cloud")
+        recordings.end(recording, "wearer")
     (state / "photos").mkdir(mode=0o700)
     (state / "photos/20250101-120000.jpg").write_bytes(b"\xff\xd8 a photo")
     (state / "recordings/00001").mkdir(parents=True)
@@ -121,3 +122,20 @@ def test_reset_waits_for_a_write_under_way_and_takes_it_whole(tmp_path: Path) ->
         assert _count(daemon, "notes") == 0  # all three went, none half-way
         notes.add("next visitor's note")  # and the daemon goes on writing
         assert [n.text for n in notes.recent(5)] == ["next visitor's note"]
+
+
+def test_reset_from_the_shell_waits_for_a_recording_to_end(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Database(state / "zeropin.db") as db:
+        NoteStore(db).add("buy milk")
+        RecordingStore(db).begin()  # the daemon is recording into it
+    (tmp_path / "none.toml").write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "device.cli", "--config", str(tmp_path / "none.toml"),
+         "--set", f"device.state_dir={state}", "workshop", "reset", "--yes"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+        env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert result.returncode == 1 and "a recording is under way" in result.stderr
+    with Database(state / "zeropin.db") as db:
+        assert NoteStore(db).count() == 1  # nothing was wiped
