@@ -100,7 +100,7 @@ def run_interactive(
             state_dir=resolved_state_dir(cfg),
             pacing=Lockstep() if lockstep else Realtime(),
             privacy_led=privacy_led,
-            on_turn=_print_turn,
+            on_turn=_print_turn if sim or mic_file is not None else _log_turn,
             on_tick=heartbeat.beat,
         )
         stack.callback(database.close)
@@ -272,18 +272,20 @@ def _presses(
     """A press, or the second of two within ``double_seconds`` (0: never), as an event. The
     first press of a pair has already begun a turn; the state machine drops it for the gesture.
     """
-    last: dict[str, float] = {}
+    contact: dict[str, float] = {}  # when each button last closed, bounces included
+    first: dict[str, float] = {}  # when the first press of a possible pair came
 
     def pressed(name: str) -> None:
         now = clock()
-        gap = now - last.get(name, -math.inf)
-        if gap < BOUNCE_SECONDS:
+        bounced = now - contact.get(name, -math.inf) < BOUNCE_SECONDS
+        contact[name] = now
+        if bounced:
             return  # the contact bouncing, not a finger: no second press, no recording
-        if double_seconds and gap <= double_seconds:
-            last.pop(name)  # a third press is a press again
+        if double_seconds and now - first.get(name, -math.inf) <= double_seconds:
+            first.pop(name)  # a third press is a press again
             post(ButtonDoublePressed(name))
         else:
-            last[name] = now
+            first[name] = now
             post(ButtonPressed(name))
 
     return pressed
@@ -319,6 +321,13 @@ def _print_privacy(lit: bool) -> None:
 
 def _print_led(pattern: object) -> None:
     print(f"  [LED {pattern}]", flush=True)
+
+
+def _log_turn(report: TurnReport) -> None:
+    """A turn as the service's journal keeps it: what kind, never the words. On the device the
+    journal outlives a visitor reset, and in conversation translation the words are those of
+    people nearby."""
+    log.info("turn: %s -> %s", report.trigger, report.intent)
 
 
 def _print_turn(report: TurnReport) -> None:

@@ -38,6 +38,7 @@ def build_voices(cfg: Config, synthesizer: Synthesizer) -> Callable[[str], Synth
 
 
 def build_translator(
+    cfg: Config,
     chain: ProviderChain | None,
     heard_by: Recognizer,
     providers: list[Provider],
@@ -45,12 +46,23 @@ def build_translator(
     spent: Callable[[], bool],
 ) -> CloudTranslator | None:
     """The cloud's translator, hearing a conversation through the voice loop's cloud
-    recogniser (or one of its own); None without a cloud."""
+    recogniser (or one of its own); None without a cloud. An owner who chose a local
+    recogniser (``[asr] engine``) chose that speech stays on the device: it hears none."""
     if chain is None:
         return None
+    if cfg.asr.engine in ("vosk", "pocketsphinx"):
+        return CloudTranslator(chain, None)
     if isinstance(heard_by, CloudRecognizer):
         return CloudTranslator(chain, heard_by)
     able = [p for p in providers if p.transcription_model]
     if not able:
         return CloudTranslator(chain, None)
-    return CloudTranslator(chain, CloudRecognizer(able, gate, heard_by, budget_spent=spent))
+    cloud = CloudRecognizer(
+        able,
+        gate,
+        heard_by,
+        failures=cfg.llm.breaker_failures,
+        cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
+        budget_spent=spent,
+    )
+    return CloudTranslator(chain, cloud)

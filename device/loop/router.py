@@ -24,6 +24,7 @@ from device.events import Heard
 from device.loop.brain import Brain
 from device.skills.intents import ANSWERS, CONFIRMED, Intent, parse, without_wake_words
 from device.skills.languages import (
+    CONVERSATION_UNHEARD,
     TRANSLATION_OFFLINE,
     Language,
     OfflineTranslator,
@@ -152,6 +153,8 @@ class Router:
         assert first is not None and second is not None  # parsed only for languages it knows
         if not self.translator.online:
             return Answer(INTERPRET, iter([TRANSLATION_OFFLINE]))
+        if not self.translator.hears:
+            return Answer(INTERPRET, iter([CONVERSATION_UNHEARD]))
         self._pair = (first, second)
         said = (
             f"Translating between {first.name.title()} and {second.name.title()}. "

@@ -331,7 +331,8 @@ class Runtime:
             self._dispatch(InterpretingStarted(reply_id))
         if asked is not None:  # only once the question is queued in full
             self._dispatch(ConfirmationAsked(reply_id, asked.action, asked.kept))
-        elif self.follow_ups.invited_by(spoken.text):  # only once the reply is queued in full
+        elif not answer.language and self.follow_ups.invited_by(spoken.text):
+            # (once queued in full; a translation's "?" is asked of someone else: no follow-up)
             self._dispatch(FollowUpInvited(reply_id, self.follow_ups.seconds))
         if self.on_turn is not None:
             self.on_turn(_report(heard, answer.intent, reply_id, spoken, heard_at, decided_at))

@@ -84,7 +84,7 @@ from device.events import (
     Trigger,
     WakeWordDetected,
 )
-from device.skills.intents import is_confirmation
+from device.skills.intents import is_confirmation, is_stop
 from device.skills.local import VISITOR_RESET, VISITOR_RESET_KEPT, VISITOR_RESET_QUESTION
 from device.skills.numbers import say_duration
 from device.skills.recordings import RECORDING_TOGGLE
@@ -109,9 +109,10 @@ ANSWERING = (State.THINKING, State.SPEAKING)  # the turn ends when its replies h
 GESTURELESS = (State.MUTED, State.ERROR)  # where the reset and recording gestures do nothing
 
 _TO_REST: list[Command] = [Listen(ListenMode.WAKE), ShowLed(LedPattern.IDLE)]
-# Conversation translation ends by itself after this long without speech: a forgotten mode must
-# not go on sending what people nearby say to the cloud.
+# Conversation translation ends by itself after this long without speech, and after this long
+# in all: a forgotten mode must not go on sending what people nearby say to the cloud.
 INTERPRET_QUIET_SECONDS = 120.0
+INTERPRET_MAX_SECONDS = 15 * 60.0
 _TO_INTERPRET: list[Command] = [
     Listen(ListenMode.UTTERANCE, "interpret", no_speech_seconds=INTERPRET_QUIET_SECONDS),
     ShowLed(LedPattern.TRANSLATING),
@@ -142,6 +143,7 @@ class Machine:
     pending: Pending | None = None
     follow_up_seconds: float | None = None  # a reply invited a follow-up: listen this long
     interpreting: bool = False  # translating a conversation: listen again after each reply
+    interpret_until: float = math.inf  # audio time conversation translation ends by itself
 
     def to(self, state: State) -> Machine:
         return replace(self, state=state)
@@ -156,6 +158,7 @@ class Machine:
             pending=None,
             follow_up_seconds=None,
             interpreting=False,
+            interpret_until=math.inf,
         )
 
     def with_reply(self, state: State) -> tuple[Machine, int]:
@@ -295,6 +298,10 @@ def _reply_progress(
     if left.replies or machine.state not in ANSWERING:
         return left, []  # more to say; or an announcement made while resting or muted ended
     if left.interpreting:
+        if left.interpret_until == math.inf:  # the first time: its clock starts
+            left = replace(left, interpret_until=event.at_seconds + INTERPRET_MAX_SECONDS)
+        if event.at_seconds >= left.interpret_until:
+            return left.stopped(State.IDLE), [PlayEarcon("done"), *_TO_REST]
         return left.to(State.INTERPRETING), _TO_INTERPRET
     if left.follow_up_seconds is not None and left.pending is None:
         seconds = left.follow_up_seconds
@@ -374,7 +381,8 @@ def _announced(
 def _announce(machine: Machine, text: str, earcon: str) -> tuple[Machine, list[Command]]:
     """The earcon and ``text``: now when resting (a follow-up window just ends), else after the
     current reply (or while muted)."""
-    if machine.state in RESTING or machine.state is State.FOLLOWING:
+    if machine.state in (*RESTING, State.FOLLOWING, State.INTERPRETING):
+        # the microphone is closed while it is said: translating, it would hear itself
         speaking, reply_id = machine.with_reply(State.SPEAKING)
         return speaking, [
             Listen(ListenMode.OFF),
@@ -387,11 +395,14 @@ def _announce(machine: Machine, text: str, earcon: str) -> tuple[Machine, list[C
 
 
 def _interpreting(machine: Machine, event: Event) -> tuple[Machine, list[Command]]:
-    """In INTERPRETING: each utterance is translated (as a question is answered); the button,
-    a long silence or the mute switch end it."""
-    if isinstance(event, Heard):
+    """In INTERPRETING: each utterance is translated (as a question is answered). The button,
+    "stop" (or "stop translating"), two minutes without speech, fifteen in all, or the mute
+    switch end it; speech without words (a cough) is listened past."""
+    if isinstance(event, Heard) and not is_stop(event.text):
         return _respond(machine, event)
-    if isinstance(event, NothingHeard | ButtonPressed):
+    if isinstance(event, NothingHeard) and event.reason != "no speech":
+        return machine, list(_TO_INTERPRET)
+    if isinstance(event, Heard | NothingHeard | ButtonPressed):
         return machine.stopped(State.IDLE), [PlayEarcon("done"), *_TO_REST]
     if isinstance(event, MuteToggled):
         return machine.stopped(State.MUTED), [Listen(ListenMode.OFF), ShowLed(LedPattern.MUTED)]

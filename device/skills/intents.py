@@ -260,9 +260,11 @@ SPECS: tuple[IntentSpec, ...] = (
         (
             r"^translate (?P<text>.+?) (?:into|to|in) (?P<language>[a-z]+)$",
             r"^how (?:do you|do i|would you|would i) say (?P<text>.+?) in (?P<language>[a-z]+)$",
-            r"^(?:whats|what is) (?P<text>.+?) in (?P<language>[a-z]+)$",
         ),
-        "translate <words> (into | to) <language> | how do you say <words> in <language>",
+        # No grammar: a phrase to translate is free text, which the cloud transcribes anyway (the
+        # translation needs it); a second <words> in the grammar cost pocketsphinx 16 MB and a
+        # third more CPU on every utterance.
+        "",
         ("translate where is the station into spanish",),
         fuzzy=False,
     ),
@@ -354,12 +356,16 @@ def without_wake_words(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str
 # are transcribed by the cloud when one can (``decided_locally``), and a note is kept with its
 # audio (``device.storage.notes``).
 DICTATION = ("note_add", "translate")
+# Decided on the cloud's words when there is a cloud to hear them: conversation translation,
+# which the grammar also hears in "translate <anything> into Spanish" (translate has no grammar
+# of its own), must not start on a guess.
+CLOUD_HEARD = (*DICTATION, "interpret")
 
 
 def decided_locally(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> bool:
     """Whether ``text`` is a command the device runs on its own recogniser's words."""
     intent = parse(text, wake_phrase)
-    return intent is not None and intent.name not in DICTATION
+    return intent is not None and intent.name not in CLOUD_HEARD
 
 
 def dictated_text(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str:
@@ -406,6 +412,14 @@ def is_confirmation(text: str) -> bool:
     "confirm". All of it must be: "yes but don't", "no yes" or "yeah" is not one."""
     intent = parse(text)
     return intent is not None and intent.name == "confirm"
+
+
+def is_stop(text: str) -> bool:
+    """Whether ``text`` asks the device to stop: "stop", "cancel", "stop translating"."""
+    intent = parse(text)
+    return (intent is not None and intent.name == "stop") or bool(
+        re.search(r"\bstop (?:translating|interpreting)\b", normalise(text))
+    )
 
 
 def _refused(name: str, norm: str, match: re.Match[str]) -> bool:
@@ -461,7 +475,8 @@ def _fuzzy(norm: str) -> Intent | None:
 def jsgf_grammar(wake_phrase: str = "hey zero") -> str:
     """A JSGF grammar of every command, with the wake phrase as an optional prefix."""
     units = "second | seconds | minute | minutes | hour | hours"
-    commands = " | ".join(f"/1/ ( {spec.grammar} )" for spec in SPECS) + " | /0.05/ <question>"
+    commands = " | ".join(f"/1/ ( {spec.grammar} )" for spec in SPECS if spec.grammar)
+    commands += " | /0.05/ <question>"
     wake = " ".join(f"[{word}]" for word in wake_phrase.split())
     return (
         "#JSGF V1.0;\n"

@@ -71,8 +71,15 @@ class Translation:
     language: str = ""
 
 
+# Conversation translation needs a cloud that transcribes: the local recognisers hear English only.
+CONVERSATION_UNHEARD = (
+    "To translate a conversation I need a cloud that transcribes speech, and none is set up for it."
+)
+
+
 class Translator(Protocol):
     online: bool  # False: every answer says translation needs the cloud
+    hears: bool  # False: no cloud transcribes a conversation (it does not start)
 
     def translate(
         self, text: str, language: Language, cancel: Cancellation | None = None
@@ -96,6 +103,7 @@ class OfflineTranslator:
     """Says plainly that translation needs the cloud."""
 
     online = False
+    hears = False
 
     def translate(
         self, text: str, language: Language, cancel: Cancellation | None = None

@@ -132,9 +132,11 @@ class RecordingSkill:
     def stop_for_reset(self) -> None:
         """Before the files are wiped between visitors: the recording under way ends and its
         last segment is written, so nothing writes into a folder being emptied."""
-        if self.recorder is not None and self.recorder.active:
+        if self.recorder is None:
+            return
+        if self.recorder.active:
             self.recorder.stop()
-            self.recorder.drain()
+        self.recorder.drain()  # also a segment still being saved from a recording just stopped
 
 
 def _short_reason(exc: StorageError) -> str:
@@ -163,11 +165,19 @@ _ASKING = re.compile(
 )
 
 
+# ... and asks about what was said: "when is the meeting tomorrow" asks about none.
+_SAID = re.compile(
+    r"\b(?:did|was|were|said|say|says|decided?|agreed?|talked|discussed|mentioned|asked|"
+    r"spoke|happened|recorded|recordings?|summari[sz]e|summary)\b",
+    re.IGNORECASE,
+)
+
+
 def about_recordings(text: str) -> bool:
     """Whether ``text`` asks about something recorded: "what did we decide about the budget in
     this morning's meeting", "summarise the last recording"."""
     spoken = text.replace("'", "").replace("’", "")
-    return bool(_ABOUT.search(spoken) and _ASKING.search(spoken))
+    return bool(_ABOUT.search(spoken) and _ASKING.search(spoken) and _SAID.search(spoken))
 
 
 @dataclass(frozen=True)
@@ -210,9 +220,7 @@ def recall(
     return Recalled(recordings, lines, named)
 
 
-def _meant(
-    question: str, store: RecordingStore, now: dt.datetime
-) -> tuple[list[Recording], bool]:
+def _meant(question: str, store: RecordingStore, now: dt.datetime) -> tuple[list[Recording], bool]:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     windows = {
         "this morning": (midnight, midnight.replace(hour=12)),

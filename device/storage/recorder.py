@@ -166,8 +166,11 @@ class Recorder:
             reason: str | None
             try:
                 journal.append(pcm)
-                if journal.sync_due(self.settings.sync_seconds):
-                    self._jobs.put(partial(_synced, journal.detach()))
+                if journal.sync_due(self.settings.sync_seconds) and not journal.syncing.is_set():
+                    # one at a time: a sync covers all written before it, and a worker held up
+                    # by a slow card must not pile up descriptors until they run out
+                    journal.syncing.set()
+                    self._jobs.put(partial(_synced, journal.detach(), journal.syncing))
             except OSError as exc:
                 reason = DISK_FULL if exc.errno in (errno.ENOSPC, errno.EDQUOT) else FAILED
                 log.error("recording stopped: could not write %s: %s", journal.path, exc)
@@ -331,6 +334,7 @@ class _Journal:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
         self.bytes = 0
         self._unsynced = 0
+        self.syncing = threading.Event()  # a sync of it waits in the worker's queue
 
     @property
     def seconds(self) -> float:
@@ -357,11 +361,13 @@ class _Journal:
         return last
 
 
-def _synced(fd: int) -> None:
+def _synced(fd: int, done: threading.Event | None = None) -> None:
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+        if done is not None:
+            done.clear()
 
 
 def flac_bytes(samples: np.ndarray) -> bytes:

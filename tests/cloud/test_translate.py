@@ -73,5 +73,11 @@ def test_without_a_cloud_it_says_translation_needs_one(tmp_path, llm_server) -> 
 def test_only_known_languages_make_it_a_translation() -> None:
     assert parse("translate hello into klingon") is None
     assert parse("what is the capital of france in words") is None
-    intent = parse("what is thank you in german")
+    intent = parse("how do you say thank you in german")
     assert intent is not None and dict(intent.slots) == {"text": "thank you", "language": "german"}
+    for question in (  # questions about a language, for the brain
+        "what is the difference between ser and estar in spanish",
+        "what's new in german",
+        "what is the alphabet in greek",
+    ):
+        assert parse(question) is None, question

@@ -48,6 +48,36 @@ def test_the_venv_imports_the_daemon_under_arm64_emulation(root: Path) -> None:
     assert result.stdout.strip() == "aarch64"
 
 
+RECORD_IN_THE_IMAGE = """
+import pathlib, tempfile
+import numpy as np
+from device.storage.database import Database
+from device.storage.recorder import Recorder, RecorderSettings, read_segment
+from device.storage.recordings import RecordingStore
+folder = pathlib.Path(tempfile.mkdtemp())
+pcm = (np.sin(np.arange(16000 * 12) / 5) * 3000).astype("<i2").tobytes()
+with Database(folder / "zeropin.db") as db:
+    store = RecordingStore(db)
+    recorder = Recorder(store, folder / "recordings", RecorderSettings(segment_seconds=5))
+    recorder.start()
+    for start in range(0, len(pcm), 3200):
+        recorder.feed(pcm[start : start + 3200])
+    recorder.stop()
+    recorder.close()
+    segments = store.segments(1)
+    joined = b"".join(read_segment(folder / "recordings" / s.file) for s in segments)
+    print(len(segments), joined == pcm[: len(joined)], len(joined))
+"""
+
+
+def test_the_recorder_writes_flac_segments_under_arm64_emulation(root: Path) -> None:
+    """libsndfile's FLAC, as the image's wheels ship it for aarch64, round-trips a recording."""
+    result = stand_in.chroot(root, "/opt/zeropin/venv/bin/python", "-c", RECORD_IN_THE_IMAGE)
+    assert result.returncode == 0, result.stderr
+    segments, same, length = result.stdout.split()
+    assert int(segments) >= 2 and same == "True" and int(length) >= 16000 * 2 * 11
+
+
 def test_zeropin_version_and_doctor_sim_run_in_the_image(root: Path) -> None:
     version = stand_in.chroot(root, "/usr/local/bin/zeropin", "--version")
     assert version.returncode == 0, version.stderr

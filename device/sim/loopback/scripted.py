@@ -179,7 +179,7 @@ def _translated(text: str, language: str) -> str:
 
 
 def _interpreted(text: str, first: str, second: str) -> str:
-    """"code: translation", as the prompt asks; unknown words are said back in brackets."""
+    """ "code: translation", as the prompt asks; unknown words are said back in brackets."""
     for language in (first, second):
         known = CONVERSATION.get((_words(text), language))
         if known:
