@@ -12,6 +12,12 @@ asks again with ``confirmed``. "Yes" or "no" heard anywhere else is words for th
 may end an answer with such a question too (before a tool that acts in the world): its last
 fragment is then an ``Asking``, known only once the answer has been read (``Answer.asks``), and a
 yes to it runs the rest of that answer.
+
+"Translate ... into Spanish" goes to the translator (``device.skills.languages``), and its
+answer carries the language it is in (``Answer.language``), for the voice that says it. "Translate
+for me between English and Spanish" starts conversation translation (``Answer.interpreting``):
+then every utterance the loop hears for it (trigger "interpret") is translated into the other
+language of the pair, whatever its words.
 """
 
 from __future__ import annotations
