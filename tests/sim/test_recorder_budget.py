@@ -44,8 +44,10 @@ def test_both_runs_are_measured(figures: dict[str, Any]) -> None:
         memory = figures[f"memory_{run}"]
         assert memory["rss_samples"] > 0
         # the sampled RSS follows the audio: at 10, 50 and 90 % of it, under the kernel's peak
+        # (within 1 MB: the kernel updates its high-water mark lazily, and a sample was once
+        # 0.1 MB over it)
         for at in ("rss_at_10pct_mb", "rss_at_50pct_mb", "rss_at_90pct_mb"):
-            assert 20 < memory[at] <= figures[f"peak_rss_mb_{run}"]
+            assert 20 < memory[at] <= figures[f"peak_rss_mb_{run}"] + 1.0
     assert figures["alone_cpu_s"] > 0
 
 
