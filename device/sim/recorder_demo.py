@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from device.cloud.speech import RECORDING
 from device.config.schema import Config
 from device.egress import Ledger, LedgerRow
 from device.loop.runtime import TurnReport
@@ -108,9 +109,10 @@ def print_recording(demo: RecorderDemo) -> None:
         print(f"  [{minutes}:{seconds:02d}] {line.text}")
     print(f"\nsummary ({recording.summary_engine}):")
     print("  " + recording.summary.replace("\n", "\n  "))
-    audio = [row for row in demo.ledger if row.kind == "audio"]
+    segments = [row for row in demo.ledger if row.purpose == RECORDING]
+    spoken = [row for row in demo.ledger if row.kind == "audio" and row.purpose != RECORDING]
     print(
-        f"\n{len(audio)} segments left the device for transcription "
-        f"({sum(r.size_bytes for r in audio) / 1e6:.2f} MB), the privacy LED lit for each "
-        "and for the whole recording"
+        f"\n{len(segments)} segments left the device for transcription "
+        f"({sum(r.size_bytes for r in segments) / 1e6:.2f} MB), and {len(spoken)} of the "
+        "wearer's utterances; the privacy LED lit for each and for the whole recording"
     )
