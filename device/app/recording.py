@@ -69,7 +69,7 @@ def build_recording(
     budget_spent: Callable[[], bool] = lambda: False,
 ) -> RecordingParts:
     """``heard_by`` is the voice loop's recogniser (its cloud, or its Vosk model, is shared).
-    Then ``show`` the parts what shows a recording."""
+    Once the lights are known, ``RecordingParts.show`` says which of them show a recording."""
     store = RecordingStore(database)
     root = state_dir / RECORDINGS_FOLDER
     recalled = partial(recall, store=store, now=now)
