@@ -418,8 +418,7 @@ def assemble(
     volume = Volume(percent=cfg.tts.volume_percent)
     skills = build_skills(cfg, stores, camera, state_dir, timers, volume, now, recording.skill)
     brain = build_brain(cfg, providers, gate, skills, stores, camera, recording.recall)
-    spent = _budget_spent(cfg, stores.usage)
-    translator = build_translator(cfg, chain, listener.recognizer, providers, gate, spent)
+    translator = build_translator(chain, listener.recognizer)
     on_turn = revising_drafts(listener.recognizer, stores.notes, cfg.wake.phrase, on_turn)
     runtime = Runtime(
         mic=mic,

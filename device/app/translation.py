@@ -6,11 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from device.cloud.chain import ProviderChain
-from device.cloud.providers import Provider
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.translate import CloudTranslator
 from device.config.schema import Config
-from device.egress import EgressGate
 from device.listening.asr import Recognizer
 from device.skills.languages import language_coded
 from device.speaking.tts import EspeakSynthesizer, Synthesizer
@@ -37,32 +35,11 @@ def build_voices(cfg: Config, synthesizer: Synthesizer) -> Callable[[str], Synth
     return voice_for
 
 
-def build_translator(
-    cfg: Config,
-    chain: ProviderChain | None,
-    heard_by: Recognizer,
-    providers: list[Provider],
-    gate: EgressGate,
-    spent: Callable[[], bool],
-) -> CloudTranslator | None:
-    """The cloud's translator, hearing a conversation through the voice loop's cloud
-    recogniser (or one of its own); None without a cloud. An owner who chose a local
-    recogniser (``[asr] engine``) chose that speech stays on the device: it hears none."""
+def build_translator(chain: ProviderChain | None, heard_by: Recognizer) -> CloudTranslator | None:
+    """The cloud's translator; None without a cloud. A conversation is heard through the voice
+    loop's own cloud recogniser, which ``build_recognizer`` makes whenever a provider transcribes
+    and ``[asr] engine`` leaves speech to the cloud: an owner who chose a local recogniser
+    chose that speech stays on the device, and then conversations are not translated."""
     if chain is None:
         return None
-    if cfg.asr.engine in ("vosk", "pocketsphinx"):
-        return CloudTranslator(chain, None)
-    if isinstance(heard_by, CloudRecognizer):
-        return CloudTranslator(chain, heard_by)
-    able = [p for p in providers if p.transcription_model]
-    if not able:
-        return CloudTranslator(chain, None)
-    cloud = CloudRecognizer(
-        able,
-        gate,
-        heard_by,
-        failures=cfg.llm.breaker_failures,
-        cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
-        budget_spent=spent,
-    )
-    return CloudTranslator(chain, cloud)
+    return CloudTranslator(chain, heard_by if isinstance(heard_by, CloudRecognizer) else None)

@@ -81,3 +81,24 @@ def test_only_known_languages_make_it_a_translation() -> None:
         "what is the alphabet in greek",
     ):
         assert parse(question) is None, question
+
+
+def test_a_conversation_is_heard_only_through_the_loop_s_own_cloud(tmp_path, llm_server) -> None:
+    """A local [asr] engine keeps speech on the device: the translator then hears no
+    conversation; with the loop's cloud recogniser it hears through that one (one set of
+    breakers, one budget)."""
+    from device.app import build_recognizer
+    from device.app.translation import build_translator
+    from device.config.sources import load_config
+
+    with Database(tmp_path / "zeropin.db") as database:
+        gate = EgressGate(Ledger(database), None)
+        chain = ProviderChain([ChatClient(provider_for(llm_server), gate)])
+        providers = [provider_for(llm_server)]
+        for engine, hears in (("pocketsphinx", False), ("auto", True)):
+            cfg = load_config(paths=[], env={}, overrides=[f"asr.engine={engine}"])
+            heard_by = build_recognizer(cfg, providers, gate)
+            translator = build_translator(chain, heard_by)
+            assert translator is not None and translator.hears is hears, engine
+            assert translator.transcriber is (heard_by if hears else None)
+        assert build_translator(None, heard_by) is None
