@@ -51,6 +51,17 @@ def _visited(state: Path) -> None:
     (state / "recordings/00001/00000.flac").write_bytes(b"fLaC")
 
 
+def _reset(tmp_path: Path, state: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``zeropin workshop reset`` from the shell, as a teacher runs it (no terminal to ask on)."""
+    (tmp_path / "none.toml").write_text("")
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", "--config", str(tmp_path / "none.toml"),
+         "--set", f"device.state_dir={state}", "workshop", "reset", *options],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+        env={**os.environ, "HOME": str(tmp_path)}, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 def _count(db: Database, table: str) -> int:
     return int(db.query("count", f"SELECT count(*) FROM {table}")[0][0])
 
@@ -59,13 +70,7 @@ def test_reset_removes_the_visitor_and_keeps_the_ledger(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     _visited(state)
-    (tmp_path / "none.toml").write_text("")
-    result = subprocess.run(
-        [sys.executable, "-m", "device.cli", "--config", str(tmp_path / "none.toml"),
-         "--set", f"device.state_dir={state}", "workshop", "reset", "--yes"],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
-        env={**os.environ, "HOME": str(tmp_path)},
-    )  # fmt: skip
+    result = _reset(tmp_path, state, "--yes")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (
         f"{state}: removed 1 note recording, 2 notes, 1 transcript line, 1 recording segment, "
@@ -90,12 +95,7 @@ def test_reset_removes_the_visitor_and_keeps_the_ledger(tmp_path: Path) -> None:
     # secure_delete and the checkpoint: the words are gone from the file itself, not just hidden.
     for file in state.glob("zeropin.db*"):
         assert VISITOR_WORDS.encode() not in file.read_bytes(), file
-    again = subprocess.run(
-        [sys.executable, "-m", "device.cli", "--config", str(tmp_path / "none.toml"),
-         "--set", f"device.state_dir={state}", "workshop", "reset"],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
-        env={**os.environ, "HOME": str(tmp_path)}, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    again = _reset(tmp_path, state)
     assert (again.returncode, again.stderr) == (
         2, "zeropin workshop reset: add --yes to wipe without asking\n"
     )  # fmt: skip
@@ -129,13 +129,7 @@ def test_reset_from_the_shell_waits_for_a_recording_to_end(tmp_path: Path) -> No
     with Database(state / "zeropin.db") as db:
         NoteStore(db).add("buy milk")
         RecordingStore(db).begin()  # the daemon is recording into it
-    (tmp_path / "none.toml").write_text("")
-    result = subprocess.run(
-        [sys.executable, "-m", "device.cli", "--config", str(tmp_path / "none.toml"),
-         "--set", f"device.state_dir={state}", "workshop", "reset", "--yes"],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
-        env={**os.environ, "HOME": str(tmp_path)},
-    )  # fmt: skip
+    result = _reset(tmp_path, state, "--yes")
     assert result.returncode == 1 and "a recording is under way" in result.stderr
     with Database(state / "zeropin.db") as db:
         assert NoteStore(db).count() == 1  # nothing was wiped
