@@ -17,9 +17,11 @@ import difflib
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
+from device.skills import chinese
+from device.skills.intent import Intent
 from device.skills.languages import language_named, names
 from device.skills.numbers import parse_duration, parse_number
 from device.skills.vocabulary import (
@@ -30,15 +32,6 @@ from device.skills.vocabulary import (
     TEENS,
     TENS,
 )
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A decision: which skill to run, with what it needs (``slots``)."""
-
-    name: str
-    slots: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    text: str = ""  # the normalised text it was decided from
 
 
 @dataclass(frozen=True)
@@ -346,7 +339,7 @@ def without_wake_words(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str
     lowered = text.lower()
     for remnant in wake_remnants(wake_phrase):
         if lowered == remnant or re.match(re.escape(remnant) + r"\b[\s,.!?]*", lowered):
-            rest = text[len(remnant) :].lstrip(" ,.!?")
+            rest = text[len(remnant) :].lstrip(" ,.!?，。！？")
             if rest:
                 return rest
     return text
@@ -393,7 +386,10 @@ def normalise(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str:
 
 
 def parse(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> Intent | None:
-    """The intent in ``text``, or None when it is a question for the brain."""
+    """The intent in ``text``, or None when it is a question for the brain. Chinese text is
+    parsed by ``device.skills.chinese``, whatever the device's language: its reply is Chinese."""
+    if chinese.has_chinese(text):
+        return chinese.parse(text)
     norm = normalise(text, wake_phrase)
     if not norm:
         return None

@@ -20,7 +20,7 @@ from device.cancel import Cancellation
 from device.errors import StorageError
 from device.events import Heard
 from device.skills.intents import Intent
-from device.skills.numbers import say_duration
+from device.skills.phrasebook import ENGLISH, Phrasebook, phrasebook
 from device.skills.recordings import RECORDING_INTENTS, RecordingSkill
 from device.skills.timers import Timers
 from device.speaking.playback import Volume
@@ -45,6 +45,8 @@ HELP = (
 # without echo cancellation holds the question's last words: they must only ever cancel ("cancel
 # yes" is not a yes, see ``is_confirmation``).
 ANSWER_HINT = "Say yes to confirm, or no to cancel."
+NO_TIMER = "There's no timer running."
+NO_NOTES = "You have no notes."
 # The workshop's reset between visitors, asked by the long-hold gesture ([buttons]
 # reset_hold_seconds): the state machine asks, and the skill acts on a yes.
 VISITOR_RESET = "visitor_reset"
@@ -128,14 +130,17 @@ class Skills:
         self.forget_visitor = forget_visitor
         self.recording = recording or RecordingSkill(None)  # none: "recording is turned off"
         self.last_reply = ""
+        self.say: Phrasebook = ENGLISH  # the language of the intent being handled
 
     def handle(self, intent: Intent, heard: Heard | None = None) -> str:
         """The reply to ``intent`` (may be empty: "stop" says nothing); ``heard``, the utterance
-        it was parsed from, gives a dictated note its audio."""
+        it was parsed from, gives a dictated note its audio. The reply is in the language the
+        intent was said in."""
+        self.say = phrasebook(intent.language)
         if intent.name == "note_add":
             reply = self._note_add(intent, heard)
         elif intent.name in RECORDING_INTENTS:
-            reply = self.recording.handle(intent.name)
+            reply = self.recording.handle(intent.name, self.say)
         else:
             method: Callable[[Intent], str] = getattr(self, f"_{intent.name}")
             reply = method(intent)
@@ -146,6 +151,7 @@ class Skills:
     def confirmation(self, intent: Intent) -> Confirmation | None:
         """The question to ask before ``intent``; None when it may be done at once (also when
         there is nothing to delete, which ``handle`` then says)."""
+        self.say = phrasebook(intent.language)
         if intent.name == "notes_delete":
             return self._confirm_notes_delete()
         if intent.name == "forget" and (self.memory is not None or self.conversation is not None):
@@ -154,49 +160,60 @@ class Skills:
 
     # ---- time ----------------------------------------------------------------------------
     def _time(self, intent: Intent) -> str:
-        now = self.now()
-        return f"It's {now.hour % 12 or 12}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}."
+        return self.say("It's {time}.", time=self.say.clock(self.now()))
 
     def _date(self, intent: Intent) -> str:
-        now = self.now()
-        return f"Today is {now:%A}, {now.day} {now:%B %Y}."
+        return self.say("Today is {day}.", day=self.say.day(self.now()))
 
     # ---- timers --------------------------------------------------------------------------
     def _timer_set(self, intent: Intent) -> str:
         if "seconds" not in intent.slots:
-            return "For how long? For example: set a timer for five minutes."
+            return self.say("For how long? For example: set a timer for five minutes.")
         seconds = float(intent.slots["seconds"])
         try:
             timer = self.timers.start(seconds, intent.slots.get("name"))
         except ValueError:
-            return "Timers can run from one second to one day."
-        label = f"{timer.name} timer" if not timer.name[0].isdigit() else "timer"
-        return f"OK, {label} set for {say_duration(seconds)}."
+            return self.say("Timers can run from one second to one day.")
+        length = self.say.duration(seconds)
+        if timer.name[0].isdigit():
+            return self.say("OK, timer set for {length}.", length=length)
+        return self.say("OK, {name} timer set for {length}.", name=timer.name, length=length)
 
     def _timer_cancel(self, intent: Intent) -> str:
         cancelled = self.timers.cancel(intent.slots.get("name"))
         if not cancelled:
-            return "There's no timer running."
+            return self.say(NO_TIMER)
         if len(cancelled) == 1:
-            return f"Cancelled the {cancelled[0].name} timer."
-        return f"Cancelled {len(cancelled)} timers."
+            return self.say("Cancelled the {name} timer.", name=cancelled[0].name)
+        return self.say("Cancelled {count} timers.", count=len(cancelled))
 
     def _timer_query(self, intent: Intent) -> str:
         active = self.timers.active()
         if not active:
-            return "There's no timer running."
-        parts = [f"{t.name} timer, {say_duration(self.timers.remaining(t))} left" for t in active]
-        return "; ".join(parts) + "."
+            return self.say(NO_TIMER)
+        say = self.say
+        parts = [
+            say(
+                "{name} timer, {length} left",
+                name=t.name,
+                length=say.duration(self.timers.remaining(t)),
+            )
+            for t in active
+        ]
+        return say("{timers}.", timers=say("; ").join(parts))
 
     # ---- volume --------------------------------------------------------------------------
     def _volume_up(self, intent: Intent) -> str:
-        return f"Volume {self.volume.set(self.volume.percent + self.volume.step)} percent."
+        return self._volume_is(self.volume.percent + self.volume.step)
 
     def _volume_down(self, intent: Intent) -> str:
-        return f"Volume {self.volume.set(self.volume.percent - self.volume.step)} percent."
+        return self._volume_is(self.volume.percent - self.volume.step)
 
     def _volume_set(self, intent: Intent) -> str:
-        return f"Volume {self.volume.set(int(intent.slots['percent']))} percent."
+        return self._volume_is(int(intent.slots["percent"]))
+
+    def _volume_is(self, percent: int) -> str:
+        return self.say("Volume {percent} percent.", percent=self.volume.set(percent))
 
     def _mute(self, intent: Intent) -> str:
         self.volume.muted = True
@@ -204,17 +221,17 @@ class Skills:
 
     def _unmute(self, intent: Intent) -> str:
         self.volume.muted = False
-        return f"Sound is back on, at {self.volume.percent} percent."
+        return self.say("Sound is back on, at {percent} percent.", percent=self.volume.percent)
 
     # ---- conversation --------------------------------------------------------------------
     def _stop(self, intent: Intent) -> str:
         return ""
 
     def _repeat(self, intent: Intent) -> str:
-        return self.last_reply or "I haven't said anything yet."
+        return self.last_reply or self.say("I haven't said anything yet.")
 
     def _help(self, intent: Intent) -> str:
-        return HELP
+        return self.say(HELP)
 
     def _status(self, intent: Intent) -> str:
         return describe(read_status(self.state_dir, self.battery))
@@ -284,7 +301,7 @@ class Skills:
     def _note_add(self, intent: Intent, heard: Heard | None = None) -> str:
         text = intent.slots.get("text", "").strip()
         if not text:
-            return "What should the note say?"
+            return self.say("What should the note say?")
         try:
             if heard is None:  # typed, not said
                 self.notes.add(text)
@@ -293,25 +310,29 @@ class Skills:
                 self.notes.add(text, audio, heard.engine, draft=not heard.verbatim)
         except StorageError as exc:
             log.warning("%s", exc)
-            return NOTE_NOT_SAVED[kind_of(exc)]
-        return f"Noted: {text}."
+            return self.say(NOTE_NOT_SAVED[kind_of(exc)])
+        return self.say("Noted: {text}.", text=text)
 
     def _notes_read(self, intent: Intent) -> str:
         if not self.notes.can_read:
-            return "I can't read your notes right now. The log says why."
+            return self.say("I can't read your notes right now. The log says why.")
         try:
             count = self.notes.count()
             notes = self.notes.recent(self.max_notes_read)
         except StorageError as exc:
             log.warning("%s", exc)
-            return "I couldn't read your notes."
+            return self.say("I couldn't read your notes.")
         if count == 0:
-            return "You have no notes."
-        listing = " ".join(f"{n.text.rstrip('.')}." for n in notes)
+            return self.say(NO_NOTES)
+        listing = self.say.listing([n.text for n in notes])
         if count == 1:
-            return f"You have one note: {listing}"
-        more = f" And {count - len(notes)} older." if count > len(notes) else ""
-        return f"You have {count} notes. Newest first: {listing}{more}"
+            return self.say("You have one note: {listing}", listing=listing)
+        said = self.say(
+            "You have {count} notes. Newest first: {listing}", count=count, listing=listing
+        )
+        if count > len(notes):
+            said += self.say(" And {count} older.", count=count - len(notes))
+        return said
 
     def _confirm_notes_delete(self) -> Confirmation | None:
         try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from device.errors import StorageError
 from device.skills.numbers import say_duration
+from device.skills.phrasebook import ENGLISH, Phrasebook
 from device.storage.recorder import DISK_FULL, FAILED, Recorder
 from device.storage.recordings import Line, Recording, RecordingStore
 from drivers.errors import DriverError
@@ -56,9 +57,13 @@ NOTHING_RECORDED = "I have no recordings to look in."
 PASSAGES_PER_QUESTION = 8
 
 
-def spoken_length(seconds: float) -> str:
+def _rounded(seconds: float) -> float:
     """A recording's length as said: to the second under two minutes, else to the minute."""
-    return say_duration(seconds if seconds < 120 else round(seconds / 60) * 60)
+    return seconds if seconds < 120 else round(seconds / 60) * 60
+
+
+def _length(say: Phrasebook, recorder: Recorder) -> str:
+    return say.duration(_rounded(recorder.seconds))
 
 
 class RecordingSkill:
@@ -83,24 +88,26 @@ class RecordingSkill:
             self.afterwards = LOCAL_THEN_SUMMARY
         self.started = STARTED_FOR_THE_CLOUD if transcribe == "cloud" else STARTED
 
-    def handle(self, name: str) -> str:
+    def handle(self, name: str, say: Phrasebook = ENGLISH) -> str:
+        """Start, stop or tell; the reply through ``say``, in the wearer's language."""
         recorder = self.recorder
         if recorder is None:
-            return NO_RECORDER
+            return say(NO_RECORDER)
         if name == RECORDING_TOGGLE:
             name = "recording_stop" if recorder.active else "recording_start"
         if name == "recording_status":
             if not recorder.active:
-                return "No, " + NOT_RECORDING
-            return f"Yes, I've been recording for {spoken_length(recorder.seconds)}."
+                return say("No, " + NOT_RECORDING)
+            return say("Yes, I've been recording for {length}.", length=_length(say, recorder))
         if name == "recording_stop":
             if not recorder.active:
-                return NOT_RECORDING
+                return say(NOT_RECORDING)
             seconds = recorder.stop()
-            return f"Stopped. I recorded {spoken_length(seconds)}.{self.afterwards}"
+            stopped = say("Stopped. I recorded {length}.", length=say.duration(_rounded(seconds)))
+            return stopped + say(self.afterwards)
         if recorder.active:
-            return f"I'm already recording: {spoken_length(recorder.seconds)} so far."
-        return self._start(recorder)
+            return say("I'm already recording: {length} so far.", length=_length(say, recorder))
+        return say(self._start(recorder))
 
     def _start(self, recorder: Recorder) -> str:
         """Light first: no recording is ever made that the people nearby cannot see."""
