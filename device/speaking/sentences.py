@@ -10,6 +10,8 @@ Rules, in the order they are tried at each candidate end:
   A ``.`` not followed by whitespace (3.14, e.g., example.com) never ends one.
 - An ellipsis (``...`` or ``…``) ends a sentence only when the next word is capitalised; before
   lower case it is a pause inside the sentence, which espeak-ng honours anyway.
+- Chinese full stops, exclamation and question marks (``。！？``) end a sentence wherever they
+  are: Chinese puts no space after them.
 - A line break ends a sentence: LLMs do not hard-wrap, so a line break closes a heading, a list
   item or a paragraph.
 - Closing quotes, brackets and Markdown emphasis right after the punctuation stay with it.
@@ -61,9 +63,11 @@ _TERMINATORS = ".!?…"
 _OPENERS = "\"'([{“‘«*_"
 
 # The searches run in C; a loop over characters in Python would cost about 0.1 s per megabyte.
-_CANDIDATE = re.compile(r"[\n.!?…]")  # where a sentence may end
+_CANDIDATE = re.compile(r"[\n.!?…。！？]")  # where a sentence may end
+_FULL_WIDTH_ENDS = "。！？"
 _TERMINATOR_RUN = re.compile(r"[.!?…]*")
-_CLOSER_RUN = re.compile(r"[\"')\]}”’»*_]*")
+_FULL_WIDTH_RUN = re.compile(r"[。！？]*")
+_CLOSER_RUN = re.compile(r"[\"')\]}”’»*_」』）]*")
 _SPACE_RUN = re.compile(r"\s*")
 _LAST_CLAUSE_END = re.compile(r".*[,;:](?=\s)", re.DOTALL)  # greedy: the last one in range
 _LAST_SPACE = re.compile(r".*\s", re.DOTALL)
@@ -143,6 +147,12 @@ class SentenceSplitter:
             index = match.start()
             if text[index] == "\n":
                 return index
+            if text[index] in _FULL_WIDTH_ENDS:
+                end = _skip(_CLOSER_RUN, text, _skip(_FULL_WIDTH_RUN, text, index, view), view)
+                if end < len(text) or final:
+                    return end
+                self._scanned = index
+                return None  # a closing quote may follow in the next fragment
             if index > begin and text[index - 1] in _TERMINATORS:
                 index += 1  # inside a run like "?!", which its first mark decides
                 continue

@@ -266,3 +266,16 @@ def test_an_endless_unpunctuated_stream_does_not_pile_up() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 20_000  # bytes: about one sentence, not the 400 KB that went through
+
+
+def test_chinese_sentences_end_at_full_width_marks_without_a_space():
+    reply = "天是蓝的，因为阳光散射。蓝光波长短！你知道吗？“好的。”最后一句"
+    whole = split_in_fragments(reply, [len(reply)])
+    assert whole == [
+        "天是蓝的，因为阳光散射。",
+        "蓝光波长短！",
+        "你知道吗？",
+        "“好的。”",
+        "最后一句",
+    ]
+    assert split_in_fragments(reply, [1] * len(reply)) == whole  # a character at a time
