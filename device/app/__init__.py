@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from device.app.chinese import chinese_recognizer, local_voice
 from device.app.hardware import build_privacy_led, upload_indicator
 from device.app.recording import RecordingParts, build_recording
 from device.app.translation import build_translator, build_voices
@@ -55,7 +56,7 @@ from device.skills.recordings import Recalled, RecordingSkill, recall
 from device.skills.timers import Timers
 from device.speaking.answer import AnswerLimits
 from device.speaking.playback import Volume
-from device.speaking.tts import EspeakSynthesizer, Synthesizer
+from device.speaking.tts import Synthesizer
 from device.storage.database import Database, open_state
 from device.storage.memory import ConversationStore, MemoryStore
 from device.storage.notes import NoteStore
@@ -64,6 +65,7 @@ from device.storage.reset import spoken, wipe_visitor
 from device.storage.timings import TurnTimings
 from device.storage.usage import CloudUsage
 from device.system.paths import (
+    NO_CHINESE_POCKETSPHINX,
     resolved_state_dir,
     resolved_vosk_model,
     resolved_wake_model,
@@ -86,6 +88,8 @@ def build_wake(cfg: Config) -> WakeWordDetector:
     engine = cfg.wake.engine
     threshold = cfg.wake.threshold or None  # 0: the engine's own default
     if engine == "pocketsphinx":
+        if cfg.device.language == "zh":
+            raise ConfigError(f'[wake] engine: {NO_CHINESE_POCKETSPHINX}; use "tflite"')
         return PocketsphinxKeyphraseDetector(cfg.wake.phrase, threshold or POCKETSPHINX_THRESHOLD)
     if engine == "vosk":
         return VoskGrammarDetector(cfg.wake.phrase, resolved_vosk_model(cfg))
@@ -140,6 +144,7 @@ def build_recognizer(
         failures=cfg.llm.breaker_failures,
         cooldown_seconds=cfg.llm.breaker_cooldown_seconds,
         budget_spent=_budget_spent(cfg, usage),
+        language="" if cfg.device.language == "en" else cfg.device.language,
     )
 
 
@@ -153,6 +158,8 @@ def _local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) ->
     """``cloud``: a cloud transcribes what the grammar did not hear as a command, and its text
     is decided on by the same intents, so pocketsphinx's second pass (as much CPU again) runs
     only when the cloud did not."""
+    if cfg.device.language == "zh":
+        return chinese_recognizer(cfg, engine)
     model = resolved_vosk_model(cfg)
     if engine == "vosk" or (engine == "auto" and model.exists()):
         return VoskRecognizer(model, cache_mb=cfg.asr.vosk_cache_mb)
@@ -212,8 +219,7 @@ def build_synthesizer(
     cfg: Config, providers: list[Provider] | None = None, gate: EgressGate | None = None
 ) -> Synthesizer:
     """espeak-ng; with ``[tts] engine = "cloud"`` and a gate, cloud speech over it."""
-    # Full level here: the volume skill scales everything the speaker plays, earcons included.
-    local = EspeakSynthesizer(cfg.tts.voice, cfg.tts.rate_wpm, cfg.tts.pitch, volume_percent=100)
+    local = local_voice(cfg)
     if cfg.tts.engine != "cloud" or gate is None:
         return local
     able = _providers_with(providers, "speech_model", "tts")
@@ -292,7 +298,7 @@ def build_brain(
     ``recall`` finds what a question about a recording needs."""
     if not providers:
         log.info("no cloud provider configured: questions get the offline answer")
-        return OfflineBrain(recall)
+        return OfflineBrain(recall, cfg.device.language)
     settings = BrainSettings(
         device_name=cfg.device.name,
         stream=cfg.llm.stream,
@@ -303,6 +309,7 @@ def build_brain(
         image_quality=cfg.llm.image_quality,
         count_usage=cfg.llm.max_tokens_per_day > 0,
         deadline_seconds=cfg.llm.deadline_seconds,
+        language=cfg.device.language,
     )
     return CloudBrain(
         build_chain(cfg, providers, gate, stores.usage),
@@ -423,7 +430,7 @@ def assemble(
     runtime = Runtime(
         mic=mic,
         listener=listener,
-        router=Router(skills, brain, cfg.wake.phrase, translator),
+        router=Router(skills, brain, cfg.wake.phrase, translator, cfg.device.language),
         synthesizer=synthesizer,
         voice_for=build_voices(cfg, synthesizer),
         speaker=speaker if listener.echo is None else listener.echo.tap(speaker),

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from device.app.chinese import voice_for_language
 from device.cloud.chain import ProviderChain
 from device.cloud.speech import CloudRecognizer, CloudSynthesizer
 from device.cloud.translate import CloudTranslator
 from device.config.schema import Config
 from device.listening.asr import Recognizer
 from device.skills.languages import language_coded
-from device.speaking.tts import EspeakSynthesizer, Synthesizer
+from device.speaking.tts import Synthesizer
 
 
 def build_voices(cfg: Config, synthesizer: Synthesizer) -> Callable[[str], Synthesizer]:
@@ -26,10 +27,7 @@ def build_voices(cfg: Config, synthesizer: Synthesizer) -> Callable[[str], Synth
         if language is None:
             return synthesizer
         if code not in voices:
-            t = cfg.tts
-            voices[code] = EspeakSynthesizer(
-                language.voice, t.rate_wpm, t.pitch, volume_percent=100
-            )
+            voices[code] = voice_for_language(cfg, code, language.voice)
         return voices[code]
 
     return voice_for

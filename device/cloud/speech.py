@@ -86,6 +86,7 @@ class _Upload:
     mime: str = "audio/wav"
     purpose: str = "transcription"
     may_be_silent: bool = False  # "" is an answer, not a failure
+    language: str = ""  # what it is said in (ISO 639-1), as a hint; "" = the provider finds out
 
 
 class CloudRecognizer:
@@ -100,7 +101,9 @@ class CloudRecognizer:
     recogniser's second look, when it has one waiting), and an unsure one is then not acted on
     (see ``Transcript.confident``). Providers without a
     ``transcription_model`` are skipped; one that fails ``failures`` times in a row is paused for
-    ``cooldown_seconds``.
+    ``cooldown_seconds``. ``language`` (the device's, "zh") is sent with what the wearer says to
+    it and with recordings; a conversation being translated is sent without, for the provider to
+    tell which of its two languages was spoken.
     """
 
     name = "cloud"
@@ -116,8 +119,10 @@ class CloudRecognizer:
         failures: int = 3,
         cooldown_seconds: float = 60.0,
         budget_spent: Callable[[], bool] = lambda: False,
+        language: str = "",
     ) -> None:
         self.providers = [p for p in providers if p.transcription_model]
+        self.language = language
         self._budget_spent = budget_spent
         self.gate = gate
         self.local = local
@@ -151,16 +156,19 @@ class CloudRecognizer:
         rescued = self._second_look.second_look() if self._second_look is not None else None
         return rescued or local
 
-    def transcribe(self, wav: bytes) -> str | None:
+    def transcribe(self, wav: bytes, language: str | None = None) -> str | None:
         """``wav`` transcribed by the first provider that can, through the gate; None when
         none can now (refused by the gate, failed, paused after failures, or the device's usage
-        budget is used up: ``budget_spent``)."""
-        return self._first_able(_Upload(wav))
+        budget is used up: ``budget_spent``). ``language``: "" for the provider to find out;
+        None for the device's."""
+        said_in = self.language if language is None else language
+        return self._first_able(_Upload(wav, language=said_in))
 
     def transcribe_recording(self, flac: bytes) -> str | None:
         """A recording's segment (FLAC), as ``transcribe``; "" when it holds no words (a pause
         in a meeting is not a failure to retry)."""
-        return self._first_able(_Upload(flac, "segment.flac", "audio/flac", RECORDING, True))
+        upload = _Upload(flac, "segment.flac", "audio/flac", RECORDING, True, self.language)
+        return self._first_able(upload)
 
     def _first_able(self, upload: _Upload) -> str | None:
         if self._budget_spent():
@@ -188,6 +196,8 @@ class CloudRecognizer:
             ("response_format", "json"),
             ("file", (upload.name, upload.data, upload.mime)),
         ]
+        if upload.language:
+            fields.insert(2, ("language", upload.language))
         body, content_type = encode_multipart_formdata(fields)
         with self.gate.upload(
             host=provider.host, kind="audio", size_bytes=len(body), purpose=upload.purpose

@@ -51,6 +51,22 @@ _SENTENCES = {
     CloudCause.BUDGET_HOUR: BUDGET_HOUR,
 }
 
+# The same, for a wearer who speaks Chinese ([device] language = "zh")
+_IN_CHINESE = {
+    CloudCause.UNREACHABLE: "我现在连不上云端，所以回答不了。"
+    "离线时我还可以报时间、定时、调音量和录音。",
+    CloudCause.KEY_REFUSED: "云端拒绝了我的 API 密钥，请检查设置里的密钥。",
+    CloudCause.OUT_OF_CREDIT: "云端账户的额度用完了，请检查套餐和账单。",
+    CloudCause.MODEL_UNKNOWN: "云端不认识我要用的模型，请检查设置里的模型名称。",
+    CloudCause.NOT_FOUND: "设置里的云端地址不对，请检查 base URL。",
+    CloudCause.CANNOT_SEE: "我的云端模型都看不了图片，加一个视觉模型才能回答。",
+    CloudCause.SERVER_ERROR: "云端出了问题，请稍后再试。",
+    CloudCause.REJECTED: "云端拒绝了这个问题，换个问法试试。",
+    CloudCause.BUDGET_DAY: "今天的云端额度用完了，本地命令还能用。",
+    CloudCause.BUDGET_HOUR: "这个小时的云端额度用完了，本地命令还能用。",
+    CloudCause.BUSY: "云端现在很忙，请稍后再试。",
+}
+
 # Most actionable first: what only the wearer can fix, then what says when to come back, then
 # what may pass by itself.
 _PRECEDENCE = (
@@ -68,8 +84,11 @@ _PRECEDENCE = (
 )
 
 
-def spoken_reason(error: CloudError) -> str:
-    """The sentence the wearer hears for ``error`` (an AllProvidersFailed, or one failure)."""
+def spoken_reason(error: CloudError, language: str = "en") -> str:
+    """The sentence the wearer hears for ``error`` (an AllProvidersFailed, or one failure), in
+    the device's ``language``."""
+    if language == "zh":
+        return _IN_CHINESE.get(error.cause, _IN_CHINESE[CloudCause.UNREACHABLE])
     if error.cause is CloudCause.BUSY:
         return BUSY.format(when=in_about(error.retry_after_seconds))
     return _SENTENCES.get(error.cause, OFFLINE_FALLBACK)

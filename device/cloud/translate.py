@@ -106,7 +106,7 @@ class CloudTranslator:
             return None
         if not audio:
             return ""
-        return self.transcriber.transcribe(wav_bytes(audio))
+        return self.transcriber.transcribe(wav_bytes(audio), language="")  # either of the two
 
     def _ask(self, system: str, text: str, cancel: Cancellation | None) -> str | Translation:
         """The model's answer to ``text`` under ``system``; a Translation in the device's own

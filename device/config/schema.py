@@ -68,10 +68,18 @@ def _off_or_between(low: float, high: float) -> Check:
     )
 
 
+# The languages the device speaks, and the shipped wake phrase of each: the [wake] phrase when
+# none is set (docs/chinese.md).
+LANGUAGES = ("en", "zh")
+WAKE_PHRASES = {"en": "hey zero", "zh": "你好零"}
+
+
 @dataclass(frozen=True)
 class DeviceConfig:
     name: str = setting("zeropin", not_empty)
     state_dir: str = ""  # "" = /var/lib/zeropin if writable, else ~/.local/share/zeropin
+    # what the wearer speaks: the offline commands, replies, wake word and the LLM's instructions
+    language: str = setting("en", one_of(*LANGUAGES))
 
 
 # The sound hardware ZeroPin knows; device.system.audio_profiles says what each one sets up.

@@ -29,7 +29,7 @@ from typing import Any, get_type_hints
 
 from device.config.checks import PROVIDER_NAME, Check, rules
 from device.config.presets import PRESETS
-from device.config.schema import Config, McpServerConfig, ProviderConfig
+from device.config.schema import WAKE_PHRASES, Config, McpServerConfig, ProviderConfig
 from device.config.text import hidden, is_secret, shown
 from device.config.values import NAMES, typed
 from device.errors import ConfigError
@@ -455,6 +455,8 @@ def load_config_with_sources(
             if (setting.section, setting.key) == ("llm", "chain"):
                 chain_where = setting.where
         sources[f"{setting.section}.{setting.key}"] = setting.source
+    if sources["wake.phrase"] == "default":  # the language's own wake word
+        values["wake"]["phrase"] = WAKE_PHRASES[values["device"]["language"]]
     config = Config(
         **{name: cls(**values[name]) for name, cls in _SECTIONS.items()},
         providers=tuple((n, ProviderConfig(**t)) for (k, n), t in tables.items() if k != SERVERS),

@@ -11,9 +11,14 @@ from device.config.schema import Config
 from device.doctor.findings import Finding, Level
 from device.errors import ModelError
 from device.system.manifest import ModelSpec, load_manifest, marker_path, shipped_file, verify
-from device.system.paths import SHIPPED_WAKE_MODEL, models_dir, resolved_vosk_model
-
-VOSK_MODEL = "vosk-small-en-us"
+from device.system.paths import (
+    CHINESE_COMMANDS,
+    NO_CHINESE_POCKETSPHINX,
+    VOSK_MODELS,
+    models_dir,
+    resolved_vosk_model,
+    shipped_wake_model,
+)
 
 
 def check_models(
@@ -72,18 +77,24 @@ def model_findings(cfg: Config) -> list[Finding]:
         specs = load_manifest()
     except ModelError as exc:
         return [Finding("models", Level.FAIL, str(exc), "manifest")]
-    required = set()
+    vosk = VOSK_MODELS[cfg.device.language][0]
+    chinese = cfg.device.language == "zh"
+    required = {CHINESE_COMMANDS} if chinese and cfg.asr.engine == "auto" else set()
     if "vosk" in (cfg.asr.engine, cfg.wake.engine):
-        required.add(VOSK_MODEL)
+        required.add(vosk)
     if cfg.wake.engine == "tflite" and not cfg.wake.model:
-        required.add(SHIPPED_WAKE_MODEL)
+        required.add(shipped_wake_model(cfg))
+    heard_by = "the command model" if chinese else "pocketsphinx"
     findings = check_models(
         specs,
         models_dir(cfg),
         required=frozenset(required),
-        locations={VOSK_MODEL: resolved_vosk_model(cfg)},
-        fallbacks={VOSK_MODEL: "until then pocketsphinx recognises the commands only"},
+        locations={vosk: resolved_vosk_model(cfg)},
+        fallbacks={vosk: f"until then {heard_by} recognises the commands only"},
     )
+    if chinese:
+        level = Level.FAIL if "pocketsphinx" in (cfg.asr.engine, cfg.wake.engine) else Level.OK
+        findings.append(Finding("models", level, NO_CHINESE_POCKETSPHINX, "Chinese"))
     if cfg.wake.engine == "tflite" and cfg.wake.model:
         findings.append(check_model_file("[wake] model", Path(cfg.wake.model).expanduser()))
     return findings

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from device.cancel import Cancellation
+from device.skills.chinese import has_chinese
 from device.skills.recordings import Recalled, about_recordings, read_aloud
 
 OFFLINE_ANSWER = (
@@ -23,6 +24,11 @@ OFFLINE_LOOK_ANSWER = (
     "I need a cloud vision model to tell what I see, and none is set up. "
     "I can still take a photo: say take a photo."
 )
+# Said to a question in Chinese, or on a Chinese device
+OFFLINE_ANSWER_ZH = (
+    "回答这个问题需要联网，但是没有设置云端。离线时我可以报时间和日期、定时、调音量、录音、读笔记。"
+)
+OFFLINE_LOOK_ANSWER_ZH = "看东西需要云端的视觉模型，但是没有设置。"
 
 
 class Brain(Protocol):
@@ -42,8 +48,11 @@ class OfflineBrain:
     question about a recording (with ``recall``) gets the passage that best matches it, read
     out as it was transcribed."""
 
-    def __init__(self, recall: Callable[[str], Recalled] | None = None) -> None:
+    def __init__(
+        self, recall: Callable[[str], Recalled] | None = None, language: str = "en"
+    ) -> None:
         self.recall = recall
+        self.language = language
 
     def reply(
         self, text: str, *, look: bool = False, cancel: Cancellation | None = None
@@ -51,7 +60,10 @@ class OfflineBrain:
         if self.recall is not None and not look and about_recordings(text):
             yield read_aloud(self.recall(text))
             return
-        yield OFFLINE_LOOK_ANSWER if look else OFFLINE_ANSWER
+        if self.language == "zh" or has_chinese(text):
+            yield OFFLINE_LOOK_ANSWER_ZH if look else OFFLINE_ANSWER_ZH
+        else:
+            yield OFFLINE_LOOK_ANSWER if look else OFFLINE_ANSWER
 
     def close(self) -> None:
         pass

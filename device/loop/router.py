@@ -47,6 +47,11 @@ INTERPRET = "interpret"  # conversation translation: started, then each utteranc
 NOT_CAUGHT = "not_caught"  # speech the recogniser was not sure of: nothing is done with it
 NOT_CAUGHT_REPLY = "Sorry, I didn't catch that."
 NO_LONGER_ASKED = "I didn't do it: that question was no longer open."
+# Said in the device's language: nothing was understood, so nothing says which else to use.
+IN_CHINESE = {
+    NOT_CAUGHT_REPLY: "对不起，我没听清。",
+    NO_LONGER_ASKED: "我没有做：那个问题已经不算数了。",
+}
 
 
 def decide(text: str, wake_phrase: str) -> str:
@@ -83,8 +88,10 @@ class Router:
         brain: Brain,
         wake_phrase: str,
         translator: Translator | None = None,
+        language: str = "en",
     ) -> None:
         self.skills = skills
+        self.language = language  # the device's: what it says when it understood nothing
         self.brain = brain
         self.translator = translator or OfflineTranslator()
         self._pair: tuple[Language, Language] | None = None  # the conversation's two languages
@@ -125,11 +132,11 @@ class Router:
         if confirmed in (*CONFIRMED, VISITOR_RESET, RECORDING_TOGGLE):  # questions, a gesture
             return Answer(confirmed, iter([self.skills.handle(Intent(confirmed))]))
         if confirmed:  # a yes to a question another answer has since replaced
-            return Answer(BRAIN, iter([NO_LONGER_ASKED]))
+            return Answer(BRAIN, iter([self._said(NO_LONGER_ASKED)]))
         if heard is not None and heard.trigger == "interpret" and self._pair is not None:
             return self._interpreted(heard, cancel)
         if not text.strip():
-            return Answer(NOT_CAUGHT, iter([NOT_CAUGHT_REPLY]))
+            return Answer(NOT_CAUGHT, iter([self._said(NOT_CAUGHT_REPLY)]))
         intent = parse(text, self.wake_phrase)
         question = without_wake_words(text, self.wake_phrase)
         if intent is not None and intent.name == LOOK:
@@ -145,6 +152,9 @@ class Router:
         if confirmation is not None:
             return Answer(intent.name, iter([confirmation.question]), confirmation)
         return Answer(intent.name, iter([self.skills.handle(intent, heard)]))
+
+    def _said(self, sentence: str) -> str:
+        return IN_CHINESE.get(sentence, sentence) if self.language == "zh" else sentence
 
     def _translated(self, intent: Intent, cancel: Cancellation | None) -> Answer:
         """The translation, said in its language's voice; or why there is none."""

@@ -130,7 +130,7 @@ class Runtime:
         self.on_tick = on_tick  # called with the audio time after each step
         self.answer_limits = answer_limits or AnswerLimits()  # how much of a reply is spoken
         self.follow_ups = follow_ups or FollowUps()
-        self.machine = Machine()
+        self.machine = Machine(language=router.language)
         # Each turn's latency, stage by stage, kept by ``keep_timing`` (device.loop.timing).
         tts_engine = getattr(synthesizer, "name", type(synthesizer).__name__)
         self.timekeeper = Timekeeper(

@@ -85,8 +85,14 @@ from device.events import (
     WakeWordDetected,
 )
 from device.skills.intents import is_confirmation, is_stop
-from device.skills.local import VISITOR_RESET, VISITOR_RESET_KEPT, VISITOR_RESET_QUESTION
+from device.skills.local import (
+    TIMER_DONE,
+    VISITOR_RESET,
+    VISITOR_RESET_KEPT,
+    VISITOR_RESET_QUESTION,
+)
 from device.skills.numbers import say_duration
+from device.skills.phrasebook import phrasebook
 from device.skills.recordings import RECORDING_TOGGLE
 from drivers.leds import LedPattern
 
@@ -144,6 +150,7 @@ class Machine:
     follow_up_seconds: float | None = None  # a reply invited a follow-up: listen this long
     interpreting: bool = False  # translating a conversation: listen again after each reply
     interpret_until: float = math.inf  # audio time conversation translation ends by itself
+    language: str = "en"  # the device's: what a timer's ring is announced in
 
     def to(self, state: State) -> Machine:
         return replace(self, state=state)
@@ -375,7 +382,8 @@ def _announced(
     name = event.name
     if not name or name[0].isdigit():
         name = say_duration(event.duration_seconds, attributive=True)
-    return _announce(machine, f"Your {name} timer is done.", "timer")
+    said = phrasebook(machine.language)(TIMER_DONE, name=name)
+    return _announce(machine, said, "timer")
 
 
 def _announce(machine: Machine, text: str, earcon: str) -> tuple[Machine, list[Command]]:

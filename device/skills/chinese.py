@@ -44,8 +44,8 @@ def has_chinese(text: str) -> bool:
 
 
 def chinese_number(text: str) -> int | None:
-    """"二十五" -> 25, "两百" -> 200, "一百零五" -> 105, "十" -> 10, "15" -> 15; None for
-    anything else. Up to 9999: enough for minutes, seconds and percent."""
+    """Chinese numerals as a number: "二十五" -> 25, "两百" -> 200, "一百零五" -> 105,
+    "十" -> 10, "15" -> 15; None for anything else. Up to 9999: minutes, seconds, percent."""
     if text.isdigit():
         return int(text)
     if not text or any(ch not in DIGITS and ch not in POWERS for ch in text):
@@ -61,7 +61,8 @@ def chinese_number(text: str) -> int | None:
 
 
 def chinese_duration(text: str) -> float | None:
-    """"五分钟" -> 300, "一个半小时" -> 5400, "一分三十秒" -> 90, "半小时" -> 1800."""
+    """A duration in seconds: "五分钟" -> 300, "一个半小时" -> 5400, "一分三十秒" -> 90,
+    "半小时" -> 1800; None when there is none."""
     text = re.sub(rf"({_NUMBER})个?半(小时|钟头|分钟)", r"\1\2半", text).replace("个", "")
     seconds, found = 0.0, False
     for match in re.finditer(rf"({_NUMBER})?(小时半|{_UNIT})(半)?|半(小时|钟头|分钟)", text):
@@ -126,8 +127,11 @@ RULES: tuple[tuple[str, tuple[str, ...], Slots | None], ...] = (
     ),
     ("unmute", (r"取消静音|打开声音|恢复声音",), None),
     ("mute", (r"^静音$|关掉声音|关闭声音",), None),
-    ("volume_set", (rf"音量(?:调到|调成|设为|设成|改成|到)(?:百分之)?(?P<level>{_NUMBER})",),
-     _volume_set),  # fmt: skip
+    (
+        "volume_set",
+        (rf"音量(?:调到|调成|设为|设成|改成|到)(?:百分之)?(?P<level>{_NUMBER})",),
+        _volume_set,
+    ),  # fmt: skip
     ("volume_up", (r"大声|声音大|音量大|调高音量|音量调高|音量加|响一点",), None),
     ("volume_down", (r"小声|声音小|音量小|调低音量|音量调低|音量减|轻一点",), None),
     ("recording_start", (r"^(?:开始录音|开始录制|录音|录一下|把会议录下来)$",), None),

@@ -21,6 +21,7 @@ CATALOGUE = {
     "OK, timer set for {length}.": "好的，定时{length}。",
     "OK, {name} timer set for {length}.": "好的，{name}定时{length}。",
     local.NO_TIMER: "现在没有定时。",
+    local.TIMER_DONE: "定时时间到了。",
     "Cancelled the {name} timer.": "定时取消了。",
     "Cancelled {count} timers.": "取消了{count}个定时。",
     "{name} timer, {length} left": "定时还剩{length}",

@@ -46,6 +46,7 @@ HELP = (
 # yes" is not a yes, see ``is_confirmation``).
 ANSWER_HINT = "Say yes to confirm, or no to cancel."
 NO_TIMER = "There's no timer running."
+TIMER_DONE = "Your {name} timer is done."  # announced when it rings (``device.loop.states``)
 NO_NOTES = "You have no notes."
 # The workshop's reset between visitors, asked by the long-hold gesture ([buttons]
 # reset_hold_seconds): the state machine asks, and the skill acts on a yes.

@@ -20,9 +20,9 @@ import os
 import re
 from functools import cache
 
-from device.speaking.tts import EspeakSynthesizer
+from device.speaking.tts import EspeakSynthesizer, Synthesizer
 
-__all__ = ["MANDARIN_VOICE", "MandarinSynthesizer", "has_chinese", "pinyin"]
+__all__ = ["MANDARIN_VOICE", "BilingualSynthesizer", "MandarinSynthesizer", "has_chinese", "pinyin"]
 
 MANDARIN_VOICE = "cmn-latn-pinyin"
 # Full-width punctuation to the ASCII marks espeak-ng pauses at.
@@ -77,3 +77,27 @@ class MandarinSynthesizer(EspeakSynthesizer):
 
     def synthesize(self, text: str) -> bytes:
         return super().synthesize(pinyin(text, self.phrases))
+
+
+class BilingualSynthesizer:
+    """Each sentence in the voice of its script: Chinese in the Mandarin voice (made when first
+    needed, so a device that never says Chinese never loads pypinyin), the rest in ``other``.
+
+    A Chinese wearer's device says "OK" and English names in an English voice; an English
+    wearer's device reads a Chinese answer in Mandarin instead of spelling it out.
+    """
+
+    def __init__(self, other: Synthesizer, rate_wpm: int = 165, pitch: int = 50) -> None:
+        self.other = other
+        self.name = getattr(other, "name", "espeak-ng")
+        self._rate_wpm, self._pitch = rate_wpm, pitch
+        self._mandarin: MandarinSynthesizer | None = None
+
+    @property
+    def mandarin(self) -> MandarinSynthesizer:
+        if self._mandarin is None:
+            self._mandarin = MandarinSynthesizer(self._rate_wpm, self._pitch, volume_percent=100)
+        return self._mandarin
+
+    def synthesize(self, text: str) -> bytes:
+        return (self.mandarin if has_chinese(text) else self.other).synthesize(text)

@@ -30,10 +30,11 @@ def resolved_state_dir(cfg: Config) -> Path:
 
 
 def resolved_vosk_model(cfg: Config) -> Path:
-    """The Vosk model directory: the configured one, or the small English model in the state dir."""
+    """The Vosk model directory: the configured one, or the small model of the device's language
+    in the state dir."""
     if cfg.asr.vosk_model:
         return Path(cfg.asr.vosk_model).expanduser()
-    return models_dir(cfg) / "vosk-model-small-en-us-0.15"
+    return models_dir(cfg) / VOSK_MODELS[cfg.device.language][1]
 
 
 def models_dir(cfg: Config) -> Path:
@@ -47,13 +48,37 @@ def database_path(state_dir: Path) -> Path:
 
 
 SHIPPED_WAKE_MODEL = "wakeword-hey-zero"  # the manifest entry of the default wake-word model
+# The shipped wake-word model of each shipped phrase, by the manifest entry
+SHIPPED_WAKE_MODELS = {"hey zero": SHIPPED_WAKE_MODEL, "你好零": "wakeword-ni-hao-ling"}
+CHINESE_COMMANDS = "commands-zh"  # the command model that hears the offline Chinese commands
+# What pocketsphinx lacks, said wherever Chinese is asked of it
+NO_CHINESE_POCKETSPHINX = (
+    "pocketsphinx has no Chinese model: the offline Chinese commands are heard by the command "
+    f"model ({CHINESE_COMMANDS}), free speech by Vosk's Chinese model or the cloud"
+)
+# The manifest's Vosk model of each [device] language, and the folder it unpacks to
+VOSK_MODELS = {
+    "en": ("vosk-small-en-us", "vosk-model-small-en-us-0.15"),
+    "zh": ("vosk-small-cn", "vosk-model-small-cn-0.22"),
+}
 
 
 def resolved_wake_model(cfg: Config) -> Path:
     """The tflite wake-word model: the configured file, or the shipped one (sha256 checked)."""
     if cfg.wake.model:
         return Path(cfg.wake.model).expanduser()
-    return shipped_file(load_manifest()[SHIPPED_WAKE_MODEL])
+    return shipped_model(shipped_wake_model(cfg))
+
+
+def shipped_model(name: str) -> Path:
+    """A model that ships in the repository, by its manifest entry, checked against its sha256."""
+    return shipped_file(load_manifest()[name])
+
+
+def shipped_wake_model(cfg: Config) -> str:
+    """The manifest entry of the shipped model for the ``[wake] phrase`` ("hey zero"'s for a
+    phrase none is shipped for: the phrase check then says which phrase it listens for)."""
+    return SHIPPED_WAKE_MODELS.get(cfg.wake.phrase.lower().strip(), SHIPPED_WAKE_MODEL)
 
 
 def state_paths(cfg: Config, state_dir: Path | None = None) -> tuple[Path, Path]:
