@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from device.config.text import without_credentials
+
+if TYPE_CHECKING:
+    from device.config.schema import Config
 
 
 def load_settings(args: argparse.Namespace):  # noqa: ANN202 - returns (Config, sources)
@@ -31,6 +35,8 @@ def demo(args: argparse.Namespace) -> int:
     from device.sim.recorder_demo import print_recording, run_recorder_demo
 
     cfg, _ = load_settings(args)
+    if args.language == "zh":
+        return _chinese_demo(cfg, args)
     if not args.json:
         print("Offline part: no cloud provider, answered on the device\n")
     reports = run_demo(cfg, args.out)
@@ -56,6 +62,17 @@ def demo(args: argparse.Namespace) -> int:
     print_reports(recorded.reports, recorder_out, args.json, part="recorder")
     if not args.json:
         print_recording(recorded)
+    return 0
+
+
+def _chinese_demo(cfg: Config, args: argparse.Namespace) -> int:
+    from device.sim.chinese_demo import run_chinese_demo
+    from device.sim.demo import print_reports
+
+    if not args.json:
+        print("Offline part, in Chinese: no cloud provider, answered on the device\n")
+    reports = run_chinese_demo(cfg, args.out)
+    print_reports(reports, args.out, args.json, part="offline-zh")
     return 0
 
 

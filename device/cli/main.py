@@ -79,6 +79,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--offline-only", action="store_true", help="skip the cloud and recorder parts"
     )
+    demo.add_argument(
+        "--language",
+        choices=("en", "zh"),
+        default="en",
+        help="zh: the offline part in Chinese (the wake word 你好零, the offline commands)",
+    )
     demo.set_defaults(func=commands.demo)
 
     run = sub.add_parser("run", help="run the voice loop")

@@ -81,6 +81,7 @@ class TurnReport:
     timings_ms: dict[str, float] = field(default_factory=dict)
     reply_id: int | None = None
     reply_wav: str = ""  # set by the demo when the speaker writes files
+    engine: str = ""  # the recogniser that heard it
 
 
 @dataclass
@@ -384,4 +385,5 @@ def _report(
         at_seconds=heard.speech_ended_at_seconds,
         timings_ms=timings,
         reply_id=reply_id,
+        engine=heard.engine,
     )

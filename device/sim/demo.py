@@ -29,7 +29,7 @@ from device.events import ButtonPressed
 from device.loop.pacing import Lockstep
 from device.loop.runtime import TurnReport
 from device.loop.states import State
-from device.speaking.tts import EspeakSynthesizer
+from device.speaking.tts import EspeakSynthesizer, Synthesizer
 from drivers.audio_format import RATE, frames_for, write_wav
 from drivers.buttons import Buttons, simulated_pin_factory
 from drivers.camera import Camera
@@ -88,9 +88,10 @@ class ScriptedMicrophone:
         chunk_frames: int,
         settle_seconds: float = 1.0,
         seed: int = 7,
+        user: Synthesizer | None = None,
     ) -> None:
         voice, rate, pitch = USER_VOICE
-        self._tts = EspeakSynthesizer(voice, rate, pitch, volume_percent=100)
+        self._tts = user or EspeakSynthesizer(voice, rate, pitch, volume_percent=100)
         self.chunk_frames = chunk_frames
         self._state = state
         self._press = press
@@ -178,6 +179,7 @@ def run_demo(
     state_dir: Path | None = None,
     now: Callable[[], dt.datetime] = dt.datetime.now,
     on_state: Callable[[State, float], None] | None = None,
+    user: Synthesizer | None = None,
 ) -> list[TurnReport]:
     """Run the scenario; returns one report per answered utterance.
 
@@ -186,7 +188,7 @@ def run_demo(
     ``privacy_led`` photos are refused; ``state_dir`` defaults to a temporary folder. ``now`` is the
     skills' clock: pin it for a run that repeats exactly, since the user waits for each answer
     and "It's 9:59 PM" is not as long as "It's 10:00 PM". ``on_state`` is told each new state and
-    the audio time it came at.
+    the audio time it came at. ``user`` is the voice the user speaks with (USER_VOICE).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[TurnReport] = []
@@ -199,7 +201,7 @@ def run_demo(
     ):
         finger = _Finger(factory.pin(pin))
         frames = (chunk_ms or cfg.audio.chunk_ms) * RATE // 1000
-        mic = ScriptedMicrophone(steps, lambda: runtime.state, finger.press, frames)
+        mic = ScriptedMicrophone(steps, lambda: runtime.state, finger.press, frames, user=user)
         runtime, database = assemble(
             cfg,
             mic=mic,
@@ -263,6 +265,7 @@ def as_json(report: TurnReport, part: str = "offline") -> str:
             "intent": report.intent,
             "said": report.said,
             "reply_wav": report.reply_wav,
+            "heard_by": report.engine,
             "ms": {k: round(v, 1) for k, v in report.timings_ms.items()},
         }
     )
@@ -278,7 +281,7 @@ def print_reports(
         return
     for n, r in enumerate(reports, 1):
         t = r.timings_ms
-        print(f"{n}. [{r.trigger}] heard: {r.heard!r}", file=out)
+        print(f"{n}. [{r.trigger}] heard: {r.heard!r} (by {r.engine or 'nothing'})", file=out)
         print(f"   decided: {r.intent}", file=out)
         print(f"   said:    {r.said!r}", file=out)
         print(

@@ -11,7 +11,7 @@ digits, Latin words and punctuation pass through (the voice reads "3" and "20" i
 pypinyin's phrase dictionary (which picks the reading of a character from the words around it:
 银行 yin2 hang2, not yin2 xing2) costs about 44 MB of memory on top of its 12 MB character
 table, a third of the device's budget, so the device reads character by character, each in its
-most common reading. The wake-word trainer, on a laptop, reads with phrases.
+most common reading (``phrases=True`` loads it: the trainers, on a laptop).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ def has_chinese(text: str) -> bool:
 
 
 @cache
-def _converter(phrases: bool):  # type: ignore[no-untyped-def]
-    # pypinyin reads this when first imported; whoever imports it first in a process decides
-    os.environ.setdefault("PYPINYIN_NO_PHRASES", "false" if phrases else "true")
+def _convert():  # type: ignore[no-untyped-def]
+    # Without the phrase dictionary unless asked for (_with_phrases): pypinyin reads this when
+    # first imported, and would otherwise load it
+    os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
     from pypinyin import Style, lazy_pinyin
 
     def convert(text: str) -> list[str]:
@@ -52,10 +53,23 @@ def _converter(phrases: bool):  # type: ignore[no-untyped-def]
     return convert
 
 
+@cache
+def _with_phrases() -> None:
+    """Load pypinyin's phrase dictionary, once, for every reading in this process after it."""
+    _convert()
+    from pypinyin import load_phrases_dict
+    from pypinyin.phrases_dict import phrases_dict
+
+    load_phrases_dict(phrases_dict)
+
+
 def pinyin(text: str, phrases: bool = False) -> str:
     """``text`` with each Chinese character as tone-numbered pinyin ("ni3 hao3"), a space
-    between syllables; other text as it was, full-width punctuation made ASCII."""
-    pieces = [piece.translate(_PUNCTUATION) for piece in _converter(phrases)(text)]
+    between syllables; other text as it was, full-width punctuation made ASCII. ``phrases``
+    loads the phrase dictionary (44 MB), after which every reading in the process uses it."""
+    if phrases:
+        _with_phrases()
+    pieces = [piece.translate(_PUNCTUATION) for piece in _convert()(text)]
     return _SPACE_BEFORE_MARK.sub(r"\1", " ".join(" ".join(pieces).split()))
 
 

@@ -75,7 +75,9 @@ def photos(tmp_path: Path) -> Path:
 def make_device(tmp_path: Path, photos: Path):
     opened: list[Database] = []
 
-    def make(providers: list[Provider], *, led_factory=None, camera=True, stream=True) -> Device:
+    def make(
+        providers: list[Provider], *, led_factory=None, camera=True, stream=True, language="en"
+    ) -> Device:
         cfg = load_config(paths=[], env={})
         database = Database(tmp_path / f"zeropin{len(opened)}.db")
         opened.append(database)
@@ -91,7 +93,7 @@ def make_device(tmp_path: Path, photos: Path):
             Toolbox(skills, stores.memory),
             stores.memory,
             stores.conversation,
-            BrainSettings(stream=stream),
+            BrainSettings(stream=stream, language=language),
             camera=the_camera,
         )
         return Device(brain, ledger, led, skills, timers)
@@ -383,3 +385,17 @@ def test_an_answer_cut_at_its_cap_is_kept_as_context(llm_server, make_device):
     reply.close()  # what the speaking pipeline does at the cap
     [question, answer_kept] = device.brain.conversation.recent(6, 600)
     assert (question.text, answer_kept.text) == ("why is the sky blue", first.strip())
+
+
+def test_a_chinese_device_instructs_the_model_in_chinese_and_says_failures_in_chinese(
+    llm_server, make_device
+):
+    device = make_device([provider(llm_server)], language="zh")
+    answer(device, "为什么天是蓝的")
+    system, *_, question = llm_server.requests[-1].body["messages"]
+    assert system["content"].startswith("你是ZeroPin")  # schema-checked by the server
+    assert "用简体中文回答" in system["content"]
+    assert question["content"] == "为什么天是蓝的"
+    device.brain.chain.breaker("loop").succeeded()
+    llm_server.fail_next("status_500")
+    assert answer(device, "为什么天是蓝的") == "云端出了问题，请稍后再试。"

@@ -881,3 +881,16 @@ def test_vosk_model_defaults_to_the_state_dir(tmp_path: Path) -> None:
     assert resolved_vosk_model(cfg) == tmp_path / "models" / "vosk-model-small-en-us-0.15"
     cfg = load(flags=(f"device.state_dir={tmp_path}", "asr.vosk_model=/opt/vosk"))
     assert resolved_vosk_model(cfg) == Path("/opt/vosk")
+
+
+def test_a_chinese_device_listens_for_the_chinese_wake_phrase_unless_told_another(
+    tmp_path: Path,
+) -> None:
+    assert load().device.language == "en" and load().wake.phrase == "hey zero"
+    chinese = write(tmp_path / "zh.toml", '[device]\nlanguage = "zh"\n')
+    cfg = load(chinese)
+    assert (cfg.device.language, cfg.wake.phrase) == ("zh", "你好零")
+    own = write(tmp_path / "own.toml", '[wake]\nphrase = "hey zero"\n')
+    assert load(chinese, own).wake.phrase == "hey zero"  # set by the owner: kept
+    message = error(write(tmp_path / "bad.toml", '[device]\nlanguage = "cn"\n'))
+    assert message.startswith(f"{tmp_path / 'bad.toml'}: [device] language: must be one of")

@@ -43,7 +43,7 @@ from device.doctor.checks import (
     check_provider,
     check_speaker,
 )
-from device.doctor.models import check_models
+from device.doctor.models import check_models, model_findings
 from device.doctor.run import exit_code, run_doctor
 from device.sim.loopback.server import LoopbackLLM
 from device.system.manifest import MANIFEST_PATH, load_manifest, marker_path
@@ -423,3 +423,19 @@ def test_zeropin_doctor_json_on_real_audio_with_a_refused_key(
     assert findings["cloud", "env"]["level"] == "FAIL"
     assert "key refused" in findings["cloud", "env"]["detail"]
     assert WRONG_KEY not in result.stdout + result.stderr
+
+
+def test_models_a_chinese_device_is_told_pocketsphinx_has_no_chinese(tmp_path: Path) -> None:
+    chinese = load_config(paths=[], env={}, overrides=["device.language=zh"])
+    findings = {f.subject: f for f in model_findings(chinese)}
+    assert findings["Chinese"].level is Level.OK
+    assert "pocketsphinx has no Chinese model" in findings["Chinese"].detail
+    assert findings["vosk-small-cn"].level is Level.WARN  # optional: the command model hears
+    assert "until then the command model recognises the commands only" in (
+        findings["vosk-small-cn"].detail
+    )
+    asked = load_config(
+        paths=[], env={}, overrides=["device.language=zh", "asr.engine=pocketsphinx"]
+    )
+    chinese_finding = next(f for f in model_findings(asked) if f.subject == "Chinese")
+    assert chinese_finding.level is Level.FAIL

@@ -318,3 +318,8 @@ def test_the_reset_gesture_stops_what_was_going_on_and_asks_first():
     assert StopSpeaking() not in commands and Announce(VISITOR_RESET_QUESTION, 1) in commands
     muted = run(Machine(), MuteToggled())
     assert transition(muted, ButtonHeldLong()) == (muted, [])
+
+
+def test_a_chinese_device_announces_a_ringing_timer_in_chinese():
+    machine, commands = transition(Machine(language="zh"), TimerFinished("10 second", 10.0))
+    assert Announce("定时时间到了。", 1) in commands

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from device.loop.brain import OfflineBrain
+from device.loop.router import BRAIN, Router
 from device.skills.chinese import chinese_duration, chinese_number, normalise
 from device.skills.chinese_commands import COMMANDS
 from device.skills.chinese_replies import CHINESE
@@ -122,3 +124,16 @@ def test_the_chinese_clock_and_durations():
     assert [CHINESE.duration(s) for s in (0, 10, 90, 3600, 5400)] == [
         "0秒", "10秒", "1分钟30秒", "1小时", "1小时30分钟"
     ]  # fmt: skip
+
+
+def test_a_chinese_device_says_in_chinese_what_it_did_not_understand_or_cannot_answer(skills):
+    router = Router(skills, OfflineBrain(language="zh"), "你好零", language="zh")
+    assert "".join(router.answer("").fragments) == "对不起，我没听清。"
+    answer = router.answer("你好零，为什么天是蓝的")
+    assert answer.intent == BRAIN and "".join(answer.fragments).startswith("回答这个问题需要联网")
+    answer = router.answer("你好零，定时五分钟")
+    assert (answer.intent, "".join(answer.fragments)) == ("timer_set", "好的，定时5分钟。")
+    # on an English device, a question in Chinese (a cloud transcript) is answered in Chinese
+    english = Router(skills, OfflineBrain(), "hey zero")
+    assert "".join(english.answer("为什么天是蓝的").fragments).startswith("回答这个问题需要联网")
+    assert "".join(english.answer("").fragments) == "Sorry, I didn't catch that."
