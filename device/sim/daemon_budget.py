@@ -7,7 +7,11 @@ hears both recordings as a separate process, with a loopback OpenAI-compatible s
 cloud and a folder camera, exactly as a user would start it; ``os.wait4`` gives that process's
 peak resident memory and CPU time (not this process's, which builds several pipelines).
 
-    python -m device.sim.daemon_budget [--json]
+    python -m device.sim.daemon_budget [--json] [--language zh]
+
+``--language zh`` replays the Chinese demo's offline part instead (``zeropin demo --language
+zh``: the wake word 你好零 and the command model), to a daemon with ``[device] language = "zh"``
+whose cloud hears a question that is no command.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from device.cloud.providers import Provider
 from device.config.schema import Config
 from device.config.sources import load_config
 from device.daemon import LISTENING_CPU_PREFIX
+from device.sim.chinese_demo import run_chinese_demo
 from device.sim.cloud_demo import (
     CLOUD_SCENARIO,
     demo_picture,
@@ -36,29 +41,38 @@ from device.sim.cloud_demo import (
 from device.sim.demo import SCENARIO, run_demo
 
 SESSION_TRANSCRIPT = "why is the sky blue"
+CHINESE_TRANSCRIPT = "为什么天是蓝的"
 
 
-def measure_daemon(cfg: Config, work: Path, *, transcribes: bool = True) -> dict[str, float]:
+def measure_daemon(
+    cfg: Config, work: Path, *, transcribes: bool = True, language: str = "en"
+) -> dict[str, float]:
     """Peak RSS (MB), CPU seconds, audio seconds and turns of one daemon run over the session.
 
     Its provider is set up as a maker's ``[providers.NAME]`` table: with a transcription model
     (``transcribes``, as the presets have) the cloud hears what is not a command; without one,
     pocketsphinx decodes free text for the brain as well."""
-    run_demo(cfg, work / "offline", steps=SCENARIO)
-    run_cloud_demo(cfg, work / "cloud", steps=CLOUD_SCENARIO)
     mic = work / "session.wav"
-    audio_seconds = _join([work / "offline" / "mic.wav", work / "cloud" / "mic.wav"], mic)
+    if language == "zh":
+        run_chinese_demo(cfg, work / "offline")
+        audio_seconds = _join([work / "offline" / "mic.wav"], mic)
+        heard, settings = CHINESE_TRANSCRIPT, ["--set", "device.language=zh"]
+    else:
+        run_demo(cfg, work / "offline", steps=SCENARIO)
+        run_cloud_demo(cfg, work / "cloud", steps=CLOUD_SCENARIO)
+        audio_seconds = _join([work / "offline" / "mic.wav", work / "cloud" / "mic.wav"], mic)
+        heard, settings = SESSION_TRANSCRIPT, []
     (work / "camera").mkdir()
     demo_picture(work / "camera")
     with loopback_provider() as (server, provider):
         # What the loopback "hears" in every upload: a question, so each utterance that is no
         # command (the note, the questions) is answered by the cloud brain, streamed and spoken
-        server.transcript = SESSION_TRANSCRIPT
+        server.transcript = heard
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(work),  # a fresh state directory under it
         }
-        command = [sys.executable, "-m", "device.cli", "--set", "camera.backend=folder"]
+        command = [sys.executable, "-m", "device.cli", "--set", "camera.backend=folder", *settings]
         for key, value in _provider_settings(server.base_url, provider, transcribes).items():
             command += ["--set", f"{key}={value}"]
         command += ["run", "--sim", "--mic", str(mic), "--speaker-file", str(work / "replies")]
@@ -152,9 +166,10 @@ def _join(recordings: Sequence[Path], into: Path) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--language", choices=("en", "zh"), default="en")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="zeropin-daemon-") as work:
-        figures = measure_daemon(load_config(), Path(work))
+        figures = measure_daemon(load_config(), Path(work), language=args.language)
     if args.json:
         print(json.dumps(figures))
     else:
