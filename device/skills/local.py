@@ -343,18 +343,18 @@ class Skills:
             count = None
         if count == 0:
             return None
-        which = {None: "all your notes", 1: "your one note"}.get(count, f"all {count} notes")
-        kept = "OK, I kept your note." if count == 1 else "OK, I kept your notes."
-        return Confirmation("notes_delete", f"Delete {which}? {ANSWER_HINT}", kept)
+        say = self.say
+        asked = {None: "Delete all your notes? ", 1: "Delete your one note? "}
+        question = say(asked.get(count, "Delete all {count} notes? "), count=count)
+        kept = say("OK, I kept your note." if count == 1 else "OK, I kept your notes.")
+        return Confirmation("notes_delete", question + say(ANSWER_HINT), kept)
 
     def _notes_delete(self, intent: Intent) -> str:
         try:
             deleted = self.notes.delete_all()
         except StorageError as exc:
             log.warning("%s", exc)
-            return "I couldn't delete your notes."
-        return (
-            f"Deleted {deleted} note{'s' if deleted != 1 else ''}."
-            if deleted
-            else "You have no notes."
-        )
+            return self.say("I couldn't delete your notes.")
+        if deleted == 1:
+            return self.say("Deleted 1 note.")
+        return self.say("Deleted {count} notes.", count=deleted) if deleted else self.say(NO_NOTES)

@@ -137,3 +137,14 @@ def test_a_chinese_device_says_in_chinese_what_it_did_not_understand_or_cannot_a
     english = Router(skills, OfflineBrain(), "hey zero")
     assert "".join(english.answer("为什么天是蓝的").fragments).startswith("回答这个问题需要联网")
     assert "".join(english.answer("").fragments) == "Sorry, I didn't catch that."
+
+
+def test_deleting_notes_is_asked_and_answered_in_chinese(skills):
+    skills.handle(parse("记一下买牛奶"))
+    skills.handle(parse("记一下买鸡蛋"))
+    asked = skills.confirmation(parse("删除我的笔记"))
+    assert asked is not None
+    assert asked.question == "删除全部2条笔记吗？说“是的”确认，说“不要”就不删。"
+    assert asked.kept == "好的，笔记都留着。"
+    assert skills.handle(parse("删除我的笔记")) == "删除了2条笔记。"
+    assert is_confirmation("是的") and not is_confirmation(asked.question[-6:])
