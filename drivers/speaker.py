@@ -240,8 +240,9 @@ class WavSpeaker(Driver):
 
 
 def slug(label: str, max_length: int = 40) -> str:
-    """``label`` as a file-name part: lowercase a-z, 0-9 and '-', at most ``max_length`` chars."""
-    text = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    """``label`` as a file-name part: lowercase letters of any script, digits and '-', at most
+    ``max_length`` chars ("现在几点" stays itself, "Hello, World" is "hello-world")."""
+    text = re.sub(r"[\W_]+", "-", label.lower()).strip("-")
     return text[:max_length].rstrip("-") or "audio"
 
 

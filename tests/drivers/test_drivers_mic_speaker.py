@@ -385,6 +385,7 @@ def test_wav_speaker_play_without_begin_and_abort(tmp_path: Path) -> None:
 def test_slug() -> None:
     assert slug("  Hello, World  ") == "hello-world"
     assert slug("???") == "audio"
+    assert slug("你好零，现在几点？") == "你好零-现在几点"
     assert len(slug("a-" * 100)) <= 40
 
 
