@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from device.app import build_listener, build_synthesizer
 from device.app.hardware import build_camera, build_mic, camera_backend, frames_for
 from device.config.sources import load_config
 from device.doctor.run import _device_camera
 from device.errors import ConfigError
+from device.speaking.mandarin import BilingualSynthesizer
 from drivers.audio_format import write_wav
 from drivers.camera import FolderCamera
 from drivers.mic import FileMicrophone
@@ -49,3 +51,23 @@ def test_a_recording_is_read_in_chunks_of_the_configured_length(tmp_path: Path):
     with build_mic(cfg, recording, realtime=False) as mic:
         assert isinstance(mic, FileMicrophone)
         assert len(mic.read()) == 320 * 2
+
+
+def test_a_chinese_device_refuses_pocketsphinx_saying_why_and_what_hears_instead():
+    for key in ("asr.engine", "wake.engine"):
+        cfg = load_config(paths=[], env={}, overrides=["device.language=zh", f"{key}=pocketsphinx"])
+        with pytest.raises(ConfigError) as refused:
+            build_listener(cfg)
+        assert str(refused.value).startswith(f"[{key.split('.')[0]}] engine: pocketsphinx has no")
+        assert "command model" in str(refused.value)
+
+
+def test_a_chinese_device_hears_with_the_command_model_and_reads_chinese_in_mandarin(tmp_path):
+    cfg = load_config(
+        paths=[], env={}, overrides=["device.language=zh", f"device.state_dir={tmp_path}"]
+    )
+    listener = build_listener(cfg)
+    assert listener.recognizer.name == "command-model"  # no Vosk Chinese model fetched here
+    assert listener.wake.phrase == "你好零"
+    voice = build_synthesizer(cfg)
+    assert isinstance(voice, BilingualSynthesizer)
