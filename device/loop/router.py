@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from device.cancel import Cancellation
 from device.events import Heard
 from device.loop.brain import Brain
+from device.skills.chinese import has_chinese
 from device.skills.intents import ANSWERS, CONFIRMED, Intent, parse, without_wake_words
 from device.skills.languages import (
     CONVERSATION_UNHEARD,
@@ -130,7 +131,8 @@ class Router:
         if confirmed in waiting:
             return self._from_brain(waiting[confirmed](text, cancel or Cancellation()))
         if confirmed in (*CONFIRMED, VISITOR_RESET, RECORDING_TOGGLE):  # questions, a gesture
-            return Answer(confirmed, iter([self.skills.handle(Intent(confirmed))]))
+            done = self.skills.handle(Intent(confirmed, language=self._language_of(text)))
+            return Answer(confirmed, iter([done]))
         if confirmed:  # a yes to a question another answer has since replaced
             return Answer(BRAIN, iter([self._said(NO_LONGER_ASKED)]))
         if heard is not None and heard.trigger == "interpret" and self._pair is not None:
@@ -152,6 +154,12 @@ class Router:
         if confirmation is not None:
             return Answer(intent.name, iter([confirmation.question]), confirmation)
         return Answer(intent.name, iter([self.skills.handle(intent, heard)]))
+
+    def _language_of(self, text: str) -> str:
+        """What a yes (or a gesture, with no words) was said in, for the reply to be too."""
+        if has_chinese(text):
+            return "zh"
+        return "en" if text.strip() else self.language
 
     def _said(self, sentence: str) -> str:
         return IN_CHINESE.get(sentence, sentence) if self.language == "zh" else sentence

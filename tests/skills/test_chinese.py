@@ -148,3 +148,14 @@ def test_deleting_notes_is_asked_and_answered_in_chinese(skills):
     assert asked.kept == "好的，笔记都留着。"
     assert skills.handle(parse("删除我的笔记")) == "删除了2条笔记。"
     assert is_confirmation("是的") and not is_confirmation(asked.question[-6:])
+
+
+def test_a_yes_in_chinese_is_answered_in_chinese(skills):
+    router = Router(skills, OfflineBrain(language="zh"), "你好零", language="zh")
+    skills.handle(parse("记一下买牛奶"))
+    asked = router.answer("删除我的笔记")
+    assert asked.confirmation is not None
+    done = router.answer("是的", confirmed=asked.confirmation.action)
+    assert "".join(done.fragments) == "删除了1条笔记。"
+    toggled = router.answer("", confirmed="recording_toggle")  # the double press: no words
+    assert "".join(toggled.fragments) == "这台设备没有开启录音。"
