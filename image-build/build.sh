@@ -108,10 +108,13 @@ rm -rf "$stage" && mkdir -p "$stage/wheel"
 "$python" -m pip wheel -q --no-deps -w "$stage/wheel" "$repo"
 wheel_name=$(cd "$stage/wheel" && ls -- *.whl)
 cp -r "$repo/systemd" "$stage/units"
-mkdir -p "$stage/models/wakeword"
+mkdir -p "$stage/models"
 cp "$repo/models/manifest.toml" "$stage/models/"
-cp "$repo"/models/wakeword/*.tflite "$repo"/models/wakeword/*.json "$repo"/models/wakeword/*.md \
-    "$stage/models/wakeword/"
+for shipped in wakeword commands; do  # the models that ship in the repository, with their cards
+    mkdir -p "$stage/models/$shipped"
+    cp "$repo"/models/$shipped/*.tflite "$repo"/models/$shipped/*.json \
+        "$repo"/models/$shipped/*.md "$stage/models/$shipped/"
+done
 cp "$here/provision.sh" "$here/zeropin.toml.example" "$stage/"
 # pip and the model download in the chroot trust what the host trusts (a company proxy's CA,
 # say), for this build only

@@ -77,10 +77,13 @@ install -d -m 0755 "$PREFIX"
 "$VENV/bin/pip" install -q --disable-pip-version-check "${find_links[@]}" --upgrade "$wheel"
 
 step "models in $PREFIX/models"
-install -d -m 0755 "$PREFIX/models" "$PREFIX/models/wakeword"
+install -d -m 0755 "$PREFIX/models"
 install -m 0644 "$models/manifest.toml" "$PREFIX/models/manifest.toml"
-for file in "$models"/wakeword/*.tflite "$models"/wakeword/*.json "$models"/wakeword/*.md; do
-    install -m 0644 "$file" "$PREFIX/models/wakeword/"
+for shipped in wakeword commands; do  # the wake words and the Chinese command model
+    install -d -m 0755 "$PREFIX/models/$shipped"
+    for file in "$models"/$shipped/*.tflite "$models"/$shipped/*.json "$models"/$shipped/*.md; do
+        install -m 0644 "$file" "$PREFIX/models/$shipped/"
+    done
 done
 
 step "config and state folders"

@@ -110,8 +110,10 @@ def test_the_daemon_user_models_and_state_folder_are_in_place(root: Path) -> Non
     group = {line.split(":")[0]: line for line in (root / "etc/group").read_text().splitlines()}
     for name in ("audio", "video", "gpio"):
         assert "zeropin" in group[name].split(":")[3].split(","), f"zeropin is not in {name}"
-    shipped = root / "opt/zeropin/models/wakeword/hey_zero.tflite"
-    assert shipped.read_bytes() == (REPO / "models/wakeword/hey_zero.tflite").read_bytes()
+    for spec in load_manifest().values():  # every model that ships in the repository
+        if spec.path:
+            shipped = root / "opt/zeropin/models" / spec.path
+            assert shipped.read_bytes() == (REPO / "models" / spec.path).read_bytes(), spec.name
     state = root / "var/lib/zeropin"
     assert stat.S_IMODE(state.stat().st_mode) == 0o750
 
