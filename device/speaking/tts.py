@@ -243,11 +243,17 @@ _SYMBOLS = (
     (re.compile(r"\s*%"), " percent"),
     (re.compile(r"\s*&\s*"), " and "),
 )
-_SENTENCE_END = ".!?:;,"
+_SENTENCE_END = ".!?:;,。！？：；，"
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"[ \t]+([.,!?;:])")
 # Emoji and other pictographs (So), joiners (Cf), private use; and what modifies emoji.
 _DROPPED_CATEGORIES = frozenset({"So", "Cf", "Co", "Cs"})
 _EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")  # variation, skin tone
+
+
+def _stop(line: str) -> str:
+    """The full stop a line of its script takes."""
+    return "。" if _CHINESE.search(line) else "."
 
 
 def speakable(text: str) -> str:
@@ -276,7 +282,7 @@ def speakable(text: str) -> str:
     lines = [" ".join(line.split()) for line in text.splitlines()]
     lines = [line for line in lines if line]
     joined = [
-        line if index == len(lines) - 1 or line[-1] in _SENTENCE_END else line + "."
+        line if index == len(lines) - 1 or line[-1] in _SENTENCE_END else line + _stop(line)
         for index, line in enumerate(lines)
     ]
     return " ".join(joined)

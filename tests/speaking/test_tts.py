@@ -216,3 +216,8 @@ def test_earcons_are_cached_and_unknown_names_listed() -> None:
     assert earcon("wake") is earcon("wake")
     with pytest.raises(ValueError, match="wake, done, error, timer"):
         earcon("fanfare")
+
+
+def test_chinese_lines_are_joined_with_a_chinese_full_stop():
+    said = speakable("# 天空\n天是蓝的。\n- 因为散射\n- 波长短")
+    assert said == "天空。 天是蓝的。 因为散射。 波长短"
