@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from functools import cache
 
 from device.speaking.tts import EspeakSynthesizer, Synthesizer
@@ -41,7 +42,7 @@ def has_chinese(text: str) -> bool:
 
 
 @cache
-def _convert():  # type: ignore[no-untyped-def]
+def _convert() -> Callable[[str], list[str]]:
     # Without the phrase dictionary unless asked for (_with_phrases): pypinyin reads this when
     # first imported, and would otherwise load it
     os.environ.setdefault("PYPINYIN_NO_PHRASES", "true")
