@@ -147,7 +147,9 @@ def _runtime() -> tuple[str, Any]:
     )
 
 
-def _check_loads_safely(model_path: Path, content: bytes, module: str) -> None:
+def _check_loads_safely(
+    model_path: Path, content: bytes, module: str, hint: str = TRAIN_HINT
+) -> None:
     digest = hashlib.sha256(content).hexdigest()
     if digest in _loads_safely:
         return
@@ -163,7 +165,7 @@ def _check_loads_safely(model_path: Path, content: bytes, module: str) -> None:
     if trial.returncode < 0:
         raise ModelError(
             f"{model_path} crashed the TFLite runtime (signal {-trial.returncode}): the file is "
-            f"damaged or cut short; copy it again, or {TRAIN_HINT}"
+            f"damaged or cut short; copy it again, or {hint}"
         )
     if trial.returncode != 0:  # not loaded here either: the same memory may not fail cleanly
         lines = trial.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"]
@@ -202,18 +204,21 @@ def _card_value(
     return value
 
 
-def load_interpreter(model_path: Path) -> Any:
-    """A TFLite interpreter for ``model_path``, from tflite_runtime or else ai_edge_litert."""
+def load_interpreter(
+    model_path: Path, hint: str = TRAIN_HINT, what: str = "wake-word model"
+) -> Any:
+    """A TFLite interpreter for ``model_path``, from tflite_runtime or else ai_edge_litert.
+    ``hint`` (how to make one) and ``what`` (the kind of model) go into its errors."""
     module, Interpreter = _runtime()
     if not model_path.is_file():
-        raise ModelError(f"wake-word model {model_path} not found; {TRAIN_HINT}")
+        raise ModelError(f"{what} {model_path} not found; {hint}")
     try:
         content = model_path.read_bytes()
     except OSError as exc:
-        raise ModelError(f"{model_path}: cannot read the wake-word model: {exc.strerror}") from exc
+        raise ModelError(f"{model_path}: cannot read the {what}: {exc.strerror}") from exc
     if content[4:8] != b"TFL3":
-        raise ModelError(f"{model_path} is not a TFLite model (no TFL3 identifier); {TRAIN_HINT}")
-    _check_loads_safely(model_path, content, module)
+        raise ModelError(f"{model_path} is not a TFLite model (no TFL3 identifier); {hint}")
+    _check_loads_safely(model_path, content, module, hint)
     try:
         interpreter = Interpreter(model_content=content, num_threads=1)
         interpreter.allocate_tensors()
