@@ -16,7 +16,7 @@ import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("device", "drivers")
-SOURCE_DIRS = ("device", "drivers", "models/wakeword/trainer")
+SOURCE_DIRS = ("device", "drivers", "models/wakeword/trainer", "models/commands/trainer")
 MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 

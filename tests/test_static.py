@@ -19,5 +19,7 @@ def test_ruff_finds_nothing():
 
 
 def test_mypy_finds_nothing():
-    result = _run("mypy", "device", "drivers", "models/wakeword/trainer")
+    result = _run(
+        "mypy", "device", "drivers", "models/wakeword/trainer", "models/commands/trainer"
+    )
     assert result.returncode == 0, result.stdout + result.stderr

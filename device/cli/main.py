@@ -10,6 +10,7 @@ from pathlib import Path
 
 from device import __version__
 from device.cli import commands
+from device.cli.command_model import add_command_model_parsers
 from device.cli.recordings import add_recordings_parsers
 from device.cli.wakeword import add_wakeword_parsers
 from device.cli.web import add_web_parsers
@@ -22,7 +23,7 @@ log = logging.getLogger("zeropin")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, rest = parser.parse_known_args(argv)
-    if getattr(args, "takes_rest", False):  # wakeword train|testset: the trainer parses the rest
+    if getattr(args, "takes_rest", False):  # wakeword|commands train: the trainer parses the rest
         args.rest = rest
     elif rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")  # as parse_args says it
@@ -165,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     turns.set_defaults(func=commands.turns)
 
     add_wakeword_parsers(sub)
+    add_command_model_parsers(sub)
     add_workshop_parsers(sub)
     add_web_parsers(sub)
 

@@ -1,0 +1,131 @@
+"""The command network: the wake word's DS-CNN (``wakeword_trainer.network``) with a softmax head.
+
+Input: a 3 s window of log-mel rows (``device.listening.command_model.WINDOW_FRAMES`` x 40),
+each band less its mean over the window. A strided 10x4 convolution, four depthwise-separable
+blocks of CHANNELS channels (the first and third strided in time again), average pooling, and one
+probability per label. Trained with the wake-word trainer's SpecAugment and formant warp
+(``masked``); exported full-integer int8, as the wake word is, for tflite-runtime 2.14.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from wakeword_trainer.network import masked
+
+from device.listening.command_model import WINDOW_FRAMES
+from device.listening.features import MEL_BANDS
+
+CHANNELS = 64
+BLOCKS = 4
+BATCH = 128
+
+
+def build_model(classes: int) -> Any:
+    import tensorflow as tf
+
+    layers = tf.keras.layers
+
+    def norm_relu(x: Any) -> Any:
+        return layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x))
+
+    inputs = tf.keras.Input((WINDOW_FRAMES, MEL_BANDS, 1))
+    x = layers.Subtract()([inputs, layers.AveragePooling2D((WINDOW_FRAMES, 1))(inputs)])
+    x = norm_relu(
+        layers.Conv2D(CHANNELS, (10, 4), strides=(2, 4), padding="same", use_bias=False)(x)
+    )
+    for block in range(BLOCKS):
+        stride = {0: (2, 2), 2: (2, 1)}.get(block, (1, 1))
+        x = norm_relu(layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False)(x))
+        x = norm_relu(layers.Conv2D(CHANNELS, 1, use_bias=False)(x))
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    outputs = layers.Dense(classes, activation="softmax")(x)
+    return tf.keras.Model(inputs, outputs)
+
+
+def train(
+    features: np.ndarray,
+    labels: np.ndarray,
+    classes: int,
+    epochs: int,
+    seed: int,
+    learning_rate: float = 3e-3,
+    quiet: bool = False,
+) -> Any:
+    """A trained Keras model. 5% of the windows are kept aside to report validation loss as it
+    goes; the rest are masked afresh every epoch."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(labels))
+    held, kept = order[: len(order) // 20], order[len(order) // 20 :]
+
+    class Batches(tf.keras.utils.Sequence):
+        def __init__(self) -> None:
+            super().__init__()
+            self.order = kept.copy()
+
+        def __len__(self) -> int:
+            return -(-len(self.order) // BATCH)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            picked = self.order[index * BATCH : (index + 1) * BATCH]
+            return masked(features[picked], rng)[..., None], labels[picked]
+
+        def on_epoch_end(self) -> None:
+            rng.shuffle(self.order)
+
+    model = build_model(classes)
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    cosine = tf.keras.callbacks.LearningRateScheduler(
+        lambda epoch: learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))) + 1e-5
+    )
+    model.fit(
+        Batches(),
+        epochs=epochs,
+        validation_data=(features[held][..., None], labels[held]),
+        callbacks=[cosine],
+        verbose=0 if quiet else 2,
+    )
+    return model
+
+
+def export_int8(model: Any, calibration: np.ndarray) -> bytes:
+    """Full-integer TFLite: int8 weights, activations, input and output, ranges set from the
+    ``calibration`` windows."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([w[None, ..., None]] for w in calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return bytes(converter.convert())
+
+
+def int8_probabilities(content: bytes, windows: np.ndarray) -> np.ndarray:
+    """(n, classes) probabilities of the int8 model ``content`` for ``windows``, as the device
+    computes them (``CommandModelRecognizer.probabilities``)."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=content, num_threads=1)
+    interpreter.allocate_tensors()
+    given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    in_scale, in_zero = given["quantization"]
+    out_scale, out_zero = taken["quantization"]
+    out = []
+    for window in windows:
+        quantized = np.clip(np.round(window / in_scale + in_zero), -128, 127).astype(np.int8)
+        interpreter.set_tensor(given["index"], quantized.reshape(given["shape"]))
+        interpreter.invoke()
+        raw = interpreter.get_tensor(taken["index"]).reshape(-1).astype(np.float32)
+        out.append((raw - out_zero) * out_scale)
+    return np.array(out, dtype=np.float32)
