@@ -22,7 +22,7 @@ def train_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=Settings.epochs)
     parser.add_argument(
         "--scale", type=float, default=Settings.scale,
-        help="of the training clips (1 = 400 a command and about 5,000 unknown)",
+        help="of the training clips (1 = 400 a command and 6,350 unknown)",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser

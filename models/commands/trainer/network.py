@@ -17,7 +17,10 @@ from wakeword_trainer.network import masked
 from device.listening.command_model import WINDOW_FRAMES
 from device.listening.features import MEL_BANDS
 
-CHANNELS = 64
+# 96 channels: on validation (seed 1000's windows), 80% of the commands heard at 1% of the unknown
+# accepted, against 72% with 64 channels and the features averaged over the bands only (so the
+# head knows when each was heard) instead of over the whole window (models/README.md).
+CHANNELS = 96
 BLOCKS = 4
 BATCH = 128
 

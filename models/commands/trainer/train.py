@@ -19,7 +19,7 @@ from device.skills.chinese_commands import canonical_phrases
 
 from . import dataset, network
 from .card import write_card
-from .dataset import TRAIN_SIZES, Sizes, WindowSet
+from .dataset import TRAIN_SIZES, Job, Sizes, WindowSet
 from .texts import check_texts
 
 MAX_FALSE_ACCEPTS = 0.01  # of validation's unknown windows a threshold may let through
@@ -78,20 +78,16 @@ def choose_threshold(probabilities: np.ndarray, windows: WindowSet) -> tuple[flo
     return threshold, {"commands_right": accuracy, "unknown_accepted": accepted}
 
 
-def _snr_name(snr: float) -> str:
-    return "clean" if math.isinf(snr) else f"{snr:g} dB"
-
-
 def test_metrics(
     probabilities: np.ndarray, windows: WindowSet, labels: tuple[str, ...], threshold: float
 ) -> dict[str, Any]:
-    """Per noise level: each command's share heard right (and as another command), and each
-    kind of unknown's share heard as a command."""
+    """Per condition (noise level; the wake phrase before): each command's share heard right
+    (and as another command), and each kind of unknown's share heard as a command."""
     said, right = decide(probabilities, windows, threshold)
     unknown = len(labels) - 1
     out: dict[str, Any] = {}
-    for snr in TEST_SNRS:
-        at = windows.snr_db == snr
+    for name in dict.fromkeys(windows.condition):
+        at = windows.condition == name
         commands = {}
         for k in range(unknown):
             mine = at & (windows.labels == k)
@@ -109,13 +105,26 @@ def test_metrics(
             for kind in kinds
         }
         is_command = at & (windows.labels != unknown)
-        out[_snr_name(snr)] = {
+        out[str(name)] = {
             "commands_right": round(float(np.mean(right[is_command])), 4),
             "unknown_accepted": round(float(np.mean(said[at & ~is_command] >= 0)), 4),
             "commands": commands,
             "unknown": false_accepts,
         }
     return out
+
+
+def test_jobs(seed: int, split: dataset.VariantSplit, labels: tuple[str, ...]) -> list[Job]:
+    """The held-out variants' texts at each of TEST_SNRS, and at 20 dB after the wake phrase
+    (as the listener hands an utterance over after a wake word: the phrase, then the command)."""
+    jobs = [
+        job
+        for snr in TEST_SNRS
+        for job in dataset.make_jobs(seed, split.test, TEST_SIZES, labels, snr_db=snr)
+    ]
+    return jobs + dataset.make_jobs(
+        seed + 1, split.test, TEST_SIZES.scaled(0.5), labels, snr_db=20.0, prefix_share=1.0
+    )
 
 
 def run(settings: Settings, command: str) -> int:
@@ -131,14 +140,15 @@ def run(settings: Settings, command: str) -> int:
         "training clips", settings.quiet,
     )  # fmt: skip
     validation = dataset.build(
-        dataset.make_jobs(settings.seed + 1000, split.validation, VALIDATION_SIZES, labels),
+        dataset.make_jobs(
+            settings.seed + 1000, split.validation, VALIDATION_SIZES, labels,
+            prefix_share=dataset.PREFIX_SHARE,
+        ),
         "validation clips", settings.quiet,
     )  # fmt: skip
     test = dataset.build(
-        [job for snr in TEST_SNRS for job in dataset.make_jobs(
-            settings.seed + 2000, split.test, TEST_SIZES, labels, snr_db=snr)],
-        "test clips", settings.quiet,
-    )  # fmt: skip
+        test_jobs(settings.seed + 2000, split, labels), "test clips", settings.quiet
+    )
     data_seconds = time.monotonic() - started
     model = network.train(
         train.features, train.labels, len(labels), settings.epochs, settings.seed,
