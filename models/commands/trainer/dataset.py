@@ -122,8 +122,8 @@ class Sizes:
         )
 
 
-# Timers of other lengths and pieces of commands are the unknowns most often heard as commands
-# (6-7% and 2-3% of the held-out ones with 1,000 and 700 here): more of them.
+# Timers of other lengths and pieces of commands were the unknowns most often heard as commands
+# (6-7% and 2-3% of the test's, with 1,000 and 700 here, in a trial run): more of them.
 TRAIN_SIZES = Sizes(
     400,
     {"talk": 1600, "everyday": 600, "fragment": 900, "timer": 1500, "english": 600,
