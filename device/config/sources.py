@@ -455,18 +455,28 @@ def load_config_with_sources(
             if (setting.section, setting.key) == ("llm", "chain"):
                 chain_where = setting.where
         sources[f"{setting.section}.{setting.key}"] = setting.source
-    if sources["wake.phrase"] == "default":  # the language's own wake word
+    config = _config(values, sources, tables)
+    _check_chain(config, chain_where)
+    _check_servers(config, servers_named_in)
+    return config, sources
+
+
+def _config(
+    values: dict[str, dict[str, Any]],
+    sources: dict[str, str],
+    tables: dict[tuple[str, str], dict[str, Any]],
+) -> Config:
+    """The Config of the layers' ``values`` and named ``tables``; the device's language gives
+    the wake phrase when no layer set one."""
+    if sources["wake.phrase"] == "default":
         values["wake"]["phrase"] = WAKE_PHRASES[values["device"]["language"]]
-    config = Config(
+    return Config(
         **{name: cls(**values[name]) for name, cls in _SECTIONS.items()},
         providers=tuple((n, ProviderConfig(**t)) for (k, n), t in tables.items() if k != SERVERS),
         mcp_servers=tuple(
             (n, McpServerConfig(**t)) for (k, n), t in tables.items() if k == SERVERS
         ),
     )
-    _check_chain(config, chain_where)
-    _check_servers(config, servers_named_in)
-    return config, sources
 
 
 def load_config(

@@ -92,7 +92,7 @@ from device.skills.local import (
     VISITOR_RESET_QUESTION,
 )
 from device.skills.numbers import say_duration
-from device.skills.phrasebook import phrasebook
+from device.skills.phrasebooks import phrasebook_for
 from device.skills.recordings import RECORDING_TOGGLE
 from drivers.leds import LedPattern
 
@@ -382,7 +382,7 @@ def _announced(
     name = event.name
     if not name or name[0].isdigit():
         name = say_duration(event.duration_seconds, attributive=True)
-    said = phrasebook(machine.language)(TIMER_DONE, name=name)
+    said = phrasebook_for(machine.language)(TIMER_DONE, name=name)
     return _announce(machine, said, "timer")
 
 

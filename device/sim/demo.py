@@ -188,8 +188,7 @@ def run_demo(
     ``privacy_led`` photos are refused; ``state_dir`` defaults to a temporary folder. ``now`` is the
     skills' clock: pin it for a run that repeats exactly, since the user waits for each answer
     and "It's 9:59 PM" is not as long as "It's 10:00 PM". ``on_state`` is told each new state and
-    the audio time it came at. ``user`` is the voice the user speaks with (USER_VOICE).
-    """
+    the audio time it came at. ``user`` is the user's voice (USER_VOICE's by default)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[TurnReport] = []
     factory = simulated_pin_factory()

@@ -1,4 +1,6 @@
-"""The device's replies in Chinese: a catalogue keyed by the English templates the skills say.
+"""The device's replies in Chinese: a catalogue keyed by the English templates the skills say
+(copied here as a translation file copies them; tests/skills/test_chinese.py checks that the
+skills still say each one).
 
 Numbers stay digits ("定时5分钟"): espeak-ng's Mandarin voice reads them the Chinese way, and a
 screen shows them as Chinese text usually does. The time is said as a Chinese speaker says it:
@@ -10,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from device.skills import local, recordings
 from device.skills.phrasebook import Phrasebook
 
 CATALOGUE = {
@@ -20,8 +21,8 @@ CATALOGUE = {
     "Timers can run from one second to one day.": "定时可以从一秒到一天。",
     "OK, timer set for {length}.": "好的，定时{length}。",
     "OK, {name} timer set for {length}.": "好的，{name}定时{length}。",
-    local.NO_TIMER: "现在没有定时。",
-    local.TIMER_DONE: "定时时间到了。",
+    "There's no timer running.": "现在没有定时。",
+    "Your {name} timer is done.": "定时时间到了。",
     "Cancelled the {name} timer.": "定时取消了。",
     "Cancelled {count} timers.": "取消了{count}个定时。",
     "{name} timer, {length} left": "定时还剩{length}",
@@ -30,37 +31,46 @@ CATALOGUE = {
     "Volume {percent} percent.": "音量百分之{percent}。",
     "Sound is back on, at {percent} percent.": "声音打开了，音量百分之{percent}。",
     "I haven't said anything yet.": "我还什么都没说。",
-    local.HELP: "我可以报时间和日期，定时和取消定时，调音量，录音，读你的笔记。"
-    "其他的问题要联网才能回答。",
+    (
+        "I can tell the time and the date, set and cancel timers, take notes and read "
+        "them back, take photos, record a meeting, change the volume, and repeat what I "
+        "said. Anything else needs the cloud."
+    ): ("我可以报时间和日期，定时和取消定时，调音量，录音，读你的笔记。其他的问题要联网才能回答。"),
     "What should the note say?": "笔记要写什么？",
     "Noted: {text}.": "记下了：{text}。",
     "I can't read your notes right now. The log says why.": "现在读不了笔记，日志里有原因。",
     "I couldn't read your notes.": "读不了你的笔记。",
-    local.NO_NOTES: "你没有笔记。",
+    "You have no notes.": "你没有笔记。",
     "You have one note: {listing}": "你有一条笔记：{listing}",
     "You have {count} notes. Newest first: {listing}": "你有{count}条笔记，最新的是：{listing}",
     " And {count} older.": "还有{count}条更早的。",
     "Delete all your notes? ": "删除全部笔记吗？",
     "Delete your one note? ": "删除你的那条笔记吗？",
     "Delete all {count} notes? ": "删除全部{count}条笔记吗？",
-    local.ANSWER_HINT: "说“是的”确认，说“不要”就不删。",
+    "Say yes to confirm, or no to cancel.": "说“是的”确认，说“不要”就不删。",
     "OK, I kept your note.": "好的，笔记留着。",
     "OK, I kept your notes.": "好的，笔记都留着。",
     "I couldn't delete your notes.": "删不了你的笔记。",
     "Deleted 1 note.": "删除了1条笔记。",
     "Deleted {count} notes.": "删除了{count}条笔记。",
-    recordings.NO_RECORDER: "这台设备没有开启录音。",
-    recordings.STARTED: "开始录音。说“停止录音”或者按两下按钮就停。",
-    recordings.STARTED_FOR_THE_CLOUD: "开始录音，录音会上传到云端转写。"
-    "说“停止录音”或者按两下按钮就停。",
-    recordings.NOT_RECORDING: "我没有在录音。",
-    "No, " + recordings.NOT_RECORDING: "没有，我没有在录音。",
+    "Recording is turned off on this device.": "这台设备没有开启录音。",
+    "Recording. Say stop recording, or press the button twice, to stop.": (
+        "开始录音。说“停止录音”或者按两下按钮就停。"
+    ),
+    (
+        "Recording, for the cloud to transcribe. Say stop recording, or press the button "
+        "twice, to stop."
+    ): ("开始录音，录音会上传到云端转写。说“停止录音”或者按两下按钮就停。"),
+    "I'm not recording.": "我没有在录音。",
+    "No, I'm not recording.": "没有，我没有在录音。",
     "Yes, I've been recording for {length}.": "是的，已经录了{length}。",
     "Stopped. I recorded {length}.": "停了，录了{length}。",
     "I'm already recording: {length} so far.": "已经在录音了，录了{length}。",
-    recordings.AFTERWARDS["cloud"]: "联网以后我会转写并写一个摘要。",
-    recordings.AFTERWARDS["local"]: "我会在设备上转写。",
-    recordings.LOCAL_THEN_SUMMARY: "我会在设备上转写，然后由云端写摘要。",
+    " I'll transcribe it and write a summary when I'm online.": "联网以后我会转写并写一个摘要。",
+    " I'll transcribe it on the device.": "我会在设备上转写。",
+    " I'll transcribe it on the device, then the cloud will summarise it.": (
+        "我会在设备上转写，然后由云端写摘要。"
+    ),
     "": "",
 }
 WEEKDAYS = "一二三四五六日"

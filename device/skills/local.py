@@ -20,7 +20,8 @@ from device.cancel import Cancellation
 from device.errors import StorageError
 from device.events import Heard
 from device.skills.intents import Intent
-from device.skills.phrasebook import ENGLISH, Phrasebook, phrasebook
+from device.skills.phrasebook import ENGLISH, Phrasebook
+from device.skills.phrasebooks import phrasebook_for
 from device.skills.recordings import RECORDING_INTENTS, RecordingSkill
 from device.skills.timers import Timers
 from device.speaking.playback import Volume
@@ -137,7 +138,7 @@ class Skills:
         """The reply to ``intent`` (may be empty: "stop" says nothing); ``heard``, the utterance
         it was parsed from, gives a dictated note its audio. The reply is in the language the
         intent was said in."""
-        self.say = phrasebook(intent.language)
+        self.say = phrasebook_for(intent.language)
         if intent.name == "note_add":
             reply = self._note_add(intent, heard)
         elif intent.name in RECORDING_INTENTS:
@@ -152,7 +153,7 @@ class Skills:
     def confirmation(self, intent: Intent) -> Confirmation | None:
         """The question to ask before ``intent``; None when it may be done at once (also when
         there is nothing to delete, which ``handle`` then says)."""
-        self.say = phrasebook(intent.language)
+        self.say = phrasebook_for(intent.language)
         if intent.name == "notes_delete":
             return self._confirm_notes_delete()
         if intent.name == "forget" and (self.memory is not None or self.conversation is not None):

@@ -5,8 +5,9 @@ The skills write their replies as English templates with named blanks and fill t
 phrasebook: ``say("OK, timer set for {length}.", length=say.duration(300))``. English fills the
 template as it is; another language (``device.skills.chinese_replies``) looks the template up
 in its catalogue first, so a reply it has no entry for is still said, in English.
+``device.skills.phrasebooks`` finds the phrasebook of a language code.
 
-    say = phrasebook("zh")
+    say = phrasebook_for("zh")  # device.skills.phrasebooks
     say(NO_TIMER)                       # "现在没有定时。"
     say.clock(dt.datetime(2026, 12, 7, 15, 7))   # "下午3点7分"
 """
@@ -48,11 +49,3 @@ class Phrasebook:
 
 ENGLISH = Phrasebook()
 
-
-def phrasebook(code: str) -> Phrasebook:
-    """The phrasebook for a language code; English for one the device does not speak."""
-    if code == "zh":
-        from device.skills.chinese_replies import CHINESE  # its catalogue, only when needed
-
-        return CHINESE
-    return ENGLISH

@@ -11,9 +11,10 @@ import pytest
 
 from device.loop.brain import OfflineBrain
 from device.loop.router import BRAIN, Router
+from device.skills import local, recordings
 from device.skills.chinese import chinese_duration, chinese_number, normalise
 from device.skills.chinese_commands import COMMANDS
-from device.skills.chinese_replies import CHINESE
+from device.skills.chinese_replies import CATALOGUE, CHINESE
 from device.skills.intents import decided_locally, is_confirmation, is_stop, parse
 from device.skills.local import Skills
 from device.skills.timers import Timers
@@ -159,3 +160,14 @@ def test_a_yes_in_chinese_is_answered_in_chinese(skills):
     assert "".join(done.fragments) == "删除了1条笔记。"
     toggled = router.answer("", confirmed="recording_toggle")  # the double press: no words
     assert "".join(toggled.fragments) == "这台设备没有开启录音。"
+
+
+def test_the_catalogue_still_has_the_english_the_skills_say():
+    english = (
+        local.HELP, local.NO_TIMER, local.TIMER_DONE, local.NO_NOTES, local.ANSWER_HINT,
+        recordings.NO_RECORDER, recordings.STARTED, recordings.STARTED_FOR_THE_CLOUD,
+        recordings.NOT_RECORDING, "No, " + recordings.NOT_RECORDING,
+        *(text for text in recordings.AFTERWARDS.values() if text),
+        recordings.LOCAL_THEN_SUMMARY,
+    )  # fmt: skip
+    assert [text for text in english if text not in CATALOGUE] == []
