@@ -18,7 +18,7 @@ from typing import Any
 
 from device.listening.features import FRONT_ENDS
 
-from .settings import DataSettings, TrainSettings
+from .settings import LANGUAGES, DataSettings, TrainSettings
 
 
 def run(command: str, argv: Sequence[str]) -> int:
@@ -68,6 +68,12 @@ def _front_end(text: str) -> str:
     return text
 
 
+def _language(text: str) -> str:
+    if text not in LANGUAGES:
+        raise argparse.ArgumentTypeError(f"{text}: must be one of {', '.join(LANGUAGES)}")
+    return text
+
+
 def _share(text: str) -> float:
     number = _finite(text)
     if not 0 <= number <= 1:
@@ -112,6 +118,12 @@ _OPTIONS = {
         "networks to train on the same data and average; each adds its training time and its "
         "CPU on the device",
         _at_least_one,
+    ),
+    "language": _Option(
+        "what the phrase is in: en, or zh (Chinese characters, said by espeak-ng's Mandarin "
+        "voice from pinyin; no other engine)",
+        _language,
+        metavar="LANG",
     ),
     "positives": _Option("phrase clips to synthesise"),
     "sentences": _Option("sentences without the phrase"),
@@ -214,6 +226,13 @@ def testset_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--other-engines", action="store_true", help="flite's and festival's held-out voices too"
     )
+    parser.add_argument(
+        "--language",
+        type=_language,
+        default="en",
+        metavar="LANG",
+        help="what the phrase is in: en (default) or zh (Chinese: Mandarin voice, no other engine)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_testset)
     return parser
@@ -290,12 +309,17 @@ def _train(args: argparse.Namespace) -> int:
 
 def _testset(args: argparse.Namespace) -> int:
     _check_train_extra()
+    from .chinese import split_voices as chinese_voices
     from .speech import split_voices
     from .testset import write_test_set
 
+    if args.language == "zh":
+        split = chinese_voices()
+    else:
+        split = split_voices(other_engines=args.other_engines)
     positives, negatives = write_test_set(
         " ".join(args.phrase.lower().split()),
-        split_voices(other_engines=args.other_engines),
+        split,
         args.out,
         positives_per_snr=args.clips,
         negative_minutes=args.minutes,

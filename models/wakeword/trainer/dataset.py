@@ -20,7 +20,7 @@ from device.errors import ModelError
 from device.listening.features import CONTEXT_FRAMES, FRONT_ENDS, LOG_MEL, FrontEnd
 from drivers.audio_format import read_wav
 
-from . import engines
+from . import chinese, engines
 from .augment import RATE, Augmenter, to_float, to_int16
 from .settings import DataSettings
 from .speech import (
@@ -113,6 +113,8 @@ def positive_jobs(
 ) -> list[tuple[Voice, str]]:
     """The phrase said ``n`` times; for training, ``accent_share`` of it by other languages'
     voices (``split.accent_voices``): the phrase as people who learnt English say it."""
+    if split.language == "zh":
+        return chinese.positive_jobs(rng, phrase, split, n, held_out)
     voices = split.heldout_voices if held_out else split.train_voices
     names = split.heldout_variants if held_out else split.train_variants
     accents = split.accent_voices if accent_share and not held_out else ()
@@ -138,6 +140,8 @@ def negative_jobs(
     """Talk without the phrase: sentences, or ``confusable`` phrases, or ``single`` words. For
     training, half of it in other languages' voices (unless not ``accents``): the more kinds of
     speech the model has heard not to be the phrase, the fewer new voices fool it."""
+    if split.language == "zh":
+        return chinese.negative_jobs(rng, phrase, split, n, held_out, confusable, single)
     voices = split.heldout_voices if held_out else split.train_voices
     names = split.heldout_variants if held_out else split.train_variants
     accents_pool = split.negative_voices if accents and not held_out else ()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 HELDOUT_VOICES = ("en-029", "en-gb-scotland")  # Caribbean and Scottish English
+LANGUAGES = ("en", "zh")  # what a phrase can be in (zh: chinese.py)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class DataSettings:
     natural_share: float = 0.0
     # espeak-ng variants bred from the training ones (variants.py); off: 100 did not help.
     made_up_variants: int = 0
+    # What the phrase is in: "en", or "zh" (Chinese characters, said by espeak-ng's Mandarin
+    # voice from pinyin; the talk without it Chinese and some English: chinese.py).
+    language: str = "en"
     # The features the model sees (device/listening/features.py): "log-mel" or "micro".
     front_end: str = "log-mel"
 

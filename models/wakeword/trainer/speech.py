@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import TtsError
+from device.speaking.mandarin import MANDARIN_VOICE, pinyin
 from device.speaking.tts import EspeakSynthesizer
 
 from . import engines
@@ -77,6 +78,8 @@ class Voice:
     def say(self, text: str) -> np.ndarray:
         if engines.is_other_engine(self.name):
             return engines.say_many(self.name, [(self.rate_wpm, self.pitch, text)])[0]
+        if self.name.split("+")[0] == MANDARIN_VOICE:  # it reads pinyin, not characters
+            text = pinyin(text, phrases=True)
         tts = EspeakSynthesizer(self.name, self.rate_wpm, self.pitch, volume_percent=100)
         pcm = tts.synthesize(text)
         return np.frombuffer(pcm, dtype="<i2").copy()
@@ -174,6 +177,10 @@ class VoiceSplit:
     # phrase clips and of the talk they say (the rest is shared by all the training voices).
     natural_voices: tuple[str, ...] = ()
     natural_share: float = 0.0
+    # What the phrase and most of the talk are in: "en", or "zh" (chinese.py: then
+    # negative_voices are English ones, for the English talk, and these the held-out ones).
+    language: str = "en"
+    heldout_negative_voices: tuple[str, ...] = ()
 
     def training_pool(self, rng: random.Random) -> tuple[str, ...]:
         """The training voices to draw the next speaker from."""
@@ -216,10 +223,13 @@ def random_voice(
     voices: tuple[str, ...],
     variant_names: tuple[str, ...],
     rates: tuple[int, int] = (120, 210),
+    always_variant: bool = False,
 ) -> Voice:
-    """A speaker: a voice, often with a variant, at a random speed and pitch."""
+    """A speaker: a voice, often (or ``always_variant``) with a variant, at a random speed and
+    pitch."""
     name = rng.choice(voices)
-    if rng.random() < 0.8 and not engines.is_other_engine(name):  # variants are espeak-ng's
+    with_variant = always_variant or rng.random() < 0.8
+    if with_variant and not engines.is_other_engine(name):  # variants are espeak-ng's
         name += "+" + rng.choice(variant_names)
     return Voice(name, rng.randint(*rates), rng.randint(20, 80))
 

@@ -30,7 +30,7 @@ from device.listening.tflite_wake import STEP_SECONDS, ModelCard
 from device.storage.files import write_atomically
 from device.wakeword.eval import EvalResult, ScoredSet, choose_rule, score_folders
 
-from . import network, real
+from . import chinese, network, real
 from .card import model_card_markdown
 from .dataset import build_windows
 from .mining import hard_negatives
@@ -60,13 +60,9 @@ def train_wake_word(
     phrase = " ".join(phrase.lower().split())
     started = time.monotonic()
     random.seed(settings.data.seed)
-    split = split_voices(
-        settings.heldout_voices,
-        phrase if settings.data.accent_share else "",
-        other_engines=settings.data.other_engines,
-        natural_share=settings.data.natural_share,
-    )
-    if settings.data.other_engines and not any(":" in v for v in split.train_voices):
+    split = _split(phrase, settings)
+    english = split.language == "en"
+    if english and settings.data.other_engines and not any(":" in v for v in split.train_voices):
         print("note: only espeak-ng is installed to speak, and models trained on it alone miss "
               "real people about twice as often (models/README.md): sudo apt install flite, "
               "and pip install -e '.[train]' brings Piper", file=sys.stderr)  # fmt: skip
@@ -75,6 +71,19 @@ def train_wake_word(
     ) as made_up:
         split = replace(split, train_variants=split.train_variants + made_up)
         return _train(phrase, out, settings, command, split, started, work_dir, quiet)
+
+
+def _split(phrase: str, settings: TrainSettings) -> VoiceSplit:
+    """The voices for ``settings.data.language``: Chinese has espeak-ng's Mandarin voice alone
+    (no other engine speaks it), its variants split, and English voices for English talk."""
+    if settings.data.language == "zh":
+        return chinese.split_voices(settings.heldout_voices)
+    return split_voices(
+        settings.heldout_voices,
+        phrase if settings.data.accent_share else "",
+        other_engines=settings.data.other_engines,
+        natural_share=settings.data.natural_share,
+    )
 
 
 @dataclass(frozen=True)
@@ -351,6 +360,19 @@ def _real_metrics(folder: str, chosen: _Chosen, tested: ScoredSet | None) -> dic
                      "validation_half": real.figures(chosen.on_real)}}  # fmt: skip
 
 
+def _language_data(split: VoiceSplit) -> dict[str, Any]:
+    """For a Chinese phrase: the language, and who reads the English talk (none for English,
+    whose cards stay as they were)."""
+    if split.language != "zh":
+        return {}
+    return {
+        "language": split.language,
+        "english_voices": list(split.negative_voices),
+        "heldout_english_voices": list(split.heldout_negative_voices),
+        "english_share": chinese.ENGLISH_SHARE,
+    }
+
+
 def _extra(
     command: str,
     tflite: bytes,
@@ -375,6 +397,7 @@ def _extra(
             "tilt_db": network.EQ_DB,
         },
         "data": {
+            **_language_data(split),
             "train_voices": list(split.train_voices),
             "train_variants": len(split.train_variants) - settings.data.made_up_variants,
             "made_up_variants": settings.data.made_up_variants,
