@@ -3,13 +3,14 @@ sentences, from the card's JSON (``ModelCard``: metrics and extra)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from device.listening.tflite_wake import ModelCard
 from device.wakeword.eval import trigger_text
 
-from . import real
+from . import chinese, real
 
 
 def _other_engines_sentence(data: dict) -> str:
@@ -77,11 +78,67 @@ def _accents_sentence(data: dict[str, Any]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Words:
+    """The parts of the card that differ by language (``data["language"]``, English if none)."""
+
+    speech: str  # who spoke the training clips
+    talk_aside: str  # what else is in the talk without the phrase
+    mined_from: str  # the talk mined for hard negatives
+    held_out: str  # who the held-out speakers are
+    negatives: str  # what the test's talk is made of
+    limits: str = ""  # more to say under "Limits"
+
+
+def _english_words(data: dict[str, Any]) -> _Words:
+    espeak_voices = [v for v in data["train_voices"] if ":" not in v]
+    return _Words(
+        speech=f"""Speech from espeak-ng: {len(espeak_voices)} English
+voices ({", ".join(espeak_voices)}) with {data["train_variants"]} variants{_made_up(data)}, at
+random speeds and pitches. {_other_engines_sentence(data)}""",
+        talk_aside=_accents_sentence(data),
+        mined_from="fresh English talk",
+        held_out=f"""voices {", ".join(data["heldout_voices"])} with variants the model never heard
+({", ".join(data["heldout_variants"][:8])}, ...).""",
+        negatives="""sentences from random dictionary words and everyday phrases, a quarter of them
+confusable ("hey there", "zero", "hero", "hey hero", ...), with pauses of room noise; in training
+also single words said alone, then silence.""",
+    )
+
+
+def _chinese_words(data: dict[str, Any]) -> _Words:
+    share = f"{data['english_share']:.0%}"
+    voice = ", ".join(data["train_voices"])
+    english, heldout_english = data["english_voices"], data["heldout_english_voices"]
+    return _Words(
+        speech=f"""Speech from espeak-ng's one Mandarin voice ({voice}, fed the
+tone-numbered pinyin pypinyin makes of the characters), as itself and with
+{data["train_variants"]} variants{_made_up(data)}, at random speeds and pitches. No other engine
+speaks Chinese here.""",
+        talk_aside=f"""{share} of the sentences and single words without the phrase are English,
+read by espeak-ng's English voices ({", ".join(english)}): people mix languages, and the
+device hears English too.""",
+        mined_from=f"fresh talk ({share} of it English)",
+        held_out=f"""the same voice, {", ".join(data["heldout_voices"])}, with variants the model
+never heard ({", ".join(data["heldout_variants"][:8])}, ...), every held-out clip one of them.
+espeak-ng has one Mandarin voice, so held out means held-out variants of the same voice, not
+other voices; the test's English talk is read by the held-out English voices
+({", ".join(heldout_english)}).""",
+        negatives=f"""Chinese sentences from random words of pypinyin's dictionary and everyday
+phrases ("{chinese.EVERYDAY[0]}", "{chinese.EVERYDAY[1]}", ...), a quarter of them confusable
+({chinese.examples()}, ...), and English sentences, with pauses of room noise; in training also
+single words said alone, then silence.""",
+        limits="""
+
+No recordings of real people saying Chinese are here (`../shared/real-speech` is English only),
+so how it does on people is unknown; one synthetic Mandarin voice is all it heard.""",
+    )
+
+
 def model_card_markdown(card: ModelCard, file_name: str) -> str:
     m, x = card.metrics, card.extra
     data = x["data"]
-    espeak_voices = [v for v in data["train_voices"] if ":" not in v]
-    said_by_accents = _accents_sentence(data)
+    words = _chinese_words(data) if data.get("language") == "zh" else _english_words(data)
     fa_per_hour = m["false_accepts_per_hour"]
     means = " (each band less its mean over the second)" if x.get("band_means_removed") else ""
     count = len(x.get("networks", []))
@@ -102,20 +159,17 @@ Made by ZeroPin's own trainer; the device reads the threshold, trigger level and
     {x["command"]}
 
 On {x["trained_on"]}, in {x["minutes"]["total"]} minutes ({x["minutes"]["data"]} making data,
-{x["minutes"]["training"]} training). Speech from espeak-ng: {len(espeak_voices)} English
-voices ({", ".join(espeak_voices)}) with {data["train_variants"]} variants{_made_up(data)}, at
-random speeds and pitches. {_other_engines_sentence(data)} {data["positive_clips"]:,} phrase
+{x["minutes"]["training"]} training). {words.speech} {data["positive_clips"]:,} phrase
 clips and {data["windows"]:,} windows in all ({data["positive_windows"]:,} positive).
-{said_by_accents} Clips are sped up or slowed down and degraded with room
+{words.talk_aside} Clips are sped up or slowed down and degraded with room
 echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble).
 {_warp_sentence(x)}SpecAugment masks frames and bands.
-Then {data.get("hard_negatives", 0):,} hard negatives mined from fresh English talk in rounds.
+Then {data.get("hard_negatives", 0):,} hard negatives mined from {words.mined_from} in rounds.
 Seed {data["seed"]}.{_networks_sentence(x)}
 
 ## How well it does
 
-Held out: voices {", ".join(data["heldout_voices"])} with variants the model never heard
-({", ".join(data["heldout_variants"][:8])}, ...).
+Held out: {words.held_out}
 
 | | |
 |---|---|
@@ -124,14 +178,12 @@ Held out: voices {", ".join(data["heldout_voices"])} with variants the model nev
 | false accepts | {m["false_accepts"]} in {m["negative_hours"]} h of talk ({fa_per_hour} per hour) |
 | CPU per audio second | {m["cpu_per_audio_second"]} (this machine, scoring) |
 
-The negatives are sentences from random dictionary words and everyday phrases, a quarter of them
-confusable ("hey there", "zero", "hero", "hey hero", ...), with pauses of room noise; in training
-also single words said alone, then silence.
+The negatives are {words.negatives}
 {_threshold_sentence(m["validation"])}
 {real.markdown(m["real"]) if m.get("real") else ""}
 ## Limits
 
 Synthetic voices only. Real voices, children, strong accents and real rooms will do worse: record
 a few dozen of your own clips (`zeropin wakeword record "{card.phrase}" YOUR_CLIPS`) and check with
-`zeropin wakeword eval {file_name} --positives YOUR_CLIPS --negatives SOME_TALK`.
+`zeropin wakeword eval {file_name} --positives YOUR_CLIPS --negatives SOME_TALK`.{words.limits}
 """
