@@ -26,12 +26,14 @@ from .speech import single_word as english_word
 # voices; confusables are all Chinese.
 ENGLISH_SHARE = 0.25
 
-# Sounds like part of "你好零" (ni3 hao3 ling2), or greets the same way.
+# Sounds like part of "你好零" (ni3 hao3 ling2), or greets the same way. Near rhymes that differ
+# in one sound or only in tone are left out, as for English: 你好令 (ling4) scored as high as the
+# phrase, and 你好宁 and 你好林 are the phrase itself for the many speakers who merge n and l, or
+# -n and -ng; a model trained to refuse them (and tested on them) missed 37% of the phrase.
 CONFUSABLES = (
-    "你好", "零", "你好林", "您好", "你好啊", "你好呀", "你好李", "零零", "你好你好", "好零",
-    "你好领导", "你好吗", "你好老师", "你好小林", "零点", "泥好", "你好令",
-    "你们好", "大家好", "早上好", "你好你好你好", "好了", "零一二", "你好，林先生", "你好宁",
-    "喂你好",
+    "你好", "零", "你好啊", "您好", "你好呀", "你好李", "零零", "你好你好", "好零", "你好领导",
+    "你好吗", "你好老师", "你好小林", "零点", "泥好", "你们好", "大家好", "早上好", "你好你好你好",
+    "好了", "零一二", "喂你好", "你好张老师", "零下五度", "你好王", "好冷", "你好美",
 )  # fmt: skip
 
 # Things a wearer says to and around the device; the rest of the negative text is random words.
