@@ -99,7 +99,7 @@ def contains(text: str, phrase: str) -> bool:
 def dictionary_words() -> tuple[str, ...]:
     """Chinese words of two to four characters from pypinyin's phrase dictionary (about 47,000
     in all, idioms many of them): speech sounds aplenty, as cmudict is for English."""
-    pinyin("你好", phrases=True)  # pypinyin decides on its phrase table when first imported
+    pinyin("你好", phrases=True)  # loads pypinyin's phrase table, for every reading after it
     from pypinyin.phrases_dict import phrases_dict
 
     return tuple(sorted(word for word in phrases_dict if 2 <= len(word) <= 4))
