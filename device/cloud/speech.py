@@ -96,7 +96,8 @@ class CloudRecognizer:
     stay offline and instant. The app's ``is_command`` leaves out dictation ("take a note ..."):
     a grammar can only guess at a note's words, so those are transcribed here when they can be.
     Blank local results are not uploaded either: that is silence or noise (the listener also
-    ends utterances in which no speech started). Audio is the only
+    ends utterances in which no speech started), unless the local recogniser knows it was speech
+    that is none of its commands (``Transcript.not_understood``: the Chinese command model). Audio is the only
     thing uploaded: when no provider transcribes it, the local result is returned (after the local
     recogniser's second look, when it has one waiting), and an unsure one is then not acted on
     (see ``Transcript.confident``). Providers without a
@@ -149,7 +150,9 @@ class CloudRecognizer:
         local = self.local.finish()
         pcm, self._pcm = bytes(self._pcm), bytearray()
         text = local.text.strip()
-        if text and not (local.confident and local.in_grammar and self._is_command(text)):
+        if (text or local.not_understood) and not (
+            local.confident and local.in_grammar and self._is_command(text)
+        ):
             heard = self.transcribe(wav_bytes(pcm))
             if heard is not None:
                 return Transcript(heard, in_grammar=False, engine=self.name, verbatim=True)

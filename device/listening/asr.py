@@ -41,6 +41,10 @@ class Transcript:
     # True: free text from a recogniser that knows the language's words (Vosk with no grammar,
     # the cloud), so a dictated note is kept as heard; else a note is a draft (NoteStore)
     verbatim: bool = False
+    # True with no text: speech that a closed-set recogniser (the command model) knows is none
+    # of its commands. The wearer hears that it was not understood, and a cloud may transcribe
+    # it; a blank result without it is noise, and nothing is said or sent.
+    not_understood: bool = False
 
 
 class Recognizer(Protocol):

@@ -225,7 +225,9 @@ class CommandModelRecognizer:
         label, probability, too_long = self.classify_rows(rows[-_MAX_ROWS:])
         heard = label != UNKNOWN and probability >= self.threshold and not too_long
         if not heard:
-            return Transcript("", in_grammar=False, engine=self.name, confident=False)
+            return Transcript(
+                "", in_grammar=False, engine=self.name, confident=False, not_understood=True
+            )
         return Transcript(label, in_grammar=True, engine=self.name, confident=True)
 
     def classify_rows(self, rows: np.ndarray) -> tuple[str, float, bool]:

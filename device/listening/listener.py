@@ -286,7 +286,7 @@ class Listener:
         self.cpu.asr += time.thread_time() - cpu
         asr_ms = (time.perf_counter() - wall) * 1000
         text = transcript.text.strip()
-        if not text:
+        if not text and not transcript.not_understood:
             return NothingHeard("empty transcript")
         log.debug(
             "heard %r (in grammar: %s, confident: %s)",
