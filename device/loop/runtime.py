@@ -51,6 +51,7 @@ from device.skills.timers import Timers
 from device.speaking import earcons
 from device.speaking.answer import AnswerLimits, spoken_sentences
 from device.speaking.playback import Playback, Volume
+from device.speaking.sentences import joined
 from device.speaking.tts import Synthesizer, speakable
 from device.storage.recorder import Recorder
 from device.storage.timings import TurnTiming
@@ -361,7 +362,7 @@ class Runtime:
             said.append(text)
             self.playback.add_audio(reply_id, pcm)
         self.playback.end_reply(reply_id)
-        spoken.text = " ".join(said)
+        spoken.text = joined(said)
         return spoken
 
 

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ABBREVIATIONS", "SentenceSplitter"]
+__all__ = ["ABBREVIATIONS", "SentenceSplitter", "joined"]
 
 # Lower-case, without the final full stop. "etc" and "no" have their own rules; "Inc." and
 # "Ltd." are left out because they often end a sentence.
@@ -218,6 +218,14 @@ def _decide(text: str, start: int, begin: int, stop: int, final: bool) -> int:
             return end if upcoming == "" or upcoming.isupper() else _NO
         return _NO if upcoming.isdigit() else end
     return end
+
+
+def joined(sentences: list[str]) -> str:
+    """Sentences back into one text: a space after each, but none after a Chinese one."""
+    out = ""
+    for sentence in sentences:
+        out += sentence if not out or out[-1] in _FULL_WIDTH_ENDS else " " + sentence
+    return out
 
 
 def _skip(run: re.Pattern[str], text: str, start: int, stop: int) -> int:

@@ -8,7 +8,7 @@ import tracemalloc
 
 import pytest
 
-from device.speaking.sentences import SentenceSplitter
+from device.speaking.sentences import SentenceSplitter, joined
 
 PARAGRAPH = (
     "Good morning! Dr. Smith said the trip takes approx. 3.5 hours, i.e. most of the day. "
@@ -279,3 +279,9 @@ def test_chinese_sentences_end_at_full_width_marks_without_a_space():
         "最后一句",
     ]
     assert split_in_fragments(reply, [1] * len(reply)) == whole  # a character at a time
+
+
+def test_sentences_are_joined_with_a_space_except_after_a_chinese_one():
+    assert joined(["It's late.", "Go home."]) == "It's late. Go home."
+    assert joined(["好的。", "定时5分钟。", "OK."]) == "好的。定时5分钟。OK."
+    assert joined([]) == ""
