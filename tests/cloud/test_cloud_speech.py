@@ -34,6 +34,7 @@ from device.loop.pacing import Lockstep
 from device.sim.loopback.server import LoopbackLLM
 from device.sim.loopback.wire import SPEECH_MAX_SECONDS, SPEECH_RATE, SPEECH_SECONDS_PER_CHARACTER
 from device.skills.intents import jsgf_grammar, parse
+from device.speaking.mandarin import BilingualSynthesizer
 from device.speaking.tts import EspeakSynthesizer
 from device.storage.database import Database
 from drivers.leds import NoLed, PrivacyLed
@@ -363,10 +364,11 @@ def test_cloud_engines_are_built_from_config(llm_server, gate, tmp_path):
     assert isinstance(build_listener(cfg, providers, gate).recognizer, CloudRecognizer)
     synthesizer = build_synthesizer(cfg, providers, gate)
     assert isinstance(synthesizer, CloudSynthesizer)
-    assert isinstance(synthesizer.local, EspeakSynthesizer)
+    assert isinstance(synthesizer.local, BilingualSynthesizer)  # espeak-ng, Mandarin for Chinese
+    assert isinstance(synthesizer.local.other, EspeakSynthesizer)
     # Without a gate nothing may be uploaded: the benchmark measures the local engines.
     assert isinstance(build_recognizer(cfg), PocketsphinxRecognizer)
-    assert isinstance(build_synthesizer(cfg), EspeakSynthesizer)
+    assert isinstance(build_synthesizer(cfg), BilingualSynthesizer)
     with pytest.raises(ConfigError) as missing:
         build_recognizer(cfg, [chat_only], gate)
     assert str(missing.value) == (
