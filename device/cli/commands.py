@@ -256,6 +256,15 @@ def bench(args: argparse.Namespace) -> int:
     from device.wakeword.real_speech import bench_figures
 
     cfg, _ = load_settings(args)
+    if cfg.device.language != "en":
+        print(
+            "zeropin bench: its audio and demo are English, so it measures [device] language = "
+            f'"en" only, not "{cfg.device.language}". For Chinese: python -m '
+            "device.sim.daemon_budget --language zh (the daemon over the Chinese demo), and "
+            "the model cards models/wakeword/ni_hao_ling.md and models/commands/zh_commands.md",
+            file=sys.stderr,
+        )
+        return 2
     result = run_bench(cfg, runs=args.runs)
     result |= bench_figures(resolved_wake_model(cfg))  # real people, where recorded
     print_bench(result, as_json=args.json)

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from device.cli.main import main
 from device.config.sources import load_config
 from device.sim.bench import _cpu_per_audio_second, _wake_engines
 
@@ -77,3 +78,10 @@ def test_the_wake_words_extremes_are_a_room_without_voice_and_talk_with_voice_th
         scores = list(scorer.scores(np.frombuffer(sound, "<i2")))
         assert len(scores) > 50
         assert scorer.model_runs == (len(scores) if every_window else 0)
+
+
+def test_the_bench_says_it_measures_english_only_on_a_chinese_device(capsys):
+    assert main(["--set", "device.language=zh", "bench"]) == 2
+    said = capsys.readouterr().err
+    assert 'measures [device] language = "en" only' in said
+    assert "daemon_budget --language zh" in said
