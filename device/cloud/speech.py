@@ -97,10 +97,10 @@ class CloudRecognizer:
     a grammar can only guess at a note's words, so those are transcribed here when they can be.
     Blank local results are not uploaded either: that is silence or noise (the listener also
     ends utterances in which no speech started), unless the local recogniser knows it was speech
-    that is none of its commands (``Transcript.not_understood``: the Chinese command model). Audio is the only
-    thing uploaded: when no provider transcribes it, the local result is returned (after the local
-    recogniser's second look, when it has one waiting), and an unsure one is then not acted on
-    (see ``Transcript.confident``). Providers without a
+    that is none of its commands (``Transcript.not_understood``: the Chinese command model).
+    Audio is the only thing uploaded: when no provider transcribes it, the local result is
+    returned (after the local recogniser's second look, when it has one waiting), and an unsure
+    one is then not acted on (see ``Transcript.confident``). Providers without a
     ``transcription_model`` are skipped; one that fails ``failures`` times in a row is paused for
     ``cooldown_seconds``. ``language`` (the device's, "zh") is sent with what the wearer says to
     it and with recordings; a conversation being translated is sent without, for the provider to

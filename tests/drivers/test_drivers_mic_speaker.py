@@ -363,7 +363,7 @@ def test_wav_speaker_writes_one_numbered_file_per_reply(tmp_path: Path) -> None:
         speaker.play(second)
         speaker.end()
     names = [path.name for path in speaker.files]
-    assert names == ["01-it-s-3-pm-in-z-rich.wav", f"02-{'x' * 40}.wav"]
+    assert names == ["01-it-s-3-pm-in-zürich.wav", f"02-{'x' * 40}.wav"]
     assert read_wav_file(speaker.files[0]) == (RATE, 1, first)
     assert read_wav_file(speaker.files[1]) == (RATE, 1, second)
 
