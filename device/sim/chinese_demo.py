@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from device.config.schema import Config
+from device.config.schema import WAKE_PHRASES, Config
 from device.loop.runtime import TurnReport
 from device.sim.demo import Step, run_demo
 from device.speaking.mandarin import MandarinSynthesizer
@@ -39,7 +39,7 @@ USER_VARIANT, USER_RATE, USER_PITCH = "f3", 140, 50
 def chinese_config(cfg: Config) -> Config:
     """``cfg`` with the device speaking Chinese, and the wake word that goes with it."""
     device = dataclasses.replace(cfg.device, language="zh")
-    wake = dataclasses.replace(cfg.wake, phrase="你好零", model="")
+    wake = dataclasses.replace(cfg.wake, phrase=WAKE_PHRASES["zh"], model="")
     return dataclasses.replace(cfg, device=device, wake=wake)
 
 

@@ -17,13 +17,16 @@ import re
 from collections.abc import Callable
 from types import MappingProxyType
 
+from device.config.schema import WAKE_PHRASES
 from device.skills.intent import Intent
+from device.speaking.tts import has_chinese
+
+__all__ = ["LANGUAGE", "WAKE_PHRASE", "has_chinese", "parse"]
 
 LANGUAGE = "zh"
-WAKE_PHRASE = "你好零"  # the Chinese wake word's phrase (models/wakeword/ni_hao_ling.md)
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-# Wake words a recogniser may leave at the start ("你好零", or a part of it), then politeness.
-_LEADING = re.compile(r"^(?:你好零|你好|零)?(?:请你|请|麻烦你|麻烦|帮我|给我|能不能)*")
+WAKE_PHRASE = WAKE_PHRASES[LANGUAGE]  # "你好零" (models/wakeword/ni_hao_ling.md)
+# Wake words a recogniser may leave at the start (the phrase, or a part of it), then politeness.
+_LEADING = re.compile(rf"^(?:{WAKE_PHRASE}|你好|零)?(?:请你|请|麻烦你|麻烦|帮我|给我|能不能)*")
 _TRAILING = re.compile(r"(?:吧|呢|啊|呀|嘛|好吗|好不好|谢谢|谢谢你)+$")
 _NEGATION = re.compile(r"不要|别|不用|没有|不是|不想|怎么")
 
@@ -36,11 +39,6 @@ UNITS = {"秒": 1, "秒钟": 1, "分": 60, "分钟": 60, "小时": 3600, "个小
 _UNIT = "|".join(sorted(UNITS, key=len, reverse=True))
 _AMOUNT = rf"(?:{_NUMBER}个?半(?:小时|钟头|分钟)|{_NUMBER}(?:{_UNIT})半?|半个?(?:小时|钟头|分钟))"
 _DURATION = rf"(?P<duration>(?:{_AMOUNT})+)"
-
-
-def has_chinese(text: str) -> bool:
-    """Whether ``text`` holds Chinese characters: then it is parsed here."""
-    return bool(_HAN.search(text))
 
 
 def chinese_number(text: str) -> int | None:
@@ -131,7 +129,7 @@ RULES: tuple[tuple[str, tuple[str, ...], Slots | None], ...] = (
         "volume_set",
         (rf"音量(?:调到|调成|设为|设成|改成|到)(?:百分之)?(?P<level>{_NUMBER})",),
         _volume_set,
-    ),  # fmt: skip
+    ),
     ("volume_up", (r"大声|声音大|音量大|调高音量|音量调高|音量加|响一点",), None),
     ("volume_down", (r"小声|声音小|音量小|调低音量|音量调低|音量减|轻一点",), None),
     ("recording_start", (r"^(?:开始录音|开始录制|录音|录一下|把会议录下来)$",), None),

@@ -48,4 +48,3 @@ class Phrasebook:
 
 
 ENGLISH = Phrasebook()
-

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from functools import cache
 
-from device.speaking.tts import EspeakSynthesizer, Synthesizer
+from device.speaking.tts import EspeakSynthesizer, Synthesizer, has_chinese
 
 __all__ = ["MANDARIN_VOICE", "BilingualSynthesizer", "MandarinSynthesizer", "has_chinese", "pinyin"]
 
@@ -33,12 +33,6 @@ _PUNCTUATION = str.maketrans({
     "…": "... ", "—": ", ",
 })  # fmt: skip
 _SPACE_BEFORE_MARK = re.compile(r" ([,.!?;:)])")
-_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def has_chinese(text: str) -> bool:
-    """Whether ``text`` holds any Chinese characters."""
-    return bool(_HAN.search(text))
 
 
 @cache

@@ -33,7 +33,7 @@ import numpy as np
 from device.errors import TtsError
 from drivers.audio_format import to_bus_format
 
-__all__ = ["EspeakSynthesizer", "Synthesizer", "speakable"]
+__all__ = ["EspeakSynthesizer", "Synthesizer", "has_chinese", "speakable"]
 
 log = logging.getLogger(__name__)
 
@@ -244,16 +244,21 @@ _SYMBOLS = (
     (re.compile(r"\s*&\s*"), " and "),
 )
 _SENTENCE_END = ".!?:;,。！？：；，"
-_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")  # Han characters
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"[ \t]+([.,!?;:])")
 # Emoji and other pictographs (So), joiners (Cf), private use; and what modifies emoji.
 _DROPPED_CATEGORIES = frozenset({"So", "Cf", "Co", "Cs"})
 _EMOJI_MODIFIERS = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")  # variation, skin tone
 
 
+def has_chinese(text: str) -> bool:
+    """Whether ``text`` holds Chinese characters."""
+    return bool(_CHINESE.search(text))
+
+
 def _stop(line: str) -> str:
     """The full stop a line of its script takes."""
-    return "。" if _CHINESE.search(line) else "."
+    return "。" if has_chinese(line) else "."
 
 
 def speakable(text: str) -> str:
