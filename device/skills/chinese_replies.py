@@ -10,8 +10,8 @@ screen shows them as Chinese text usually does. The time is said as a Chinese sp
 from __future__ import annotations
 
 import datetime as dt
-import math
 
+from device.skills.numbers import duration_parts
 from device.skills.phrasebook import Phrasebook
 
 CATALOGUE = {
@@ -91,15 +91,8 @@ class ChinesePhrasebook(Phrasebook):
         return f"{when.year}年{when.month}月{when.day}日，星期{WEEKDAYS[when.weekday()]}"
 
     def duration(self, seconds: float) -> str:
-        if not math.isfinite(seconds):
-            raise ValueError(f"not a duration: {seconds!r} seconds")
-        total = max(0, math.floor(seconds + 0.5))
-        if total >= 3600:
-            total = math.floor(total / 60 + 0.5) * 60
-        hours, rest = divmod(total, 3600)
-        minutes, secs = divmod(rest, 60)
-        parts = [f"{n}{unit}" for n, unit in ((hours, "小时"), (minutes, "分钟"), (secs, "秒"))
-                 if n]  # fmt: skip
+        counts = zip(duration_parts(seconds), ("小时", "分钟", "秒"), strict=True)
+        parts = [f"{n}{unit}" for n, unit in counts if n]
         return "".join(parts) or "0秒"
 
     def listing(self, items: list[str]) -> str:

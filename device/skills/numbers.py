@@ -105,6 +105,17 @@ def say_duration(seconds: float, *, attributive: bool = False) -> str:
     durations read as "0 seconds". ``attributive=True`` gives the form that goes before a noun,
     with singular units: "10 second" (as in "your 10 second timer").
     """
+    units = ("hour", "minute", "second")
+    parts = [(n, units[i]) for i, n in enumerate(duration_parts(seconds)) if n]
+    return " ".join(
+        f"{n} {unit}" if attributive or n == 1 else f"{n} {unit}s"
+        for n, unit in parts or [(0, "second")]
+    )
+
+
+def duration_parts(seconds: float) -> tuple[int, int, int]:
+    """(hours, minutes, seconds) of a duration as it is said: rounded to the nearest second, or
+    to the nearest minute from one hour up; a negative one is 0. ValueError if not finite."""
     if not math.isfinite(seconds):
         raise ValueError(f"not a duration: {seconds!r} seconds")
     total = max(0, math.floor(seconds + 0.5))
@@ -112,11 +123,7 @@ def say_duration(seconds: float, *, attributive: bool = False) -> str:
         total = math.floor(total / 60 + 0.5) * 60
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [(n, unit) for n, unit in ((hours, "hour"), (minutes, "minute"), (secs, "second")) if n]
-    return " ".join(
-        f"{n} {unit}" if attributive or n == 1 else f"{n} {unit}s"
-        for n, unit in parts or [(0, "second")]
-    )
+    return hours, minutes, secs
 
 
 def words_to_digits(text: str) -> str:
