@@ -3,8 +3,8 @@
 Input: a 3 s window of log-mel rows (``device.listening.command_model.WINDOW_FRAMES`` x 40),
 each band less its mean over the window. A strided 10x4 convolution, four depthwise-separable
 blocks of CHANNELS channels (the first and third strided in time again), average pooling, and one
-probability per label. Trained with the wake-word trainer's SpecAugment and formant warp
-(``masked``); exported full-integer int8, as the wake word is, for tflite-runtime 2.14.
+probability per label. Trained by the wake-word trainer's ``fit`` (its SpecAugment and formant
+warp); exported full-integer int8, as the wake word is, for tflite-runtime 2.14.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from wakeword_trainer.network import masked
+from wakeword_trainer.network import Fitting, fit, int8_tflite
 
 from device.listening.command_model import WINDOW_FRAMES
 from device.listening.features import MEL_BANDS
@@ -22,7 +22,6 @@ from device.listening.features import MEL_BANDS
 # head knows when each was heard) instead of over the whole window (models/README.md).
 CHANNELS = 96
 BLOCKS = 4
-BATCH = 128
 
 
 def build_model(classes: int) -> Any:
@@ -57,61 +56,21 @@ def train(
     learning_rate: float = 3e-3,
     quiet: bool = False,
 ) -> Any:
-    """A trained Keras model. 5% of the windows are kept aside to report validation loss as it
-    goes; the rest are masked afresh every epoch."""
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(labels))
-    held, kept = order[: len(order) // 20], order[len(order) // 20 :]
-
-    class Batches(tf.keras.utils.Sequence):
-        def __init__(self) -> None:
-            super().__init__()
-            self.order = kept.copy()
-
-        def __len__(self) -> int:
-            return -(-len(self.order) // BATCH)
-
-        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-            picked = self.order[index * BATCH : (index + 1) * BATCH]
-            return masked(features[picked], rng)[..., None], labels[picked]
-
-        def on_epoch_end(self) -> None:
-            rng.shuffle(self.order)
-
-    model = build_model(classes)
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate),
+    """A trained Keras model, by the wake-word trainer's ``fit``. 5% of the windows are kept
+    aside to report validation loss as it goes; the rest are masked afresh every epoch."""
+    return fit(
+        lambda: build_model(classes),
+        features,
+        labels,
+        Fitting(epochs, seed, learning_rate, quiet, held_share=20),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    cosine = tf.keras.callbacks.LearningRateScheduler(
-        lambda epoch: learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))) + 1e-5
-    )
-    model.fit(
-        Batches(),
-        epochs=epochs,
-        validation_data=(features[held][..., None], labels[held]),
-        callbacks=[cosine],
-        verbose=0 if quiet else 2,
-    )
-    return model
 
 
 def export_int8(model: Any, calibration: np.ndarray) -> bytes:
-    """Full-integer TFLite: int8 weights, activations, input and output, ranges set from the
-    ``calibration`` windows."""
-    import tensorflow as tf
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([w[None, ..., None]] for w in calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    """Full-integer TFLite, as the wake word's: int8 weights, activations, input and output."""
+    return int8_tflite(model, calibration)
 
 
 def int8_probabilities(content: bytes, windows: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ these choices are in models/README.md, "How the trainer's defaults were chosen")
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -114,11 +115,45 @@ def train(
     (``centres``: the front end's band centres, for ``reshaped``)."""
     import tensorflow as tf
 
-    tf.keras.utils.set_random_seed(seed)
-    rng = np.random.default_rng(seed)
+    return fit(
+        lambda: build_model() if model is None else model,
+        features,
+        labels,
+        Fitting(epochs, seed, learning_rate, quiet, held_share=10),
+        loss="binary_crossentropy",
+        metrics=[tf.keras.metrics.AUC(name="auc")],
+        centres=centres,
+    )
+
+
+@dataclass(frozen=True)
+class Fitting:
+    """How ``fit`` trains: ``held_share``: one window in this many reports validation loss."""
+
+    epochs: int
+    seed: int
+    learning_rate: float
+    quiet: bool
+    held_share: int
+
+
+def fit(
+    build: Callable[[], Any],
+    features: np.ndarray,
+    labels: np.ndarray,
+    how: Fitting,
+    loss: str,
+    metrics: list[Any],
+    centres: np.ndarray | None = None,
+) -> Any:
+    """The model ``build`` makes (after seeding), trained on ``features`` masked afresh every
+    epoch (``masked``) with a cosine learning rate: the wake word's and the command model's."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(how.seed)
+    rng = np.random.default_rng(how.seed)
     order = rng.permutation(len(labels))
-    held = order[: len(order) // 10]
-    kept = order[len(order) // 10 :]
+    held, kept = order[: len(order) // how.held_share], order[len(order) // how.held_share :]
 
     class Batches(tf.keras.utils.Sequence):
         def __init__(self) -> None:
@@ -135,22 +170,18 @@ def train(
         def on_epoch_end(self) -> None:
             rng.shuffle(self.order)
 
-    if model is None:
-        model = build_model()
-    model.compile(
-        optimizer=tf.keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
-        metrics=[tf.keras.metrics.AUC(name="auc")],
-    )
+    model = build()
+    rate, epochs = how.learning_rate, how.epochs
+    model.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=metrics)
     cosine = tf.keras.callbacks.LearningRateScheduler(
-        lambda epoch: learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))) + 1e-5
+        lambda epoch: rate * 0.5 * (1 + np.cos(np.pi * epoch / max(1, epochs))) + 1e-5
     )
     model.fit(
         Batches(),
         epochs=epochs,
         validation_data=(features[held][..., None], labels[held]),
         callbacks=[cosine],
-        verbose=0 if quiet else 2,
+        verbose=0 if how.quiet else 2,
     )
     return model
 
@@ -189,11 +220,17 @@ def calibration_windows(features: np.ndarray, count: int = 500) -> np.ndarray:
 def export_int8(models: Sequence[Any], calibration: np.ndarray, temperature: float = 1.0) -> bytes:
     """Full-integer TFLite of the ``averaged`` models (each ``cooled`` first): int8 weights,
     activations, input and output, their ranges set from the ``calibration`` windows."""
-    import tensorflow as tf
-
     if temperature != 1.0:
         models = [cooled(model, temperature) for model in models]
-    converter = tf.lite.TFLiteConverter.from_keras_model(averaged(models))
+    return int8_tflite(averaged(models), calibration)
+
+
+def int8_tflite(model: Any, calibration: np.ndarray) -> bytes:
+    """Full-integer TFLite of one Keras ``model`` (int8 weights, activations, input and output,
+    ranges set from the ``calibration`` windows), with the ops tflite-runtime 2.14 runs."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([w[None, ..., None]] for w in calibration)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
