@@ -31,7 +31,7 @@ import numpy as np
 from device.errors import ModelError
 from device.listening.asr import Transcript
 from device.listening.features import HOP_SAMPLES, LOG_FLOOR, LOG_MEL, MEL_BANDS, SAMPLE_RATE
-from device.listening.tflite_wake import load_interpreter
+from device.listening.interpreter import load_interpreter
 from device.system.manifest import MANIFEST_PATH, load_manifest
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,8 @@ The runtime is ``tflite_runtime`` (Python <= 3.11, numpy < 2) or else ``ai_edge_
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import json
 import logging
-import subprocess
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from device.errors import ModelError
+from device.listening import embedding_wake
 from device.listening.features import (
     CONTEXT_FRAMES,
     CONTEXT_SECONDS,
@@ -41,6 +38,7 @@ from device.listening.features import (
     FrontEnd,
     front_end_for,
 )
+from device.listening.interpreter import TRAIN_HINT, load_interpreter
 from device.listening.vad import settled_vad
 
 log = logging.getLogger(__name__)
@@ -52,8 +50,6 @@ STEP_SECONDS = STEP_SAMPLES / SAMPLE_RATE
 # hears it in 20 ms hops; a window without any is scored 0. The model is 80% of the always-on
 # path's CPU, and a quiet room, most of a wearable's day, then costs the features alone.
 VOICE_GATE_MODE = 0
-
-TRAIN_HINT = 'train one with `zeropin wakeword train "hey zero" --out FILE.tflite`'
 
 
 @dataclass(frozen=True)
@@ -91,7 +87,14 @@ class ModelCard:
             metrics=_card_value(path, data, "metrics", dict, lambda v: True, {}),
             extra={k: v for k, v in data.items() if k not in _CARD_KEYS},
         )
-        if front_end_for(card.features) is None:
+        if card.features.get("kind") == embedding_wake.KIND:
+            problem = embedding_wake.card_problem(card.features)
+            if problem:
+                raise ModelError(
+                    f"{model_path}: trained on other features than this version computes "
+                    f"({problem}); retrain it ({TRAIN_HINT})"
+                )
+        elif front_end_for(card.features) is None:
             known = FRONT_ENDS.get(str(card.features.get("kind")), LOG_MEL).card
             changed = sorted(
                 k
@@ -121,56 +124,6 @@ class ModelCard:
             **self.extra,
         }
         return json.dumps(data, indent=2) + "\n"
-
-
-_INTERPRETERS = ("tflite_runtime.interpreter", "ai_edge_litert.interpreter")
-
-# Loads a model from stdin: run in a child process first, since a damaged file can crash the
-# runtime instead of raising (a truncated model segfaulted tflite-runtime 2.14 here, at random:
-# it reads past the end of the buffer).
-_TRIAL_LOAD = """
-import importlib, sys
-Interpreter = importlib.import_module(sys.argv[1]).Interpreter
-Interpreter(model_content=sys.stdin.buffer.read(), num_threads=1).allocate_tensors()
-"""
-_loads_safely: set[str] = set()  # sha256 of model bytes that a child process loaded
-
-
-def _runtime() -> tuple[str, Any]:
-    for module in _INTERPRETERS:
-        try:
-            return module, importlib.import_module(module).Interpreter
-        except ImportError:
-            continue
-    raise ModelError(
-        "no TFLite runtime: pip install tflite-runtime (Python <= 3.11) or ai-edge-litert"
-    )
-
-
-def _check_loads_safely(
-    model_path: Path, content: bytes, module: str, hint: str = TRAIN_HINT
-) -> None:
-    digest = hashlib.sha256(content).hexdigest()
-    if digest in _loads_safely:
-        return
-    try:
-        trial = subprocess.run(
-            [sys.executable, "-c", _TRIAL_LOAD, module],
-            input=content,
-            capture_output=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ModelError(f"{model_path}: could not test-load the model: {exc}") from exc
-    if trial.returncode < 0:
-        raise ModelError(
-            f"{model_path} crashed the TFLite runtime (signal {-trial.returncode}): the file is "
-            f"damaged or cut short; copy it again, or {hint}"
-        )
-    if trial.returncode != 0:  # not loaded here either: the same memory may not fail cleanly
-        lines = trial.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"]
-        raise ModelError(f"{model_path}: the TFLite runtime cannot run it: {lines[-1]}")
-    _loads_safely.add(digest)
 
 
 _CARD_KEYS = ("phrase", "threshold", "features", "trigger_level", "smoothing", "metrics")
@@ -204,29 +157,6 @@ def _card_value(
     return value
 
 
-def load_interpreter(
-    model_path: Path, hint: str = TRAIN_HINT, what: str = "wake-word model"
-) -> Any:
-    """A TFLite interpreter for ``model_path``, from tflite_runtime or else ai_edge_litert.
-    ``hint`` (how to make one) and ``what`` (the kind of model) go into its errors."""
-    module, Interpreter = _runtime()
-    if not model_path.is_file():
-        raise ModelError(f"{what} {model_path} not found; {hint}")
-    try:
-        content = model_path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{model_path}: cannot read the {what}: {exc.strerror}") from exc
-    if content[4:8] != b"TFL3":
-        raise ModelError(f"{model_path} is not a TFLite model (no TFL3 identifier); {hint}")
-    _check_loads_safely(model_path, content, module, hint)
-    try:
-        interpreter = Interpreter(model_content=content, num_threads=1)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"{model_path}: the TFLite runtime cannot run it: {exc}") from exc
-    return interpreter
-
-
 class StreamingScorer:
     """Wake-word scores (0..1) for a stream of 16 kHz int16 audio, one per ``STEP_SECONDS``.
 
@@ -243,6 +173,7 @@ class StreamingScorer:
         self.model_runs = 0
         self._interpreter = load_interpreter(model_path)
         self.card = ModelCard.load(model_path)
+        self.context_seconds = CONTEXT_SECONDS  # the audio one score covers
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         shape = tuple(self._input["shape"])
@@ -322,6 +253,21 @@ class StreamingScorer:
         return float(out)
 
 
+Scorer = StreamingScorer | embedding_wake.EmbeddingScorer
+
+
+def open_scorer(model_path: Path, voice_gate: bool = True) -> Scorer:
+    """The scorer for the kind of model the card beside ``model_path`` names."""
+    if not model_path.is_file():  # before its card: the model is what is missing
+        raise ModelError(f"wake-word model {model_path} not found; {TRAIN_HINT}")
+    card = ModelCard.load(model_path)
+    if card.features.get("kind") == embedding_wake.KIND:
+        scorer = embedding_wake.EmbeddingScorer(model_path, card.features, voice_gate)
+        scorer.card = card
+        return scorer
+    return StreamingScorer(model_path, voice_gate)
+
+
 class ScoreTrigger:
     """Fires when ``level`` smoothed scores in a row reach ``threshold``, then not again for
     ``refractory_steps`` scores. A smoothed score is the mean of the last ``smoothing`` scores
@@ -375,7 +321,7 @@ class TFLiteWakeDetector:
         refractory_seconds: float = 2.0,
         smoothing: int | None = None,
     ) -> None:
-        self.scorer = StreamingScorer(model_path)
+        self.scorer = open_scorer(model_path)
         card = self.scorer.card
         self.phrase = card.phrase
         self.trigger = ScoreTrigger(
@@ -396,7 +342,7 @@ class TFLiteWakeDetector:
         score in its firing saw (the first of the scores averaged for the first of the trigger
         level's smoothed scores), and the steps since."""
         steps = (self.trigger.smoothing - 1) + (self.trigger.level - 1)
-        return CONTEXT_SECONDS + steps * STEP_SECONDS
+        return self.scorer.context_seconds + steps * STEP_SECONDS
 
     def process(self, frame: bytes) -> bool:
         fired = False

@@ -36,7 +36,7 @@ from device.config.calibration import (
     rate_text,
 )
 from device.errors import ZeroPinError
-from device.listening.tflite_wake import ModelCard, StreamingScorer
+from device.listening.tflite_wake import ModelCard, Scorer, open_scorer
 from device.wakeword.eval import LEVELS, THRESHOLDS, ScoredSet, choose_rule, firings, stream_scores
 from device.wakeword.real_speech import BUDGET
 from device.wakeword.record import GIVE_UP_AFTER, Take, TakeCutter
@@ -132,7 +132,7 @@ def calibrate(
     started = time.monotonic()
     card_file = ModelCard.load(model)
     card = Rule(card_file.threshold, card_file.trigger_level, card_file.smoothing)
-    scorer = StreamingScorer(model)
+    scorer = open_scorer(model)
     total = math.inf if room_mic is not None else plan.room_seconds
     room = listen_to_room(room_mic or mic, scorer, total, ui.room_progress)
     takes = collect_takes(mic, scorer, plan, room, card, ui)
@@ -164,7 +164,7 @@ def _frame_levels(samples: np.ndarray) -> np.ndarray:
 
 def listen_to_room(
     mic: Microphone,
-    scorer: StreamingScorer,
+    scorer: Scorer,
     seconds: float,
     progress: Callable[[float, float], None],
 ) -> Room:
@@ -233,7 +233,7 @@ class ScoredTake:
 
 def collect_takes(
     mic: Microphone,
-    scorer: StreamingScorer,
+    scorer: Scorer,
     plan: CalibrationPlan,
     room: Room,
     card: Rule,
@@ -263,7 +263,7 @@ def collect_takes(
     return taken
 
 
-def _score_take(scorer: StreamingScorer, take: Take, room: Room) -> ScoredTake:
+def _score_take(scorer: Scorer, take: Take, room: Room) -> ScoredTake:
     samples = np.frombuffer(take.pcm, dtype="<i2")
     speech = float(np.percentile(_frame_levels(samples), 90))  # its loud part: the speech
     return ScoredTake(stream_scores(scorer, samples), speech - room.level_dbfs)

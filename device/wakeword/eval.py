@@ -22,7 +22,13 @@ import numpy as np
 
 from device.errors import ModelError
 from device.listening.features import SAMPLE_RATE
-from device.listening.tflite_wake import STEP_SECONDS, ModelCard, ScoreTrigger, StreamingScorer
+from device.listening.tflite_wake import (
+    STEP_SECONDS,
+    ModelCard,
+    Scorer,
+    ScoreTrigger,
+    open_scorer,
+)
 from drivers.audio_format import AUDIO_SUFFIXES, read_audio
 
 LEAD_IN_SECONDS = 1.0
@@ -68,7 +74,7 @@ def audio_files(folders: Folders) -> list[Path]:
     return list(files.values())
 
 
-def stream_scores(scorer: StreamingScorer, samples: np.ndarray) -> np.ndarray:
+def stream_scores(scorer: Scorer, samples: np.ndarray) -> np.ndarray:
     """Scores for one recording, from a fresh scorer state, with the lead-in and tail."""
     scorer.reset()
     lead = np.zeros(int(LEAD_IN_SECONDS * SAMPLE_RATE), dtype=np.int16)
@@ -146,7 +152,7 @@ Progress = Callable[[list[Path], str], Iterable[Path]]  # (files, what) -> the f
 def score_folders(
     model: Path, positives: Folders, negatives: Folders, progress: Progress | None = None
 ) -> ScoredSet:
-    scorer = StreamingScorer(model)
+    scorer = open_scorer(model)
     # no positives (an empty list) scores the negatives alone: false accepts only
     scored = ScoredSet([], [], 0.0, 0.0, 0.0, audio_files(positives) if positives else [])
     for files, into, what in (

@@ -68,12 +68,17 @@ def real_set(root: Path, phrase: str) -> RealSet:
 _SPEAKER = re.compile(r"^(\d+)-\d+-\d+$|^\d_([a-z]+)_\d+$")
 
 
-def half(path: Path) -> int:
-    """0 or 1, the same on every machine, by speaker where the name tells it: the trainer
-    chooses its rule on half 0 (validation) and reports half 1, whose speakers it never heard."""
+def speaker_digest(path: Path) -> bytes:
+    """sha256 of the recording's speaker (where the name tells it), the same on every machine."""
     found = _SPEAKER.match(path.stem)
     speaker = next((g for g in found.groups() if g), path.stem) if found else path.stem
-    return hashlib.sha256(speaker.encode("utf-8")).digest()[0] % 2
+    return hashlib.sha256(speaker.encode("utf-8")).digest()
+
+
+def half(path: Path) -> int:
+    """0 or 1, by speaker: the trainer chooses its rule on half 0 (validation) and reports
+    half 1, whose speakers it never heard."""
+    return speaker_digest(path)[0] % 2
 
 
 @dataclass(frozen=True)

@@ -146,11 +146,19 @@ def model_card_markdown(card: ModelCard, file_name: str) -> str:
     features = {"micro": "TFLite Micro (noise-suppressed, PCAN)"}.get(
         str(card.features.get("kind")), "log-mel"
     )
+    over = f"{what}\nover 1 s of 40-band {features} features{means}"
+    tricks = f"{_warp_sentence(x)}SpecAugment masks frames and bands."
+    if card.features.get("kind") == "speech-embedding":
+        over = (
+            f"a two-layer classifier\nover {card.features['embeddings']} speech embeddings "
+            "(openWakeWord's front end: Google's, learnt from real speech)"
+        )
+        tricks = "Every window of the talk is trained on; nothing is masked or warped."
     by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
     return f"""# Wake-word model card: "{card.phrase}"
 
-`{file_name}`: {x["model_bytes"]:,} bytes, {x["parameters"]:,} parameters, int8 TFLite, {what}
-over 1 s of 40-band {features} features{means}, scored {x["scores_per_second"]} times a second.
+`{file_name}`: {x["model_bytes"]:,} bytes, {x["parameters"]:,} parameters, int8 TFLite, {over},
+scored {x["scores_per_second"]} times a second.
 Made by ZeroPin's own trainer; the device reads the threshold, trigger level and smoothing from
 `{Path(file_name).stem}.json`.
 
@@ -163,7 +171,7 @@ On {x["trained_on"]}, in {x["minutes"]["total"]} minutes ({x["minutes"]["data"]}
 clips and {data["windows"]:,} windows in all ({data["positive_windows"]:,} positive).
 {words.talk_aside} Clips are sped up or slowed down and degraded with room
 echo, small-speaker band-limiting, level changes and noise (white, pink, brown, hum, babble).
-{_warp_sentence(x)}SpecAugment masks frames and bands.
+{tricks}
 Then {data.get("hard_negatives", 0):,} hard negatives mined from {words.mined_from} in rounds.
 Seed {data["seed"]}.{_networks_sentence(x)}
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from device.listening.embedding_wake import KIND
 from device.listening.features import FRONT_ENDS
 
 from .settings import LANGUAGES, DataSettings, TrainSettings
@@ -63,8 +64,9 @@ def _zero_or_more(text: str) -> float:
 
 
 def _front_end(text: str) -> str:
-    if text not in FRONT_ENDS:
-        raise argparse.ArgumentTypeError(f"{text}: must be one of {', '.join(FRONT_ENDS)}")
+    known = [*FRONT_ENDS, KIND]
+    if text not in known:
+        raise argparse.ArgumentTypeError(f"{text}: must be one of {', '.join(known)}")
     return text
 
 
@@ -129,6 +131,9 @@ _OPTIONS = {
     "sentences": _Option("sentences without the phrase"),
     "confusables": _Option('"hey there", "zero", ...'),
     "single_words": _Option("words said alone, then silence (negatives)"),
+    "talk_minutes": _Option(
+        "minutes of talk the speech-embedding recipe trains on", _more_than_zero
+    ),
     "seed": _Option("of the data, and of the first network"),
     "made_up_variants": _Option("espeak-ng variants to breed from the training ones", metavar="N"),
     "recordings": _Option("your own WAV clips of the phrase, to add", Path, metavar="DIR"),
@@ -138,7 +143,8 @@ _OPTIONS = {
     ),
     "other_engines": _Option("also speak with flite's, festival's, Piper's voices (if installed)"),
     "front_end": _Option(
-        "the features: log-mel (default), or micro (TFLite Micro's: noise suppression, PCAN)",
+        "the features: log-mel (default), micro (TFLite Micro's: noise suppression, PCAN), "
+        "or speech-embedding (openWakeWord's, learnt from real speech; no mining)",
         _front_end,
         metavar="KIND",
     ),

@@ -232,7 +232,8 @@ def int8_tflite(model: Any, calibration: np.ndarray) -> bytes:
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([w[None, ..., None]] for w in calibration)
+    shape = (1, *model.input_shape[1:])  # a batch of one, with the channel axis if it has one
+    converter.representative_dataset = lambda: ([w.reshape(shape)] for w in calibration)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8

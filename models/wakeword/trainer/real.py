@@ -13,11 +13,12 @@ speaker (``device.wakeword.real_speech.half``):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from device.wakeword.eval import EvalResult, Progress, ScoredSet, choose_rule
-from device.wakeword.real_speech import half, merged, real_set, score_real
+from device.wakeword.real_speech import half, merged, real_set, score_real, speaker_digest
 
 VALIDATION, TEST = 0, 1
 
@@ -43,6 +44,26 @@ def choose(
     if real.positives:
         return choose_rule(real, budget, also=[synthetic, *also])
     return choose_rule(synthetic, budget, also=[real, *also])
+
+
+def trained_on(path: Path) -> bool:
+    """Real talk the speech-embedding recipe trains on: the speakers of half the validation
+    half. The other half's talk bounds its rule; half 1 is never heard."""
+    return half(path) == VALIDATION and speaker_digest(path)[1] % 2 == 0
+
+
+def choose_on_people(
+    synthetic: ScoredSet, validation: ScoredSet, budget: float
+) -> tuple[float, int, int]:
+    """The speech-embedding recipe's rule: within ``budget`` on real talk it was not trained
+    on; the fewest misses of people saying the phrase, or else of the synthetic clips. Synthetic
+    talk does not bound it: a quarter of it is confusable phrases said in voices no person has,
+    and it held a rule at 19.5% missed where real talk allowed 6.9% (models/README.md)."""
+    heard = validation.subset(lambda path: not trained_on(path))
+    if heard.positives:
+        return choose_rule(heard, budget)
+    return choose_rule(replace(heard, positives=synthetic.positives,
+                               positive_files=synthetic.positive_files), budget)  # fmt: skip
 
 
 def figures(result: EvalResult) -> dict[str, Any]:

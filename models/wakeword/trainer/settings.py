@@ -39,8 +39,11 @@ class DataSettings:
     # What the phrase is in: "en", or "zh" (Chinese characters, said by espeak-ng's Mandarin
     # voice from pinyin; the talk without it Chinese and some English: chinese.py).
     language: str = "en"
-    # The features the model sees (device/listening/features.py): "log-mel" or "micro".
+    # The features the model sees: "log-mel" or "micro" (device/listening/features.py), or
+    # "speech-embedding" (device/listening/embedding_wake.py; recipe: embedding.py).
     front_end: str = "log-mel"
+    # Minutes of synthetic talk the speech-embedding recipe trains on, every window of it.
+    talk_minutes: float = 120.0
 
 
 @dataclass(frozen=True)

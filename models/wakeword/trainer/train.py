@@ -25,12 +25,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from device.listening.embedding_wake import KIND
 from device.listening.features import FRONT_ENDS
 from device.listening.tflite_wake import STEP_SECONDS, ModelCard
 from device.storage.files import write_atomically
 from device.wakeword.eval import EvalResult, ScoredSet, choose_rule, score_folders
 
-from . import chinese, network, real
+from . import chinese, embedding, network, real
 from .card import model_card_markdown
 from .dataset import build_windows
 from .mining import hard_negatives
@@ -107,6 +108,10 @@ def _fit(
     quiet: bool,
 ) -> _Fitted:
     """Train, then mine hard negatives from fresh talk in rounds."""
+    if settings.data.front_end == KIND:  # no mining: its talk windows are all trained on
+        model = embedding.train(features, labels, embedding.EPOCHS, seed, quiet)
+        calibration = network.calibration_windows(features)
+        return _Fitted(model, seed, calibration, int(labels.size), 0)
     front = FRONT_ENDS[settings.data.front_end]
     centres = front.band_centres_hz()
     model = network.train(features, labels, settings.epochs, seed, quiet=quiet, centres=centres)
@@ -171,8 +176,7 @@ class _Sets:
         # the model is tested from here; it goes to `out` once its card is done
         draft = self.scratch / self.model_name
         draft.write_bytes(model)
-        features = dict(FRONT_ENDS[self.settings.data.front_end].card)
-        card = ModelCard(phrase=self.phrase, threshold=0.5, features=features)
+        card = ModelCard(phrase=self.phrase, threshold=0.5, features=_features(self.settings))
         draft.with_suffix(".json").write_text(card.to_json())
         return score_folders(draft, folder / "positives", negatives or folder / "negatives",
                              self._bars)  # fmt: skip
@@ -210,16 +214,20 @@ def _choose(
     accent_scored: ScoredSet | None,
     budget: float,
     real_validation: ScoredSet | None = None,
+    on_people: bool = False,
 ) -> _Chosen:
     also = [accent_scored] if accent_scored is not None else []
-    if real_validation is None:
+    if real_validation is not None and on_people:
+        rule = real.choose_on_people(scored, real_validation, budget)
+    elif real_validation is None:
         rule = choose_rule(scored, budget, also=also)
     else:
         rule = real.choose(scored, real_validation, budget, also)
     on_validation = scored.at(*rule)
     on_accents = accent_scored.at(*rule) if accent_scored is not None else None
     on_real = real_validation.at(*rule) if real_validation is not None else None
-    over = [name for name, result in (("the held-out voices' talk", on_validation),
+    synthetic_talk = None if on_people else on_validation  # choose_on_people: not bounded by it
+    over = [name for name, result in (("the held-out voices' talk", synthetic_talk),
                                       ("accents' talk", on_accents),
                                       ("real people's talk", on_real))
             if result is not None and result.false_accepts_per_hour > budget]  # fmt: skip
@@ -259,6 +267,15 @@ def _fit_all(
     return fitted
 
 
+def _windows(
+    phrase: str, split: VoiceSplit, settings: TrainSettings, quiet: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    if settings.data.front_end == KIND:
+        data, real_speech = settings.data, settings.real_speech
+        return embedding.build_embedding_windows(phrase, split, data, real_speech, quiet)
+    return build_windows(phrase, split, settings.data, quiet)
+
+
 def _train(
     phrase: str,
     out: Path,
@@ -269,7 +286,7 @@ def _train(
     work_dir: Path | None,
     quiet: bool,
 ) -> ModelCard:
-    features, labels = build_windows(phrase, split, settings.data, quiet)
+    features, labels = _windows(phrase, split, settings, quiet)
     data_seconds = time.monotonic() - started
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -290,9 +307,9 @@ def _train(
         accent_scored = sets.scored(tflite, validation, accents) if accents else None
         people = sets.real(tflite) if settings.real_speech else None
         real_validation, real_test = real.halves(people) if people else (None, None)
-        chosen = _choose(
-            scored, accent_scored, settings.max_false_accepts_per_hour, real_validation
-        )
+        on_people = settings.data.front_end == KIND
+        budget = settings.max_false_accepts_per_hour
+        chosen = _choose(scored, accent_scored, budget, real_validation, on_people)
         if work_dir:
             _keep_networks(work_dir, fitted)
         train_seconds = time.monotonic() - started - data_seconds
@@ -308,7 +325,7 @@ def _train(
         threshold=chosen.threshold,
         trigger_level=chosen.level,
         smoothing=chosen.smoothing,
-        features=dict(FRONT_ENDS[settings.data.front_end].card),
+        features=_features(settings),
         metrics=_metrics(tested, chosen, settings.max_false_accepts_per_hour)
         | _real_metrics(settings.real_speech, chosen, real_test),
         extra=_extra(
@@ -319,6 +336,13 @@ def _train(
     write_atomically(out.with_suffix(".json"), card.to_json().encode())
     write_atomically(out.with_suffix(".md"), model_card_markdown(card, out.name).encode())
     return card
+
+
+def _features(settings: TrainSettings) -> dict[str, Any]:
+    """What the card records of the features the model was trained on."""
+    if settings.data.front_end == KIND:
+        return embedding.features()
+    return dict(FRONT_ENDS[settings.data.front_end].card)
 
 
 def _metrics(scored: ScoredSet, chosen: _Chosen, budget: float) -> dict[str, Any]:
@@ -373,6 +397,17 @@ def _language_data(split: VoiceSplit) -> dict[str, Any]:
     }
 
 
+def _ds_cnn_training() -> dict[str, Any]:
+    return {
+        "band_means_removed": network.BAND_MEANS_REMOVED,
+        "formant_warp": {
+            "share": network.VOICE_SHARE,
+            "factors": [round(1 - network.WARP, 3), round(1 + network.WARP, 3)],
+            "tilt_db": network.EQ_DB,
+        },
+    }
+
+
 def _extra(
     command: str,
     tflite: bytes,
@@ -390,12 +425,7 @@ def _extra(
         "parameters": sum(int(f.model.count_params()) for f in fitted),
         "scores_per_second": round(1 / STEP_SECONDS, 1),
         "temperature": settings.temperature,
-        "band_means_removed": network.BAND_MEANS_REMOVED,
-        "formant_warp": {
-            "share": network.VOICE_SHARE,
-            "factors": [round(1 - network.WARP, 3), round(1 + network.WARP, 3)],
-            "tilt_db": network.EQ_DB,
-        },
+        **({} if settings.data.front_end == KIND else _ds_cnn_training()),
         "data": {
             **_language_data(split),
             "train_voices": list(split.train_voices),

@@ -1,0 +1,138 @@
+"""The speech-embedding recipe (``--front-end speech-embedding``): trained, loaded, streamed.
+
+A tiny model is trained once for the module, with a small tree of real recordings when
+../shared/real-speech is there; the device's scorer must score what the trainer trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import needs_real_speech, small_real_speech_tree
+
+from device.listening.embedding_wake import SpeechEmbedding, embeddings_of
+from device.listening.tflite_wake import ModelCard, TFLiteWakeDetector, open_scorer
+from device.speaking.tts import EspeakSynthesizer
+from device.wakeword.eval import ScoredSet, audio_files
+from device.wakeword.real_speech import DEFAULT_ROOT, half
+
+pytest.importorskip("tensorflow")  # the train extra; ./dev installs it
+
+from wakeword_trainer import embedding, real  # noqa: E402
+from wakeword_trainer.settings import DataSettings, TrainSettings  # noqa: E402
+from wakeword_trainer.train import train_wake_word  # noqa: E402
+
+TINY = TrainSettings(
+    data=DataSettings(positives=30, sentences=20, confusables=10, noise_windows=20, copies=1,
+                      single_words=10, front_end="speech-embedding", talk_minutes=1.0),
+    epochs=1, mining_rounds=1, mining_minutes=0.3, mining_epochs=1,
+    validation_positives_per_snr=2, validation_minutes=0.3, accent_validation_minutes=0,
+    test_positives_per_snr=2, test_minutes=0.3,
+)  # fmt: skip
+
+
+def speech(text: str) -> np.ndarray:
+    audio = EspeakSynthesizer("en-us+f2", 140, 50, volume_percent=100).synthesize(text)
+    room = np.random.default_rng(0).normal(0, 30, 12000).astype(np.int16)
+    return np.concatenate([room, np.frombuffer(audio, dtype="<i2"), room])
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("embedding")
+    settings = TINY
+    if DEFAULT_ROOT.is_dir():
+        real_tree = small_real_speech_tree(out / "real", per_folder=8)
+        settings = replace(TINY, real_speech=str(real_tree))
+    model = out / "hey_zero.tflite"
+    train_wake_word("hey zero", model, settings, command="(test)", quiet=True)
+    return model
+
+
+def test_the_device_loads_the_model_with_its_card(tiny_model):
+    card = ModelCard.load(tiny_model)
+    assert card.features == embedding.features()
+    detector = TFLiteWakeDetector(tiny_model)
+    assert detector.phrase == "hey zero" and detector.threshold == card.threshold
+    # the phrase can begin as far back as the classifier's window reaches: 2.3 s
+    assert detector.phrase_seconds >= 2.28
+    markdown = tiny_model.with_suffix(".md").read_text()
+    assert "a two-layer classifier\nover 16 speech embeddings" in markdown
+
+
+def test_the_scorer_scores_what_the_trainer_trained_on(tiny_model):
+    """Windows of embeddings_of (the trainer's) through the classifier give the device's
+    scores, step for step, for any chunking."""
+    audio = speech("hey zero, what time is it")
+    per_chunk = []
+    for chunk in (320, 1111, 1600):
+        scorer = open_scorer(tiny_model, voice_gate=False)
+        scores = [
+            s for at in range(0, audio.size, chunk) for s in scorer.scores(audio[at:][:chunk])
+        ]
+        per_chunk.append(np.array(scores))
+    np.testing.assert_array_equal(per_chunk[0], per_chunk[1])
+    np.testing.assert_array_equal(per_chunk[0], per_chunk[2])
+    scorer = open_scorer(tiny_model, voice_gate=False)
+    windows = embedding.windows(embeddings_of(SpeechEmbedding(), audio))
+    offline = np.array([scorer._classify(w[None]) for w in windows])
+    assert len(offline) == len(per_chunk[0]) > 5
+    np.testing.assert_allclose(offline, per_chunk[0], atol=1e-6)
+
+
+def test_a_quiet_room_runs_neither_the_embedding_nor_the_classifier(tiny_model):
+    scorer = open_scorer(tiny_model)
+    room = np.random.default_rng(1).normal(0, 20, 5 * 16000).astype(np.int16)
+    scores = list(scorer.scores(room))
+    assert len(scores) == 50 - 22  # 5 s is 50 steps; the first window is whole at step 22
+    assert set(scores) == {0.0} and scorer.model_runs == 0
+    assert not scorer._embedded
+    spoken = list(scorer.scores(speech("hey zero")))
+    assert scorer.model_runs > 0 and len(spoken) > 0
+
+
+@needs_real_speech
+def test_real_talk_is_split_three_ways_by_speaker(tiny_model):
+    files = audio_files([DEFAULT_ROOT / "speech", DEFAULT_ROOT / "digits"])
+    trained = [f for f in files if real.trained_on(f)]
+    checking = [f for f in files if half(f) == real.VALIDATION and not real.trained_on(f)]
+    assert trained and checking
+    assert all(half(f) == real.VALIDATION for f in trained)
+    speakers = {f.stem.split("_")[1] for f in trained if f.parent.name == "digits"}
+    others = {f.stem.split("_")[1] for f in checking if f.parent.name == "digits"}
+    assert not speakers & others  # a speaker's talk is trained on or checks the rule, not both
+    card = json.loads(tiny_model.with_suffix(".json").read_text())
+    assert card["metrics"]["real"]["test_half"]["negative_hours"] > 0
+
+
+def _scored(positive_peaks: list[float], talk_peaks: list[float], files: list[str]) -> ScoredSet:
+    def clip(peak: float) -> np.ndarray:
+        return np.array([0.0, peak, 0.0], dtype=np.float32)
+
+    return ScoredSet(
+        [clip(p) for p in positive_peaks],
+        [clip(p) for p in talk_peaks],
+        3600.0 * len(talk_peaks),
+        1.0,
+        0.0,
+        [Path(f"p{i}.wav") for i in range(len(positive_peaks))],
+        [Path(f) for f in files],
+        [3600.0] * len(talk_peaks),
+    )
+
+
+def test_the_rule_is_bounded_by_real_talk_it_was_not_trained_on():
+    """Synthetic talk that scores high does not hold the rule up; real talk the model was
+    trained on does not count; real talk it was not trained on does."""
+    names = [f"{n}-1-0" for n in range(400)]  # LibriSpeech-style: speaker-1-0
+    trained = next(n for n in names if real.trained_on(Path(n)))
+    checking = next(n for n in names if half(Path(n)) == 0 and not real.trained_on(Path(n)))
+    synthetic = _scored([0.9, 0.8, 0.7, 0.6], [0.99], ["talk_001"])
+    people = _scored([], [0.95, 0.5], [trained, checking])
+    threshold, level, smoothing = real.choose_on_people(synthetic, people, budget=0.5)
+    assert (level, smoothing) == (1, 1)
+    assert 0.5 < threshold <= 0.6  # over the checking talk, under the synthetic clips
