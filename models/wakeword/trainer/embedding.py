@@ -12,7 +12,7 @@ people"). The data:
   alone, then silence;
 - with ``--real-speech``, every window of the real talk of a quarter of its speakers
   (``real.trained_on``): people, not voices, saying other things. The phrase's own recordings
-  are never trained on, and the rule is chosen on the talk of another quarter
+  are never trained on, and the rule is chosen on the validation half's people
   (``real.choose_on_people``).
 
 Every window is computed by the device's own stream, so training sees what the device sees.
