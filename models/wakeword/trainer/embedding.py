@@ -8,8 +8,8 @@ people"). The data:
 - the phrase said by the training voices, trimmed, played faster or slower, with 1.6-2.2 s of
   room before it and 0.4-0.8 s after, each clip in ``copies`` rooms; its positive windows are
   those whose last step ends 0-0.3 s after the phrase does;
-- every window of synthetic talk (a quarter of it confusable phrases) and of single words said
-  alone, then silence;
+- every window of synthetic talk (a quarter of it confusable phrases), and of confusable
+  phrases ("hey there", "zero") and single words each said alone in a room;
 - with ``--real-speech``, every window of the real talk of a quarter of its speakers
   (``real.trained_on``): people, not voices, saying other things. The phrase's own recordings
   are never trained on, and the rule is chosen on the validation half's people
@@ -106,10 +106,11 @@ class _Windows:
                 found.append(windows(steps)[keep])
         return np.concatenate(found)
 
-    def single_words(self, clips: list[np.ndarray], copies: int) -> np.ndarray:
+    def alone(self, clips: list[np.ndarray], copies: int) -> np.ndarray:
+        """Every window of confusable phrases and single words, each said alone in a room."""
         return np.concatenate(
             [windows(embeddings_of(self.embedding, self.around(clip)[0]))
-             for clip in self.bar(clips * copies, "embedding single words") if clip.size]
+             for clip in self.bar(clips * copies, "embedding confusables and words") if clip.size]
         )  # fmt: skip
 
     def recordings(self, audio: Iterable[np.ndarray], what: str) -> np.ndarray:
@@ -133,12 +134,17 @@ def build_embedding_windows(
     maker = _Windows(settings.seed, quiet)
     jobs = positive_jobs(rng, phrase, split, settings.positives, accent_share=settings.accent_share)
     positives = maker.positives(synthesize(jobs, "speaking the phrase", quiet), settings.copies)
-    singles = synthesize(
+    alone = synthesize(
+        negative_jobs(rng, phrase, split, settings.confusables, confusable=True),
+        "speaking confusables",
+        quiet,
+    )
+    alone += synthesize(
         negative_jobs(rng, phrase, split, settings.single_words, single=True),
         "speaking single words",
         quiet,
     )
-    parts = [maker.single_words(singles, settings.copies)]
+    parts = [maker.alone(alone, settings.copies)]
     said = talk(phrase, split, settings.talk_minutes, held_out=False, seed=settings.seed + 50,
                 quiet=quiet, accents=True)  # fmt: skip
     parts.append(maker.recordings([to_int16(np.concatenate(said))], "embedding talk"))
