@@ -351,4 +351,10 @@ def _real_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             f"{result['recipe_wake_frr_real']:.1%} missed, "
             f"{result['recipe_wake_fa_per_hour_real']:g} false accepts per hour",
         ))  # fmt: skip
+    if result.get("recipe_wake_fa_per_hour_real_unseen") is not None:
+        rows.append((
+            "  on the half of the speakers it never heard",
+            f"{result['recipe_wake_frr_real_unseen']:.1%} missed, "
+            f"{result['recipe_wake_fa_per_hour_real_unseen']:g} false accepts per hour",
+        ))  # fmt: skip
     return rows

@@ -216,9 +216,13 @@ def bench_figures(model: Path, root: Path = DEFAULT_ROOT, recipe: Path = RECIPE_
         figures["wake_real_hours"] = at_card.negative_hours
     kept = json.loads(recipe.read_text()) if recipe.is_file() else {}
     at_rule = kept.get("real_at_card_rule") or {}
+    unseen = kept.get("real_at_card_rule_unseen_half") or {}
     figures |= {
         "recipe_phrase": kept.get("phrase"),
         "recipe_wake_frr_real": at_rule.get("false_reject_rate"),
         "recipe_wake_fa_per_hour_real": at_rule.get("false_accepts_per_hour"),
+        # the speakers a --real-speech training neither trained on nor chose its rule on
+        "recipe_wake_frr_real_unseen": unseen.get("false_reject_rate"),
+        "recipe_wake_fa_per_hour_real_unseen": unseen.get("false_accepts_per_hour"),
     }
     return figures

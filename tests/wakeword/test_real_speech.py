@@ -137,8 +137,12 @@ def test_the_bench_reports_the_shipped_models_real_false_accepts_and_the_recipes
     assert figures["recipe_phrase"] == "computer"
     assert figures["recipe_wake_frr_real"] == kept["false_reject_rate"]
     assert figures["recipe_wake_fa_per_hour_real"] == kept["false_accepts_per_hour"]
+    unseen = json.loads(recipe.read_text())["real_at_card_rule_unseen_half"]
+    assert figures["recipe_wake_frr_real_unseen"] == unseen["false_reject_rate"]
+    assert figures["recipe_wake_fa_per_hour_real_unseen"] == unseen["false_accepts_per_hour"]
     rows = dict(_real_rows(figures))
     assert "wake word on real talk" in rows
     assert rows["trainer's default recipe ('computer'), real people"].endswith("per hour")
+    assert rows["  on the half of the speakers it never heard"].endswith("per hour")
     nothing = bench_figures(SHIPPED, tmp_path / "absent", tmp_path / "absent.json")
     assert set(nothing.values()) == {None} and _real_rows(nothing) == []
