@@ -7,7 +7,7 @@ hears both recordings as a separate process, with a loopback OpenAI-compatible s
 cloud and a folder camera, exactly as a user would start it; ``os.wait4`` gives that process's
 peak resident memory and CPU time (not this process's, which builds several pipelines).
 
-    python -m device.sim.daemon_budget [--json] [--language zh]
+    python -m device.sim.daemon_budget [--json] [--language zh] [--set wake.model=PATH]
 
 ``--language zh`` replays the Chinese demo's offline part instead (``zeropin demo --language
 zh``: the wake word 你好零 and the command model), to a daemon with ``[device] language = "zh"``
@@ -45,13 +45,19 @@ CHINESE_TRANSCRIPT = "为什么天是蓝的"
 
 
 def measure_daemon(
-    cfg: Config, work: Path, *, transcribes: bool = True, language: str = "en"
+    cfg: Config,
+    work: Path,
+    *,
+    transcribes: bool = True,
+    language: str = "en",
+    daemon_settings: Sequence[str] = (),
 ) -> dict[str, float]:
     """Peak RSS (MB), CPU seconds, audio seconds and turns of one daemon run over the session.
 
     Its provider is set up as a maker's ``[providers.NAME]`` table: with a transcription model
     (``transcribes``, as the presets have) the cloud hears what is not a command; without one,
-    pocketsphinx decodes free text for the brain as well."""
+    pocketsphinx decodes free text for the brain as well. ``daemon_settings`` ("KEY=VALUE", as
+    ``zeropin --set``) go to the measured daemon alone: the session is recorded as shipped."""
     mic = work / "session.wav"
     if language == "zh":
         run_chinese_demo(cfg, work / "offline")
@@ -73,6 +79,8 @@ def measure_daemon(
             "HOME": str(work),  # a fresh state directory under it
         }
         command = [sys.executable, "-m", "device.cli", "--set", "camera.backend=folder", *settings]
+        for setting in daemon_settings:
+            command += ["--set", setting]
         for key, value in _provider_settings(server.base_url, provider, transcribes).items():
             command += ["--set", f"{key}={value}"]
         command += ["run", "--sim", "--mic", str(mic), "--speaker-file", str(work / "replies")]
@@ -167,9 +175,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--language", choices=("en", "zh"), default="en")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of the measured daemon, e.g. wake.model=PATH (as zeropin --set)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="zeropin-daemon-") as work:
-        figures = measure_daemon(load_config(), Path(work), language=args.language)
+        figures = measure_daemon(
+            load_config(), Path(work), language=args.language, daemon_settings=args.set
+        )
     if args.json:
         print(json.dumps(figures))
     else:
