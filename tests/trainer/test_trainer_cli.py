@@ -35,6 +35,12 @@ def test_the_cli_parses_every_command_without_importing_the_trainer():
     assert result.stdout.splitlines()[-1] == "[]"
 
 
+@pytest.fixture(autouse=True)
+def _no_real_speech_beside_the_checkout(monkeypatch, tmp_path):
+    """The command lines here are the same with or without ../shared/real-speech."""
+    monkeypatch.setattr(cli, "DEFAULT_ROOT", tmp_path / "absent")
+
+
 def test_train_options_reach_the_settings_and_the_card_command():
     args = train_parser().parse_args(
         ["hey jarvis", "--out", "jarvis.tflite", "--seed", "3",
@@ -61,8 +67,20 @@ def test_train_options_reach_the_settings_and_the_card_command():
 
 def test_no_options_give_the_settings_defaults_and_a_bare_command():
     settings, command = train_settings(train_parser().parse_args(["hey zero", "--out", "z.tflite"]))
-    assert settings == TrainSettings()
+    assert settings == TrainSettings() and settings.data.features == "speech-embedding"
     assert command == "zeropin wakeword train 'hey zero' --out z.tflite"
+
+
+def test_the_embedding_recipe_takes_the_real_speech_beside_the_checkout(monkeypatch, tmp_path):
+    monkeypatch.setattr(cli, "DEFAULT_ROOT", tmp_path)
+    settings, command = train_settings(train_parser().parse_args(["hey zero", "--out", "z.tflite"]))
+    assert settings.real_speech == str(tmp_path)
+    assert command.endswith(f"--real-speech={tmp_path}")  # the card says how to make it again
+    log_mel = train_parser().parse_args(["hey zero", "--out", "z.tflite", "--front-end", "log-mel"])
+    assert train_settings(log_mel)[0].real_speech == ""  # the log-mel recipe only when asked
+    chinese = train_parser().parse_args(["你好零", "--out", "z.tflite", "--language", "zh"])
+    settings, _ = train_settings(chinese)
+    assert settings.data.features == "log-mel" and settings.real_speech == ""
 
 
 def test_every_train_option_sets_a_settings_field_and_shows_its_default():

@@ -48,7 +48,9 @@ from wakeword_trainer.testset import write_test_set  # noqa: E402
 from wakeword_trainer.train import train_wake_word  # noqa: E402
 
 TINY = TrainSettings(
-    data=DataSettings(positives=60, sentences=40, confusables=20, noise_windows=40, copies=1),
+    data=DataSettings(
+        positives=60, sentences=40, confusables=20, noise_windows=40, copies=1, front_end="log-mel"
+    ),
     epochs=1,
     mining_rounds=1,
     mining_minutes=0.5,

@@ -248,7 +248,7 @@ def build_windows(
         "speaking single words",
         quiet,
     )
-    front = FRONT_ENDS[settings.front_end]
+    front = FRONT_ENDS[settings.features]
     maker = WindowMaker(settings.seed, [s for s in sentences if s.size], front)
     windows: list[tuple[np.ndarray, int]] = []
     bar = tqdm(

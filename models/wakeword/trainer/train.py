@@ -108,11 +108,11 @@ def _fit(
     quiet: bool,
 ) -> _Fitted:
     """Train, then mine hard negatives from fresh talk in rounds."""
-    if settings.data.front_end == KIND:  # no mining: its talk windows are all trained on
+    if settings.data.features == KIND:  # no mining: its talk windows are all trained on
         model = embedding.train(features, labels, embedding.EPOCHS, seed, quiet)
         calibration = network.calibration_windows(features)
         return _Fitted(model, seed, calibration, int(labels.size), 0)
-    front = FRONT_ENDS[settings.data.front_end]
+    front = FRONT_ENDS[settings.data.features]
     centres = front.band_centres_hz()
     model = network.train(features, labels, settings.epochs, seed, quiet=quiet, centres=centres)
     mined = 0
@@ -270,7 +270,7 @@ def _fit_all(
 def _windows(
     phrase: str, split: VoiceSplit, settings: TrainSettings, quiet: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    if settings.data.front_end == KIND:
+    if settings.data.features == KIND:
         data, real_speech = settings.data, settings.real_speech
         return embedding.build_embedding_windows(phrase, split, data, real_speech, quiet)
     return build_windows(phrase, split, settings.data, quiet)
@@ -307,7 +307,7 @@ def _train(
         accent_scored = sets.scored(tflite, validation, accents) if accents else None
         people = sets.real(tflite) if settings.real_speech else None
         real_validation, real_test = real.halves(people) if people else (None, None)
-        on_people = settings.data.front_end == KIND
+        on_people = settings.data.features == KIND
         budget = settings.max_false_accepts_per_hour
         chosen = _choose(scored, accent_scored, budget, real_validation, on_people)
         if work_dir:
@@ -340,9 +340,9 @@ def _train(
 
 def _features(settings: TrainSettings) -> dict[str, Any]:
     """What the card records of the features the model was trained on."""
-    if settings.data.front_end == KIND:
+    if settings.data.features == KIND:
         return embedding.features()
-    return dict(FRONT_ENDS[settings.data.front_end].card)
+    return dict(FRONT_ENDS[settings.data.features].card)
 
 
 def _metrics(scored: ScoredSet, chosen: _Chosen, budget: float) -> dict[str, Any]:
@@ -425,7 +425,7 @@ def _extra(
         "parameters": sum(int(f.model.count_params()) for f in fitted),
         "scores_per_second": round(1 / STEP_SECONDS, 1),
         "temperature": settings.temperature,
-        **({} if settings.data.front_end == KIND else _ds_cnn_training()),
+        **({} if settings.data.features == KIND else _ds_cnn_training()),
         "data": {
             **_language_data(split),
             "train_voices": list(split.train_voices),
