@@ -10,7 +10,12 @@ the last second of features (a window that shifts by one step at a time) and run
         if detector.process(frame):
             print("wake!")
 
-The runtime is ``tflite_runtime`` (Python <= 3.11, numpy < 2) or else ``ai_edge_litert``.
+A card whose features are ``speech-embedding`` belongs to a classifier over a speech embedding
+(``embedding_wake.py``); ``open_scorer`` gives each model the scorer its card names, and both
+kinds score every 100 ms, so the trigger and the evaluation are the same for both.
+
+The runtime is ``tflite_runtime`` (Python <= 3.11, numpy < 2) or else ``ai_edge_litert``
+(``interpreter.py``).
 """
 
 from __future__ import annotations

@@ -223,6 +223,23 @@ class WindowMaker:
         return to_int16(self.augmenter.background(self.span)), 0
 
 
+def said_alone(
+    rng: random.Random, phrase: str, split: VoiceSplit, settings: DataSettings, quiet: bool
+) -> list[np.ndarray]:
+    """``settings.confusables`` confusable phrases, then ``settings.single_words`` single
+    words, each said on its own: negatives of both recipes."""
+    confusables = synthesize(
+        negative_jobs(rng, phrase, split, settings.confusables, confusable=True),
+        "speaking confusables",
+        quiet,
+    )
+    return confusables + synthesize(
+        negative_jobs(rng, phrase, split, settings.single_words, single=True),
+        "speaking single words",
+        quiet,
+    )
+
+
 def build_windows(
     phrase: str, split: VoiceSplit, settings: DataSettings, quiet: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -238,16 +255,7 @@ def build_windows(
     sentences = synthesize(
         negative_jobs(rng, phrase, split, settings.sentences), "speaking other sentences", quiet
     )
-    confusables = synthesize(
-        negative_jobs(rng, phrase, split, settings.confusables, confusable=True),
-        "speaking confusables",
-        quiet,
-    )
-    confusables += synthesize(
-        negative_jobs(rng, phrase, split, settings.single_words, single=True),
-        "speaking single words",
-        quiet,
-    )
+    confusables = said_alone(rng, phrase, split, settings, quiet)
     front = FRONT_ENDS[settings.features]
     maker = WindowMaker(settings.seed, [s for s in sentences if s.size], front)
     windows: list[tuple[np.ndarray, int]] = []

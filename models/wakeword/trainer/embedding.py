@@ -42,7 +42,7 @@ from drivers.audio_format import read_audio
 
 from . import real
 from .augment import RATE, Augmenter, to_float, to_int16
-from .dataset import negative_jobs, positive_jobs, synthesize
+from .dataset import positive_jobs, said_alone, synthesize
 from .settings import DataSettings
 from .speech import VoiceSplit, trim_silence
 from .testset import talk
@@ -134,17 +134,7 @@ def build_embedding_windows(
     maker = _Windows(settings.seed, quiet)
     jobs = positive_jobs(rng, phrase, split, settings.positives, accent_share=settings.accent_share)
     positives = maker.positives(synthesize(jobs, "speaking the phrase", quiet), settings.copies)
-    alone = synthesize(
-        negative_jobs(rng, phrase, split, settings.confusables, confusable=True),
-        "speaking confusables",
-        quiet,
-    )
-    alone += synthesize(
-        negative_jobs(rng, phrase, split, settings.single_words, single=True),
-        "speaking single words",
-        quiet,
-    )
-    parts = [maker.alone(alone, settings.copies)]
+    parts = [maker.alone(said_alone(rng, phrase, split, settings, quiet), settings.copies)]
     said = talk(phrase, split, settings.talk_minutes, held_out=False, seed=settings.seed + 50,
                 quiet=quiet, accents=True)  # fmt: skip
     parts.append(maker.recordings([to_int16(np.concatenate(said))], "embedding talk"))
