@@ -120,6 +120,11 @@ class SpeechEmbedding:
             folder / "embedding_model.tflite", hint, "embedding", embed_shape
         )
         self._shapes = {id(self._mel): mel_shape, id(self._embed): embed_shape}
+        # tensor indices stay the same through a resize; details are dicts built on each call
+        self._tensors = {
+            id(net): (net.get_input_details()[0]["index"], net.get_output_details()[0]["index"])
+            for net in (self._mel, self._embed)
+        }
 
     def _run(self, interpreter: Any, data: np.ndarray) -> np.ndarray:
         key = id(interpreter)
@@ -127,9 +132,10 @@ class SpeechEmbedding:
             interpreter.resize_tensor_input(0, list(data.shape), strict=False)
             interpreter.allocate_tensors()
             self._shapes[key] = data.shape
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], data)
+        tensor_in, tensor_out = self._tensors[key]
+        interpreter.set_tensor(tensor_in, data)
         interpreter.invoke()
-        return np.asarray(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+        return np.asarray(interpreter.get_tensor(tensor_out))
 
     def mels(self, samples: np.ndarray) -> np.ndarray:
         """(rows, MEL_BANDS) for int16 samples: a row every MEL_HOP from each MEL_FRAME, scaled
