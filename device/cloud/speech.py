@@ -226,6 +226,15 @@ class CloudRecognizer:
         if isinstance(self.local, ChecksWakePhrase):
             self.local.phrase_said = value
 
+    @property
+    def phrase_bytes(self) -> int:
+        return int(getattr(self.local, "phrase_bytes", 0))
+
+    @phrase_bytes.setter
+    def phrase_bytes(self, value: int) -> None:
+        if isinstance(self.local, ChecksWakePhrase):
+            self.local.phrase_bytes = value
+
     def adapt(self, pcm: bytes) -> None:
         """Let the local recogniser tune itself to the microphone, when it can."""
         if isinstance(self.local, Adaptable):

@@ -73,9 +73,12 @@ class HasCepstralMean(Protocol):
 @runtime_checkable
 class ChecksWakePhrase(Protocol):
     """Optional: a recogniser told whether the utterance begins with the wake phrase (the
-    listener sets ``phrase_said`` before ``start``), which it can use to check itself."""
+    listener sets ``phrase_said`` before ``start``), which it can use to check itself, and how
+    many of the bytes it is fed first are that phrase (``phrase_bytes``: the pre-roll), which a
+    second look can leave out."""
 
     phrase_said: bool
+    phrase_bytes: int
 
 
 @runtime_checkable
@@ -165,6 +168,8 @@ class PocketsphinxRecognizer:
         self._is_command = is_command
         self._anchor = wake_phrase.lower().split()
         self.phrase_said = False
+        self.phrase_bytes = 0
+        self._whole = ""  # the grammar's words for the whole utterance just finished
         # bestpath=False: lattice rescoring at the end of an utterance took 16 s on this grammar.
         # lm=None and a dictionary of the grammar's words only: the full language model and
         # dictionary cost 65 and 22 MB, and a grammar search uses neither.
@@ -221,7 +226,9 @@ class PocketsphinxRecognizer:
     def finish(self) -> Transcript:
         self._decoder.end_utt()
         self._started = False
-        command = self._command()
+        hyp = self._decoder.hyp()
+        self._whole = str(hyp.hypstr) if hyp is not None else ""
+        command = self._command(self._whole)
         if command is None and self.second_pass:
             command = self._second_pass()
         if command is not None or self.second_pass:
@@ -232,13 +239,13 @@ class PocketsphinxRecognizer:
         return Transcript(text, False, self.name, confident=self._anchored(text))
 
     def _guess(self) -> str:
-        """What was said, when it was no command: the free decoder's words, or the grammar's."""
+        """What was said, when it was no command: the free decoder's words, or the grammar's for
+        the whole utterance (the second pass's, when it ran)."""
         if self._free is None:
-            hyp = self._decoder.hyp()
-        else:
-            self._free.end_utt()
-            self._free_open = False
-            hyp = self._free.hyp()
+            return self._whole
+        self._free.end_utt()
+        self._free_open = False
+        hyp = self._free.hyp()
         return str(hyp.hypstr) if hyp is not None else ""
 
     def _anchored(self, text: str) -> bool:
@@ -246,11 +253,8 @@ class PocketsphinxRecognizer:
             return True
         return bool(self._anchor) and text.lower().split()[: len(self._anchor)] == self._anchor
 
-    def _command(self) -> str | None:
-        hyp = self._decoder.hyp()
-        if hyp is not None and hyp.hypstr and self._is_command(hyp.hypstr):
-            return str(hyp.hypstr)
-        return None
+    def _command(self, text: str) -> str | None:
+        return text if text and self._is_command(text) else None
 
     def second_look(self) -> Transcript | None:
         """The command the second pass hears in the utterance just finished, or None (also when
@@ -260,13 +264,28 @@ class PocketsphinxRecognizer:
         return None if command is None else Transcript(command, True, self.name)
 
     def _second_pass(self) -> str | None:
-        """The utterance decoded again with its own cepstral mean, computed over all of it."""
+        """The utterance decoded again with its own cepstral mean, computed over all of it.
+
+        When that hears the wake phrase right and no command, what followed the phrase is decoded
+        on its own: some voices' phrase runs into the next word ("hey zero-w"), and heard with it
+        the command is taken for a question ("when ..."). A phrase heard wrong says this voice is
+        not being heard right; a pass that can only choose a command would choose one anyway."""
         if not self._audio:
             return None
+        self._whole = self._decode(bytes(self._audio))
+        command = self._command(self._whole)
+        after = self.phrase_bytes if self.phrase_said else 0
+        if command is None and 0 < after < len(self._audio) and self._anchored(self._whole):
+            command = self._command(self._decode(bytes(self._audio[after:])))
+        return command
+
+    def _decode(self, pcm: bytes) -> str:
+        """The grammar's words for ``pcm`` as an utterance of its own, with its own mean."""
         self._decoder.start_utt()
-        self._decoder.process_raw(bytes(self._audio), False, True)
+        self._decoder.process_raw(pcm, False, True)
         self._decoder.end_utt()
-        return self._command()
+        hyp = self._decoder.hyp()
+        return str(hyp.hypstr) if hyp is not None else ""
 
     @property
     def cmn(self) -> str:

@@ -160,15 +160,16 @@ class Listener:
             # Heard over a reply, the wake phrase was damped by the canceller: the recogniser is
             # given what follows it (the question it began), and no phrase to check itself on
             barged = trigger == "wake" and self.mode is ListenMode.BARGE
-            if self._checks_phrase is not None:
-                self._checks_phrase.phrase_said = trigger == "wake" and not barged
-            self.recognizer.start()
             after_a_reply = {"answer": 0, "follow_up": 0, "interpret": 0}
             count = {"wake": self._wake_preroll_frames, **after_a_reply}.get(
                 trigger, self._preroll_frames
             )
             count = BARGE_PREROLL_FRAMES if barged else count
             preroll = list(self._preroll)[-count:] if count else []
+            if self._checks_phrase is not None:
+                self._checks_phrase.phrase_said = trigger == "wake" and not barged
+                self._checks_phrase.phrase_bytes = sum(map(len, preroll))
+            self.recognizer.start()
             for frame in preroll:
                 self.recognizer.feed(frame)
             self._utterance = bytearray(b"".join(preroll))

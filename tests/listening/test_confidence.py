@@ -121,3 +121,60 @@ def test_the_listener_tells_the_recogniser_whether_the_phrase_was_said():
     listener.set_mode(ListenMode.WAKE)
     listener.set_mode(ListenMode.UTTERANCE, "button")
     assert not recognizer.phrase_said
+
+
+def _after_the_phrase(phrase: str) -> tuple[bytes, bytes]:
+    """(``phrase`` heard as the pre-roll, then "volume up"), in a tuning voice, at 20 dB."""
+    rng = np.random.default_rng(0)
+    say = Speaker(Voice("en-us+m3", 150))
+    said = np.concatenate([room(rng, 0.3, 20.0), with_noise(say(phrase), 20.0, rng)])
+    command = [room(rng, 0.2, 20.0), with_noise(say("volume up"), 20.0, rng), room(rng, 0.6, 20.0)]
+    return said.tobytes(), np.concatenate(command).tobytes()
+
+
+def _looked_at_twice(
+    phrase: str, phrase_bytes: int | None = None
+) -> tuple[Transcript, Transcript | None]:
+    said, command = _after_the_phrase(phrase)
+    recognizer = PocketsphinxRecognizer(
+        jsgf_grammar(), lambda t: parse(t) is not None, wake_phrase="hey zero", second_pass=False
+    )
+    recognizer.adapt(said + command)
+    recognizer.phrase_said = True
+    recognizer.phrase_bytes = len(said) if phrase_bytes is None else phrase_bytes
+    recognizer.start()
+    audio = said + command
+    for at in range(0, len(audio), 960):
+        recognizer.feed(audio[at : at + 960])
+    return recognizer.finish(), recognizer.second_look()
+
+
+def test_the_second_look_leaves_out_a_phrase_that_ran_into_the_command():
+    """Some voices' "hey zero" runs into the next word; heard with the phrase, "volume up" is
+    taken for a question that starts "when". What followed the phrase, heard again, is the
+    command."""
+    first, second = _looked_at_twice("hey zero when")
+    assert parse(first.text) is None and first.text.startswith("hey zero w"), first
+    assert second is not None and second.text == "volume up"
+    _, with_the_phrase = _looked_at_twice("hey zero when", phrase_bytes=0)
+    assert with_the_phrase is None  # the whole utterance again: the same question
+
+
+def test_no_second_look_when_the_phrase_was_said_and_not_heard():
+    """A voice whose wake phrase the recogniser garbled is not being heard right; a second pass,
+    which can only choose a command, would choose one anyway."""
+    first, second = _looked_at_twice("the euro when")
+    assert not first.confident and parse(first.text) is None
+    assert second is None
+
+
+def test_the_listener_tells_the_recogniser_how_much_of_the_start_is_the_phrase():
+    recognizer = PocketsphinxRecognizer(jsgf_grammar(), wake_phrase="hey zero")
+    listener = Listener(build_wake(CFG), recognizer, EndpointSettings(), preroll_seconds=0.5)
+    listener.process(bytes(32000 * 3))  # three seconds of the room fill the pre-roll
+    listener.set_mode(ListenMode.UTTERANCE, "wake")
+    wanted = max(0.5, build_wake(CFG).phrase_seconds)  # the phrase, and at least the pre-roll
+    assert wanted <= recognizer.phrase_bytes / 32000 < wanted + 0.03  # whole 30 ms frames
+    listener.set_mode(ListenMode.WAKE)
+    listener.set_mode(ListenMode.UTTERANCE, "button")
+    assert not recognizer.phrase_said
