@@ -34,11 +34,12 @@ from device.cloud.tools import Toolbox
 from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
-from device.listening.asr import PocketsphinxRecognizer, Recognizer, VoskRecognizer
+from device.listening.asr import PocketsphinxRecognizer, Recognizer
 from device.listening.echo import barge_in
 from device.listening.listener import Listener
 from device.listening.tflite_wake import TFLiteWakeDetector
 from device.listening.vad import EndpointSettings
+from device.listening.vosk_asr import VoskRecognizer
 from device.listening.wake import (
     PocketsphinxKeyphraseDetector,
     VoskGrammarDetector,
@@ -176,6 +177,7 @@ def _local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) ->
         wake_phrase=phrase,
         free_text=free_text,
         second_pass=not cloud,
+        answers={"length": jsgf_grammar(phrase, expecting="length")},
     )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from device.config.schema import Config
 from device.errors import ConfigError
-from device.listening.asr import Recognizer, VoskRecognizer
+from device.listening.asr import Recognizer
 from device.listening.command_model import CommandModelRecognizer
+from device.listening.vosk_asr import VoskRecognizer
 from device.speaking.mandarin import BilingualSynthesizer, MandarinSynthesizer
 from device.speaking.tts import EspeakSynthesizer, Synthesizer
 from device.system.paths import (

@@ -23,7 +23,8 @@ from device.cloud.transcripts import Transcriber, TranscriberSettings
 from device.config.schema import Config
 from device.egress import EgressGate
 from device.errors import ConfigError, StorageError
-from device.listening.asr import PocketsphinxFreeText, Recognizer, VoskRecognizer
+from device.listening.asr import PocketsphinxFreeText, Recognizer
+from device.listening.vosk_asr import VoskRecognizer
 from device.skills.recordings import Recalled, RecordingSkill, recall
 from device.storage.database import Database
 from device.storage.recorder import Recorder, RecorderSettings

@@ -59,7 +59,14 @@ from device.cloud.http import (
 from device.cloud.providers import Provider
 from device.egress import EgressGate
 from device.errors import CloudError, EgressRefused, TtsError
-from device.listening.asr import Adaptable, ChecksWakePhrase, LooksTwice, Recognizer, Transcript
+from device.listening.asr import (
+    Adaptable,
+    ChecksWakePhrase,
+    ListensFor,
+    LooksTwice,
+    Recognizer,
+    Transcript,
+)
 from device.speaking.tts import Synthesizer, wav_bytes_to_bus
 from drivers.audio_format import BYTES_PER_SECOND, wav_bytes
 
@@ -225,6 +232,16 @@ class CloudRecognizer:
         """Tell a local recogniser that checks itself on the wake phrase (see ``Listener``)."""
         if isinstance(self.local, ChecksWakePhrase):
             self.local.phrase_said = value
+
+    @property
+    def expecting(self) -> str:
+        return str(getattr(self.local, "expecting", ""))
+
+    @expecting.setter
+    def expecting(self, value: str) -> None:
+        """Tell a local recogniser that listens for answers what the device asked."""
+        if isinstance(self.local, ListensFor):
+            self.local.expecting = value
 
     @property
     def phrase_bytes(self) -> int:

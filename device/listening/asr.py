@@ -1,7 +1,7 @@
-"""Speech recognition, streamed while the user speaks.
+"""Speech recognition, streamed while the user speaks: what every recogniser gives and may do.
 
-``VoskRecognizer`` recognises free text (or a grammar's words) with a downloaded Vosk model, one
-loaded copy of which serves every part that needs it. ``PocketsphinxRecognizer`` uses the model
+``device.listening.vosk_asr.VoskRecognizer`` recognises free text (or a grammar's words) with a
+downloaded Vosk model. ``PocketsphinxRecognizer`` uses the model
 bundled with pocketsphinx and a grammar of the device's commands (see
 ``device.skills.intents.jsgf_grammar``). Where a brain needs free text that no cloud transcribes,
 a second decoder with pocketsphinx's language model hears the same audio at the same time, so
@@ -12,18 +12,13 @@ decoding the utterance again.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import json
 import logging
-import mmap
-import os
 import re
 import tempfile
-import threading
-import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from device.errors import ModelError
@@ -82,6 +77,15 @@ class ChecksWakePhrase(Protocol):
 
 
 @runtime_checkable
+class ListensFor(Protocol):
+    """Optional: a recogniser told what the device's last reply asked to be told (``expecting``:
+    "length" after a timer's "For how long?", "" otherwise; the listener sets it before
+    ``start``), which it then hears besides its commands."""
+
+    expecting: str
+
+
+@runtime_checkable
 class LooksTwice(Protocol):
     """Optional: a recogniser whose second look at an utterance (a slower pass that rescues a
     misheard command) can wait until it is known to be needed: built not to look twice in
@@ -133,6 +137,32 @@ def _command_dictionary(jsgf: str, full: Path) -> Iterator[Path]:
         yield path
 
 
+def _grammar_decoder(grammars: Mapping[str, str]) -> Any:
+    """A pocketsphinx decoder with a search for each JSGF grammar, by name; "commands" active."""
+    from pocketsphinx import Config, Decoder
+
+    # bestpath=False: lattice rescoring at the end of an utterance took 16 s on this grammar.
+    # lm=None and a dictionary of the grammars' words only: the full language model and
+    # dictionary cost 65 and 22 MB, and a grammar search uses neither.
+    with _command_dictionary("\n".join(grammars.values()), Path(Config()["dict"])) as words:
+        decoder = Decoder(
+            loglevel="FATAL", bestpath=False, lm=None, dict=str(words), **GRAMMAR_BEAMS
+        )
+    for word, phones in EXTRA_PRONUNCIATIONS.items():
+        if decoder.lookup_word(word) is None:
+            decoder.add_word(word, phones, True)
+    for name, grammar in grammars.items():
+        try:
+            decoder.add_jsgf_string(name, grammar)
+        except ValueError as exc:  # pocketsphinx says why only on stderr
+            raise ModelError(
+                f"the {name} grammar did not load into pocketsphinx: a word in it is not in "
+                "the dictionary or the JSGF is malformed (run with --verbose to see which)"
+            ) from exc
+    decoder.activate_search("commands")
+    return decoder
+
+
 class PocketsphinxRecognizer:
     """Commands by grammar with pocketsphinx's en-us model; free text, when asked for, by its
     language model."""
@@ -147,6 +177,7 @@ class PocketsphinxRecognizer:
         *,
         free_text: bool = False,
         second_pass: bool = True,
+        answers: Mapping[str, str] = MappingProxyType({}),
     ) -> None:
         """``is_command`` tells a command from the grammar's catch-all question branch.
 
@@ -162,32 +193,20 @@ class PocketsphinxRecognizer:
 
         ``second_pass``: when the grammar heard no command, decode the utterance again in
         ``finish``; False leaves it to ``second_look``, for a caller with a better way to rescue
-        a misheard command (a cloud's transcript, decided on by the same intents)."""
-        from pocketsphinx import Config, Decoder
+        a misheard command (a cloud's transcript, decided on by the same intents).
+
+        ``answers``: grammars by what they answer ("length": ``jsgf`` and a length said alone),
+        searched instead of ``jsgf`` while ``expecting`` names them."""
+        from pocketsphinx import Decoder
 
         self._is_command = is_command
         self._anchor = wake_phrase.lower().split()
         self.phrase_said = False
         self.phrase_bytes = 0
         self._whole = ""  # the grammar's words for the whole utterance just finished
-        # bestpath=False: lattice rescoring at the end of an utterance took 16 s on this grammar.
-        # lm=None and a dictionary of the grammar's words only: the full language model and
-        # dictionary cost 65 and 22 MB, and a grammar search uses neither.
-        with _command_dictionary(jsgf, Path(Config()["dict"])) as words:
-            self._decoder = Decoder(
-                loglevel="FATAL", bestpath=False, lm=None, dict=str(words), **GRAMMAR_BEAMS
-            )
-        for word, phones in EXTRA_PRONUNCIATIONS.items():
-            if self._decoder.lookup_word(word) is None:
-                self._decoder.add_word(word, phones, True)
-        try:
-            self._decoder.add_jsgf_string("commands", jsgf)
-        except ValueError as exc:  # pocketsphinx says why only on stderr
-            raise ModelError(
-                "the command grammar did not load into pocketsphinx: a word in it is not in "
-                "the dictionary or the JSGF is malformed (run with --verbose to see which)"
-            ) from exc
-        self._decoder.activate_search("commands")
+        self._decoder = _grammar_decoder({"commands": jsgf, **answers})
+        self._searches = {"", *answers}
+        self.expecting = ""
         # Free text (``free_text``), decoded alongside, for a brain that needs the words of a
         # question and no cloud to transcribe them: with the full language model it is a second
         # decoder of about 90 MB and as much CPU again, so it is built only when asked for. Its
@@ -207,6 +226,8 @@ class PocketsphinxRecognizer:
     def start(self) -> None:
         if self._started:
             self._decoder.end_utt()
+        expected = self.expecting if self.expecting in self._searches else ""
+        self._decoder.activate_search(expected or "commands")
         self._decoder.start_utt()
         self._started = True
         if self._free is not None:
@@ -312,166 +333,6 @@ class PocketsphinxRecognizer:
                 self._free.end_utt()
                 self._free_open = False
             self._free.set_cmn(self._decoder.get_cmn(False))
-
-
-# One model per folder, shared by everyone who asks while anyone holds it: the wake detector and
-# the recogniser would otherwise each load a copy (every load costs the model's full size in RAM
-# again: 530 MB twice for the small Korean one).
-_vosk_models: weakref.WeakValueDictionary[Path, Any] = weakref.WeakValueDictionary()
-_vosk_models_lock = threading.Lock()
-
-UNKNOWN_WORD = "[unk]"  # Vosk's word for "anything else" in a grammar, where a model has it
-STATM = "/proc/self/statm"  # Linux: the process's sizes in pages, resident second
-
-
-def load_vosk_model(path: Path) -> Any:
-    """Load a Vosk model directory, or return the copy already loaded from it, turning Vosk's bare
-    errors into a ModelError that says how to get the model."""
-    path = Path(path)
-    hint = (
-        f"Fetch it with: zeropin models fetch vosk-small-en-us (it unpacks to {path.parent}), "
-        "or set [asr] vosk_model to where you unpacked one"
-    )
-    if not (path / "am").is_dir() and not (path / "final.mdl").exists():
-        what = "not found" if not path.exists() else "is not a Vosk model (no am/ folder)"
-        raise ModelError(f"Vosk model {what}: {path}. {hint}")
-    import vosk
-
-    vosk.SetLogLevel(-1)
-    key = path.resolve()
-    with _vosk_models_lock:
-        model = _vosk_models.get(key)
-        if model is not None:
-            return model
-        try:
-            model = vosk.Model(os.fspath(path))
-        except Exception as exc:  # vosk raises a bare Exception for every failure
-            raise ModelError(f"Vosk could not load the model at {path} ({exc}). {hint}") from exc
-        _vosk_models[key] = model
-        return model
-
-
-def vosk_grammar(model: Any, model_path: Path, phrases: Sequence[str]) -> str:
-    """The grammar Vosk takes for ``phrases`` (JSON), with "[unk]" when the model has that word.
-
-    Vosk itself only logs, and then ignores, a grammar word its model lacks, and it does not
-    decode JSON's \\u escapes, so every non-ASCII word would be lost: the words are checked
-    here (ModelError naming those missing), and the JSON keeps its letters as they are.
-    """
-    words = dict.fromkeys(word for phrase in phrases for word in phrase.split())
-    missing = [word for word in words if model.vosk_model_find_word(word) < 0]
-    if missing:
-        raise ModelError(
-            f"not in the vocabulary of the Vosk model at {model_path}: {', '.join(missing)}"
-        )
-    known = [*phrases, UNKNOWN_WORD] if vosk_has_unknown_word(model) else list(phrases)
-    return json.dumps(known, ensure_ascii=False)
-
-
-def vosk_has_unknown_word(model: Any) -> bool:
-    """Whether a grammar can let Vosk say "none of these" (the small Korean model cannot)."""
-    return bool(model.vosk_model_find_word(UNKNOWN_WORD) >= 0)
-
-
-def resident_mb() -> float | None:
-    """This process's resident memory in MB, or None where /proc cannot tell (not Linux)."""
-    try:
-        with open(STATM, "rb") as statm:
-            pages = int(statm.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * mmap.PAGESIZE / 2**20
-
-
-def _release_freed_memory() -> None:
-    """Give the memory just freed back to the system: glibc keeps it for later allocations
-    otherwise, and the process's resident size would not fall. Without glibc, nothing to do."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-class VoskRecognizer:
-    """Recognition with a Vosk model (``[asr] vosk_model``): free text, or only the words of
-    ``grammar``'s phrases when given (any order; "[unk]" for other speech where the model has
-    it, and then the transcript is marked as outside the grammar).
-
-    ``partial`` is what has been heard so far while the utterance is still being fed.
-
-    Vosk's recogniser keeps every part of the decoding graph it has expanded, so it grows with
-    each utterance and never shrinks (about 220 MB over five minutes of speech with the small
-    Korean model). With ``cache_mb`` it is rebuilt, between utterances, once the process has
-    grown more than that since it was built; 0 keeps it for good. ``rebuilds`` counts them.
-    """
-
-    name = "vosk"
-
-    def __init__(
-        self,
-        model_path: Path,
-        grammar: Sequence[str] = (),
-        *,
-        cache_mb: int = 0,
-        loaded: Any = None,
-    ) -> None:
-        """``loaded``: a model another recogniser loaded from ``model_path``, shared (a second
-        copy of the small English one would cost the Zero 2 W 80 MB or more)."""
-        self._model = loaded if loaded is not None else load_vosk_model(model_path)
-        self.model_path = model_path
-        self._spec = vosk_grammar(self._model, model_path, grammar) if grammar else ""
-        self._grammar = tuple(grammar)
-        self.cache_mb = cache_mb
-        self.rebuilds = 0
-        self._recognizer = self._build()
-        self._parts: list[str] = []
-
-    def sharing_model(self) -> VoskRecognizer:
-        """A free-text recogniser on this one's loaded model."""
-        return VoskRecognizer(self.model_path, loaded=self._model)
-
-    def _build(self) -> Any:
-        from vosk import KaldiRecognizer
-
-        spec = (self._spec,) if self._spec else ()
-        recognizer = KaldiRecognizer(self._model, 16000, *spec)
-        self._built_mb = resident_mb()
-        return recognizer
-
-    def _grown_mb(self) -> float:
-        """How much the process has grown since the recogniser was built; 0 where unknown."""
-        now = resident_mb()
-        return 0.0 if now is None or self._built_mb is None else now - self._built_mb
-
-    def start(self) -> None:
-        # Only here, between utterances, and nothing an utterance needs is lost: Vosk starts each
-        # one after a final result with a new decoder and features. The new recogniser expands
-        # the graph again as it decodes, so a rebuild costs a few utterances' worth of CPU.
-        grown = self._grown_mb() if self.cache_mb else 0.0
-        if self.cache_mb and grown > self.cache_mb:
-            self._recognizer = None  # freed before the new one is built, not after
-            _release_freed_memory()
-            self._recognizer = self._build()
-            self.rebuilds += 1
-            log.info("Vosk recogniser rebuilt: the process had grown %.0f MB since", grown)
-        else:
-            self._recognizer.Reset()
-        self._parts = []
-
-    def feed(self, pcm: bytes) -> None:
-        if self._recognizer.AcceptWaveform(pcm):
-            self._parts.append(json.loads(self._recognizer.Result()).get("text", ""))
-
-    @property
-    def partial(self) -> str:
-        """The utterance so far: its finished segments, then Vosk's guess at the current one
-        (which may still change). Worked out only when asked."""
-        current = json.loads(self._recognizer.PartialResult()).get("partial", "")
-        return " ".join(part for part in (*self._parts, current) if part)
-
-    def finish(self) -> Transcript:
-        self._parts.append(json.loads(self._recognizer.FinalResult()).get("text", ""))
-        text = " ".join(p for p in self._parts if p)
-        in_grammar = not (self._grammar and UNKNOWN_WORD in text.split())
-        return Transcript(text, in_grammar, self.name, verbatim=not self._grammar)
 
 
 class PocketsphinxFreeText:

@@ -39,7 +39,13 @@ from device.events import (
     Trigger,
     WakeWordDetected,
 )
-from device.listening.asr import Adaptable, ChecksWakePhrase, HasCepstralMean, Recognizer
+from device.listening.asr import (
+    Adaptable,
+    ChecksWakePhrase,
+    HasCepstralMean,
+    ListensFor,
+    Recognizer,
+)
 from device.listening.echo import EchoCancellation
 from device.listening.frames import FRAME_MS, Framer, frames_in
 from device.listening.stop import StopSpotter
@@ -114,6 +120,9 @@ class Listener:
         )
         self._adaptable = recognizer if isinstance(recognizer, Adaptable) else None
         self._checks_phrase = recognizer if isinstance(recognizer, ChecksWakePhrase) else None
+        self._listens_for = recognizer if isinstance(recognizer, ListensFor) else None
+        # what the device's last reply asked to be told ("length"), for the recogniser to hear
+        self.expecting = ""
         self._adapted = isinstance(wake, HasCepstralMean) or self._adaptable is None
 
     @property
@@ -169,6 +178,8 @@ class Listener:
             if self._checks_phrase is not None:
                 self._checks_phrase.phrase_said = trigger == "wake" and not barged
                 self._checks_phrase.phrase_bytes = sum(map(len, preroll))
+            if self._listens_for is not None:
+                self._listens_for.expecting = self.expecting
             self.recognizer.start()
             for frame in preroll:
                 self.recognizer.feed(frame)

@@ -94,7 +94,7 @@ class VoskGrammarDetector:
     def __init__(self, phrase: str, model_path: Path) -> None:
         from vosk import KaldiRecognizer
 
-        from device.listening.asr import load_vosk_model, vosk_grammar, vosk_has_unknown_word
+        from device.listening.vosk_asr import load_vosk_model, vosk_grammar, vosk_has_unknown_word
 
         self.phrase = " ".join(phrase.lower().split())
         model = load_vosk_model(model_path)

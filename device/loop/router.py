@@ -11,7 +11,8 @@ question, and the answer says so (``Answer.confirmation``); the voice loop liste
 asks again with ``confirmed``. "Yes" or "no" heard anywhere else is words for the brain. The brain
 may end an answer with such a question too (before a tool that acts in the world): its last
 fragment is then an ``Asking``, known only once the answer has been read (``Answer.asks``), and a
-yes to it runs the rest of that answer.
+yes to it runs the rest of that answer. "Set a timer" without a length is answered "For how
+long?", and a length said alone next ("five minutes", or "five", which is minutes) sets it.
 
 "Translate ... into Spanish" goes to the translator (``device.skills.languages``), and its
 answer carries the language it is in (``Answer.language``), for the voice that says it. "Translate
@@ -46,6 +47,7 @@ BRAIN = "brain"  # not a command: the question goes to the brain
 TRANSLATE = "translate"  # answered by the translator, in the voice of the language asked for
 INTERPRET = "interpret"  # conversation translation: started, then each utterance translated
 NOT_CAUGHT = "not_caught"  # speech the recogniser was not sure of: nothing is done with it
+TIMER_LENGTH = "timer_length"  # a length said alone: the answer to a timer's "For how long?"
 NOT_CAUGHT_REPLY = "Sorry, I didn't catch that."
 NO_LONGER_ASKED = "I didn't do it: that question was no longer open."
 # Said in the device's language: nothing was understood, so nothing says which else to use.
@@ -74,6 +76,7 @@ class Answer:
     interpreting: bool = False  # it starts conversation translation (``device.loop.states``)
     # a question the fragments themselves may end with, known once they have all been read
     asked_in_fragments: Callable[[], Confirmation | None] | None = None
+    expects: str = ""  # what the reply asked to be told next ("length"), for the recogniser
 
     def asks(self) -> Confirmation | None:
         """The question this answer asked, if any; call it once the fragments have been read."""
@@ -99,6 +102,7 @@ class Router:
         self.wake_phrase = wake_phrase  # what of it the recogniser heard is not the question
         # the rest of a brain's answer that asked before acting, by its action: done on a yes
         self._waiting: dict[str, Callable[[str, Cancellation], Iterator[str]]] = {}
+        self._asked_length = False  # the last answer asked how long a timer should run
 
     def route(
         self,
@@ -128,6 +132,7 @@ class Router:
         ``confirmed``: an action ``text`` said yes to, carried out now.
         """
         waiting, self._waiting = self._waiting, {}  # only the last question can be answered
+        asked_length, self._asked_length = self._asked_length, False
         if confirmed in waiting:
             return self._from_brain(waiting[confirmed](text, cancel or Cancellation()))
         if confirmed in (*CONFIRMED, VISITOR_RESET, RECORDING_TOGGLE):  # questions, a gesture
@@ -140,6 +145,8 @@ class Router:
         if not text.strip():
             return Answer(NOT_CAUGHT, iter([self._said(NOT_CAUGHT_REPLY)]))
         intent = parse(text, self.wake_phrase)
+        if asked_length and intent is not None and intent.name == TIMER_LENGTH:
+            intent = Intent("timer_set", intent.slots, intent.text, intent.language)
         question = without_wake_words(text, self.wake_phrase)
         if intent is not None and intent.name == LOOK:
             reply = self.brain.reply(question, look=True, cancel=cancel)
@@ -153,7 +160,9 @@ class Router:
         confirmation = self.skills.confirmation(intent)
         if confirmation is not None:
             return Answer(intent.name, iter([confirmation.question]), confirmation)
-        return Answer(intent.name, iter([self.skills.handle(intent, heard)]))
+        self._asked_length = intent.name == "timer_set" and "seconds" not in intent.slots
+        expects = "length" if self._asked_length else ""
+        return Answer(intent.name, iter([self.skills.handle(intent, heard)]), expects=expects)
 
     def _language_of(self, text: str) -> str:
         """What a yes (or a gesture, with no words) was said in, for the reply to be too."""

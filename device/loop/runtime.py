@@ -323,6 +323,7 @@ class Runtime:
                 confirmed=confirmed,
             )
             decided_at = time.perf_counter()
+            self.listener.expecting = answer.expects
             self.timekeeper.decided(reply_id, answer.intent)
             fragments = self.timekeeper.watch(reply_id, answer.fragments)
             spoken = await self._speak(reply_id, heard.text, fragments, answer.language)

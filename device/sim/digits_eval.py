@@ -1,9 +1,11 @@
 """Numbers as people say them: the real spoken digits through the daemon's listener.
 
 The folder holds ``{digit}_{speaker}_{index}.wav`` (8 kHz; the Free Spoken Digit Dataset). Each
-speaker gets a freshly started listener; each recording is heard after a button press, at the
-level the device's own test speech has, in a quiet room. A digit is heard right when the words
-the listener gives are that number; ``wrong`` counts recordings taken for a command.
+speaker gets a freshly started listener; each recording is heard where the device hears a number
+said alone, as the answer to a timer's "For how long?" (the follow-up it opens, the listener
+expecting a length), at the level the device's own test speech has, in a quiet room. A digit is
+heard right when the words the listener gives are that number; ``taken_for_a_command`` counts
+recordings that would act out of that question (``decide`` knows no question asked).
 """
 
 from __future__ import annotations
@@ -49,12 +51,13 @@ def _speaker_job(job: tuple[Config, list[tuple[int, Path]]]) -> list[tuple[bool,
     cfg, clips = job
     rng = np.random.default_rng(0)
     listener = build_listener(cfg)
+    listener.expecting = "length"
     listener.process(room(rng, 2.0, QUIET_DB).tobytes())
     results = []
     for n, (digit, path) in enumerate(clips):
         speech = at_level(np.frombuffer(read_wav(path), dtype="<i2"), SPEECH_DBFS)
         listener.process(room(rng, 0.6, QUIET_DB).tobytes())
-        listener.set_mode(ListenMode.UTTERANCE, "button")
+        listener.set_mode(ListenMode.UTTERANCE, "follow_up")
         event = None
         audio = np.concatenate([speech, room(rng, cfg.vad.no_speech_timeout_seconds + 1, QUIET_DB)])
         data = audio.tobytes()

@@ -17,7 +17,9 @@ from device.skills.phrasebook import Phrasebook
 CATALOGUE = {
     "It's {time}.": "现在是{time}。",
     "Today is {day}.": "今天是{day}。",
-    "For how long? For example: set a timer for five minutes.": "定时多久？比如：定时五分钟。",
+    "Timers need a length, like five minutes. For how long?": (
+        "定时需要时长，比如五分钟。定时多久？"
+    ),
     "Timers can run from one second to one day.": "定时可以从一秒到一天。",
     "OK, timer set for {length}.": "好的，定时{length}。",
     "OK, {name} timer set for {length}.": "好的，{name}定时{length}。",

