@@ -231,14 +231,15 @@ def _fuzzy(norm: str) -> Intent | None:
 
 
 def jsgf_grammar(wake_phrase: str = "hey zero", expecting: str = "") -> str:
-    """A JSGF grammar of every command, with the wake phrase as an optional prefix, and the
-    answers to the device's question ``expecting`` (``IntentSpec.answers``: "length")."""
+    """A JSGF grammar of every command, with the wake phrase as an optional prefix.
+
+    With ``expecting`` ("length"), the grammar of the answers to the device's question instead
+    (``IntentSpec.answers``), and "stop": a second search costs the recogniser about 18 MB with
+    every command in it and 7 MB without. Anything else is a question, as always."""
     units = "second | seconds | minute | minutes | hour | hours"
-    commands = " | ".join(
-        f"/1/ ( {spec.grammar} )"
-        for spec in SPECS
-        if spec.grammar and spec.answers in ("", expecting)
-    )
+    answering = [spec for spec in SPECS if spec.name == "stop" or spec.answers == expecting]
+    heard = answering if expecting else [spec for spec in SPECS if not spec.answers]
+    commands = " | ".join(f"/1/ ( {spec.grammar} )" for spec in heard if spec.grammar)
     commands += " | /0.05/ <question>"
     wake = " ".join(f"[{word}]" for word in wake_phrase.split())
     return (

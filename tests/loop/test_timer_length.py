@@ -130,8 +130,11 @@ def test_in_the_voice_loop_the_answer_needs_no_wake_word(tmp_path):
 
 def test_the_recogniser_hears_a_length_alone_only_while_one_is_asked_for():
     """Numbers alone fit much misheard speech, so they are in the grammar only then."""
-    length = next(spec.grammar for spec in SPECS if spec.name == "timer_length")
-    assert length in jsgf_grammar(expecting="length") and length not in jsgf_grammar()
+    grammar = {spec.name: spec.grammar for spec in SPECS}
+    answers = jsgf_grammar(expecting="length")
+    assert grammar["timer_length"] in answers and grammar["timer_length"] not in jsgf_grammar()
+    # the answer, or "stop", or anything else as a question: no other command is searched
+    assert grammar["stop"] in answers and grammar["time"] not in answers
     recognizer = PocketsphinxRecognizer(
         jsgf_grammar(),
         lambda t: parse(t) is not None,
