@@ -1,12 +1,11 @@
 """Speech recognition, streamed while the user speaks: what every recogniser gives and may do.
 
 ``device.listening.vosk_asr.VoskRecognizer`` recognises free text (or a grammar's words) with a
-downloaded Vosk model. ``PocketsphinxRecognizer`` uses the model
-bundled with pocketsphinx and a grammar of the device's commands (see
-``device.skills.intents.jsgf_grammar``). Where a brain needs free text that no cloud transcribes,
-a second decoder with pocketsphinx's language model hears the same audio at the same time, so
-when an utterance is outside the grammar the brain gets that decoder's best guess without
-decoding the utterance again.
+downloaded Vosk model. ``PocketsphinxRecognizer`` uses the model bundled with pocketsphinx and a
+grammar of the device's commands (see ``device.skills.intents.jsgf_grammar``). Where a brain
+needs free text that no cloud transcribes, a second decoder with pocketsphinx's language model
+hears the same audio at the same time, so when an utterance is outside the grammar the brain gets
+that decoder's best guess without decoding the utterance again.
 """
 
 from __future__ import annotations
