@@ -16,6 +16,7 @@ import pytest
 
 from device.app import build_wake
 from device.config.sources import load_config
+from device.errors import ModelError
 from device.events import ListenMode
 from device.listening.asr import PocketsphinxRecognizer
 from device.listening.listener import Listener
@@ -175,3 +176,9 @@ def test_the_listener_passes_on_what_the_device_asked():
     listener.expecting = ""
     listener.set_mode(ListenMode.UTTERANCE, "wake")
     assert recognizer.expecting == ""
+
+
+def test_a_broken_answer_grammar_is_named_when_the_recogniser_is_built():
+    broken = "#JSGF V1.0;\ngrammar x;\npublic <u> = five (;\n"
+    with pytest.raises(ModelError, match="the length grammar did not load into pocketsphinx"):
+        PocketsphinxRecognizer(jsgf_grammar(), answers={"length": broken})
