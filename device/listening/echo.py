@@ -22,6 +22,7 @@ the frame is passed through untouched, so idle listening costs nothing here.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from typing import Protocol
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 # How long after the last sound the canceller keeps running: the echo's tail (the room, the
 # sound card's buffer) and the canceller's own delay estimate; longer only costs CPU.
 ACTIVE_SECONDS = 0.5
+# A frame the canceller took more than this out of was mostly the device's own sound: in the
+# simulator's echo path (+6 dB) the wake earcon comes out 30-50 dB quieter, a voice begun after
+# it (in the half second its echo may last) 0-16 dB. A voice begun while the earcon plays is
+# silenced with it: AEC3 takes it for echo.
+MOSTLY_ECHO_DB = 20.0
 WARM_UP_SAMPLES = 16000  # one second: see WebrtcEchoCanceller
 
 
@@ -102,6 +108,7 @@ class EchoCancellation:
         self.cpu_seconds = 0.0  # spent cancelling
         self.audio_seconds = 0.0  # of audio cancelled
         self._quiet_bytes = 10**9  # reference silence since the speaker last played
+        self.taken_out_db = 0.0  # how much quieter the last frame came out than it went in
 
     def tap(self, speaker: Speaker) -> TappedSpeaker:
         """``speaker``, also handing what it plays to this canceller as its reference."""
@@ -112,19 +119,28 @@ class EchoCancellation:
         """Whether the speaker has played recently enough that its echo may be in the air."""
         return self._quiet_bytes < ACTIVE_SECONDS * BYTES_PER_SECOND
 
+    @property
+    def mostly_echo(self) -> bool:
+        """Whether the last frame was mostly the device's own sound: the canceller took more
+        than ``MOSTLY_ECHO_DB`` out of it. What is left of it may still look like speech."""
+        return self.active and self.taken_out_db > MOSTLY_ECHO_DB
+
     def skip(self, frame: bytes) -> bytes:
         """``frame`` as it is, the reference kept in step with it."""
         self._take_reference(len(frame))
+        self.taken_out_db = 0.0
         return frame
 
     def clean(self, frame: bytes) -> bytes:
         """``frame`` with the echo of what the speaker played taken out (as is when idle)."""
         far = self._take_reference(len(frame))
+        self.taken_out_db = 0.0
         if not self.active:
             return frame
         started = time.thread_time()
         near = np.frombuffer(frame, "<i2")
         out = self.canceller.process(near, np.frombuffer(far, "<i2"))
+        self.taken_out_db = _level_db(near) - _level_db(out)
         self.cpu_seconds += time.thread_time() - started
         self.audio_seconds += len(frame) / BYTES_PER_SECOND
         return out.astype("<i2").tobytes()
@@ -150,3 +166,8 @@ def barge_in(stop_word: bool = True) -> tuple[EchoCancellation | None, StopSpott
         return None, None
     spotter = PocketsphinxStopSpotter() if stop_word else None
     return EchoCancellation(canceller, EchoReference()), spotter
+
+
+def _level_db(pcm: np.ndarray) -> float:
+    """Loudness of ``pcm`` in dB (of int16 units; only differences are used)."""
+    return 10 * math.log10(float(np.mean(pcm.astype(np.float64) ** 2)) + 1.0)

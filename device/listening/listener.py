@@ -271,9 +271,9 @@ class Listener:
     def _follow_utterance(self, frame: bytes) -> Event | None:
         started = time.thread_time()
         # What is left of the device's own sound (an earcon, the reply just stopped) after the
-        # canceller must not start an utterance: the recogniser still hears every frame, so a
-        # user who talks over it keeps their words, and speech starts once it is over.
-        echoing = self.echo is not None and self.echo.active
+        # canceller must not start an utterance, but a voice over it must: a short command said
+        # as the wake earcon sounds would end before the earcon's echo has died away.
+        echoing = self.echo is not None and self.echo.mostly_echo
         endpoint = self.endpointer.process(frame, may_start=not echoing)
         vad_done = time.thread_time()
         self.cpu.vad += vad_done - started

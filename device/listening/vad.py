@@ -73,6 +73,11 @@ class Endpointer:
             else no_speech_seconds
         )
 
+    @property
+    def hears_voice(self) -> bool:
+        """In speech, or the last frame was voiced: a start may be under way."""
+        return self.in_speech or self._voiced_run > 0
+
     def is_speech(self, frame: bytes) -> bool:
         return bool(self._vad.is_speech(frame, 16000))
 

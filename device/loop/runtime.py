@@ -278,11 +278,12 @@ class Runtime:
         )
 
     def _sound_wake_earcon(self) -> None:
-        """The wake earcon, once due, unless the user has gone on talking (or it is too late)."""
+        """The wake earcon, once due, unless the user has gone on talking or is beginning to (its
+        echo would damp their first word), or it is too late."""
         if self._wake_earcon_at is None or self.listener.seconds < self._wake_earcon_at:
             return
         self._wake_earcon_at = None
-        if self._listening_for_a_question() and not self.listener.endpointer.in_speech:
+        if self._listening_for_a_question() and not self.listener.endpointer.hears_voice:
             self._play_earcon("wake")
 
     def _start_work(self, reply_id: int, label: str, work: Callable[[], Awaitable[object]]) -> None:

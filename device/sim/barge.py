@@ -35,7 +35,8 @@ class Line:
     text: str
     over_reply: float | None = None  # seconds into the device's speech; None: when it is idle
     voice: tuple[str, int, int] = USER_VOICE  # espeak-ng voice, words per minute, pitch
-    then: str = ""  # said after a pause of PAUSE_SECONDS (e.g. the question after "hey zero")
+    then: str = ""  # said after ``pause`` seconds (e.g. the question after "hey zero")
+    pause: float = PAUSE_SECONDS
 
 
 class InterruptingUser(Driver):
@@ -68,7 +69,7 @@ class InterruptingUser(Driver):
         speech = np.frombuffer(tts.synthesize(line.text), "<i2").astype(np.float32)
         if line.then:
             rest = np.frombuffer(tts.synthesize(line.then), "<i2").astype(np.float32)
-            speech = np.concatenate([speech, np.zeros(int(PAUSE_SECONDS * RATE), np.float32), rest])
+            speech = np.concatenate([speech, np.zeros(int(line.pause * RATE), np.float32), rest])
         self._pending = speech
         self._idle = 0
         # where the voice ends, not the synthesiser's trailing silence

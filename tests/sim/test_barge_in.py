@@ -140,6 +140,20 @@ def test_the_wake_earcon_alone_is_never_heard_as_words(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("echo", ["40:6", "40:-60"])
+@pytest.mark.parametrize("pause", [0.3, 0.7])
+def test_a_short_command_said_about_when_the_wake_earcon_is_due_is_heard(
+    tmp_path: Path, pause: float, echo: str
+) -> None:
+    # After 0.3 s the user is beginning "stop" when the earcon is due: it does not sound. After
+    # 0.7 s, "stop" begins as the earcon ends and is over before its half second of echo is.
+    # (Begun while the earcon plays, a word is lost: the canceller silences it.)
+    run = _converse(tmp_path, [Line("hey zero", then="stop", pause=pause)], echo=echo)
+    sounded = len(list((tmp_path / "out").glob("*earcon-wake.wav")))
+    assert sounded == (pause > 0.3)
+    assert [(r.intent, r.heard) for r in run.reports] == [("stop", "hey zero stop")]
+
+
+@pytest.mark.parametrize("echo", ["40:6", "40:-60"])
 def test_a_command_said_on_after_the_wake_word_is_heard(tmp_path: Path, echo: str) -> None:
     run = _converse(tmp_path, [Line("hey zero, what time is it")], echo=echo)
     assert [r.intent for r in run.reports] == ["time"]
