@@ -17,6 +17,9 @@ user's voice while anything plays (over the wake earcon it turned "what time is 
 really think"): so the runtime sounds the wake earcon only for a user who paused after the wake
 word or the press (``device.loop.runtime``).
 
+The recogniser hears a quiet room raised to a floor under the voice (``device.listening.floor``):
+pocketsphinx misheard a voice far above its room.
+
 Speech the recogniser heard but could not vouch for (``Transcript.confident`` false) comes out as
 ``Heard`` with no text: it is not acted on and its guess goes nowhere, and the router answers
 that it did not catch it.
@@ -47,6 +50,7 @@ from device.listening.asr import (
     Recognizer,
 )
 from device.listening.echo import EchoCancellation
+from device.listening.floor import NoiseFloor
 from device.listening.frames import FRAME_MS, Framer, frames_in
 from device.listening.stop import StopSpotter
 from device.listening.vad import Endpoint, Endpointer, EndpointSettings
@@ -86,9 +90,12 @@ class Listener:
         refractory_seconds: float = 2.0,
         echo: EchoCancellation | None = None,
         stop: StopSpotter | None = None,
+        floor: NoiseFloor | None = None,
     ) -> None:
         self.wake = wake
         self.recognizer = recognizer
+        # the room raised under the voice, for the recogniser only (``device.listening.floor``)
+        self.floor = NoiseFloor() if floor is None else floor
         self.echo = echo
         self.stop = stop
         self.endpointer = Endpointer(endpoint)
@@ -181,8 +188,9 @@ class Listener:
             if self._listens_for is not None:
                 self._listens_for.expecting = self.expecting
             self.recognizer.start()
+            self.floor.start(preroll, phrase=trigger == "wake" and not barged)
             for frame in preroll:
-                self.recognizer.feed(frame)
+                self.recognizer.feed(self.floor.apply(frame))
             self._utterance = bytearray(b"".join(preroll))
             self.cpu.asr += time.thread_time() - started
             self.cpu.asr_audio_seconds += len(preroll) * FRAME_MS / 1000
@@ -241,6 +249,7 @@ class Listener:
         elif self.mode is ListenMode.BARGE and self.can_barge_in:
             event = self._spot_barge_in(frame)
         self._preroll.append(frame)
+        self.floor.hear(frame)
         return event
 
     def _spot_wake_word(self, frame: bytes) -> Event | None:
@@ -281,7 +290,7 @@ class Listener:
             self.mode = ListenMode.OFF
             self.recognizer.finish()
             return NothingHeard("no speech")
-        self.recognizer.feed(frame)
+        self.recognizer.feed(self.floor.apply(frame))
         self._utterance += frame
         self.cpu.asr += time.thread_time() - vad_done
         self.cpu.asr_audio_seconds += FRAME_MS / 1000
