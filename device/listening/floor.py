@@ -8,8 +8,9 @@ the voice (82% then; docs/recognition.md). A room already that loud gets nothing
 is kept of the utterance (a note's audio) is the microphone's, without it.
 
 Only after the wake word, whose phrase in the pre-roll gives the voice's level. After a press or
-the device's own question (a follow-up), the floor made the demo's voice heard wrong ("ten
-seconds" as "thirty seconds"), so those are heard as the microphone gives them.
+the device's own question (a follow-up) there is no phrase to measure; a floor 30 dB under the
+last phrase made the demo's voice heard wrong ("ten seconds" as "thirty seconds"), so those are
+heard as the microphone gives them.
 
     floor = NoiseFloor()
     floor.hear(frame)  # every microphone frame: the room's level is tracked
