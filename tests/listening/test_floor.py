@@ -66,25 +66,27 @@ def test_nothing_is_added_without_a_voiced_wake_phrase() -> None:
 
 def _heard_in_a_row(texts: list[str], floor: NoiseFloor) -> list[str]:
     """What the listener heard of "hey zero, TEXT" for each text in turn, said loud and close in
-    a quiet room."""
+    a quiet room. The audio each utterance keeps is the microphone's, without the floor."""
     recognizer = PocketsphinxRecognizer(
         jsgf_grammar("hey zero"), lambda t: parse(t, "hey zero") is not None, "hey zero"
     )
     listener = Listener(build_wake(CFG), recognizer, EndpointSettings(), floor=floor)
     tts = EspeakSynthesizer("en-us", 175, 50, volume_percent=100)  # about -19 dBFS when voiced
     phrase = np.frombuffer(tts.synthesize("hey zero"), "<i2").astype(np.float64)
-    heard = []
+    heard, microphone = [], bytearray()
     for index, text in enumerate(texts):
         said = np.frombuffer(tts.synthesize(text), "<i2").astype(np.float64)
         speech = np.concatenate([np.zeros(2 * RATE), phrase, np.zeros(RATE // 2), said])
         speech = np.concatenate([speech, np.zeros(2 * RATE)])
         pcm = np.clip(speech + _noise(30, len(speech) / RATE, index), -32768, 32767)
+        microphone += pcm.astype("<i2").tobytes()
         events = listener.process(pcm.astype("<i2").tobytes())
         while events:
             if isinstance(events[0], WakeWordDetected):
                 listener.set_mode(ListenMode.UTTERANCE, "wake")
             elif isinstance(events[0], Heard):
                 heard.append(events[0].text)
+                assert events[0].audio and events[0].audio in microphone
                 listener.set_mode(ListenMode.WAKE)
             events = listener.process(b"")
     return heard
