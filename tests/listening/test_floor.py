@@ -34,12 +34,16 @@ def _db(ratio: float) -> float:
     return 20 * np.log10(ratio)
 
 
+def _loud_phrase() -> list[bytes]:
+    """A second of a tone at about -15 dBFS, standing in for the wake phrase."""
+    return _frames(np.sin(np.arange(RATE) / 5) * 8000)
+
+
 def test_a_quiet_room_is_raised_to_the_floor_under_the_phrase() -> None:
     floor = NoiseFloor()
     for frame in _frames(_noise(30, 3.0)):  # about -60 dBFS
         floor.hear(frame)
-    phrase = _frames(np.sin(np.arange(RATE) / 5) * 8000)  # a loud phrase, 0.7 s of it
-    floor.start(phrase, phrase=True)
+    floor.start(_loud_phrase(), phrase=True)
     silence = _frames(_noise(30, 1.0, seed=1))
     raised = np.mean([frame_rms(floor.apply(f)) for f in silence])
     assert abs(_db(floor.voice_rms / raised) - floor.floor_db) < 0.5
@@ -49,7 +53,7 @@ def test_a_room_as_loud_as_the_floor_is_left_alone() -> None:
     floor = NoiseFloor()
     for frame in _frames(_noise(300, 3.0)):
         floor.hear(frame)
-    floor.start(_frames(np.sin(np.arange(RATE) / 5) * 8000), phrase=True)
+    floor.start(_loud_phrase(), phrase=True)
     frame = _frames(_noise(300, 0.03, seed=2))[0]
     assert floor.added_rms == 0.0 and floor.apply(frame) == frame
 
@@ -58,7 +62,7 @@ def test_nothing_is_added_without_a_voiced_wake_phrase() -> None:
     floor = NoiseFloor()
     for frame in _frames(_noise(30, 3.0)):
         floor.hear(frame)
-    floor.start(_frames(np.sin(np.arange(RATE) / 5) * 8000), phrase=False)  # a press
+    floor.start(_loud_phrase(), phrase=False)  # a press
     assert floor.added_rms == 0.0
     floor.start(_frames(_noise(30, 0.5, seed=4)), phrase=True)  # no voice in it after all
     assert floor.added_rms == 0.0
