@@ -114,7 +114,6 @@ class Listener:
             maxlen=max(1, self._wake_preroll_frames)
         )
         self._last_wake_frame = -(10**9)
-        self._spoke = False
         self._utterance = bytearray()  # what the recogniser heard of this utterance
         # what the microphone heard while idle, for a recogniser to adapt to before its first use
         self._idle: collections.deque[bytes] = collections.deque(maxlen=frames_in(ADAPT_SECONDS))
@@ -170,7 +169,6 @@ class Listener:
                 self.stop.reset()
         elif mode is ListenMode.UTTERANCE:
             self.endpointer.begin(no_speech_seconds=no_speech_seconds)
-            self._spoke = False
             started = time.thread_time()
             self._share_acoustic_normalisation()
             # Heard over a reply, the wake phrase was damped by the canceller: the recogniser is
@@ -294,8 +292,6 @@ class Listener:
         self._utterance += frame
         self.cpu.asr += time.thread_time() - vad_done
         self.cpu.asr_audio_seconds += FRAME_MS / 1000
-        if endpoint is Endpoint.SPEECH_STARTED:
-            self._spoke = True
         if endpoint not in (Endpoint.SPEECH_ENDED, Endpoint.TOO_LONG):
             return None
         return self._finish_utterance()
