@@ -29,6 +29,7 @@ from typing import Protocol
 
 import numpy as np
 
+from device.listening.frames import frame_rms
 from device.listening.stop import PocketsphinxStopSpotter, StopSpotter
 from drivers.audio_format import BYTES_PER_SECOND
 from drivers.speaker import Speaker, TappedSpeaker
@@ -139,11 +140,11 @@ class EchoCancellation:
             return frame
         started = time.thread_time()
         near = np.frombuffer(frame, "<i2")
-        out = self.canceller.process(near, np.frombuffer(far, "<i2"))
-        self.taken_out_db = _level_db(near) - _level_db(out)
+        out = self.canceller.process(near, np.frombuffer(far, "<i2")).astype("<i2").tobytes()
+        self.taken_out_db = 20 * math.log10((frame_rms(frame) + 1) / (frame_rms(out) + 1))
         self.cpu_seconds += time.thread_time() - started
         self.audio_seconds += len(frame) / BYTES_PER_SECOND
-        return out.astype("<i2").tobytes()
+        return out
 
     def _take_reference(self, nbytes: int) -> bytes:
         far = self.reference.take(nbytes)
@@ -166,8 +167,3 @@ def barge_in(stop_word: bool = True) -> tuple[EchoCancellation | None, StopSpott
         return None, None
     spotter = PocketsphinxStopSpotter() if stop_word else None
     return EchoCancellation(canceller, EchoReference()), spotter
-
-
-def _level_db(pcm: np.ndarray) -> float:
-    """Loudness of ``pcm`` in dB (of int16 units; only differences are used)."""
-    return 10 * math.log10(float(np.mean(pcm.astype(np.float64) ** 2)) + 1.0)

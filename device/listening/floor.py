@@ -28,16 +28,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from device.listening.frames import frame_rms
+
 FLOOR_DB = 35.0  # the room is raised to this far under the voice (chosen on the tuning voices)
 ROOM_FRAMES = 100  # three seconds of 30 ms frames
 ROOM_PERCENTILE = 20
 VOICE_PERCENTILE = 90
 MIN_VOICE_OVER_ROOM_DB = 10.0  # a pre-roll no louder than this over the room held no voice
-
-
-def frame_rms(frame: bytes) -> float:
-    samples = np.frombuffer(frame, "<i2").astype(np.float64)
-    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
 
 
 class NoiseFloor:

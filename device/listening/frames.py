@@ -15,11 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
+
 from drivers.audio_format import BYTES_PER_SECOND
 
 FRAME_MS = 30
 FRAME_SECONDS = FRAME_MS / 1000
 FRAME_BYTES = BYTES_PER_SECOND * FRAME_MS // 1000
+
+
+def frame_rms(frame: bytes) -> float:
+    """Loudness of a frame of bus PCM (int16): the RMS of its samples, 0 for an empty one."""
+    samples = np.frombuffer(frame, "<i2").astype(np.float64)
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
 
 
 def frames_in(seconds: float) -> int:

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
+from device.listening.frames import frame_rms
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class PocketsphinxStopSpotter:
             self._decoder.end_utt()
             self._decoder.start_utt()
             self._spotted = self._spotted or self._spoken > 0
-        voiced = float(np.sqrt(np.mean(np.frombuffer(frame, "<i2") ** 2.0))) >= VOICED_RMS
+        voiced = frame_rms(frame) >= VOICED_RMS
         if voiced:
             if not self._spoken or self._quiet > GAP_FRAMES:  # a new burst, after some quiet
                 self._before, self._spoken, self._spotted = self._quiet, 0, False

@@ -10,7 +10,8 @@ from device.app import build_wake
 from device.config.sources import load_config
 from device.events import Heard, ListenMode, WakeWordDetected
 from device.listening.asr import PocketsphinxRecognizer
-from device.listening.floor import NoiseFloor, frame_rms
+from device.listening.floor import NoiseFloor
+from device.listening.frames import frame_rms
 from device.listening.listener import Listener
 from device.listening.vad import EndpointSettings
 from device.skills.intents import jsgf_grammar, parse
