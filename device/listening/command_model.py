@@ -116,14 +116,20 @@ class CommandCard:
     extra: dict[str, Any] = field(default_factory=dict)  # metrics, data, command: for people
 
     @classmethod
-    def load(cls, model_path: Path) -> CommandCard:
+    def load(
+        cls,
+        model_path: Path,
+        features: dict[str, Any] = LOG_MEL.card,
+        window: dict[str, Any] | None = WINDOW_CARD,
+        hint: str = TRAIN_HINT,
+    ) -> CommandCard:
+        """The card beside ``model_path``; ModelError unless it was made for ``features`` and
+        ``window`` (None: a model that sees no window), naming what to do (``hint``)."""
         path = model_path.with_suffix(".json")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ModelError(
-                f"{path}: the card of {model_path.name} is missing; {TRAIN_HINT}"
-            ) from exc
+            raise ModelError(f"{path}: the card of {model_path.name} is missing; {hint}") from exc
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise ModelError(f"{path}: cannot read the model card: {exc}") from exc
         labels = data.get("labels") if isinstance(data, dict) else None
@@ -137,10 +143,10 @@ class CommandCard:
             raise ModelError(f"{path}: labels must be a list of phrases ending with {UNKNOWN!r}")
         if not isinstance(threshold, int | float) or not 0 < threshold < 1:
             raise ModelError(f"{path}: threshold must be a number between 0 and 1")
-        if data.get("features") != LOG_MEL.card or data.get("window") != WINDOW_CARD:
+        if data.get("features") != features or data.get("window") != window:
             raise ModelError(
                 f"{path}: made for other features or another window than this version "
-                f"computes; {TRAIN_HINT}"
+                f"computes; {hint}"
             )
         known = ("labels", "threshold", "language")
         return cls(
@@ -151,7 +157,9 @@ class CommandCard:
         )
 
 
-def check_manifest(model_path: Path, content: bytes, manifest_path: Path = MANIFEST_PATH) -> bool:
+def check_manifest(
+    model_path: Path, content: bytes, manifest_path: Path = MANIFEST_PATH, hint: str = TRAIN_HINT
+) -> bool:
     """If a manifest entry ships ``model_path``, ModelError unless ``content`` matches its
     sha256; True when checked, False for a model of one's own (no entry names it)."""
     manifest = load_manifest(manifest_path)
@@ -161,7 +169,7 @@ def check_manifest(model_path: Path, content: bytes, manifest_path: Path = MANIF
         if hashlib.sha256(content).hexdigest() != spec.sha256:
             raise ModelError(
                 f"{model_path} does not match its sha256 in {manifest_path} ([{spec.name}]): "
-                f"changed or damaged; {TRAIN_HINT}"
+                f"changed or damaged; {hint}"
             )
         return True
     return False
@@ -241,14 +249,20 @@ class CommandModelRecognizer:
 
     def probabilities(self, window: np.ndarray) -> np.ndarray:
         """The model's probability of each label for one window (``command_window``)."""
-        features = window.reshape(self._input["shape"])
-        if self._input["dtype"] == np.int8:
-            scale, zero = self._input["quantization"]
-            features = np.clip(np.round(features / scale + zero), -128, 127)
-        self._interpreter.set_tensor(self._input["index"], features.astype(self._input["dtype"]))
-        self._interpreter.invoke()
-        out = self._interpreter.get_tensor(self._output["index"]).reshape(-1)
-        if self._output["dtype"] == np.int8:
-            scale, zero = self._output["quantization"]
-            return ((out.astype(np.float32) - zero) * scale).astype(np.float32)
-        return out.astype(np.float32)
+        return run_classifier(self._interpreter, self._input, self._output, window)
+
+
+def run_classifier(interpreter: Any, given: dict, taken: dict, features: np.ndarray) -> np.ndarray:
+    """The probabilities a classifier gives ``features`` (one input's worth), whether it is int8
+    (scaled in and out by its quantization) or float."""
+    data = np.asarray(features, dtype=np.float32).reshape(given["shape"])
+    if given["dtype"] == np.int8:
+        scale, zero = given["quantization"]
+        data = np.clip(np.round(data / scale + zero), -128, 127)
+    interpreter.set_tensor(given["index"], data.astype(given["dtype"]))
+    interpreter.invoke()
+    out = interpreter.get_tensor(taken["index"]).reshape(-1)
+    if taken["dtype"] == np.int8:
+        scale, zero = taken["quantization"]
+        return ((out.astype(np.float32) - zero) * scale).astype(np.float32)
+    return out.astype(np.float32)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from wakeword_trainer.network import Fitting, fit, int8_tflite
 
-from device.listening.command_model import WINDOW_FRAMES
+from device.listening.command_model import WINDOW_FRAMES, run_classifier
 from device.listening.features import MEL_BANDS
 
 # 96 channels: on validation (seed 1000's windows), 80% of the commands heard at 1% of the unknown
@@ -74,20 +74,14 @@ def export_int8(model: Any, calibration: np.ndarray) -> bytes:
 
 
 def int8_probabilities(content: bytes, windows: np.ndarray) -> np.ndarray:
-    """(n, classes) probabilities of the int8 model ``content`` for ``windows``, as the device
-    computes them (``CommandModelRecognizer.probabilities``)."""
+    """(n, classes) probabilities of the int8 model ``content`` for ``windows`` (or any inputs),
+    as the device computes them (``command_model.run_classifier``)."""
     import tensorflow as tf
 
     interpreter = tf.lite.Interpreter(model_content=content, num_threads=1)
     interpreter.allocate_tensors()
     given, taken = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    in_scale, in_zero = given["quantization"]
-    out_scale, out_zero = taken["quantization"]
-    out = []
-    for window in windows:
-        quantized = np.clip(np.round(window / in_scale + in_zero), -128, 127).astype(np.int8)
-        interpreter.set_tensor(given["index"], quantized.reshape(given["shape"]))
-        interpreter.invoke()
-        raw = interpreter.get_tensor(taken["index"]).reshape(-1).astype(np.float32)
-        out.append((raw - out_zero) * out_scale)
-    return np.array(out, dtype=np.float32)
+    return np.array(
+        [run_classifier(interpreter, given, taken, window) for window in windows],
+        dtype=np.float32,
+    )
