@@ -114,6 +114,19 @@ def decided_locally(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> bool:
     return intent is not None and intent.name not in CLOUD_HEARD
 
 
+def may_guess(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> bool:
+    """Whether the device may run ``text`` when it was guessed, not heard in the grammar
+    (``device.listening.command_rescue``): a command whose near-misses count
+    (``IntentSpec.fuzzy``: no slot, nothing recorded or deleted), or a timer without its length,
+    which only asks for one."""
+    intent = parse(text, wake_phrase)
+    if intent is None:
+        return False
+    if intent.name == "timer_set":
+        return not intent.slots
+    return any(spec.fuzzy for spec in SPECS if spec.name == intent.name)
+
+
 def dictated_text(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> str:
     """What a dictation said, from a new transcript of its whole utterance: the note's words
     ("hey zero take a note buy milk" -> "buy milk"), or all of it less the wake words."""
