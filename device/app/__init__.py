@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from device.app.chinese import chinese_recognizer, local_voice
+from device.app.chinese import local_voice
 from device.app.hardware import build_privacy_led, upload_indicator
+from device.app.local_asr import local_recognizer
 from device.app.recording import RecordingParts, build_recording
 from device.app.translation import build_translator, build_voices
 from device.app.turns import revising_drafts, waking
@@ -34,12 +35,11 @@ from device.cloud.tools import Toolbox
 from device.config.schema import Config
 from device.egress import EgressGate, Ledger
 from device.errors import ConfigError
-from device.listening.asr import PocketsphinxRecognizer, Recognizer
+from device.listening.asr import Recognizer
 from device.listening.echo import barge_in
 from device.listening.listener import Listener
 from device.listening.tflite_wake import TFLiteWakeDetector
 from device.listening.vad import EndpointSettings
-from device.listening.vosk_asr import VoskRecognizer
 from device.listening.wake import (
     PocketsphinxKeyphraseDetector,
     VoskGrammarDetector,
@@ -51,7 +51,7 @@ from device.loop.pacing import Pacing
 from device.loop.router import Router
 from device.loop.runtime import Runtime, TurnReport
 from device.loop.states import State
-from device.skills.intents import decided_locally, jsgf_grammar, parse
+from device.skills.intents import decided_locally
 from device.skills.local import Skills
 from device.skills.recordings import Recalled, RecordingSkill, recall
 from device.skills.timers import Timers
@@ -132,7 +132,7 @@ def build_recognizer(
     a cloud brain that no cloud transcribes for (it doubles pocketsphinx's memory and CPU)."""
     engine, transcribes = cfg.asr.engine, any(p.transcription_model for p in providers or [])
     cloud = gate is not None and (engine == "cloud" or (engine == "auto" and transcribes))
-    local = _local_recognizer(
+    local = local_recognizer(
         cfg, "auto" if engine == "cloud" else engine, bool(providers) and not cloud, cloud
     )
     if gate is None or not cloud:
@@ -153,32 +153,6 @@ def _budget_spent(cfg: Config, usage: CloudUsage | None) -> Callable[[], bool]:
     """Whether the ``[llm]`` usage budget is used up, for what uploads besides the brain."""
     meter = None if usage is None else build_meter(cfg, usage)
     return (lambda: False) if meter is None else meter.spent
-
-
-def _local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) -> Recognizer:
-    """``cloud``: a cloud transcribes what the grammar did not hear as a command, and its text
-    is decided on by the same intents, so pocketsphinx's second pass (as much CPU again) runs
-    only when the cloud did not."""
-    if cfg.device.language == "zh":
-        return chinese_recognizer(cfg, engine)
-    model = resolved_vosk_model(cfg)
-    if engine == "vosk" or (engine == "auto" and model.exists()):
-        return VoskRecognizer(model, cache_mb=cfg.asr.vosk_cache_mb)
-    if engine == "auto":
-        log.warning(
-            "no Vosk model at %s: recognising with pocketsphinx and the command grammar "
-            "(zeropin models fetch vosk-small-en-us for free text)",
-            model,
-        )
-    phrase = cfg.wake.phrase
-    return PocketsphinxRecognizer(
-        jsgf_grammar(phrase),
-        lambda t: parse(t, phrase) is not None,
-        wake_phrase=phrase,
-        free_text=free_text,
-        second_pass=not cloud,
-        answers={"length": jsgf_grammar(phrase, expecting="length")},
-    )
 
 
 def _providers_with(providers: list[Provider] | None, model: str, section: str) -> list[Provider]:

@@ -177,6 +177,9 @@ class AsrConfig:
     # until it has expanded the graph again. With the small English model's load (at most
     # 178 MB) that keeps the daemon within the 426 MB a Zero 2 W leaves free.
     vosk_cache_mb: int = setting(100, at_least(0))
+    # English on pocketsphinx: where its grammar heard no command, ask the command rescue model
+    # (device/listening/command_rescue.py; about 9 MB more memory). false: the grammar alone
+    command_rescue: bool = True
 
 
 @dataclass(frozen=True)

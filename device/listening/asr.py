@@ -177,6 +177,7 @@ class PocketsphinxRecognizer:
         free_text: bool = False,
         second_pass: bool = True,
         answers: Mapping[str, str] = MappingProxyType({}),
+        rescue: Callable[[bytes], str | None] | None = None,
     ) -> None:
         """``is_command`` tells a command from the grammar's catch-all question branch.
 
@@ -195,7 +196,11 @@ class PocketsphinxRecognizer:
         a misheard command (a cloud's transcript, decided on by the same intents).
 
         ``answers``: grammars by what they answer ("length": ``jsgf`` and a length said alone),
-        searched instead of ``jsgf`` while ``expecting`` names them."""
+        searched instead of ``jsgf`` while ``expecting`` names them.
+
+        ``rescue``: asked, after both passes heard no command, for the command in what followed
+        the wake phrase (``device.listening.command_rescue``); a phrase it returns is the
+        command. Not while an answer is expected: its own search is the better ear for that."""
         from pocketsphinx import Decoder
 
         self._is_command = is_command
@@ -206,6 +211,7 @@ class PocketsphinxRecognizer:
         self._decoder = _grammar_decoder({"commands": jsgf, **answers})
         self._searches = {"", *answers}
         self.expecting = ""
+        self._search = "commands"  # the utterance's: "commands", or the answer expected
         # Free text (``free_text``), decoded alongside, for a brain that needs the words of a
         # question and no cloud to transcribe them: with the full language model it is a second
         # decoder of about 90 MB and as much CPU again, so it is built only when asked for. Its
@@ -217,6 +223,7 @@ class PocketsphinxRecognizer:
         self._free_open = False  # the free decoder is inside an utterance
         self._audio = bytearray()  # the utterance so far, for a second pass
         self.second_pass = second_pass  # in finish(); else second_look() runs it when asked
+        self._rescue = rescue
 
     @property
     def decodes_free_text(self) -> bool:
@@ -226,7 +233,8 @@ class PocketsphinxRecognizer:
         if self._started:
             self._decoder.end_utt()
         expected = self.expecting if self.expecting in self._searches else ""
-        self._decoder.activate_search(expected or "commands")
+        self._search = expected or "commands"
+        self._decoder.activate_search(self._search)
         self._decoder.start_utt()
         self._started = True
         if self._free is not None:
@@ -297,6 +305,8 @@ class PocketsphinxRecognizer:
         after = self.phrase_bytes if self.phrase_said else 0
         if command is None and 0 < after < len(self._audio) and self._anchored(self._whole):
             command = self._command(self._decode(bytes(self._audio[after:])))
+        if command is None and self._rescue is not None and self._search == "commands":
+            command = self._rescue(bytes(self._audio[after:]))
         return command
 
     def _decode(self, pcm: bytes) -> str:

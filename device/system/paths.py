@@ -51,6 +51,7 @@ SHIPPED_WAKE_MODEL = "wakeword-hey-zero"  # the manifest entry of the default wa
 # The shipped wake-word model of each shipped phrase, by the manifest entry
 SHIPPED_WAKE_MODELS = {"hey zero": SHIPPED_WAKE_MODEL, "你好零": "wakeword-ni-hao-ling"}
 CHINESE_COMMANDS = "commands-zh"  # the command model that hears the offline Chinese commands
+ENGLISH_COMMANDS = "commands-en-rescue"  # what pocketsphinx's grammar missed (command_rescue.py)
 # What pocketsphinx lacks, said wherever Chinese is asked of it
 NO_CHINESE_POCKETSPHINX = (
     "pocketsphinx has no Chinese model: the offline Chinese commands are heard by the command "
