@@ -12,7 +12,13 @@ from device.listening.asr import PocketsphinxRecognizer, Recognizer
 from device.listening.command_rescue import CommandRescue
 from device.listening.vosk_asr import VoskRecognizer
 from device.skills.intents import jsgf_grammar, may_guess, parse
-from device.system.paths import ENGLISH_COMMANDS, resolved_vosk_model, shipped_model
+from device.system.paths import (
+    ENGLISH_COMMANDS,
+    command_rescued,
+    hears_with_vosk,
+    resolved_vosk_model,
+    shipped_model,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +30,7 @@ def local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) -> 
     if cfg.device.language == "zh":
         return chinese_recognizer(cfg, engine)
     model = resolved_vosk_model(cfg)
-    if engine == "vosk" or (engine == "auto" and model.exists()):
+    if hears_with_vosk(cfg):
         return VoskRecognizer(model, cache_mb=cfg.asr.vosk_cache_mb)
     if engine == "auto":
         log.warning(
@@ -40,7 +46,7 @@ def local_recognizer(cfg: Config, engine: str, free_text: bool, cloud: bool) -> 
         free_text=free_text,
         second_pass=not cloud,
         answers={"length": jsgf_grammar(phrase, expecting="length")},
-        rescue=_command_rescue(cfg) if cfg.asr.command_rescue else None,
+        rescue=_command_rescue(cfg) if command_rescued(cfg) else None,
     )
 
 

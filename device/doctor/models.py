@@ -13,8 +13,10 @@ from device.errors import ModelError
 from device.system.manifest import ModelSpec, load_manifest, marker_path, shipped_file, verify
 from device.system.paths import (
     CHINESE_COMMANDS,
+    ENGLISH_COMMANDS,
     NO_CHINESE_POCKETSPHINX,
     VOSK_MODELS,
+    command_rescued,
     models_dir,
     resolved_vosk_model,
     shipped_wake_model,
@@ -26,6 +28,7 @@ def check_models(
     models_dir: Path,
     *,
     required: frozenset[str] = frozenset(),
+    in_use: frozenset[str] = frozenset(),
     locations: Mapping[str, Path] | None = None,
     fallbacks: Mapping[str, str] | None = None,
     shipped_root: Path | None = None,
@@ -33,7 +36,8 @@ def check_models(
     """One finding per manifest entry: shipped ones hashed, downloaded ones looked for.
 
     A problem with a ``required`` model (one the configuration cannot run without) is FAIL;
-    otherwise WARN, with its ``fallbacks`` note. ``locations`` overrides where a model should be.
+    otherwise WARN, with its ``fallbacks`` note; ``in_use`` ones (the configuration runs them, and
+    runs without them) are not said to be unused. ``locations`` overrides where a model should be.
     """
     findings = []
     for name, spec in specs.items():
@@ -42,7 +46,8 @@ def check_models(
             try:
                 path = shipped_file(spec, shipped_root)
             except ModelError as exc:
-                unused = "" if name in required else " (not in use with this configuration)"
+                used = name in required or name in in_use
+                unused = "" if used else " (not in use with this configuration)"
                 findings.append(Finding("models", fail, f"{exc}{unused}", name))
             else:
                 findings.append(Finding("models", Level.OK, f"{path} matches its sha256", name))
@@ -89,6 +94,7 @@ def model_findings(cfg: Config) -> list[Finding]:
         specs,
         models_dir(cfg),
         required=frozenset(required),
+        in_use=frozenset({ENGLISH_COMMANDS} if command_rescued(cfg) else ()),
         locations={vosk: resolved_vosk_model(cfg)},
         fallbacks={vosk: f"until then {heard_by} recognises the commands only"},
     )

@@ -37,6 +37,19 @@ def resolved_vosk_model(cfg: Config) -> Path:
     return models_dir(cfg) / VOSK_MODELS[cfg.device.language][1]
 
 
+def hears_with_vosk(cfg: Config) -> bool:
+    """Whether Vosk is the device's own recogniser: asked for, or ``auto`` (or ``cloud``, under
+    the cloud) with its model installed; otherwise pocketsphinx (English) or the command model."""
+    engine = "auto" if cfg.asr.engine == "cloud" else cfg.asr.engine
+    return engine == "vosk" or (engine == "auto" and resolved_vosk_model(cfg).exists())
+
+
+def command_rescued(cfg: Config) -> bool:
+    """Whether the English command rescue runs (``device.listening.command_rescue``)."""
+    english = cfg.device.language == "en" and cfg.asr.command_rescue
+    return english and not hears_with_vosk(cfg)
+
+
 def models_dir(cfg: Config) -> Path:
     """Where ``zeropin models fetch`` unpacks speech models."""
     return resolved_state_dir(cfg) / "models"

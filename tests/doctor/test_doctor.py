@@ -47,6 +47,7 @@ from device.doctor.models import check_models, model_findings
 from device.doctor.run import exit_code, run_doctor
 from device.sim.loopback.server import LoopbackLLM
 from device.system.manifest import MANIFEST_PATH, load_manifest, marker_path
+from device.system.paths import ENGLISH_COMMANDS, command_rescued
 from drivers.audio_format import BYTES_PER_SECOND, RATE
 from drivers.buttons import Buttons, press, simulated_pin_factory
 from drivers.camera import FolderCamera
@@ -234,6 +235,26 @@ def test_models_a_corrupted_shipped_wake_word_model_fails_naming_the_file(tmp_pa
     (wake,) = [f for f in findings if f.subject == "wakeword-hey-zero"]
     assert wake.level is Level.FAIL
     assert str(model) in wake.detail and "sha256" in wake.detail
+
+
+def test_models_a_damaged_command_rescue_warns_as_in_use_when_pocketsphinx_hears(
+    tmp_path: Path,
+) -> None:
+    """The daemon runs without it (the grammar alone hears), so WARN, not FAIL; but it is not
+    called unused when the configuration would run it."""
+    specs = {ENGLISH_COMMANDS: load_manifest()[ENGLISH_COMMANDS]}
+    (missing,) = check_models(specs, tmp_path, shipped_root=tmp_path / "models")
+    assert missing.level is Level.WARN and "not in use" in missing.detail
+    (in_use,) = check_models(
+        specs, tmp_path, in_use=frozenset({ENGLISH_COMMANDS}), shipped_root=tmp_path / "models"
+    )
+    assert in_use.level is Level.WARN and "not in use" not in in_use.detail
+    pocketsphinx = load_config(paths=[], env={}, overrides=["asr.vosk_model=/nonexistent"])
+    assert command_rescued(pocketsphinx)
+    vosk = load_config(paths=[], env={}, overrides=["asr.vosk_model=" + str(tmp_path)])
+    off = load_config(paths=[], env={}, overrides=["asr.command_rescue=false"])
+    chinese = load_config(paths=[], env={}, overrides=["device.language=zh"])
+    assert not any(command_rescued(cfg) for cfg in (vosk, off, chinese))
 
 
 def test_models_missing_vosk_warns_with_the_fetch_command_or_fails_when_required(
