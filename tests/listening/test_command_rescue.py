@@ -158,3 +158,14 @@ def test_a_card_for_other_features_is_refused(tmp_path):
     model.with_suffix(".json").unlink()
     with pytest.raises(ModelError, match="card of en_commands.tflite is missing"):
         CommandRescue(model, may_guess)
+
+
+def test_a_rescue_that_will_not_load_leaves_the_grammar_alone(tmp_path, monkeypatch, caplog):
+    from device.app import local_asr
+
+    monkeypatch.setattr(local_asr, "shipped_model", lambda name: tmp_path / "gone.tflite")
+    cfg = load_config(paths=[], env={}, overrides=["asr.engine=pocketsphinx"])
+    recognizer = build_recognizer(cfg)
+    assert isinstance(recognizer, PocketsphinxRecognizer) and recognizer._rescue is None
+    assert "no command rescue, the grammar alone hears commands" in caplog.text
+    assert "gone.tflite not found" in caplog.text
