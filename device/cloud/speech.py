@@ -244,6 +244,15 @@ class CloudRecognizer:
             self.local.expecting = value
 
     @property
+    def guesses(self) -> bool:
+        return bool(getattr(self.local, "guesses", False))
+
+    @guesses.setter
+    def guesses(self, value: bool) -> None:
+        if isinstance(self.local, ListensFor):
+            self.local.guesses = value
+
+    @property
     def phrase_bytes(self) -> int:
         return int(getattr(self.local, "phrase_bytes", 0))
 

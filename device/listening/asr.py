@@ -79,9 +79,12 @@ class ChecksWakePhrase(Protocol):
 class ListensFor(Protocol):
     """Optional: a recogniser told what the device's last reply asked to be told (``expecting``:
     "length" after a timer's "For how long?", "" otherwise; the listener sets it before
-    ``start``), which it then hears besides its commands."""
+    ``start``), which it then hears besides its commands; and whether it may guess at a command
+    (``guesses``: not in the answer to the device's question, nor in a translated conversation,
+    where a guessed "stop" would end it)."""
 
     expecting: str
+    guesses: bool
 
 
 @runtime_checkable
@@ -200,7 +203,7 @@ class PocketsphinxRecognizer:
 
         ``rescue``: asked, after both passes heard no command, for the command in what followed
         the wake phrase (``device.listening.command_rescue``); a phrase it returns is the
-        command. Not while an answer is expected: its own search is the better ear for that."""
+        command. Not while ``guesses`` is false, nor while an answer's search listens."""
         from pocketsphinx import Decoder
 
         self._is_command = is_command
@@ -211,6 +214,7 @@ class PocketsphinxRecognizer:
         self._decoder = _grammar_decoder({"commands": jsgf, **answers})
         self._searches = {"", *answers}
         self.expecting = ""
+        self.guesses = True
         self._search = "commands"  # the utterance's: "commands", or the answer expected
         # Free text (``free_text``), decoded alongside, for a brain that needs the words of a
         # question and no cloud to transcribe them: with the full language model it is a second
@@ -305,9 +309,15 @@ class PocketsphinxRecognizer:
         after = self.phrase_bytes if self.phrase_said else 0
         if command is None and 0 < after < len(self._audio) and self._anchored(self._whole):
             command = self._command(self._decode(bytes(self._audio[after:])))
-        if command is None and self._rescue is not None and self._search == "commands":
+        if self._may_rescue(command, after):
             command = self._rescue(bytes(self._audio[after:]))
         return command
+
+    def _may_rescue(self, command: str | None, after: int) -> bool:
+        """Whether to ask the rescue: no command heard, guessing allowed, the commands searched
+        (not an answer's grammar), and something after the phrase to hear."""
+        asked = self._rescue is not None and self.guesses and self._search == "commands"
+        return command is None and asked and after < len(self._audio)
 
     def _decode(self, pcm: bytes) -> str:
         """The grammar's words for ``pcm`` as an utterance of its own, with its own mean."""

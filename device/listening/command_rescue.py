@@ -116,7 +116,8 @@ class CommandRescue:
             and self.last_probability >= self.threshold
             and self._is_command(self.last_label)
         )
-        log.debug("command rescue: %r at %.3f", self.last_label, self.last_probability)
+        level = logging.INFO if heard else logging.DEBUG  # a guess acted on shows in the log
+        log.log(level, "command rescue: %r at %.3f", self.last_label, self.last_probability)
         return self.last_label if heard else None
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:

@@ -185,6 +185,7 @@ class Listener:
                 self._checks_phrase.phrase_bytes = sum(map(len, preroll))
             if self._listens_for is not None:
                 self._listens_for.expecting = self.expecting
+                self._listens_for.guesses = trigger not in ("answer", "interpret")
             self.recognizer.start()
             self.floor.start(preroll, phrase=trigger == "wake" and not barged)
             for frame in preroll:

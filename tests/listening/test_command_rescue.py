@@ -11,11 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.app import build_recognizer
+from device.app import build_recognizer, build_wake
 from device.config.sources import load_config
 from device.errors import ModelError
+from device.events import ListenMode
 from device.listening.asr import PocketsphinxRecognizer
 from device.listening.command_rescue import CommandRescue, pooled
+from device.listening.listener import Listener
+from device.listening.vad import EndpointSettings
 from device.sim.voices import Speaker, Voice, room, with_noise
 from device.skills.intents import jsgf_grammar, may_guess, parse
 from device.system.paths import ENGLISH_COMMANDS, shipped_model
@@ -43,7 +46,7 @@ def _said(text: str, voice: str = "en-us+m3", seed: int = 0) -> tuple[bytes, byt
     return phrase.tobytes(), np.concatenate(command).tobytes()
 
 
-def _heard(text: str, rescue: Asked, expecting: str = "") -> str:
+def _heard(text: str, rescue: Asked, expecting: str = "", guesses: bool = True) -> str:
     phrase, command = _said(text)
     recognizer = PocketsphinxRecognizer(
         jsgf_grammar(),
@@ -54,7 +57,7 @@ def _heard(text: str, rescue: Asked, expecting: str = "") -> str:
     )
     recognizer.adapt(phrase + command)
     recognizer.phrase_said, recognizer.phrase_bytes = True, len(phrase)
-    recognizer.expecting = expecting
+    recognizer.expecting, recognizer.guesses = expecting, guesses
     recognizer.start()
     recognizer.feed(phrase + command)
     transcript = recognizer.finish()
@@ -84,11 +87,44 @@ def test_no_rescue_while_the_device_waits_for_an_answer():
     assert rescue.heard == []
 
 
+def test_no_rescue_in_a_confirmation_or_a_translated_conversation():
+    """The listener says so (``guesses``): in an answer to yes-or-no, only yes matters; in a
+    conversation being translated, a guessed "stop" would end it."""
+    rescue = Asked("stop")
+    assert _heard("why is the sky blue", rescue, guesses=False) == ""
+    assert rescue.heard == []
+    cfg = load_config(paths=[], env={})
+    recognizer = PocketsphinxRecognizer(jsgf_grammar(), wake_phrase="hey zero")
+    listener = Listener(build_wake(cfg), recognizer, EndpointSettings())
+    for trigger, guesses in (("interpret", False), ("answer", False), ("wake", True),
+                             ("follow_up", True), ("button", True)):  # fmt: skip
+        listener.set_mode(ListenMode.UTTERANCE, trigger)
+        assert recognizer.guesses is guesses, trigger
+        listener.set_mode(ListenMode.WAKE)
+
+
+def test_nothing_after_the_phrase_is_not_asked_about():
+    phrase = room(np.random.default_rng(0), 1.0, 20.0).tobytes()  # all of it counted as phrase
+    rescue = Asked("what time is it")
+    recognizer = PocketsphinxRecognizer(
+        jsgf_grammar(), lambda t: parse(t) is not None, wake_phrase="hey zero", rescue=rescue
+    )
+    recognizer.phrase_said, recognizer.phrase_bytes = True, len(phrase)
+    recognizer.start()
+    recognizer.feed(phrase)
+    assert not recognizer.finish().in_grammar and rescue.heard == []
+    recognizer.phrase_bytes = len(phrase) // 2
+    recognizer.start()
+    recognizer.feed(phrase)
+    assert recognizer.finish().text == "what time is it" and len(rescue.heard) == 1
+
+
 def test_only_commands_safe_to_run_on_a_guess_are_rescued():
-    for text in ("what time is it", "volume up", "stop", "read my notes", "set a timer"):
+    for text in ("what time is it", "volume up", "stop", "read my notes", "set a timer", "mute"):
         assert may_guess(text), text
     for text in (
         "start recording",  # records the microphone to the card
+        "stop recording",  # ends a meeting's recording
         "delete my notes",
         "forget everything",
         "cancel the timer",
@@ -107,9 +143,10 @@ def test_the_shipped_model_hears_commands_and_lets_questions_go():
     for question in ("why is the sky blue", "tell me a joke about cats"):
         assert rescue(_said(question)[1]) is None, rescue.last_label
         assert rescue.last_label == "_unknown"
-    # heard as a volume it cannot know the level of: not acted on, whatever its probability
-    assert rescue(_said("could you pass me the salt", "en-gb-x-rp+m7")[1]) is None
-    assert rescue.last_label == "set the volume" and rescue.last_probability > rescue.threshold
+    # sure of a command the device may not guess at: not acted on, whatever its probability
+    refused = CommandRescue(shipped_model(ENGLISH_COMMANDS), lambda text: False)
+    assert refused(_said("what time is it")[1]) is None
+    assert refused.last_label == "what time is it" and refused.last_probability > refused.threshold
 
 
 def test_silence_is_no_command():
