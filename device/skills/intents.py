@@ -117,13 +117,15 @@ def decided_locally(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> bool:
 def may_guess(text: str, wake_phrase: str = DEFAULT_WAKE_PHRASE) -> bool:
     """Whether the device may run ``text`` when it was guessed, not heard in the grammar
     (``device.listening.command_rescue``): a command whose near-misses count
-    (``IntentSpec.fuzzy``: no slot, nothing recorded or deleted), or a timer without its length,
-    which only asks for one."""
+    (``IntentSpec.fuzzy``: no slot, nothing recorded or deleted) other than ending a recording,
+    or a timer without its length, which only asks for one."""
     intent = parse(text, wake_phrase)
     if intent is None:
         return False
     if intent.name == "timer_set":
         return not intent.slots
+    if intent.name == "recording_stop":  # a wrong guess would end a meeting's recording
+        return False
     return any(spec.fuzzy for spec in SPECS if spec.name == intent.name)
 
 

@@ -30,7 +30,7 @@ def train_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--scale", type=float, default=Settings.scale,
-        help="of the training clips (1 = 400 a command and 6,350 unknown)",
+        help="of the training clips (1: zh, 400 a command and 6,350 unknown; en, 160 and 2,400)",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(

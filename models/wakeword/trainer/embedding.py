@@ -36,8 +36,6 @@ from device.listening.embedding_wake import (
     card_features,
     embeddings_of,
 )
-from device.wakeword.eval import audio_files
-from device.wakeword.real_speech import real_set
 from drivers.audio_format import read_audio
 
 from . import real
@@ -121,9 +119,7 @@ class _Windows:
 def real_talk(root: Path, phrase: str) -> list[np.ndarray]:
     """The real talk to train on (every folder but the phrase's own; ``real.trained_on``), as
     int16 audio."""
-    chosen = real_set(root, phrase)
-    files = [f for f in audio_files(list(chosen.negatives)) if real.trained_on(f)]
-    return [np.frombuffer(read_audio(f), dtype="<i2") for f in files]
+    return [np.frombuffer(read_audio(f), dtype="<i2") for f in real.talk_files(root, phrase)]
 
 
 def build_embedding_windows(

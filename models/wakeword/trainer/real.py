@@ -13,11 +13,12 @@ speaker (``device.wakeword.real_speech.half``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from device.wakeword.eval import EvalResult, Progress, ScoredSet, choose_rule
+from device.wakeword.eval import EvalResult, Progress, ScoredSet, audio_files, choose_rule
 from device.wakeword.real_speech import half, merged, real_set, score_real, speaker_digest
 
 VALIDATION, TEST = 0, 1
@@ -50,6 +51,12 @@ def trained_on(path: Path) -> bool:
     """Real talk the speech-embedding recipe trains on: the speakers of half the validation
     half (all of which bounds its rule); half 1 is never heard."""
     return half(path) == VALIDATION and speaker_digest(path)[1] % 2 == 0
+
+
+def talk_files(root: Path, phrase: str, wanted: Callable[[Path], bool] = trained_on) -> list[Path]:
+    """The real talk (every folder but the phrase's own) whose files ``wanted`` picks: by
+    default those the speech-embedding recipes train on."""
+    return [f for f in audio_files(list(real_set(root, phrase).negatives)) if wanted(f)]
 
 
 def choose_on_people(
