@@ -128,15 +128,40 @@ def command_text(name: str, grammar: dict[str, str], rng: random.Random) -> str:
     return rng.choice(spec.examples)
 
 
+# What people ask an assistant, in whole sentences: questions the grammar's question branch (a
+# run of question words) does not sound like. Without them "why is the sky blue" was guessed as
+# "what time is it": the same shape, and nothing like it among the unknown.
+ASKED = (
+    "why is the grass green", "why do cats purr", "why is the ocean salty", "why is it so cold",
+    "why do we dream", "why are you so slow", "how do airplanes fly", "how old is the universe",
+    "how do i get to the station", "how long does it take to boil an egg", "how tall is everest",
+    "how many people live in london", "who wrote hamlet", "who is the president of france",
+    "who invented the telephone", "who is playing tonight", "what is the tallest mountain",
+    "what should i cook tonight", "what is the meaning of life", "what is two plus two",
+    "what is the weather like tomorrow", "what does this word mean", "what is a black hole",
+    "where is the nearest pharmacy", "where do penguins live", "where is my phone",
+    "when does the sun set", "when was the eiffel tower built", "when is the next bus",
+    "which planet is the biggest", "which way is north", "is it going to snow",
+    "is the shop still open", "are we there yet", "do you like music", "does it rain a lot here",
+    "could you recommend a good book", "can dogs eat chocolate", "should i bring an umbrella",
+    "will it be sunny on saturday", "tell me a story", "tell me something interesting",
+    "explain how a rainbow forms", "give me a recipe for pancakes", "say something funny",
+    "how do you make bread", "spell necessary", "what rhymes with orange",
+    "is this the right way", "how are you today",
+)  # fmt: skip
+
+
 def unknown_text(grammar: dict[str, str], rng: random.Random) -> str:
-    """Words that are no command: a question as the grammar hears one, talk, a word alone, or
-    the wake phrase alone; never one of the intents evaluation's questions."""
+    """Words that are no command: a question as the grammar hears one or as people ask it, talk,
+    a word alone, or the wake phrase alone; never one of the intents evaluation's questions."""
     roll = rng.random()
-    if roll < 0.35:
+    if roll < 0.3:
         text = sample(grammar["question"], grammar, rng)
-    elif roll < 0.8:
+    elif roll < 0.55:
+        text = rng.choice(ASKED)
+    elif roll < 0.85:
         text = negative_sentence(rng, WAKE_PHRASE)
-    elif roll < 0.95:
+    elif roll < 0.96:
         text = rng.choice(SHORT_WORDS)
     else:
         text = WAKE_PHRASE
