@@ -309,15 +309,15 @@ class PocketsphinxRecognizer:
         after = self.phrase_bytes if self.phrase_said else 0
         if command is None and 0 < after < len(self._audio) and self._anchored(self._whole):
             command = self._command(self._decode(bytes(self._audio[after:])))
-        if self._may_rescue(command, after):
+        if self._rescue is not None and self._may_rescue(command, after):
             command = self._rescue(bytes(self._audio[after:]))
         return command
 
     def _may_rescue(self, command: str | None, after: int) -> bool:
-        """Whether to ask the rescue: no command heard, guessing allowed, the commands searched
-        (not an answer's grammar), and something after the phrase to hear."""
-        asked = self._rescue is not None and self.guesses and self._search == "commands"
-        return command is None and asked and after < len(self._audio)
+        """Whether to ask a rescue: no command heard, guessing allowed, the commands searched (not
+        an answer's grammar), and something after the phrase to hear."""
+        wanted = self.guesses and self._search == "commands"
+        return command is None and wanted and after < len(self._audio)
 
     def _decode(self, pcm: bytes) -> str:
         """The grammar's words for ``pcm`` as an utterance of its own, with its own mean."""

@@ -175,6 +175,19 @@ def check_manifest(
     return False
 
 
+def check_model_file(model_path: Path, manifest_path: Path, what: str, hint: str) -> None:
+    """ModelError, naming ``what`` and how to make one (``hint``), unless the model is there, can
+    be read, and is the file the manifest's sha256 names when the manifest ships it."""
+    if not model_path.is_file():
+        raise ModelError(f"{what} {model_path} not found; {hint}")
+    try:
+        content = model_path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot read the {what}: {exc}") from exc
+    if not check_manifest(model_path, content, manifest_path, hint):
+        log.info("%s is not in the model manifest: its sha256 is not checked", model_path)
+
+
 class CommandModelRecognizer:
     """``Recognizer`` for a closed set of commands, by a command model (see module docstring).
 
@@ -187,14 +200,7 @@ class CommandModelRecognizer:
     name = "command-model"
 
     def __init__(self, model_path: Path, manifest_path: Path = MANIFEST_PATH) -> None:
-        if not model_path.is_file():
-            raise ModelError(f"command model {model_path} not found; {TRAIN_HINT}")
-        try:
-            content = model_path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{model_path}: cannot read the command model: {exc}") from exc
-        if not check_manifest(model_path, content, manifest_path):
-            log.info("%s is not in the model manifest: its sha256 is not checked", model_path)
+        check_model_file(model_path, manifest_path, "command model", TRAIN_HINT)
         self.model_path = model_path
         self.card = CommandCard.load(model_path)
         self.labels = self.card.labels

@@ -27,7 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from device.errors import ModelError
-from device.listening.command_model import UNKNOWN, CommandCard, check_manifest, run_classifier
+from device.listening.command_model import (
+    UNKNOWN,
+    CommandCard,
+    check_model_file,
+    run_classifier,
+)
 from device.listening.embedding_wake import (
     EMBED_SIZE,
     FRONT_END_SHA256,
@@ -83,14 +88,7 @@ class CommandRescue:
         manifest_path: Path = MANIFEST_PATH,
         embedding: SpeechEmbedding | None = None,
     ) -> None:
-        if not model_path.is_file():
-            raise ModelError(f"command rescue model {model_path} not found; {TRAIN_HINT}")
-        try:
-            content = model_path.read_bytes()
-        except OSError as exc:
-            raise ModelError(f"{model_path}: cannot read the command model: {exc}") from exc
-        if not check_manifest(model_path, content, manifest_path, TRAIN_HINT):
-            log.info("%s is not in the model manifest: its sha256 is not checked", model_path)
+        check_model_file(model_path, manifest_path, "command rescue model", TRAIN_HINT)
         self.card = CommandCard.load(model_path, CARD_FEATURES, None, TRAIN_HINT)
         self.labels, self.threshold = self.card.labels, self.card.threshold
         self._is_command = is_command

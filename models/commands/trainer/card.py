@@ -13,6 +13,12 @@ from device.listening.features import LOG_MEL
 
 from .network import BLOCKS, CHANNELS
 
+# What the Chinese command model's card says of itself (``write_card``'s default ``about``)
+CHINESE = {
+    "network": f"DS-CNN, {BLOCKS} blocks of {CHANNELS} channels, softmax; int8 TFLite",
+    "voice": "espeak-ng cmn-latn-pinyin (pypinyin with phrases), variants split in three",
+}
+
 
 def write_card(
     model_path: Path,
@@ -21,16 +27,21 @@ def write_card(
     language: str,
     metrics: dict[str, Any],
     made: dict[str, Any],
+    *,
+    window: dict[str, Any] | None = WINDOW_CARD,
+    features: dict[str, Any] = LOG_MEL.card,
+    about: dict[str, Any] = CHINESE,
 ) -> Path:
+    """``window`` and ``features`` are what the device checks the card for; ``about``, what the
+    model is and was made from, for people."""
     card = {
         "kind": "command-model",
         "language": language,
         "labels": list(labels),
         "threshold": threshold,
-        "window": WINDOW_CARD,
-        "features": LOG_MEL.card,
-        "network": f"DS-CNN, {BLOCKS} blocks of {CHANNELS} channels, softmax; int8 TFLite",
-        "voice": "espeak-ng cmn-latn-pinyin (pypinyin with phrases), variants split in three",
+        "window": window,
+        "features": features,
+        **about,
         "metrics": metrics,
         "made": made,
     }

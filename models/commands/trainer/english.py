@@ -21,7 +21,6 @@ rest of that half to hold the threshold, and the other half, never heard, for th
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import random
 import time
@@ -53,6 +52,7 @@ from device.skills.intents import jsgf_grammar, may_guess
 from device.wakeword.real_speech import half
 from drivers.audio_format import read_audio
 
+from .card import write_card
 from .grammar import rules, sample
 from .network import int8_probabilities
 
@@ -375,34 +375,18 @@ def run(settings: Any, command: str) -> int:
         "minutes": round((time.monotonic() - started) / 60, 1),
         "data_minutes": round(data_minutes, 1),
     }
-    write_card(out, names, acting, threshold, split_, metrics, made)
+    write_card(out, names, threshold, "en", metrics, made, window=None, features=CARD_FEATURES,
+               about=about(names, acting, split_))  # fmt: skip
     print(f"wrote {out} ({len(content):,} bytes), threshold {threshold}")
     for name, figures in metrics.items():
         print(f"  {name}: {figures}")
     return 0
 
 
-def write_card(
-    out: Path,
-    names: tuple[str, ...],
-    acting: np.ndarray,
-    threshold: float,
-    split_: Split,
-    metrics: dict[str, Any],
-    made: dict[str, Any],
-) -> None:
-    """``<model>.json``, read by ``device.listening.command_rescue``; the rest is for people."""
-    card = {
-        "kind": "command-model",
-        "language": "en",
-        "labels": list(names),
+def about(names: tuple[str, ...], acting: np.ndarray, split_: Split) -> dict[str, Any]:
+    """What the card says of the model, for people (``card.write_card``)."""
+    return {
         "acted_on": [n for n, a in zip(names, acting, strict=True) if a],
-        "threshold": threshold,
-        "window": None,
-        "features": CARD_FEATURES,
         "network": f"{FEATURES} pooled features, {UNITS} ReLU units, softmax; int8 TFLite",
         "voices": asdict(split_),
-        "metrics": metrics,
-        "made": made,
     }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
