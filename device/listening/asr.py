@@ -228,6 +228,7 @@ class PocketsphinxRecognizer:
         self._audio = bytearray()  # the utterance so far, for a second pass
         self.second_pass = second_pass  # in finish(); else second_look() runs it when asked
         self._rescue = rescue
+        self._guessed = False  # the command just heard came from the rescue
 
     @property
     def decodes_free_text(self) -> bool:
@@ -261,12 +262,13 @@ class PocketsphinxRecognizer:
         hyp = self._decoder.hyp()
         self._whole = str(hyp.hypstr) if hyp is not None else ""
         command = self._command(self._whole)
+        self._guessed = False
         if command is None and self.second_pass:
             command = self._second_pass()
         if command is not None or self.second_pass:
             self._audio.clear()  # no second look is due
         if command is not None:
-            return Transcript(command, True, self.name)
+            return Transcript(command, True, self._heard_by())
         text = self._guess()
         return Transcript(text, False, self.name, confident=self._anchored(text))
 
@@ -293,7 +295,11 @@ class PocketsphinxRecognizer:
         the first pass heard one, or the second pass already ran)."""
         command = self._second_pass()
         self._audio.clear()
-        return None if command is None else Transcript(command, True, self.name)
+        return None if command is None else Transcript(command, True, self._heard_by())
+
+    def _heard_by(self) -> str:
+        """The engine a command is credited to: a guess shows as one in the turn log."""
+        return f"{self.name}+rescue" if self._guessed else self.name
 
     def _second_pass(self) -> str | None:
         """The utterance decoded again with its own cepstral mean, computed over all of it.
@@ -311,6 +317,7 @@ class PocketsphinxRecognizer:
             command = self._command(self._decode(bytes(self._audio[after:])))
         if self._rescue is not None and self._may_rescue(command, after):
             command = self._rescue(bytes(self._audio[after:]))
+            self._guessed = command is not None
         return command
 
     def _may_rescue(self, command: str | None, after: int) -> bool:
