@@ -128,9 +128,9 @@ def command_text(name: str, grammar: dict[str, str], rng: random.Random) -> str:
     return rng.choice(spec.examples)
 
 
-# What people ask an assistant, in whole sentences: questions the grammar's question branch (a
-# run of question words) does not sound like. Without them "why is the sky blue" was guessed as
-# "what time is it": the same shape, and nothing like it among the unknown.
+# What people ask an assistant, in whole sentences. The grammar's question branch (a run of
+# question words) does not sound like them, and a question shaped like a command ("why is the sky
+# blue", "what time is it") is told from it only by a network that has heard such questions.
 ASKED = (
     "why is the grass green", "why do cats purr", "why is the ocean salty", "why is it so cold",
     "why do we dream", "why are you so slow", "how do airplanes fly", "how old is the universe",

@@ -22,7 +22,7 @@ from .card import write_card
 from .dataset import TRAIN_SIZES, Job, Sizes, WindowSet
 from .texts import check_texts
 
-ENGLISH_EPOCHS = 60  # english.py's network, a tenth the size of the DS-CNN, learns slower
+ENGLISH_EPOCHS = 60  # the English rescue's network (english.py), as its card was made
 MAX_FALSE_ACCEPTS = 0.01  # of validation's unknown windows a threshold may let through
 TEST_SNRS = (math.inf, 20.0, 10.0)
 VALIDATION_SIZES = TRAIN_SIZES.scaled(0.1)
