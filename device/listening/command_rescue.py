@@ -14,7 +14,7 @@ cannot give, so they stay not caught. The model is two files, as the Chinese com
 ``.tflite`` and its card (``.json``: the labels, each a command's phrase, then ``_unknown``; the
 threshold; the features).
 
-    rescue = CommandRescue(shipped_model(ENGLISH_COMMANDS), is_command)
+    rescue = CommandRescue(shipped_model(ENGLISH_COMMANDS), may_guess)
     rescue(pcm)  # "what time is it", or None
 """
 
@@ -77,21 +77,21 @@ def utterance_features(embedding: SpeechEmbedding, samples: np.ndarray) -> np.nd
 class CommandRescue:
     """``rescue(pcm)``: the phrase of the command the network is sure of, or None.
 
-    ``is_command`` tells a phrase the router runs as it is (``intents.parse``) from one it would
-    send to the brain. ``last_label`` and ``last_probability`` say what it thought of the last
-    utterance either way."""
+    ``may_run`` says whether the device may run a phrase on a guess (``intents.may_guess``).
+    ``last_label`` and ``last_probability`` say what it thought of the last utterance either
+    way."""
 
     def __init__(
         self,
         model_path: Path,
-        is_command: Callable[[str], bool],
+        may_run: Callable[[str], bool],
         manifest_path: Path = MANIFEST_PATH,
         embedding: SpeechEmbedding | None = None,
     ) -> None:
         check_model_file(model_path, manifest_path, "command rescue model", TRAIN_HINT)
         self.card = CommandCard.load(model_path, CARD_FEATURES, None, TRAIN_HINT)
         self.labels, self.threshold = self.card.labels, self.card.threshold
-        self._is_command = is_command
+        self._may_run = may_run
         self._interpreter = load_interpreter(model_path, TRAIN_HINT, "command rescue model")
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -112,7 +112,7 @@ class CommandRescue:
         heard = (
             self.last_label != UNKNOWN
             and self.last_probability >= self.threshold
-            and self._is_command(self.last_label)
+            and self._may_run(self.last_label)
         )
         level = logging.INFO if heard else logging.DEBUG  # a guess acted on shows in the log
         log.log(level, "command rescue: %r at %.3f", self.last_label, self.last_probability)
