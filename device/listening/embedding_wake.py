@@ -58,6 +58,7 @@ FRONT_END_SHA256 = {
 }
 STRIDES = (1,)  # the recipe's, and the one tested: an embedding every 100 ms step in the window
 FIRST_STEP = EMBED_MELS // STEP_MELS  # the first step with an embedding: rows 0..79 are in
+QUIET_ROOM_RMS = 20  # int16 units: a quiet room through the device's microphone
 
 
 def card_features(embeddings: int, stride: int) -> dict[str, Any]:
@@ -223,6 +224,9 @@ class EmbeddingScorer:
         self.context_seconds = (self._keep_rows * MEL_HOP + MEL_FRAME - MEL_HOP) / SAMPLE_RATE
         self._vad = settled_vad(VOICE_GATE_MODE) if voice_gate else None
         self.model_runs = 0
+        # the steps before the first real step's window is whole
+        primed = (FIRST_STEP + (self.embeddings - 1) * self.stride) * STEP_SAMPLES
+        self.primer = np.random.default_rng(0).normal(0, QUIET_ROOM_RMS, primed).astype(np.int16)
         self.reset()
 
     def reset(self) -> None:
@@ -234,6 +238,12 @@ class EmbeddingScorer:
         self._vad_pending = np.zeros(0, dtype=np.int16)
         self._vad_hops = 0
         self._voiced: deque[int] = deque()  # 20 ms hops with voice, recent ones
+        # The classifier was trained on phrases with a room's quiet before them, and scores only
+        # once a whole window (2.2 s) is in: a phrase said sooner after a start or a re-arm (as
+        # a wearer does right after the device's answer) would never be scored. So every stream
+        # starts as if it had heard a quiet room for that long.
+        for _ in self.scores(self.primer):
+            pass
 
     def scores(self, samples: np.ndarray) -> Iterator[float]:
         """Feed int16 samples; yields the score of every step they complete."""

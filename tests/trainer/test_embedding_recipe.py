@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import needs_real_speech, small_real_speech_tree
 
-from device.listening.embedding_wake import SpeechEmbedding, embeddings_of
+from device.listening.embedding_wake import STEP_SAMPLES, SpeechEmbedding, embeddings_of
 from device.listening.tflite_wake import ModelCard, TFLiteWakeDetector, open_scorer
 from device.speaking.tts import EspeakSynthesizer
 from device.wakeword.eval import ScoredSet, audio_files
@@ -78,7 +78,9 @@ def test_the_scorer_scores_what_the_trainer_trained_on(tiny_model):
     np.testing.assert_array_equal(per_chunk[0], per_chunk[1])
     np.testing.assert_array_equal(per_chunk[0], per_chunk[2])
     scorer = open_scorer(tiny_model, voice_gate=False)
-    windows = embedding.windows(embeddings_of(SpeechEmbedding(), audio))
+    # every stream starts with the scorer's quiet room before it
+    heard = np.concatenate([scorer.primer, audio])
+    windows = embedding.windows(embeddings_of(SpeechEmbedding(), heard))
     offline = np.array([scorer._classify(w[None]) for w in windows])
     assert len(offline) == len(per_chunk[0]) > 5
     np.testing.assert_allclose(offline, per_chunk[0], atol=1e-6)
@@ -88,11 +90,25 @@ def test_a_quiet_room_runs_neither_the_embedding_nor_the_classifier(tiny_model):
     scorer = open_scorer(tiny_model)
     room = np.random.default_rng(1).normal(0, 20, 5 * 16000).astype(np.int16)
     scores = list(scorer.scores(room))
-    assert len(scores) == 50 - 22  # 5 s is 50 steps; the first window is whole at step 22
+    assert len(scores) == 50  # a score every 100 ms step from the start: 5 s is 50 steps
     assert set(scores) == {0.0} and scorer.model_runs == 0
     assert not scorer._embedded
     spoken = list(scorer.scores(speech("hey zero")))
     assert scorer.model_runs > 0 and len(spoken) > 0
+
+
+def test_a_phrase_said_at_once_after_a_reset_is_scored(tiny_model):
+    """The window is 2.2 s long, and a wearer speaks as soon as the device has answered (the
+    listener resets the scorer then): every step is scored from the first, over the quiet room
+    every stream starts with."""
+    scorer = open_scorer(tiny_model)
+    list(scorer.scores(speech("the meeting is at noon")))
+    scorer.reset()
+    audio = speech("hey zero")[8000:]  # 0.25 s of room before the phrase
+    runs = scorer.model_runs
+    scores = list(scorer.scores(audio))
+    assert len(scores) == audio.size // STEP_SAMPLES
+    assert scorer.model_runs - runs == len(scores) - scores.count(0.0) > 5
 
 
 @needs_real_speech
