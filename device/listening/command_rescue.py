@@ -39,6 +39,7 @@ from device.listening.embedding_wake import (
     SAMPLE_RATE,
     SpeechEmbedding,
     embeddings_of,
+    shared_embedding,
 )
 from device.listening.interpreter import load_interpreter
 from device.system.manifest import MANIFEST_PATH
@@ -101,7 +102,7 @@ class CommandRescue:
                 f"{model_path}: its input {shapes[0]} or output {shapes[1]} does not fit "
                 f"{FEATURES} features and {len(self.labels)} labels; {TRAIN_HINT}"
             )
-        self._embedding = embedding or SpeechEmbedding()
+        self._embedding = embedding or shared_embedding()
         self.last_label, self.last_probability = UNKNOWN, 0.0
 
     def __call__(self, pcm: bytes) -> str | None:

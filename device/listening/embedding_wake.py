@@ -24,8 +24,10 @@ same scores; a quiet room costs the mel rows alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
+import threading
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,7 +96,8 @@ def front_end_dir() -> Path:
 
 
 class SpeechEmbedding:
-    """The mel and embedding networks, checked and loaded once per scorer."""
+    """The mel and embedding networks, checked and loaded; the device has one
+    (``shared_embedding``), and a call may come from any thread."""
 
     def __init__(self) -> None:
         folder = front_end_dir()
@@ -121,6 +124,7 @@ class SpeechEmbedding:
             folder / "embedding_model.tflite", hint, "embedding", embed_shape
         )
         self._shapes = {id(self._mel): mel_shape, id(self._embed): embed_shape}
+        self._lock = threading.Lock()  # an interpreter runs one call at a time
         # tensor indices stay the same through a resize; details are dicts built on each call
         self._tensors = {
             id(net): (net.get_input_details()[0]["index"], net.get_output_details()[0]["index"])
@@ -129,14 +133,15 @@ class SpeechEmbedding:
 
     def _run(self, interpreter: Any, data: np.ndarray) -> np.ndarray:
         key = id(interpreter)
-        if self._shapes.get(key) != data.shape:  # resizing reallocates: only when it changes
-            interpreter.resize_tensor_input(0, list(data.shape), strict=False)
-            interpreter.allocate_tensors()
-            self._shapes[key] = data.shape
-        tensor_in, tensor_out = self._tensors[key]
-        interpreter.set_tensor(tensor_in, data)
-        interpreter.invoke()
-        return np.asarray(interpreter.get_tensor(tensor_out))
+        with self._lock:
+            if self._shapes.get(key) != data.shape:  # resizing reallocates: only when it changes
+                interpreter.resize_tensor_input(0, list(data.shape), strict=False)
+                interpreter.allocate_tensors()
+                self._shapes[key] = data.shape
+            tensor_in, tensor_out = self._tensors[key]
+            interpreter.set_tensor(tensor_in, data)
+            interpreter.invoke()
+            return np.asarray(interpreter.get_tensor(tensor_out))
 
     def mels(self, samples: np.ndarray) -> np.ndarray:
         """(rows, MEL_BANDS) for int16 samples: a row every MEL_HOP from each MEL_FRAME, scaled
@@ -157,6 +162,13 @@ class SpeechEmbedding:
             if out
             else np.zeros((0, EMBED_SIZE), np.float32)
         )
+
+
+@functools.cache
+def shared_embedding() -> SpeechEmbedding:
+    """The process's one SpeechEmbedding, for the wake word and the command rescue alike: each
+    loaded pair of networks costs the daemon about 10 MB of its 150."""
+    return SpeechEmbedding()
 
 
 class EmbeddingStream:
@@ -209,7 +221,7 @@ class EmbeddingScorer:
         self.card: Any = None  # the ModelCard, set by tflite_wake.open_scorer
         self.embeddings = int(features["embeddings"])
         self.stride = int(features["stride"])
-        self.embedding = SpeechEmbedding()
+        self.embedding = shared_embedding()
         self._interpreter = load_interpreter(model_path)
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
