@@ -68,6 +68,9 @@ class ModelCard:
     smoothing: int = 1  # scores averaged before the threshold (1: each score on its own)
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # data, command, sizes: for people
+    # how far before the end of a window the model fired on in training the phrase began, at
+    # most; None: anywhere in its window
+    phrase_reach_seconds: float | None = None
 
     @classmethod
     def load(cls, model_path: Path) -> ModelCard:
@@ -90,6 +93,11 @@ class ModelCard:
             trigger_level=_card_value(path, data, "trigger_level", int, lambda v: v >= 1, 1),
             smoothing=_card_value(path, data, "smoothing", int, lambda v: v >= 1, 1),
             metrics=_card_value(path, data, "metrics", dict, lambda v: True, {}),
+            phrase_reach_seconds=(
+                _card_value(path, data, "phrase_reach_seconds", float, lambda v: v > 0)
+                if "phrase_reach_seconds" in data
+                else None
+            ),
             extra={k: v for k, v in data.items() if k not in _CARD_KEYS},
         )
         if card.features.get("kind") == embedding_wake.KIND:
@@ -126,12 +134,25 @@ class ModelCard:
             "smoothing": self.smoothing,
             "features": self.features,
             "metrics": self.metrics,
+            **(
+                {"phrase_reach_seconds": self.phrase_reach_seconds}
+                if self.phrase_reach_seconds
+                else {}
+            ),
             **self.extra,
         }
         return json.dumps(data, indent=2) + "\n"
 
 
-_CARD_KEYS = ("phrase", "threshold", "features", "trigger_level", "smoothing", "metrics")
+_CARD_KEYS = (
+    "phrase",
+    "threshold",
+    "features",
+    "trigger_level",
+    "smoothing",
+    "metrics",
+    "phrase_reach_seconds",
+)
 _CARD_RULES = {
     "phrase": "a non-empty string",
     "threshold": "a number between 0 and 1",
@@ -139,6 +160,7 @@ _CARD_RULES = {
     "trigger_level": "a whole number of at least 1",
     "smoothing": "a whole number of at least 1",
     "metrics": "a table",
+    "phrase_reach_seconds": "a number of seconds above 0",
 }
 
 
@@ -343,11 +365,13 @@ class TFLiteWakeDetector:
 
     @property
     def phrase_seconds(self) -> float:
-        """How far back the phrase can begin when the detector fires: the audio the oldest
-        score in its firing saw (the first of the scores averaged for the first of the trigger
-        level's smoothed scores), and the steps since."""
+        """How far back the phrase can begin when the detector fires: as far back in the oldest
+        score's window (the first of the scores averaged for the first of the trigger level's
+        smoothed scores) as a phrase reached in training, or its whole window, and the steps
+        since."""
         steps = (self.trigger.smoothing - 1) + (self.trigger.level - 1)
-        return self.scorer.context_seconds + steps * STEP_SECONDS
+        reach = self.scorer.card.phrase_reach_seconds or self.scorer.context_seconds
+        return min(reach, self.scorer.context_seconds) + steps * STEP_SECONDS
 
     def process(self, frame: bytes) -> bool:
         fired = False

@@ -276,6 +276,11 @@ def test_threshold_out_of_range_is_a_config_error(threshold, hint):
         ("threshold", 1.5, "threshold must be a number between 0 and 1 (got 1.5)"),
         ("threshold", "high", "threshold must be a number between 0 and 1 (got 'high')"),
         ("phrase", None, "phrase must be a non-empty string (missing)"),
+        (
+            "phrase_reach_seconds",
+            -1.5,
+            "phrase_reach_seconds must be a number of seconds above 0 (got -1.5)",
+        ),
     ],
 )
 def test_bad_card_values_name_the_card_and_key(tmp_path, key, value, message):

@@ -58,8 +58,13 @@ def test_the_device_loads_the_model_with_its_card(tiny_model):
     assert card.features == embedding.features()
     detector = TFLiteWakeDetector(tiny_model)
     assert detector.phrase == "hey zero" and detector.threshold == card.threshold
-    # the phrase can begin as far back as the classifier's window reaches: 2.3 s
-    assert detector.phrase_seconds >= 2.28
+    # the recogniser is given as much audio from before a firing as the phrase reached in
+    # training: the longest positive, and the 0.3 s a positive window could run on after it
+    assert 0.6 < card.phrase_reach_seconds < 2.0
+    assert detector.phrase_seconds == card.phrase_reach_seconds + 0.1 * (
+        card.smoothing + card.trigger_level - 2
+    )
+    assert card.phrase_reach_seconds < detector.scorer.context_seconds
     markdown = tiny_model.with_suffix(".md").read_text()
     assert "a two-layer classifier\nover 16 speech embeddings" in markdown
 

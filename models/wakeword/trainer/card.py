@@ -155,11 +155,15 @@ def model_card_markdown(card: ModelCard, file_name: str) -> str:
         )
         tricks = "Every window of the talk is trained on; nothing is masked or warped."
     by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
+    reads = "the threshold, trigger level and smoothing"
+    if card.phrase_reach_seconds:
+        reads += (f", and how far back the phrase reaches when it fires "
+                  f"({card.phrase_reach_seconds:g} s: audio the recogniser is given),")  # fmt: skip
     return f"""# Wake-word model card: "{card.phrase}"
 
 `{file_name}`: {x["model_bytes"]:,} bytes, {x["parameters"]:,} parameters, int8 TFLite, {over},
 scored {x["scores_per_second"]} times a second.
-Made by ZeroPin's own trainer; the device reads the threshold, trigger level and smoothing from
+Made by ZeroPin's own trainer; the device reads {reads} from
 `{Path(file_name).stem}.json`.
 
 ## How it was made

@@ -81,23 +81,25 @@ class _Windows:
         self.augmenter = Augmenter(seed)
         self.rng = random.Random(seed)
         self.quiet = quiet
+        self.longest_phrase = 0.0  # seconds, of the positives as spoken in their rooms
 
     def bar(self, items: list[Any], what: str) -> Iterable[Any]:
         return tqdm(items, desc=what, unit="clip", disable=self.quiet)
 
-    def around(self, clip: np.ndarray) -> tuple[np.ndarray, float]:
-        """The clip in a room, and when (s) it ends."""
+    def around(self, clip: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The clip in a room, and when (s) it starts and ends."""
         spoken = self.augmenter.speed(to_float(trim_silence(clip)))
         lead = np.zeros(int(self.rng.uniform(*BEFORE) * RATE), dtype=np.float32)
         tail = np.zeros(int(self.rng.uniform(*AFTER) * RATE), dtype=np.float32)
         audio = self.augmenter.apply(np.concatenate([lead, spoken, tail]))
-        return to_int16(audio), (lead.size + spoken.size) / RATE
+        return to_int16(audio), lead.size / RATE, (lead.size + spoken.size) / RATE
 
     def positives(self, clips: list[np.ndarray], copies: int) -> np.ndarray:
         found = []
         for clip in self.bar(clips * copies, "embedding the phrase"):
             if clip.size:
-                audio, end = self.around(clip)
+                audio, start, end = self.around(clip)
+                self.longest_phrase = max(self.longest_phrase, end - start)
                 steps = embeddings_of(self.embedding, audio)
                 ends = window_ends(steps.shape[0])
                 keep = (ends >= end + POSITIVE_AFTER[0]) & (ends <= end + POSITIVE_AFTER[1])
@@ -124,8 +126,12 @@ def real_talk(root: Path, phrase: str) -> list[np.ndarray]:
 
 def build_embedding_windows(
     phrase: str, split: VoiceSplit, settings: DataSettings, real_speech: str, quiet: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(windows (n, EMBEDDINGS, EMBED_SIZE), labels (n,)) for training."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(windows (n, EMBEDDINGS, EMBED_SIZE), labels (n,), the phrase's reach) for training.
+
+    The reach is how far before a positive window's end the phrase began, at most (the card's
+    ``phrase_reach_seconds``): the device hands the recogniser that much audio from before a
+    firing, not the whole 2.3 s window with whatever was said before the phrase."""
     rng = random.Random(settings.seed)
     maker = _Windows(settings.seed, quiet)
     jobs = positive_jobs(rng, phrase, split, settings.positives, accent_share=settings.accent_share)
@@ -139,7 +145,8 @@ def build_embedding_windows(
     negatives = np.concatenate(parts)
     data = np.concatenate([positives, negatives])
     labels = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
-    return data.astype(np.float32), labels.astype(np.float32)
+    reach = round(maker.longest_phrase + POSITIVE_AFTER[1], 2)
+    return data.astype(np.float32), labels.astype(np.float32), reach
 
 
 def build_model() -> Any:

@@ -269,11 +269,12 @@ def _fit_all(
 
 def _windows(
     phrase: str, split: VoiceSplit, settings: TrainSettings, quiet: bool
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """(windows, labels, the phrase's reach in a window: None for anywhere in it)."""
     if settings.data.features == KIND:
         data, real_speech = settings.data, settings.real_speech
         return embedding.build_embedding_windows(phrase, split, data, real_speech, quiet)
-    return build_windows(phrase, split, settings.data, quiet)
+    return (*build_windows(phrase, split, settings.data, quiet), None)
 
 
 def _train(
@@ -286,7 +287,7 @@ def _train(
     work_dir: Path | None,
     quiet: bool,
 ) -> ModelCard:
-    features, labels = _windows(phrase, split, settings, quiet)
+    features, labels, reach = _windows(phrase, split, settings, quiet)
     data_seconds = time.monotonic() - started
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -326,6 +327,7 @@ def _train(
         trigger_level=chosen.level,
         smoothing=chosen.smoothing,
         features=_features(settings),
+        phrase_reach_seconds=reach,
         metrics=_metrics(tested, chosen, settings.max_false_accepts_per_hour)
         | _real_metrics(settings.real_speech, chosen, real_test),
         extra=_extra(
