@@ -135,11 +135,15 @@ so how it does on people is unknown; one synthetic Mandarin voice is all it hear
     )
 
 
-def model_card_markdown(card: ModelCard, file_name: str) -> str:
-    m, x = card.metrics, card.extra
-    data = x["data"]
-    words = _chinese_words(data) if data.get("language") == "zh" else _english_words(data)
-    fa_per_hour = m["false_accepts_per_hour"]
+def _network_words(card: ModelCard) -> tuple[str, str]:
+    """(what the network is and what it hears, what was done to its training windows)."""
+    x = card.extra
+    if card.features.get("kind") == "speech-embedding":
+        over = (
+            f"a two-layer classifier\nover {card.features['embeddings']} speech embeddings "
+            "(openWakeWord's front end: Google's, learnt from real speech)"
+        )
+        return over, "Every window of the talk is trained on; nothing is masked or warped."
     means = " (each band less its mean over the second)" if x.get("band_means_removed") else ""
     count = len(x.get("networks", []))
     what = f"the average of {count} DS-CNNs" if count > 1 else "a DS-CNN"
@@ -147,13 +151,15 @@ def model_card_markdown(card: ModelCard, file_name: str) -> str:
         str(card.features.get("kind")), "log-mel"
     )
     over = f"{what}\nover 1 s of 40-band {features} features{means}"
-    tricks = f"{_warp_sentence(x)}SpecAugment masks frames and bands."
-    if card.features.get("kind") == "speech-embedding":
-        over = (
-            f"a two-layer classifier\nover {card.features['embeddings']} speech embeddings "
-            "(openWakeWord's front end: Google's, learnt from real speech)"
-        )
-        tricks = "Every window of the talk is trained on; nothing is masked or warped."
+    return over, f"{_warp_sentence(x)}SpecAugment masks frames and bands."
+
+
+def model_card_markdown(card: ModelCard, file_name: str) -> str:
+    m, x = card.metrics, card.extra
+    data = x["data"]
+    words = _chinese_words(data) if data.get("language") == "zh" else _english_words(data)
+    fa_per_hour = m["false_accepts_per_hour"]
+    over, tricks = _network_words(card)
     by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
     reads = "the threshold, trigger level and smoothing"
     if card.phrase_reach_seconds:

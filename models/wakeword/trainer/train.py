@@ -334,10 +334,15 @@ def _train(
             command, tflite, fitted, settings, split, int(labels.size), int(labels.sum()), seconds
         ),
     )
+    _write(out, tflite, card)
+    return card
+
+
+def _write(out: Path, tflite: bytes, card: ModelCard) -> None:
+    """The model, its card and the card's text, each whole or not at all."""
     write_atomically(out, tflite)
     write_atomically(out.with_suffix(".json"), card.to_json().encode())
     write_atomically(out.with_suffix(".md"), model_card_markdown(card, out.name).encode())
-    return card
 
 
 def _features(settings: TrainSettings) -> dict[str, Any]:
