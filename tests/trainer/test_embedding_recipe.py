@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 from conftest import needs_real_speech, small_real_speech_tree
 
-from device.listening.embedding_wake import STEP_SAMPLES, SpeechEmbedding, embeddings_of
+from device.app import build_recognizer
+from device.config.sources import load_config
+from device.listening.embedding_wake import (
+    STEP_SAMPLES,
+    SpeechEmbedding,
+    embeddings_of,
+    shared_embedding,
+)
 from device.listening.tflite_wake import ModelCard, TFLiteWakeDetector, open_scorer
 from device.speaking.tts import EspeakSynthesizer
 from device.wakeword.eval import ScoredSet, audio_files
@@ -89,6 +96,14 @@ def test_the_scorer_scores_what_the_trainer_trained_on(tiny_model):
     offline = np.array([scorer._classify(w[None]) for w in windows])
     assert len(offline) == len(per_chunk[0]) > 5
     np.testing.assert_allclose(offline, per_chunk[0], atol=1e-6)
+
+
+def test_the_wake_word_and_the_command_rescue_share_one_pair_of_networks(tiny_model):
+    """Each loaded pair costs the daemon about 8 MB of its 150."""
+    cfg = load_config(paths=[], env={}, overrides=["asr.engine=pocketsphinx"])
+    rescue = build_recognizer(cfg)._rescue
+    assert rescue is not None
+    assert open_scorer(tiny_model).embedding is rescue._embedding is shared_embedding()
 
 
 def test_a_quiet_room_runs_neither_the_embedding_nor_the_classifier(tiny_model):
