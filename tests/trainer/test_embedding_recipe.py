@@ -106,6 +106,22 @@ def test_the_wake_word_and_the_command_rescue_share_one_pair_of_networks(tiny_mo
     assert open_scorer(tiny_model).embedding is rescue._embedding is shared_embedding()
 
 
+def test_windows_that_end_inside_the_phrase_are_negatives():
+    """So the model fires once the phrase is over, not as it begins. Of one clip in its room,
+    the positives end 0-0.3 s after the phrase, the partial ones 0.2 s after it begins to
+    0.15 s before it ends: 100 ms apart, as the device scores."""
+    clip = np.frombuffer(EspeakSynthesizer("en-us", 160, 50).synthesize("hey zero"), "<i2")
+    maker = embedding._Windows(seed=0, quiet=True)
+    whole, partial = maker.positives([clip], copies=1)
+    spoken = maker.longest_phrase
+    assert len(whole) == pytest.approx(0.3 / 0.1 + 1, abs=1)
+    # (fewer when the room before it is short: no window ends before 2.3 s into the recording)
+    assert 3 <= len(partial) <= (spoken - 0.35) / 0.1 + 1.5
+    assert whole.shape[1:] == partial.shape[1:] == (16, 96)
+    # the last embedding of a partial window is not one of a whole one: another moment
+    assert not any(np.allclose(p[-1], w[-1]) for p in partial for w in whole)
+
+
 def test_a_quiet_room_runs_neither_the_embedding_nor_the_classifier(tiny_model):
     scorer = open_scorer(tiny_model)
     room = np.random.default_rng(1).normal(0, 20, 5 * 16000).astype(np.int16)

@@ -48,6 +48,11 @@ from .testset import talk
 EMBEDDINGS = 16  # the classifier sees 1.5 s of embeddings (each 0.78 s long): 2.3 s of audio
 STRIDE = 1  # an embedding every step (100 ms)
 POSITIVE_AFTER = (0.0, 0.3)  # seconds after the phrase ends that a positive window ends in
+# A window that ends from this long after the phrase begins to this long before it ends holds
+# only part of it, and is a negative: trained on whole phrases alone, the classifier scored
+# "hey ze-" nearly as high, and fired before the phrase was over (its earcon then sounded over
+# the wearer's last syllable).
+PARTIAL = (0.2, 0.15)
 BEFORE, AFTER = (1.6, 2.2), (0.4, 0.8)  # seconds of room around a phrase clip
 UNITS, DROPOUT = 128, 0.5
 EPOCHS = 12
@@ -94,17 +99,19 @@ class _Windows:
         audio = self.augmenter.apply(np.concatenate([lead, spoken, tail]))
         return to_int16(audio), lead.size / RATE, (lead.size + spoken.size) / RATE
 
-    def positives(self, clips: list[np.ndarray], copies: int) -> np.ndarray:
-        found = []
+    def positives(self, clips: list[np.ndarray], copies: int) -> tuple[np.ndarray, np.ndarray]:
+        """(the windows that end just after the phrase, those that end inside it: ``PARTIAL``)."""
+        whole, partial = [], []
         for clip in self.bar(clips * copies, "embedding the phrase"):
             if clip.size:
                 audio, start, end = self.around(clip)
                 self.longest_phrase = max(self.longest_phrase, end - start)
                 steps = embeddings_of(self.embedding, audio)
-                ends = window_ends(steps.shape[0])
-                keep = (ends >= end + POSITIVE_AFTER[0]) & (ends <= end + POSITIVE_AFTER[1])
-                found.append(windows(steps)[keep])
-        return np.concatenate(found)
+                ends, found = window_ends(steps.shape[0]), windows(steps)
+                after = end + np.array(POSITIVE_AFTER)
+                whole.append(found[(ends >= after[0]) & (ends <= after[1])])
+                partial.append(found[(ends >= start + PARTIAL[0]) & (ends <= end - PARTIAL[1])])
+        return np.concatenate(whole), np.concatenate(partial)
 
     def alone(self, clips: list[np.ndarray], copies: int) -> np.ndarray:
         """Every window of confusable phrases and single words, each said alone in a room."""
@@ -135,8 +142,10 @@ def build_embedding_windows(
     rng = random.Random(settings.seed)
     maker = _Windows(settings.seed, quiet)
     jobs = positive_jobs(rng, phrase, split, settings.positives, accent_share=settings.accent_share)
-    positives = maker.positives(synthesize(jobs, "speaking the phrase", quiet), settings.copies)
-    parts = [maker.alone(said_alone(rng, phrase, split, settings, quiet), settings.copies)]
+    positives, partial = maker.positives(
+        synthesize(jobs, "speaking the phrase", quiet), settings.copies
+    )
+    parts = [partial, maker.alone(said_alone(rng, phrase, split, settings, quiet), settings.copies)]
     said = talk(phrase, split, settings.talk_minutes, held_out=False, seed=settings.seed + 50,
                 quiet=quiet, accents=True)  # fmt: skip
     parts.append(maker.recordings([to_int16(np.concatenate(said))], "embedding talk"))
