@@ -42,8 +42,8 @@ from device.sim.cloud_demo import (
 from device.sim.demo import SCENARIO, run_demo
 
 SESSION_TRANSCRIPT = "why is the sky blue"
-UNIT = Path(__file__).resolve().parents[2] / "systemd" / "zeropin.service"
 CHINESE_TRANSCRIPT = "为什么天是蓝的"
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "zeropin.service"  # as the image has it
 
 
 def measure_daemon(
