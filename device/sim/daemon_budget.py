@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,13 @@ from device.sim.demo import SCENARIO, run_demo
 
 SESSION_TRANSCRIPT = "why is the sky blue"
 CHINESE_TRANSCRIPT = "为什么天是蓝的"
-UNIT = Path(__file__).resolve().parents[2] / "systemd" / "zeropin.service"  # as the image has it
+# What systemd/zeropin.service sets for the daemon (tests/test_units.py holds the two the same),
+# so that it is measured as the device runs it. glibc's allocator settings are worth 3-5 MB.
+DAEMON_ENVIRONMENT = {
+    "PYTHONUNBUFFERED": "1",
+    "MALLOC_ARENA_MAX": "2",
+    "MALLOC_TRIM_THRESHOLD_": "131072",
+}
 
 
 def measure_daemon(
@@ -77,9 +82,9 @@ def measure_daemon(
         # command (the note, the questions) is answered by the cloud brain, streamed and spoken
         server.transcript = heard
         env = {
+            **DAEMON_ENVIRONMENT,
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(work),  # a fresh state directory under it
-            **unit_environment(),
         }
         command = [sys.executable, "-m", "device.cli", "--set", "camera.backend=folder", *settings]
         for setting in daemon_settings:
@@ -100,22 +105,6 @@ def measure_daemon(
         "daemon_turns": printed.count("  heard "),
         **_listening_cpu(printed),
     }
-
-
-def unit_environment(unit: Path = UNIT) -> dict[str, str]:
-    """What zeropin.service's ``Environment=`` lines set for the daemon, so that it is measured
-    as the device runs it (glibc's allocator settings there are worth 3-5 MB); nothing when
-    the unit is not beside this checkout."""
-    if not unit.is_file():
-        return {}
-    found: dict[str, str] = {}
-    for line in unit.read_text().splitlines():
-        key, _, value = line.strip().partition("=")
-        if key == "Environment":
-            for word in shlex.split(value):  # A=1 "B=two words"
-                name, _, setting = word.partition("=")
-                found[name] = setting
-    return found
 
 
 def _provider_settings(base_url: str, provider: Provider, transcribes: bool) -> dict[str, str]:
