@@ -95,7 +95,7 @@ class ModelCard:
             metrics=_card_value(path, data, "metrics", dict, lambda v: True, {}),
             phrase_reach_seconds=(
                 _card_value(path, data, "phrase_reach_seconds", float, lambda v: v > 0)
-                if "phrase_reach_seconds" in data
+                if data.get("phrase_reach_seconds") is not None
                 else None
             ),
             extra={k: v for k, v in data.items() if k not in _CARD_KEYS},

@@ -296,6 +296,20 @@ def test_bad_card_values_name_the_card_and_key(tmp_path, key, value, message):
     assert str(error.value) == f"{model.with_suffix('.json')}: {message}"
 
 
+def test_a_card_without_a_phrase_reach_lets_the_phrase_begin_anywhere_in_the_window(tmp_path):
+    model = copy_model(tmp_path)
+    card = json.loads(model.with_suffix(".json").read_text())
+    for reach, expected in ((None, None), (0.5, 0.5), (9.0, 9.0)):
+        card["phrase_reach_seconds"] = reach
+        model.with_suffix(".json").write_text(json.dumps(card))
+        assert ModelCard.load(model).phrase_reach_seconds == expected
+        detector = TFLiteWakeDetector(model)
+        steps = 0.1 * (detector.trigger.smoothing + detector.trigger.level - 2)
+        window = detector.scorer.context_seconds  # a reach past it is held to it
+        wanted = min(expected or window, window) + steps
+        assert detector.phrase_seconds == pytest.approx(wanted)
+
+
 def test_configured_threshold_trigger_level_and_smoothing_are_used():
     cfg = replace(CFG, wake=replace(CFG.wake, threshold=0.42, trigger_level=2, smoothing=4))
     detector = build_wake(cfg)

@@ -20,6 +20,7 @@ Every window is computed by the device's own stream, so training sees what the d
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,9 +50,8 @@ EMBEDDINGS = 16  # the classifier sees 1.5 s of embeddings (each 0.78 s long): 2
 STRIDE = 1  # an embedding every step (100 ms)
 POSITIVE_AFTER = (0.0, 0.3)  # seconds after the phrase ends that a positive window ends in
 # A window that ends from this long after the phrase begins to this long before it ends holds
-# only part of it, and is a negative: trained on whole phrases alone, the classifier scored
-# "hey ze-" nearly as high, and fired before the phrase was over (its earcon then sounded over
-# the wearer's last syllable).
+# only part of it, and is a negative: so the model fires after the last syllable, and its earcon
+# does not sound over it (models/README.md, "On the device").
 PARTIAL = (0.2, 0.15)
 BEFORE, AFTER = (1.6, 2.2), (0.4, 0.8)  # seconds of room around a phrase clip
 UNITS, DROPOUT = 128, 0.5
@@ -78,6 +78,16 @@ def window_ends(steps: int) -> np.ndarray:
     # embeddings_of's row k is step FIRST_STEP + k, which ends at (step + 1) * STEP_SAMPLES
     last = FIRST_STEP + np.arange(span - 1, steps)
     return (last + 1) * STEP_SAMPLES / RATE
+
+
+def whole_phrase(ends: np.ndarray, end: float) -> np.ndarray:
+    """Which windows (by their ends, s) hold the whole phrase that ends at ``end``: positives."""
+    return (ends >= end + POSITIVE_AFTER[0]) & (ends <= end + POSITIVE_AFTER[1])
+
+
+def part_of_phrase(ends: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Which windows end inside the phrase (``PARTIAL``): negatives."""
+    return (ends >= start + PARTIAL[0]) & (ends <= end - PARTIAL[1])
 
 
 class _Windows:
@@ -108,9 +118,8 @@ class _Windows:
                 self.longest_phrase = max(self.longest_phrase, end - start)
                 steps = embeddings_of(self.embedding, audio)
                 ends, found = window_ends(steps.shape[0]), windows(steps)
-                after = end + np.array(POSITIVE_AFTER)
-                whole.append(found[(ends >= after[0]) & (ends <= after[1])])
-                partial.append(found[(ends >= start + PARTIAL[0]) & (ends <= end - PARTIAL[1])])
+                whole.append(found[whole_phrase(ends, end)])
+                partial.append(found[part_of_phrase(ends, start, end)])
         return np.concatenate(whole), np.concatenate(partial)
 
     def alone(self, clips: list[np.ndarray], copies: int) -> np.ndarray:
@@ -154,7 +163,7 @@ def build_embedding_windows(
     negatives = np.concatenate(parts)
     data = np.concatenate([positives, negatives])
     labels = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
-    reach = round(maker.longest_phrase + POSITIVE_AFTER[1], 2)
+    reach = math.ceil((maker.longest_phrase + POSITIVE_AFTER[1]) * 100) / 100  # never short
     return data.astype(np.float32), labels.astype(np.float32), reach
 
 
