@@ -178,7 +178,8 @@ class AsrConfig:
     # 178 MB) that keeps the daemon within the 426 MB a Zero 2 W leaves free.
     vosk_cache_mb: int = setting(100, at_least(0))
     # English on pocketsphinx: where its grammar heard no command, ask the command rescue model
-    # (device/listening/command_rescue.py; about 9 MB more memory). false: the grammar alone
+    # (device/listening/command_rescue.py; about 10 MB more memory, unless the wake word is a
+    # speech-embedding model, whose networks it shares). false: the grammar alone
     command_rescue: bool = True
 
 
