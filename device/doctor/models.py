@@ -10,6 +10,7 @@ from pathlib import Path
 from device.config.schema import Config
 from device.doctor.findings import Finding, Level
 from device.errors import ModelError
+from device.listening.tflite_wake import ModelCard
 from device.system.manifest import ModelSpec, load_manifest, marker_path, shipped_file, verify
 from device.system.paths import (
     CHINESE_COMMANDS,
@@ -71,10 +72,17 @@ def check_models(
 
 
 def check_model_file(subject: str, path: Path) -> Finding:
-    """A model file the configuration names outside the manifest (``[wake] model``)."""
-    if path.is_file():
-        return Finding("models", Level.OK, f"{path} is there", subject)
-    return Finding("models", Level.FAIL, f"{path} not found; fix the path or remove it", subject)
+    """A wake-word model the configuration names outside the manifest (``[wake] model``): there,
+    and with a card the daemon can read (it would refuse to start on a bad one)."""
+    if not path.is_file():
+        return Finding(
+            "models", Level.FAIL, f"{path} not found; fix the path or remove it", subject
+        )
+    try:
+        card = ModelCard.load(path)
+    except ModelError as exc:
+        return Finding("models", Level.FAIL, str(exc), subject)
+    return Finding("models", Level.OK, f"{path} is there, for {card.phrase!r}", subject)
 
 
 def model_findings(cfg: Config) -> list[Finding]:

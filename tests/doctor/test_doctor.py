@@ -237,6 +237,25 @@ def test_models_a_corrupted_shipped_wake_word_model_fails_naming_the_file(tmp_pa
     assert str(model) in wake.detail and "sha256" in wake.detail
 
 
+def test_models_a_configured_wake_model_with_a_bad_card_fails_naming_the_key(
+    tmp_path: Path,
+) -> None:
+    """The daemon refuses to start on it; doctor says why before it does."""
+    _, model = shipped_copy(tmp_path)
+    shutil.copyfile(MANIFEST_PATH.parent / "wakeword" / "hey_zero.json", model.with_suffix(".json"))
+    cfg = load_config(paths=[], env={}, overrides=[f"wake.model={model}"])
+    (fine,) = [f for f in model_findings(cfg) if f.subject == "[wake] model"]
+    assert fine.level is Level.OK and "'hey zero'" in fine.detail
+    card = json.loads(model.with_suffix(".json").read_text())
+    model.with_suffix(".json").write_text(json.dumps(card | {"phrase_reach_seconds": "long"}))
+    (bad,) = [f for f in model_findings(cfg) if f.subject == "[wake] model"]
+    assert bad.level is Level.FAIL
+    assert bad.detail == (
+        f"{model.with_suffix('.json')}: phrase_reach_seconds must be a number of seconds above 0 "
+        "(got 'long')"
+    )
+
+
 def test_models_a_damaged_command_rescue_warns_as_in_use_when_pocketsphinx_hears(
     tmp_path: Path,
 ) -> None:
