@@ -24,6 +24,7 @@ same scores; a quiet room costs the mel rows alone.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import importlib.util
@@ -180,9 +181,15 @@ class EmbeddingStream:
 
     CONTEXT = MEL_FRAME - MEL_HOP
 
-    def __init__(self, embedding: SpeechEmbedding) -> None:
+    def __init__(self, embedding: SpeechEmbedding, pending: np.ndarray | None = None) -> None:
+        """``pending``: the samples another stream left over (its ``pending``), to go on from."""
         self.embedding = embedding
-        self._pending = np.zeros(self.CONTEXT, dtype=np.int16)
+        self._pending = np.zeros(self.CONTEXT, dtype=np.int16) if pending is None else pending
+
+    @property
+    def pending(self) -> np.ndarray:
+        """The samples kept for the next step (never changed in place)."""
+        return self._pending
 
     def push(self, samples: np.ndarray) -> np.ndarray:
         """(steps, STEP_MELS, MEL_BANDS): the rows of every step the samples complete."""
@@ -213,6 +220,10 @@ def embeddings_of(embedding: SpeechEmbedding, samples: np.ndarray, batch: int = 
     return out
 
 
+# what EmbeddingScorer.scores carries from one call to the next, besides the mel stream's samples
+_STREAM_STATE = ("_rows", "_step", "_embedded", "_score", "_vad_pending", "_vad_hops", "_voiced")
+
+
 class EmbeddingScorer:
     """``StreamingScorer``'s interface over a speech-embedding model: a score (0..1) every 100 ms
     step from the start (over ``primer``, a quiet room, until a whole window is heard), held for
@@ -241,23 +252,31 @@ class EmbeddingScorer:
         # the steps before the first real step's window is whole
         primed = (FIRST_STEP + (self.embeddings - 1) * self.stride) * STEP_SAMPLES
         self.primer = np.random.default_rng(0).normal(0, QUIET_ROOM_RMS, primed).astype(np.int16)
+        self._primed: dict[str, Any] = {}
         self.reset()
 
     def reset(self) -> None:
-        self._stream = EmbeddingStream(self.embedding)
-        self._rows = np.zeros((0, MEL_BANDS), dtype=np.float32)
-        self._step = -1  # the last step completed
-        self._embedded: dict[int, np.ndarray] = {}  # step -> its embedding, for the window
-        self._score = 0.0
-        self._vad_pending = np.zeros(0, dtype=np.int16)
-        self._vad_hops = 0
-        self._voiced: deque[int] = deque()  # 20 ms hops with voice, recent ones
-        # The classifier scores a whole window (2.3 s) and was trained on phrases with a room's
-        # quiet before them. A wearer speaks as soon as the device has answered, and the
-        # listener re-arms (resets) the wake word then: so every stream starts as if it had
-        # heard a quiet room, and the phrase is scored from its first step.
-        for _ in self.scores(self.primer):
-            pass
+        """The classifier scores a whole window (2.3 s) and was trained on phrases with a
+        room's quiet before them. A wearer speaks as soon as the device has answered, and the
+        listener re-arms (resets) the wake word then: so every stream starts as if it had heard
+        ``primer``, a quiet room, and the phrase is scored from its first step. The state after
+        the primer is computed once and copied: a re-arm costs no network run."""
+        if not self._primed:
+            self._stream = EmbeddingStream(self.embedding)
+            self._rows = np.zeros((0, MEL_BANDS), dtype=np.float32)
+            self._step = -1  # the last step completed
+            self._embedded: dict[int, np.ndarray] = {}  # step -> its embedding, for the window
+            self._score = 0.0
+            self._vad_pending = np.zeros(0, dtype=np.int16)
+            self._vad_hops = 0
+            self._voiced: deque[int] = deque()  # 20 ms hops with voice, recent ones
+            for _ in self.scores(self.primer):
+                pass
+            self._primed = {name: getattr(self, name) for name in _STREAM_STATE}
+            self._primed["pending"] = self._stream.pending
+        self._stream = EmbeddingStream(self.embedding, self._primed["pending"])
+        for name in _STREAM_STATE:  # copies: the stream changes some of them in place
+            setattr(self, name, copy.copy(self._primed[name]))
 
     def scores(self, samples: np.ndarray) -> Iterator[float]:
         """Feed int16 samples; yields the score of every step they complete."""

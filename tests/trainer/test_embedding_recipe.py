@@ -98,6 +98,24 @@ def test_the_scorer_scores_what_the_trainer_trained_on(tiny_model):
     np.testing.assert_allclose(offline, per_chunk[0], atol=1e-6)
 
 
+def test_a_reset_scores_as_a_fresh_scorer_does_and_runs_no_network(tiny_model, monkeypatch):
+    """The listener resets the wake word after every answer: the primed state is copied, not
+    computed again (22 mel-network runs on the microphone's loop)."""
+    audio = speech("hey zero, what time is it")
+    fresh = list(open_scorer(tiny_model, voice_gate=False).scores(audio))
+    scorer = open_scorer(tiny_model, voice_gate=False)
+    list(scorer.scores(speech("the meeting is at noon")))
+    runs: list[int] = []
+    mels = scorer.embedding.mels
+    monkeypatch.setattr(scorer.embedding, "mels", lambda samples: runs.append(1) or mels(samples))
+    scorer.reset()
+    assert runs == []
+    assert list(scorer.scores(audio)) == fresh and len(fresh) > 20
+    assert runs  # the audio itself did run it
+    scorer.reset()
+    assert list(scorer.scores(audio)) == fresh  # and again: the primed state was not changed
+
+
 def test_the_wake_word_and_the_command_rescue_share_one_pair_of_networks(tiny_model):
     """Each loaded pair costs the daemon about 8 MB of its 150."""
     cfg = load_config(paths=[], env={}, overrides=["asr.engine=pocketsphinx"])
