@@ -31,7 +31,7 @@ import numpy as np
 from device.errors import ModelError
 from device.listening.asr import Transcript
 from device.listening.features import HOP_SAMPLES, LOG_FLOOR, LOG_MEL, MEL_BANDS, SAMPLE_RATE
-from device.listening.interpreter import load_interpreter
+from device.listening.interpreter import load_interpreter, read_model_file
 from device.system.manifest import MANIFEST_PATH, load_manifest
 
 log = logging.getLogger(__name__)
@@ -178,12 +178,7 @@ def check_manifest(
 def check_model_file(model_path: Path, manifest_path: Path, what: str, hint: str) -> None:
     """ModelError, naming ``what`` and how to make one (``hint``), unless the model is there, can
     be read, and is the file the manifest's sha256 names when the manifest ships it."""
-    if not model_path.is_file():
-        raise ModelError(f"{what} {model_path} not found; {hint}")
-    try:
-        content = model_path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{model_path}: cannot read the {what}: {exc}") from exc
+    content = read_model_file(model_path, what, hint)
     if not check_manifest(model_path, content, manifest_path, hint):
         log.info("%s is not in the model manifest: its sha256 is not checked", model_path)
 

@@ -69,6 +69,16 @@ def _check_loads_safely(
     _loads_safely.add(digest)
 
 
+def read_model_file(model_path: Path, what: str, hint: str) -> bytes:
+    """The model's bytes, or ModelError naming ``what`` and how to make one (``hint``)."""
+    if not model_path.is_file():
+        raise ModelError(f"{what} {model_path} not found; {hint}")
+    try:
+        return model_path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{model_path}: cannot read the {what}: {exc.strerror}") from exc
+
+
 def load_interpreter(
     model_path: Path,
     hint: str = TRAIN_HINT,
@@ -80,12 +90,7 @@ def load_interpreter(
     ``input_shape``, if given, replaces the model's own before its tensors are allocated (a
     network whose stored input is too short to run, as the speech embedding's mel network)."""
     module, Interpreter = _runtime()
-    if not model_path.is_file():
-        raise ModelError(f"{what} {model_path} not found; {hint}")
-    try:
-        content = model_path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"{model_path}: cannot read the {what}: {exc.strerror}") from exc
+    content = read_model_file(model_path, what, hint)
     if content[4:8] != b"TFL3":
         raise ModelError(f"{model_path} is not a TFLite model (no TFL3 identifier); {hint}")
     _check_loads_safely(model_path, content, module, hint, input_shape)
