@@ -12,12 +12,14 @@ from device.errors import ModelError
 from device.listening.tflite_wake import ScoreTrigger
 from device.wakeword.eval import (
     REFRACTORY_STEPS,
+    TAIL_PEAKS,
     THRESHOLDS,
     ScoredSet,
     _rates,
     audio_files,
     choose_rule,
     firings,
+    tail_rates,
 )
 
 
@@ -154,3 +156,49 @@ def test_eval_reads_several_folders_each_file_once_and_refuses_none(tmp_path: Pa
         audio_files([])
     with pytest.raises(ModelError, match=f"^{tmp_path / 'c'}: no such folder of recordings$"):
         audio_files([a, tmp_path / "c"])
+
+
+def talk_with_a_known_tail(rng: np.random.Generator, recordings: int) -> ScoredSet:
+    """``recordings`` one-second clips of talk, each with a peak whose logit is -2 plus an
+    exponential of scale 0.5: in an hour of it (3,600 clips) a threshold t is reached
+    3600 * exp(-(logit(t) + 2) / 0.5) times. Positives: 40 clips whose peaks reach 0.6 to 0.99,
+    so that every step up the thresholds misses more of them."""
+    logits = -2.0 + rng.exponential(0.5, recordings)
+    # each clip holds its peak throughout: every trigger level and smoothing reaches it
+    negatives = [np.full(10, peak) for peak in np.round(256 / (1 + np.exp(-logits))) / 256]
+    positives = [np.full(10, round(peak * 256) / 256) for peak in np.linspace(0.6, 0.99, 40)]
+    files = [Path(f"clip{i}.wav") for i in range(len(positives))]
+    return ScoredSet(positives, negatives, float(recordings), 1.0, 0.0, files)
+
+
+def test_the_tail_of_the_talk_foretells_false_accepts_above_its_highest_peak():
+    talk = talk_with_a_known_tail(np.random.default_rng(5), 3600)
+    index = int(np.searchsorted(THRESHOLDS, 0.5))  # logit 0: 3600 * e^-4 = 66 an hour
+    beyond = int(np.searchsorted(THRESHOLDS, max(s.max() for s in talk.negatives), "right"))
+    truth = np.array([known_rate(t) for t in THRESHOLDS])
+    foretold, counted = tail_rates(talk, 1, 1), _rates(talk, 1, 1)[1]
+    assert foretold[index] == pytest.approx(truth[index], rel=0.3)
+    assert counted[beyond] == 0 and foretold[beyond] > 0  # an hour shows none; more hours will
+    assert foretold[beyond] == pytest.approx(truth[beyond], rel=1.0)  # within a factor of two
+    assert np.all(foretold >= counted)
+
+
+def known_rate(threshold: float) -> float:
+    """How often ``talk_with_a_known_tail``'s talk reaches ``threshold``, per hour."""
+    return float(3600 * np.exp(-(np.log(threshold / (1 - threshold)) + 2) / 0.5))
+
+
+def test_a_foretold_rule_keeps_within_the_budget_where_counting_an_hour_does_not():
+    talk = talk_with_a_known_tail(np.random.default_rng(6), 3600)
+    budget = 0.5
+    counted = choose_rule(talk, budget)
+    foretold = choose_rule(talk, budget, foretold=True)
+    assert talk.at(*counted).false_accepts == 0  # just over the hour's highest peak
+    assert known_rate(counted[0]) > budget >= known_rate(foretold[0])
+    more = talk_with_a_known_tail(np.random.default_rng(7), 10 * 3600)  # ten more hours
+    assert more.at(*foretold).false_accepts_per_hour < more.at(*counted).false_accepts_per_hour
+
+
+def test_too_few_recordings_for_a_tail_are_only_counted():
+    talk = talk_with_a_known_tail(np.random.default_rng(8), TAIL_PEAKS)
+    assert np.array_equal(tail_rates(talk, 2, 3), _rates(talk, 2, 3)[1])

@@ -63,6 +63,23 @@ def test_with_nobody_saying_the_phrase_real_talk_still_bounds_the_rule():
     assert threshold > 0.80
 
 
+def test_the_rule_keeps_a_margin_over_the_real_talk_its_tail_foretells():
+    """An hour of people's talk as 3,600 one-second clips whose peaks have a known tail: a rule
+    just over the highest of them would false-accept 0.6 times an hour on more of the same."""
+    logits = -2.0 + np.random.default_rng(4).exponential(0.5, 3600)
+    talk = [np.full(10, p) for p in np.round(256 / (1 + np.exp(-logits))) / 256]
+    people = scored([0.6 + 0.01 * i for i in range(40)], [], "people")
+    people = ScoredSet(people.positives, talk, 3600.0, 1.0, 0.0, people.positive_files,
+                       [Path(f"talk{i}.wav") for i in range(3600)], [1.0] * 3600)  # fmt: skip
+    synthetic = scored([0.95] * 10, [0.30], "synthetic")
+    for threshold, _, _ in (
+        real.choose(synthetic, people, 0.5, []),
+        real.choose_on_people(synthetic, people, 0.5),
+    ):
+        rate = 3600 * np.exp(-(np.log(threshold / (1 - threshold)) + 2) / 0.5)
+        assert threshold > max(t.max() for t in talk) and rate <= 0.5
+
+
 def test_a_subset_keeps_its_recordings_and_their_hours():
     everything = scored([0.5, 0.6, 0.7], [0.3, 0.4, 0.5, 0.6], "all")
     validation, test = (everything.subset(lambda p, k=k: p.stem[-1] in k) for k in ("02", "13"))
