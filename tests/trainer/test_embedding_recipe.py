@@ -74,6 +74,11 @@ def test_the_device_loads_the_model_with_its_card(tiny_model):
     assert card.phrase_reach_seconds < detector.scorer.context_seconds
     markdown = tiny_model.with_suffix(".md").read_text()
     assert "a two-layer classifier\nover 16 speech embeddings" in markdown
+    words = " ".join(markdown.split())
+    assert "Windows that end inside the phrase" in words  # the partial phrases: negatives
+    if card.metrics.get("real"):  # with ../shared/real-speech: the rule is people's
+        assert "false accepts per hour in the real talk below, as the tail" in words
+        assert "Synthetic voices only" not in words
 
 
 def test_the_scorer_scores_what_the_trainer_trained_on(tiny_model):

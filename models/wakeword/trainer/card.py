@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from device.listening.tflite_wake import ModelCard
-from device.wakeword.eval import trigger_text
+from device.wakeword.eval import TAIL_PEAKS, trigger_text
 
 from . import chinese, real
 
@@ -41,14 +41,20 @@ def _made_up(data: dict) -> str:
     return f" and {count} more bred from them (crosses, nudged)" if count else ""
 
 
-def _threshold_sentence(validation: dict) -> str:
+def _threshold_sentence(validation: dict, on_people: bool = False) -> str:
+    budget = validation["false_accepts_per_hour_budget"]
+    if on_people:  # real.choose_on_people
+        return (f"The threshold, trigger level and smoothing have the fewest false rejects (of "
+                f"the people below saying the phrase, or else of the held-out voices' clips) "
+                f"with at most {budget:g} false accepts per hour in the real talk below, as the "
+                f"tail of its {TAIL_PEAKS} highest peaks foretells it; the synthetic talk does "
+                f"not bound them.")  # fmt: skip
     hours = validation.get("negative_hours")  # not in cards made before it was recorded
     talk = f"{hours:g} h of their talk" if hours else "their talk"
     accents = validation.get("accents_negative_hours")  # nor in those made before this
     if accents:
         talk += (f" and in {accents:g} h of talk half read by other languages' voices, each on "
                  f"its own")  # fmt: skip
-    budget = validation["false_accepts_per_hour_budget"]
     return (f"The threshold, trigger level and smoothing have the fewest false rejects on clips "
             f"by the held-out voices (from another seed than the test's, so these voices chose "
             f"the rule too) with at most {budget:g} false accepts per hour in {talk}.")  # fmt: skip
@@ -143,7 +149,11 @@ def _network_words(card: ModelCard) -> tuple[str, str]:
             f"a two-layer classifier\nover {card.features['embeddings']} speech embeddings "
             "(openWakeWord's front end: Google's, learnt from real speech)"
         )
-        return over, "Every window of the talk is trained on; nothing is masked or warped."
+        return over, (
+            "Windows that end inside the phrase (from 0.2 s after it starts to 0.15 s before it "
+            "ends) are negatives, so that it fires once the phrase is over. Every window of the "
+            "talk is trained on; nothing is masked or warped."
+        )
     means = " (each band less its mean over the second)" if x.get("band_means_removed") else ""
     count = len(x.get("networks", []))
     what = f"the average of {count} DS-CNNs" if count > 1 else "a DS-CNN"
@@ -161,6 +171,13 @@ def model_card_markdown(card: ModelCard, file_name: str) -> str:
     fa_per_hour = m["false_accepts_per_hour"]
     over, tricks = _network_words(card)
     by_noise = ", ".join(f"{k} {100 * v:.1f}%" for k, v in m["false_reject_rate_by_noise"].items())
+    on_people = bool(m.get("real")) and card.features.get("kind") == "speech-embedding"
+    limits = (
+        "Children, strong accents and real rooms may do worse than the people above:"
+        if m.get("real")
+        else "Synthetic voices only. Real voices, children, strong accents and real rooms will "
+        "do worse:"
+    )
     reads = "the threshold, trigger level and smoothing"
     if card.phrase_reach_seconds:
         reads += (f", and how far back the phrase reaches when it fires "
@@ -197,11 +214,11 @@ Held out: {words.held_out}
 | CPU per audio second | {m["cpu_per_audio_second"]} (this machine, scoring) |
 
 The negatives are {words.negatives}
-{_threshold_sentence(m["validation"])}
+{_threshold_sentence(m["validation"], on_people)}
 {real.markdown(m["real"]) if m.get("real") else ""}
 ## Limits
 
-Synthetic voices only. Real voices, children, strong accents and real rooms will do worse: record
-a few dozen of your own clips (`zeropin wakeword record "{card.phrase}" YOUR_CLIPS`) and check with
+{limits} record a few dozen of your own clips
+(`zeropin wakeword record "{card.phrase}" YOUR_CLIPS`) and check with
 `zeropin wakeword eval {file_name} --positives YOUR_CLIPS --negatives SOME_TALK`.{words.limits}
 """

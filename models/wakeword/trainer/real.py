@@ -104,8 +104,9 @@ def markdown(real: dict[str, Any]) -> str:
     return f"""## On real people
 
 Recordings of real people from `{real["folder"]}`, split in two by speaker. The rule was chosen
-with one half (it had to keep within the budget there too); the other half's speakers chose
-nothing, and its figures are this card's headline.
+with one half (it had to keep within the budget there too, as the tail of that half's talk
+foretells it beyond its hours); the other half's speakers chose nothing, and its figures are
+this card's headline.
 
 | | people the rule never heard (the headline) | the half that chose the rule |
 |---|---|---|
