@@ -236,7 +236,7 @@ def _talk_rates(scored: ScoredSet, level: int, smoothing: int) -> np.ndarray:
     return accepts / (scored.negative_seconds / 3600)
 
 
-TAIL_PEAKS = 20  # the usual size of a peaks-over-threshold fit; the talk needs more recordings
+TAIL_PEAKS = 20  # the usual size of a peaks-over-threshold fit; fewer recordings are only counted
 
 
 def tail_rates(scored: ScoredSet, level: int, smoothing: int) -> np.ndarray:
