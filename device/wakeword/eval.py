@@ -248,15 +248,19 @@ def tail_rates(scored: ScoredSet, level: int, smoothing: int) -> np.ndarray:
     chosen on the counts alone sits where the next hour's talk fires it (models/README.md, "The
     rule's margin"). Each recording gives one peak, so this fits sets of many short recordings
     (the real ones); with TAIL_PEAKS recordings or fewer it is the counted rate."""
-    counted = _talk_rates(scored, level, smoothing)
+    return np.maximum(_talk_rates(scored, level, smoothing), _tail_fit(scored, level, smoothing))
+
+
+def _tail_fit(scored: ScoredSet, level: int, smoothing: int) -> np.ndarray:
+    """``tail_rates`` without the counted rate (zeros where there are too few recordings)."""
     hours = scored.negative_seconds / 3600
     if len(scored.negatives) <= TAIL_PEAKS or not hours:
-        return counted
+        return np.zeros(len(THRESHOLDS))
     tops = np.array([_run_lows(s, level, smoothing).max(initial=0.0) for s in scored.negatives])
     top = np.sort(_logit(tops))[::-1][: TAIL_PEAKS + 1]
     floor, scale = top[-1], max(float(np.mean(top[:-1] - top[-1])), 1e-3)
     above = np.maximum(_logit(THRESHOLDS) - floor, 0.0)  # under the floor the counts suffice
-    return np.maximum(counted, TAIL_PEAKS / hours * np.exp(-above / scale))
+    return TAIL_PEAKS / hours * np.exp(-above / scale)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -290,7 +294,7 @@ def choose_rule(
         for smoothing in smoothings:
             rejects, accepts = _rates(scored, level, smoothing)
             if foretold:
-                accepts = np.maximum(accepts, tail_rates(scored, level, smoothing))
+                accepts = np.maximum(accepts, _tail_fit(scored, level, smoothing))
             for other in also:  # the worst of the sets decides
                 accepts = np.maximum(accepts, _talk_rates(other, level, smoothing))
             for index, threshold in enumerate(THRESHOLDS):
